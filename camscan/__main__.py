@@ -1,0 +1,3 @@
+from camscan.cli.main import run
+
+run()

@@ -1,0 +1,57 @@
+"""Channel names: the shared vocabulary between probes (which emit observations) and signatures
+(which match them). A signature's `channel` is one of these, or a glob over them ("http.header.*").
+
+`raw` is always text. Binary replies are given as lowercase hex (see TCP_BANNER).
+Structured values a parser reads with certainty go in Observation.fields under FIELD_* keys.
+"""
+
+ARP_MAC = "arp.mac"  # raw: "44:19:b6:12:34:56" (lowercase, colon-separated)
+
+# HTTP / HTTPS (one observation per header; name lowercased after "http.header.")
+HTTP_STATUS = "http.status"  # raw: status line, e.g. "HTTP/1.1 401 Unauthorized"
+HTTP_HEADER = "http.header."  # + name: "http.header.server", "http.header.www-authenticate", ...
+HTTP_HEADERS = "http.headers"  # raw: the whole header block as received, CRLF-joined
+HTTP_TITLE = "http.title"  # raw: <title> text
+HTTP_BODY = "http.body"  # raw: the first bytes of the body (bounded), decoded leniently
+HTTP_FAVICON_MD5 = "http.favicon.md5"  # raw: md5 hex of /favicon.ico
+
+TLS_SUBJECT = "tls.subject"  # raw: RFC 4514 string, e.g. "CN=www.hikvision.com,OU=DVRNVR,O=..."
+TLS_ISSUER = "tls.issuer"
+
+RTSP_STATUS = "rtsp.status"
+RTSP_HEADER = "rtsp.header."  # + name: "rtsp.header.server", "rtsp.header.www-authenticate"
+RTSP_HEADERS = "rtsp.headers"
+RTSP_SDP = "rtsp.sdp"  # raw: SDP body of a DESCRIBE answered without credentials
+
+TCP_OPEN = "tcp.open"  # raw: port number as text, e.g. "8000"
+TCP_BANNER = "tcp.banner."  # + port: "tcp.banner.8000"; raw: hex of the first bytes sent
+
+WSD_TYPES = "wsd.types"  # raw: space-separated QNames
+WSD_SCOPES = "wsd.scopes"  # raw: space-separated scope URIs, as received
+WSD_EPR = "wsd.epr"  # raw: endpoint reference address, e.g. "urn:uuid:..."
+WSD_XADDRS = "wsd.xaddrs"
+
+MDNS_INSTANCE = "mdns.instance"  # raw: "HIKVISION DS-2CD2722FWD-IZS - 733050075._CGI._tcp.local."
+MDNS_SERVER = "mdns.server"  # raw: SRV target host name
+MDNS_TXT = "mdns.txt"  # raw: "key=value" pairs, space-separated
+MDNS_TYPE = "mdns.type"  # raw: service type, e.g. "_CGI._tcp.local."
+
+SADP_REPLY = "sadp.reply"  # raw: the ProbeMatch XML (bounded)
+DHIP_REPLY = "dhip.reply"  # raw: the JSON body after the 32-byte header
+DVRIP_REPLY = "dvrip.reply"  # raw: the printable text of a UDP/5050 reply (Key:Value lines)
+SSDP_SERVER = "ssdp.header.server"
+SSDP_USN = "ssdp.usn"
+UPNP_MANUFACTURER = "upnp.manufacturer"
+UPNP_MODEL = "upnp.model"
+
+# Observation.fields keys
+FIELD_MODEL = "model"
+FIELD_SERIAL = "serial"
+FIELD_FIRMWARE = "firmware"
+FIELD_BADGE = "badge"  # the brand the device itself reports (DHIP Vendor, ONVIF name/, ...)
+FIELD_MAC = "mac"
+FIELD_IP = "ip"
+FIELD_HOSTNAME = "hostname"
+FIELD_DEVICE_TYPE = "device_type"  # IPC, NVR, ...
+FIELD_ACTIVATED = "activated"  # "true"/"false" (SADP)
+FIELD_PORT = "port"

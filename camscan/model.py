@@ -1,0 +1,158 @@
+"""The scan model every stage shares: observations in, evidence, verdicts and findings out.
+
+Data flows one way: discovery and banner probes produce `Observation`s; identify turns them into
+`Evidence` and a `Verdict` per `Device`; policy turns devices into `Finding`s; report and store only
+read. Everything here is plain data that round-trips through JSON (see `to_dict`/`from_dict`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import time
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+
+
+class Strength(enum.StrEnum):
+    """How much one matched signature says about a maker on its own."""
+
+    STRONG = "strong"  # vendor-specific: one hit decides
+    MEDIUM = "medium"  # vendor-typical: decides only with another independent hit
+    WEAK = "weak"  # shared with others: corroborates, never decides
+
+
+class Severity(enum.StrEnum):
+    CRITICAL = "critical"  # must not be connected (core network)
+    HIGH = "high"  # remove or replace (sensitive site)
+    MEDIUM = "medium"  # review (elsewhere)
+    INFO = "info"  # not a listed maker, or nothing to do
+    ACCEPTED = "accepted"  # covered by an unexpired exception
+
+
+@dataclasses.dataclass(slots=True)
+class Observation:
+    """One raw thing a probe saw, before any interpretation.
+
+    `channel` names what was read, dotted from general to specific, e.g. "arp.mac",
+    "http.header.server", "rtsp.header.www-authenticate", "tls.subject", "wsd.scopes",
+    "mdns.instance", "sadp.reply", "dhip.reply", "port.open". `raw` is the value as received
+    (decoded as text, truncated to a bound). `fields` holds structured values a parser could
+    read with certainty (model, serial, firmware, badge, mac, ip, port, ...).
+    """
+
+    channel: str
+    raw: str
+    probe: str  # which probe produced it: "arp", "sadp", "http:80", ...
+    ip: str | None = None
+    mac: str | None = None
+    fields: dict[str, str] = dataclasses.field(default_factory=dict)
+    at: float = dataclasses.field(default_factory=time.time)
+
+
+@dataclasses.dataclass(slots=True)
+class Evidence:
+    """A rule that matched an observation, and what it says."""
+
+    signature_id: str
+    channel: str
+    raw: str  # the observed value the rule matched (bounded)
+    maker: str | None  # slug: "hikvision", "dahua", "axis", ... (None: says nothing of maker)
+    strength: Strength
+    badge: str | None = None  # brand on the box when it differs from the maker (EZVIZ, Lorex, ...)
+    captured: dict[str, str] = dataclasses.field(default_factory=dict)  # model/firmware/serial
+    description: str = ""
+    probe: str = ""
+
+
+@dataclasses.dataclass(slots=True)
+class Verdict:
+    """Who made a device, as far as the evidence goes."""
+
+    maker: str | None = None  # slug of the maker of record; None when undecided
+    badge: str | None = None
+    model: str | None = None
+    firmware: str | None = None
+    serial: str | None = None
+    confidence: float = 0.0  # 0..1
+    confidence_label: str = "none"  # none, low, medium, high
+    evidence: list[Evidence] = dataclasses.field(default_factory=list)
+    conflicts: list[str] = dataclasses.field(default_factory=list)  # makers other evidence named
+    summary: str = ""  # "Dahua-made, sold as Lorex (high: 2 strong signatures)"
+
+
+@dataclasses.dataclass(slots=True)
+class Device:
+    ip: str
+    mac: str | None = None
+    interface: str | None = None
+    in_scope: bool = True  # False: answered discovery but lies outside the targets
+    oui_vendor: str | None = None  # registry name of the MAC's assignee, for display
+    observations: list[Observation] = dataclasses.field(default_factory=list)
+    verdict: Verdict = dataclasses.field(default_factory=Verdict)
+    probe_errors: list[ProbeError] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(slots=True)
+class ProbeError:
+    """A probe that failed or was cut short; recorded, never fatal."""
+
+    probe: str
+    target: str | None
+    error: str  # one line
+
+
+@dataclasses.dataclass(slots=True)
+class Segment:
+    name: str
+    cidrs: list[str]
+    zone: str  # "core", "sensitive", or any other label ("general", ...)
+
+
+@dataclasses.dataclass(slots=True)
+class Finding:
+    device_ip: str
+    device_mac: str | None
+    maker: str | None
+    segment: str | None
+    zone: str | None
+    severity: Severity
+    flagged: bool
+    rationale: str
+    exception: str | None = None  # reason text when an exception downgraded it
+
+
+@dataclasses.dataclass(slots=True)
+class ScanRun:
+    targets: list[str]
+    probes: list[str]
+    started: float
+    ended: float | None = None
+    interfaces: list[str] = dataclasses.field(default_factory=list)
+    privileged: bool = True  # False: ran without CAP_NET_RAW, ARP fell back to the kernel table
+    partial: bool = False  # True: something stopped it early or a probe stage failed
+    errors: list[ProbeError] = dataclasses.field(default_factory=list)
+    stats: dict[str, int] = dataclasses.field(default_factory=dict)  # e.g. dropped replies
+    camscan_version: str = ""
+
+
+@dataclasses.dataclass(slots=True)
+class ScanResult:
+    run: ScanRun
+    devices: list[Device]
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+    segments: list[Segment] = dataclasses.field(default_factory=list)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Dataclasses and enums to plain JSON types."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(x) for x in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    return obj

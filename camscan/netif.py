@@ -1,0 +1,71 @@
+"""The host's IPv4 interfaces, and which one carries a given target."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import socket
+
+import psutil
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Interface:
+    name: str
+    index: int
+    mac: str | None
+    address: ipaddress.IPv4Address
+    network: ipaddress.IPv4Network
+
+    @property
+    def broadcast(self) -> ipaddress.IPv4Address:
+        return self.network.broadcast_address
+
+
+class InterfaceError(Exception):
+    """An interface the user named does not exist or carries no IPv4 address."""
+
+
+def list_interfaces() -> list[Interface]:
+    """Every up interface with an IPv4 address (one entry per address), loopback excluded."""
+    found: list[Interface] = []
+    stats = psutil.net_if_stats()
+    for name, addrs in psutil.net_if_addrs().items():
+        st = stats.get(name)
+        if st is None or not st.isup or name == "lo":
+            continue
+        mac = next((a.address.lower() for a in addrs if a.family == psutil.AF_LINK), None)
+        for a in addrs:
+            if a.family != socket.AF_INET or not a.netmask:
+                continue
+            iface = ipaddress.IPv4Interface(f"{a.address}/{a.netmask}")
+            if iface.ip.is_loopback:
+                continue
+            found.append(
+                Interface(name, socket.if_nametoindex(name), mac, iface.ip, iface.network)
+            )
+    return sorted(found, key=lambda i: (i.name, int(i.address)))
+
+
+def select_interfaces(names: list[str] | None) -> list[Interface]:
+    """The interfaces named by the user, or all of them; raises InterfaceError with one line."""
+    all_ifaces = list_interfaces()
+    if not names:
+        return all_ifaces
+    chosen = [i for i in all_ifaces if i.name in names]
+    missing = sorted(set(names) - {i.name for i in chosen})
+    if missing:
+        known = ", ".join(sorted({i.name for i in all_ifaces})) or "none"
+        raise InterfaceError(
+            f"unknown interface or no IPv4 address on it: {', '.join(missing)} (known: {known})"
+        )
+    return chosen
+
+
+def interface_for(ip: ipaddress.IPv4Address, ifaces: list[Interface]) -> Interface | None:
+    """The interface whose directly attached network holds `ip` (most specific wins)."""
+    best: Interface | None = None
+    for i in ifaces:
+        if ip in i.network and (best is None or i.network.prefixlen > best.network.prefixlen):
+            best = i
+    return best
