@@ -1,0 +1,146 @@
+"""The sub-commands other than `scan`: config, oui, identify, import, report, demo, lab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from camscan.cli.main import fail
+
+if TYPE_CHECKING:
+    from camscan.identify.oui import OuiDB
+
+config_app = typer.Typer(help="Check a camscan.toml.", no_args_is_help=True)
+oui_app = typer.Typer(help="The MAC OUI data: look up an address, rebuild from IEEE CSVs.",
+                      no_args_is_help=True)
+
+
+@config_app.command("check")
+def config_check(path: Path = typer.Argument(..., help="The camscan.toml to validate.")) -> None:
+    """Validate a config file; say exactly what is wrong and where."""
+    from camscan.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(path)
+    except ConfigError as e:
+        fail(str(e))
+    zones = ", ".join(f"{s.name} ({s.zone}: {' '.join(s.cidrs)})" for s in cfg.segments)
+    typer.echo(f"{path}: OK: {len(cfg.segments)} segments{': ' + zones if zones else ''}; "
+               f"{len(cfg.exceptions)} exceptions")
+
+
+@oui_app.command("lookup")
+def oui_lookup(macs: list[str] = typer.Argument(..., help="MAC addresses.")) -> None:
+    """Say who holds each MAC's block, and what camscan concludes from it."""
+    from camscan.identify.oui import display_vendor, normalise_mac
+
+    db = _load_oui()
+    for mac in macs:
+        norm = normalise_mac(mac)
+        if norm is None:
+            fail(f"not a MAC address: {mac!r}")
+        a = db.lookup(norm)
+        if a:
+            badge = f", sold as {a.badge}" if a.badge else ""
+            typer.echo(f"{norm}  {a.maker}{badge} ({a.strength}): {a.registry} {a.prefix} "
+                       f"{a.organization}")
+        else:
+            typer.echo(f"{norm}  not a listed maker: {display_vendor(norm) or 'unregistered'}")
+
+
+@oui_app.command("update")
+def oui_update(
+    files: list[Path] = typer.Argument(..., help="IEEE registry CSVs (oui.csv, mam.csv, "
+                                       "oui36.csv) you downloaded."),
+    output: Path = typer.Option(None, "--output", help="Directory to write (default: the data "
+                                "directory camscan reads)."),
+) -> None:
+    """Rebuild oui/assignments.csv from IEEE registry CSV files (camscan never downloads)."""
+    import datetime as dt
+
+    from camscan.identify.oui import (
+        OuiDataError,
+        OuiDB,
+        load_rules,
+        read_ieee_csv,
+        select_assignments,
+        write_assignments,
+    )
+
+    old = _load_oui()
+    out_dir = output or old.directory
+    try:
+        rules = load_rules(old.directory / "organizations.toml")
+        rows = []
+        for f in files:
+            rows.extend(select_assignments(read_ieee_csv(f), rules,
+                                           f"IEEE registry CSV {f.name} (imported {dt.date.today()})"))
+        if not rows:
+            fail("no assignment in those files matches oui/organizations.toml; are they the "
+                 "IEEE registry CSVs?")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if out_dir != old.directory:
+            (out_dir / "organizations.toml").write_text(
+                (old.directory / "organizations.toml").read_text(encoding="utf-8"), encoding="utf-8")
+        write_assignments(out_dir / "assignments.csv", rows)
+        names = ", ".join(f'"{f.name}"' for f in files)
+        (out_dir / "provenance.toml").write_text(
+            f"generated = {dt.date.today().isoformat()}\nrules = \"organizations.toml\"\n"
+            f"inputs = [{names}]\n", encoding="utf-8")
+        new = OuiDB.load(out_dir)
+    except OuiDataError as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"cannot write {out_dir}: {e.strerror or e}")
+    added = sorted(set(new.by_prefix) - set(old.by_prefix))
+    removed = sorted(set(old.by_prefix) - set(new.by_prefix))
+    typer.echo(f"{out_dir}: {len(new.by_prefix)} blocks ({len(added)} new, {len(removed)} "
+               "no longer listed)")
+    for p in added:
+        typer.echo(f"  + {p} {new.by_prefix[p].organization}")
+    for p in removed:
+        typer.echo(f"  - {p} {old.by_prefix[p].organization}")
+
+
+def _load_oui() -> OuiDB:
+    from camscan.identify.oui import OuiDataError, OuiDB
+
+    try:
+        return OuiDB.load()
+    except OuiDataError as e:
+        fail(str(e))
+
+
+def report(
+    result: Path = typer.Argument(..., help="A JSON result saved by `camscan scan -f json`."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|json|jsonl|csv|html"),
+    output: Path = typer.Option(None, "--output", "-o", help="Write to this file."),
+) -> None:
+    """Re-render a saved JSON result in any format."""
+    from camscan.cli.scan_cmd import write_report
+    from camscan.config import FORMATS
+    from camscan.store.results import ResultFileError, load_result
+
+    if fmt not in FORMATS:
+        fail(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    try:
+        res = load_result(result)
+    except ResultFileError as e:
+        fail(str(e))
+    write_report(res, fmt, output, quiet=False)
+
+
+def register(app: typer.Typer) -> None:
+    from camscan.cli import demo_cmd, identify_cmd, lab_cmd
+
+    app.add_typer(config_app, name="config")
+    app.add_typer(oui_app, name="oui")
+    app.command("identify")(identify_cmd.identify)
+    app.command("import")(identify_cmd.import_nmap)
+    app.command("report")(report)
+    app.command("demo")(demo_cmd.demo)
+    app.add_typer(lab_cmd.lab_app, name="lab")
+
+

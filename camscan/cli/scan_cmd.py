@@ -1,0 +1,171 @@
+"""`camscan scan`: resolve targets safely, run the pipeline, write the report, pick the exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from camscan.cli.main import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, EXIT_USAGE, fail
+from camscan.config import ALL_PROBES, FORMATS, Config, ConfigError, load_config
+
+if TYPE_CHECKING:  # kept off the start-up path
+    from camscan.model import ScanResult
+    from camscan.netif import Interface
+    from camscan.targets import TargetSet
+
+EXPLAIN_NO_TARGET = """camscan scans only what you name. Give targets, for example:
+  camscan scan 192.0.2.0/24                      a network (CIDR) or single addresses
+  camscan scan --config camscan.toml --segment cctv   a segment from your config
+  camscan scan --config camscan.toml --all-segments   every segment in the config
+See `camscan scan --help` for everything else."""
+
+
+def _targets(texts: list[str], cfg: Config, segments: list[str], all_segments: bool,
+             allow_public: bool, max_hosts: int) -> TargetSet:
+    from camscan.targets import TargetError, TargetSet
+
+    chosen = list(texts)
+    try:
+        names = [s.name for s in cfg.segments] if all_segments else segments
+        for name in names:
+            chosen.extend(cfg.segment(name).cidrs)
+    except ConfigError as e:
+        fail(str(e))
+    if not chosen:
+        chosen = list(cfg.scan.targets)
+    if not chosen:
+        typer.echo(EXPLAIN_NO_TARGET, err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        return TargetSet.parse(chosen, allow_public=allow_public or cfg.scan.allow_public,
+                               max_hosts=max_hosts)
+    except TargetError as e:
+        fail(str(e))
+
+
+def _interfaces(names: list[str], targets: TargetSet) -> list[Interface]:
+    from camscan.netif import InterfaceError, select_interfaces
+
+    try:
+        chosen = select_interfaces(names or None)
+    except InterfaceError as e:
+        fail(str(e))
+    carrying = [i for i in chosen if any(i.network.overlaps(n) for n in targets.networks)]
+    if not carrying:
+        where = ", ".join(f"{i.name} {i.network}" for i in chosen) or "none"
+        fail(f"no interface is attached to {targets} (interfaces: {where}); camscan scans "
+             "directly attached networks: run it on a host in that network", EXIT_FAILED)
+    return carrying
+
+
+def _lab_guard() -> None:
+    # Tests and the demo set this so that a mistake can never scan a real network.
+    if os.environ.get("CAMSCAN_LAB_GUARD") == "1":
+        from camscan.lab.guard import lab_namespace_problem
+
+        problem = lab_namespace_problem()
+        if problem:
+            fail(f"lab guard: refusing to scan: {problem}", EXIT_USAGE)
+
+
+def scan(
+    targets: list[str] = typer.Argument(None, help="Networks (CIDR) or addresses to scan.",
+                                        show_default=False),
+    config: Path = typer.Option(None, "--config", "-c", help="camscan.toml with segments, "
+                                "zones, settings and exceptions."),
+    segment: list[str] = typer.Option([], "--segment", "-s", help="Scan a segment named in the "
+                                      "config (repeatable)."),
+    all_segments: bool = typer.Option(False, "--all-segments", help="Scan every segment in "
+                                      "the config."),
+    interface: list[str] = typer.Option([], "--interface", "-i", help="Interface to use "
+                                        "(repeatable; default: those attached to the targets)."),
+    fmt: str = typer.Option(None, "--format", "-f", help=f"Output: {'|'.join(FORMATS)} "
+                            "(default: table, or the config's)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the report to this file."),
+    rate: float = typer.Option(None, "--rate", help="ARP frames per second (default 500)."),
+    window: float = typer.Option(None, "--window", help="Seconds to listen for multicast "
+                                 "discovery replies (default 1.5)."),
+    timeout: float = typer.Option(None, "--timeout", help="Seconds per banner probe."),
+    probes: str = typer.Option(None, "--probes", help=f"Comma-separated subset of "
+                               f"{','.join(ALL_PROBES)}."),
+    allow_public: bool = typer.Option(False, "--allow-public", help="Allow targets outside "
+                                      "private ranges (only networks you own)."),
+    max_hosts: int = typer.Option(65536, "--max-hosts", help="Refuse target sets larger "
+                                  "than this."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (for "
+                               "cron); the exit code tells the outcome."),
+) -> None:
+    """Discover devices, identify their makers with evidence, and flag them by zone.
+
+    Exit codes: 0 nothing flagged, 1 flagged findings, 2 usage or config error,
+    3 scan failed or partial.
+    """
+    from camscan.config import parse_config
+
+    _lab_guard()
+    try:
+        cfg = load_config(config) if config else parse_config({})
+    except ConfigError as e:
+        fail(str(e))
+    s = cfg.scan
+    fmt = fmt or cfg.output.format
+    if fmt not in FORMATS:
+        fail(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    probe_list = [p.strip() for p in probes.split(",")] if probes else s.probes
+    bad = [p for p in probe_list if p not in ALL_PROBES]
+    if bad:
+        fail(f"unknown probe {bad[0]!r} (known: {', '.join(ALL_PROBES)})")
+    ts = _targets(targets or [], cfg, segment, all_segments, allow_public, max_hosts)
+    ifaces = _interfaces(interface or s.interfaces, ts)
+    out_path = output or (Path(cfg.output.file) if cfg.output.file else None)
+    run_scan_and_report(cfg, ts, ifaces, probe_list, fmt, out_path, quiet,
+                        rate=rate or s.rate, window=window or s.discovery_window,
+                        timeout=timeout or s.timeout)
+
+
+def run_scan_and_report(cfg: Config, ts: TargetSet, ifaces: list[Interface],
+                        probe_list: list[str], fmt: str, out_path: Path | None, quiet: bool,
+                        *, rate: float, window: float, timeout: float) -> None:
+    from camscan.cli.progress import make_progress
+    from camscan.discovery.arp import can_open_raw_socket
+    from camscan.pipeline import ScanRequest
+    from camscan.pipeline import scan as run_pipeline
+
+    privileged = can_open_raw_socket()
+    if "arp" in probe_list and not privileged and not quiet:
+        typer.echo("camscan: note: ARP needs CAP_NET_RAW (run as root, or `setcap "
+                   "cap_net_raw+ep` on the interpreter); using the kernel neighbour table "
+                   "instead (slower, may miss devices)", err=True)
+    req = ScanRequest(ts, ifaces, cfg, probe_list, rate, window, timeout,
+                      cfg.scan.concurrency, privileged)
+    with make_progress(enabled=not quiet) as progress:
+        result = run_pipeline(req, progress)
+    write_report(result, fmt, out_path, quiet)
+    flagged = sum(1 for f in result.findings if f.flagged)
+    if not quiet:
+        for e in result.run.errors:
+            typer.echo(f"camscan: probe {e.probe} failed: {e.error}", err=True)
+        if out_path:
+            typer.echo(f"camscan: {len(result.devices)} devices, {flagged} flagged; report "
+                       f"written to {out_path}", err=True)
+    raise typer.Exit(EXIT_FLAGGED if flagged else EXIT_FAILED if result.run.partial else EXIT_OK)
+
+
+def write_report(result: ScanResult, fmt: str, out_path: Path | None, quiet: bool) -> None:
+    from camscan.report import render
+
+    if out_path is None:
+        if not quiet:
+            render(result, fmt, sys.stdout)
+        return
+    try:
+        with out_path.open("w", encoding="utf-8", newline="") as f:
+            render(result, fmt, f, color=False)
+    except OSError as e:
+        fail(f"cannot write {out_path}: {e.strerror or e}", EXIT_FAILED)
+
+

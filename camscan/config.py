@@ -1,0 +1,264 @@
+"""camscan.toml: named segments with zones, probe/rate/output settings, policy and exceptions.
+
+Every problem is reported as one line naming the file and the place, e.g.
+`camscan.toml: segment "cctv" (segment 2): cidrs[0] "10.0.0.0/33" is not an IPv4 CIDR`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import ipaddress
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from camscan.model import Segment
+
+SPECIAL_ZONES = ("core", "sensitive")
+ALL_PROBES = ("arp", "wsd", "mdns", "sadp", "dhip", "dvrip", "ssdp", "banners")
+FORMATS = ("table", "json", "jsonl", "csv", "html")
+_SEGMENT_KEYS = {"name", "cidrs", "zone", "description"}
+_SCAN_KEYS = {"targets", "interfaces", "rate", "discovery_window", "probes", "timeout",
+              "concurrency", "allow_public", "max_hosts"}
+_OUTPUT_KEYS = {"format", "file"}
+_POLICY_KEYS = {"listed_makers", "min_confidence", "severity"}
+_EXCEPTION_KEYS = {"mac", "serial", "reason", "accepted_by", "expires"}
+_TOP_KEYS = {"segment", "scan", "output", "policy", "exception"}
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message is one line."""
+
+
+@dataclasses.dataclass(slots=True)
+class ScanSettings:
+    targets: list[str] = dataclasses.field(default_factory=list)
+    interfaces: list[str] = dataclasses.field(default_factory=list)
+    rate: float = 500.0  # ARP frames per second: arp-scan's default is about this gentle
+    discovery_window: float = 1.5
+    probes: list[str] = dataclasses.field(default_factory=lambda: list(ALL_PROBES))
+    timeout: float = 3.0  # per banner probe
+    concurrency: int = 128  # banner connections in flight
+    allow_public: bool = False
+    max_hosts: int = 65536
+
+
+@dataclasses.dataclass(slots=True)
+class OutputSettings:
+    format: str = "table"
+    file: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class PolicyConfig:
+    listed_makers: list[str] = dataclasses.field(default_factory=lambda: ["hikvision", "dahua"])
+    min_confidence: float = 0.5
+    severity: dict[str, str] = dataclasses.field(default_factory=dict)  # zone -> severity
+
+
+@dataclasses.dataclass(slots=True)
+class ExceptionConfig:
+    reason: str
+    accepted_by: str
+    expires: dt.date
+    mac: str | None = None
+    serial: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class Config:
+    segments: list[Segment] = dataclasses.field(default_factory=list)
+    scan: ScanSettings = dataclasses.field(default_factory=ScanSettings)
+    output: OutputSettings = dataclasses.field(default_factory=OutputSettings)
+    policy: PolicyConfig = dataclasses.field(default_factory=PolicyConfig)
+    exceptions: list[ExceptionConfig] = dataclasses.field(default_factory=list)
+    path: Path | None = None
+
+    def segment(self, name: str) -> Segment:
+        for s in self.segments:
+            if s.name == name:
+                return s
+        known = ", ".join(s.name for s in self.segments) or "none defined"
+        raise ConfigError(f"no segment named {name!r} (known: {known})")
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    cfg = parse_config(doc, str(path))
+    cfg.path = path
+    return cfg
+
+
+def parse_config(doc: dict[str, Any], where: str = "config") -> Config:
+    _no_unknown(doc, _TOP_KEYS, where, "top level")
+    cfg = Config()
+    segs = doc.get("segment", [])
+    if not isinstance(segs, list):
+        raise ConfigError(f"{where}: 'segment' must be an array of tables ([[segment]])")
+    cfg.segments = [_segment(s, n, where) for n, s in enumerate(segs, 1)]
+    _check_segments(cfg.segments, where)
+    cfg.scan = _scan(_table(doc, "scan", where), where)
+    out = _table(doc, "output", where)
+    _no_unknown(out, _OUTPUT_KEYS, where, "[output]")
+    fmt = _typed(out, "format", str, "table", where, "[output]")
+    if fmt not in FORMATS:
+        raise ConfigError(f"{where}: [output] format {fmt!r} is not one of {', '.join(FORMATS)}")
+    cfg.output = OutputSettings(fmt, _typed(out, "file", str, None, where, "[output]"))
+    cfg.policy = _policy(_table(doc, "policy", where), where)
+    excs = doc.get("exception", [])
+    if not isinstance(excs, list):
+        raise ConfigError(f"{where}: 'exception' must be an array of tables ([[exception]])")
+    cfg.exceptions = [_exception(e, n, where) for n, e in enumerate(excs, 1)]
+    return cfg
+
+
+def _table(doc: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def _no_unknown(table: dict[str, Any], allowed: set[str], where: str, place: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}: {place}: unknown field {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})"
+        )
+
+
+def _typed(t: dict[str, Any], key: str, typ: type, default: Any, where: str, place: str) -> Any:
+    if key not in t:
+        return default
+    value = t[key]
+    ok = isinstance(value, typ) and not (typ in (int, float) and isinstance(value, bool))
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise ConfigError(f"{where}: {place}: {key} must be {typ.__name__}, got {value!r}")
+    return value
+
+
+def _str_list(t: dict[str, Any], key: str, where: str, place: str) -> list[str] | None:
+    if key not in t:
+        return None
+    value = t[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {place}: {key} must be a list of strings")
+    return list(value)
+
+
+def _segment(s: Any, n: int, where: str) -> Segment:
+    if not isinstance(s, dict):
+        raise ConfigError(f"{where}: segment {n} must be a table")
+    name = s.get("name")
+    place = f"segment {name!r} (segment {n})" if isinstance(name, str) else f"segment {n}"
+    _no_unknown(s, _SEGMENT_KEYS, where, place)
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{where}: {place}: needs a name")
+    zone = s.get("zone")
+    if not isinstance(zone, str) or not zone.strip():
+        raise ConfigError(f"{where}: {place}: needs a zone (core, sensitive, or a label)")
+    cidrs = _str_list(s, "cidrs", where, place)
+    if not cidrs:
+        raise ConfigError(f"{where}: {place}: needs cidrs, a non-empty list of IPv4 CIDRs")
+    for i, c in enumerate(cidrs):
+        try:
+            ipaddress.IPv4Network(c, strict=True)
+        except ValueError as e:
+            raise ConfigError(f"{where}: {place}: cidrs[{i}] {c!r} is not an IPv4 CIDR ({e})") from None
+    return Segment(name=name, cidrs=cidrs, zone=zone.strip().lower())
+
+
+def _check_segments(segments: list[Segment], where: str) -> None:
+    seen: dict[str, int] = {}
+    for n, s in enumerate(segments, 1):
+        if s.name in seen:
+            raise ConfigError(f"{where}: duplicate segment name {s.name!r} (segments {seen[s.name]} and {n})")
+        seen[s.name] = n
+    nets = [(s.name, ipaddress.IPv4Network(c)) for s in segments for c in s.cidrs]
+    for i, (na, a) in enumerate(nets):
+        for nb, b in nets[i + 1 :]:
+            if a.overlaps(b):
+                raise ConfigError(f"{where}: segments {na!r} ({a}) and {nb!r} ({b}) overlap")
+
+
+def _scan(t: dict[str, Any], where: str) -> ScanSettings:
+    place = "[scan]"
+    _no_unknown(t, _SCAN_KEYS, where, place)
+    d = ScanSettings()
+    probes = _str_list(t, "probes", where, place)
+    if probes is not None:
+        bad = [p for p in probes if p not in ALL_PROBES]
+        if bad:
+            raise ConfigError(f"{where}: {place}: unknown probe {bad[0]!r} (known: {', '.join(ALL_PROBES)})")
+    s = ScanSettings(
+        targets=_str_list(t, "targets", where, place) or [],
+        interfaces=_str_list(t, "interfaces", where, place) or [],
+        rate=_typed(t, "rate", float, d.rate, where, place),
+        discovery_window=_typed(t, "discovery_window", float, d.discovery_window, where, place),
+        probes=probes if probes is not None else d.probes,
+        timeout=_typed(t, "timeout", float, d.timeout, where, place),
+        concurrency=_typed(t, "concurrency", int, d.concurrency, where, place),
+        allow_public=_typed(t, "allow_public", bool, False, where, place),
+        max_hosts=_typed(t, "max_hosts", int, d.max_hosts, where, place),
+    )
+    if not 1 <= s.rate <= 100_000:
+        raise ConfigError(f"{where}: {place}: rate must be between 1 and 100000 packets/s")
+    if not 0.1 <= s.discovery_window <= 60 or not 0.1 <= s.timeout <= 120:
+        raise ConfigError(f"{where}: {place}: discovery_window and timeout must be 0.1 to 60 s")
+    if not 1 <= s.concurrency <= 4096:
+        raise ConfigError(f"{where}: {place}: concurrency must be between 1 and 4096")
+    return s
+
+
+def _policy(t: dict[str, Any], where: str) -> PolicyConfig:
+    place = "[policy]"
+    _no_unknown(t, _POLICY_KEYS, where, place)
+    d = PolicyConfig()
+    sev = t.get("severity", {})
+    if not isinstance(sev, dict) or not all(isinstance(v, str) for v in sev.values()):
+        raise ConfigError(f"{where}: {place}: severity must be a table of zone = \"severity\"")
+    allowed = {"critical", "high", "medium", "info"}
+    for zone, value in sev.items():
+        if value not in allowed:
+            raise ConfigError(f"{where}: {place}: severity.{zone} {value!r} is not one of "
+                              f"{', '.join(sorted(allowed))}")
+    mc = _typed(t, "min_confidence", float, d.min_confidence, where, place)
+    if not 0 <= mc <= 1:
+        raise ConfigError(f"{where}: {place}: min_confidence must be between 0 and 1")
+    makers = _str_list(t, "listed_makers", where, place)
+    return PolicyConfig([m.lower() for m in makers] if makers is not None else d.listed_makers,
+                        mc, {k.lower(): v for k, v in sev.items()})
+
+
+def _exception(e: Any, n: int, where: str) -> ExceptionConfig:
+    place = f"exception {n}"
+    if not isinstance(e, dict):
+        raise ConfigError(f"{where}: {place} must be a table")
+    _no_unknown(e, _EXCEPTION_KEYS, where, place)
+    mac, serial = e.get("mac"), e.get("serial")
+    if not mac and not serial:
+        raise ConfigError(f"{where}: {place}: needs a mac or a serial to match the device")
+    for key in ("reason", "accepted_by"):
+        if not isinstance(e.get(key), str) or not e[key].strip():
+            raise ConfigError(f"{where}: {place}: needs {key} (text)")
+    expires = e.get("expires")
+    if not isinstance(expires, dt.date) or isinstance(expires, dt.datetime):
+        raise ConfigError(f"{where}: {place}: needs expires, a date like 2027-03-31")
+    if mac is not None and not isinstance(mac, str):
+        raise ConfigError(f"{where}: {place}: mac must be text")
+    if serial is not None and not isinstance(serial, str):
+        raise ConfigError(f"{where}: {place}: serial must be text")
+    return ExceptionConfig(e["reason"], e["accepted_by"], expires,
+                           mac.lower() if mac else None, serial)
