@@ -68,9 +68,9 @@ def _register() -> None:
 
 
 def run() -> None:
-    _register()
     debug = os.environ.get("CAMSCAN_DEBUG") == "1"
     try:
+        _register()
         app(standalone_mode=False)
     except CliError as e:
         typer.echo(f"camscan: error: {e}", err=True)
