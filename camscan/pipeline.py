@@ -10,11 +10,11 @@ import asyncio
 import dataclasses
 import ipaddress
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from camscan import __version__, channels
 from camscan.config import Config
-from camscan.discovery.base import DiscoveryProbe, ProbeContext, ProbeOutcome
+from camscan.discovery.base import ProbeContext, ProbeOutcome
 from camscan.model import Device, Observation, ProbeError, ScanResult, ScanRun
 from camscan.netif import Interface, interface_for
 from camscan.targets import TargetSet
@@ -43,36 +43,33 @@ class Progress:
         pass
 
 
-def _probes_for(req: ScanRequest, progress: Progress) -> list[DiscoveryProbe]:
-    from camscan.discovery.arp import ArpProbe
-
-    probes: list[DiscoveryProbe] = []
-    if "arp" in req.probes:
-        probes.append(ArpProbe(progress=progress.advance, privileged=req.privileged))
-    multicast = [p for p in req.probes if p in ("wsd", "mdns", "sadp", "dhip", "dvrip", "ssdp")]
-    if multicast:
-        from camscan.discovery.round import probes_by_name
-
-        probes.extend(probes_by_name(multicast))
-    return probes
+MULTICAST = ("wsd", "mdns", "sadp", "dhip", "dvrip", "ssdp")
 
 
 async def _discover(req: ScanRequest, run: ScanRun, progress: Progress) -> list[Observation]:
+    """ARP and one multicast round per interface, concurrently, in one bounded window."""
+    from camscan.discovery.arp import ArpProbe
+    from camscan.discovery.round import run_round
+
     ctx = ProbeContext(req.interfaces, req.targets, window=req.window, rate=req.rate)
-    probes = _probes_for(req, progress)
-    progress.stage("discovery", req.targets.size())
-    outcomes = await asyncio.gather(*(p.run(ctx) for p in probes), return_exceptions=True)
+    jobs: dict[str, Awaitable[ProbeOutcome]] = {}
+    if "arp" in req.probes:
+        progress.stage("arp", req.targets.size())
+        jobs["arp"] = ArpProbe(progress=progress.advance, privileged=req.privileged).run(ctx)
+    multicast = [p for p in req.probes if p in MULTICAST]
+    if multicast:
+        jobs["multicast"] = run_round(ctx, multicast)
+    outcomes = await asyncio.gather(*jobs.values(), return_exceptions=True)
     observations: list[Observation] = []
-    for probe, out in zip(probes, outcomes, strict=True):
-        if isinstance(out, BaseException):
-            if not isinstance(out, Exception):
-                raise out
-            run.errors.append(ProbeError(probe.name, None, f"{type(out).__name__}: {out}"))
+    for name, out in zip(jobs, outcomes, strict=True):
+        if isinstance(out, Exception):
+            run.errors.append(ProbeError(name, None, f"{type(out).__name__}: {out}"))
             run.partial = True
-            continue
-        assert isinstance(out, ProbeOutcome)
-        observations.extend(out.observations)
-        run.errors.extend(out.errors)
+        elif isinstance(out, BaseException):
+            raise out
+        else:
+            observations.extend(out.observations)
+            run.errors.extend(out.errors)
     run.stats.update(ctx.stats)
     return observations
 

@@ -1,0 +1,127 @@
+"""One multicast discovery round: every selected probe at once, on every selected interface,
+in one bounded window, outcomes merged.
+
+Run directly for the lab tests (it refuses to run outside a lab namespace unless told to):
+    python -m camscan.discovery.round --json [--interface eth0] [--window 1.5] [--probes sadp,dhip]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Iterable
+
+from camscan.discovery.base import DiscoveryProbe, ProbeContext, ProbeOutcome
+from camscan.discovery.dhip import DhipProbe
+from camscan.discovery.dvrip import DvripProbe
+from camscan.discovery.mdns import MdnsProbe
+from camscan.discovery.sadp import SadpProbe
+from camscan.discovery.ssdp import SsdpProbe
+from camscan.discovery.wsd import WsdProbe
+from camscan.model import Observation, ProbeError, to_jsonable
+from camscan.netif import InterfaceError, select_interfaces
+from camscan.targets import TargetError, TargetSet
+
+PROBES: dict[str, type[DiscoveryProbe]] = {
+    "wsd": WsdProbe,
+    "mdns": MdnsProbe,
+    "sadp": SadpProbe,
+    "dhip": DhipProbe,
+    "dvrip": DvripProbe,
+    "ssdp": SsdpProbe,
+}
+GRACE = 2.0  # seconds past the window a probe may use to finish (description fetches, close)
+
+
+async def _guarded(probe: DiscoveryProbe, ctx: ProbeContext) -> ProbeOutcome:
+    """A probe's outcome; a crash or overrun becomes a ProbeError, never the round's end."""
+    try:
+        return await asyncio.wait_for(probe.run(ctx), ctx.window + GRACE)
+    except TimeoutError:
+        error = f"did not finish within {ctx.window + GRACE:.1f} s"
+    except Exception as exc:  # a probe bug must not lose the other probes' results
+        error = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return ProbeOutcome(errors=[ProbeError(probe.name, None, error)])
+
+
+async def run_round(ctx: ProbeContext, names: Iterable[str] | None = None) -> ProbeOutcome:
+    """Run the named probes (all by default) concurrently; raises ValueError for unknown names."""
+    chosen = list(names) if names is not None else list(PROBES)
+    unknown = sorted(set(chosen) - set(PROBES))
+    if unknown:
+        known = ", ".join(PROBES)
+        raise ValueError(f"unknown discovery probe: {', '.join(unknown)} (known: {known})")
+    outcomes = await asyncio.gather(*(_guarded(PROBES[n](), ctx) for n in chosen))
+    merged = ProbeOutcome()
+    seen: set[tuple[str, str, str | None, str]] = set()
+    for outcome in outcomes:
+        for o in outcome.observations:
+            key = (o.probe, o.channel, o.ip, o.raw)
+            if key not in seen:
+                seen.add(key)
+                merged.observations.append(o)
+        merged.errors += outcome.errors
+    return merged
+
+
+def _report_line(o: Observation) -> str:
+    fields = " ".join(f"{k}={v}" for k, v in sorted(o.fields.items()) if k != "ip")
+    return f"{o.ip or '-':15} {o.probe:5} {o.channel:20} {fields}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m camscan.discovery.round")
+    parser.add_argument("--interface", action="append", help="repeatable; default: all but lo")
+    parser.add_argument("--target", action="append", help="CIDR; default: the interfaces' nets")
+    parser.add_argument("--window", type=float, default=1.5, help="seconds to listen")
+    parser.add_argument("--probes", default=",".join(PROBES), help="comma-separated subset")
+    parser.add_argument("--max-reply-bytes", type=int, default=65536, help="larger: dropped")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    parser.add_argument(
+        "--outside-lab", action="store_true", help="allow running outside a lab namespace"
+    )
+    args = parser.parse_args(argv)
+    if not args.outside_lab:
+        from camscan.lab.guard import lab_namespace_problem  # a test tool: keep it in the lab
+
+        problem = lab_namespace_problem()
+        if problem:
+            print(f"error: not in a lab namespace ({problem}); see --outside-lab", file=sys.stderr)
+            return 2
+    try:
+        interfaces = select_interfaces(args.interface)
+        targets = (
+            TargetSet.parse(args.target)
+            if args.target
+            else TargetSet([i.network for i in interfaces])
+        )
+        window = max(0.1, min(args.window, 30.0))
+        ctx = ProbeContext(interfaces, targets, window, max_reply_bytes=args.max_reply_bytes)
+        outcome = asyncio.run(run_round(ctx, [p for p in args.probes.split(",") if p]))
+    except (InterfaceError, TargetError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "interfaces": [i.name for i in interfaces],
+                    "observations": to_jsonable(outcome.observations),
+                    "errors": to_jsonable(outcome.errors),
+                    "stats": dict(ctx.stats),
+                },
+                indent=1,
+            )
+        )
+    else:
+        for o in outcome.observations:
+            print(_report_line(o))
+        for e in outcome.errors:
+            print(f"error: {e.probe} {e.target or ''}: {e.error}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
