@@ -1,0 +1,70 @@
+"""Policy: which segment each device sits in, and how serious its maker is there.
+
+`evaluate_result` is the pipeline's entry point: it reads the user's validated config
+(camscan.config) and judges every device of a result.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from camscan.model import Finding, ScanResult, Severity
+from camscan.policy.exceptions import ExceptionEntry, find_exception, normalise_mac
+from camscan.policy.rules import (
+    DEFAULT_ZONE_SEVERITY,
+    POLICY_SOURCE,
+    PolicySettings,
+    assign_segment,
+    evaluate,
+    maker_display,
+    severity_rank,
+)
+
+if TYPE_CHECKING:
+    from camscan.config import Config, ExceptionConfig, PolicyConfig
+
+
+def settings_from_config(cfg: PolicyConfig) -> PolicySettings:
+    """The config's [policy] table (already validated) as PolicySettings."""
+    zone_severity = dict(DEFAULT_ZONE_SEVERITY)
+    zone_severity.update({zone: Severity(sev) for zone, sev in cfg.severity.items()})
+    return PolicySettings(
+        listed_makers=frozenset(cfg.listed_makers),
+        zone_severity=zone_severity,
+        min_confidence=cfg.min_confidence,
+    )
+
+
+def exceptions_from_config(entries: list[ExceptionConfig]) -> list[ExceptionEntry]:
+    return [
+        ExceptionEntry(e.reason, e.accepted_by, e.expires, mac=e.mac, serial=e.serial)
+        for e in entries
+    ]
+
+
+def evaluate_result(result: ScanResult, config: Config, today: date | None = None) -> list[Finding]:
+    """One finding per device of `result`, under the config's segments, policy and exceptions."""
+    return evaluate(
+        result.devices,
+        config.segments,
+        settings_from_config(config.policy),
+        exceptions_from_config(config.exceptions),
+        today or date.today(),
+    )
+
+
+__all__ = [
+    "POLICY_SOURCE",
+    "ExceptionEntry",
+    "PolicySettings",
+    "assign_segment",
+    "evaluate",
+    "evaluate_result",
+    "exceptions_from_config",
+    "find_exception",
+    "maker_display",
+    "normalise_mac",
+    "settings_from_config",
+    "severity_rank",
+]

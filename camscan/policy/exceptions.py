@@ -1,0 +1,74 @@
+"""Accepted-risk exceptions: a named person accepts one device (by MAC or serial) until a date."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import date
+
+from camscan.model import Device, Finding, Severity
+
+_MAC_HEX = re.compile(r"[0-9a-f]{12}")
+
+
+def normalise_mac(mac: str | None) -> str | None:
+    """'44-19-B6-12-34-56', '4419.b612.3456', '4419B6123456' -> '44:19:b6:12:34:56'."""
+    if not mac:
+        return None
+    digits = re.sub(r"[^0-9a-f]", "", mac.lower())
+    if not _MAC_HEX.fullmatch(digits):
+        return None
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+
+def _normalise_serial(serial: str | None) -> str | None:
+    return serial.strip().upper() or None if serial else None
+
+
+@dataclasses.dataclass(slots=True)
+class ExceptionEntry:
+    reason: str
+    accepted_by: str
+    expires: date  # last day the exception applies
+    mac: str | None = None
+    serial: str | None = None
+
+    def matches(self, device: Device) -> bool:
+        mac = normalise_mac(self.mac)
+        if mac is not None and mac == normalise_mac(device.mac):
+            return True
+        serial = _normalise_serial(self.serial)
+        return serial is not None and serial == _normalise_serial(device.verdict.serial)
+
+    def is_valid(self, today: date) -> bool:
+        return today <= self.expires
+
+    def describe(self) -> str:
+        key = f"MAC {self.mac}" if self.mac else f"serial {self.serial}"
+        return f"{key}: {self.reason} (accepted by {self.accepted_by}, until {self.expires})"
+
+    def apply(self, finding: Finding, today: date) -> None:
+        """Downgrade `finding` if this exception is still valid; otherwise say it expired."""
+        if self.is_valid(today):
+            finding.severity = Severity.ACCEPTED
+            finding.flagged = False
+            finding.exception = self.reason
+            finding.rationale += (
+                f" Accepted by {self.accepted_by} until {self.expires}: {self.reason}."
+            )
+        else:
+            finding.rationale += (
+                f" An exception ({self.reason}, accepted by {self.accepted_by}) expired on "
+                f"{self.expires} and no longer applies."
+            )
+
+
+def find_exception(
+    device: Device, exceptions: list[ExceptionEntry], today: date
+) -> ExceptionEntry | None:
+    """The matching exception, preferring a valid one over an expired one."""
+    matching = [e for e in exceptions if e.matches(device)]
+    valid = [e for e in matching if e.is_valid(today)]
+    if valid:
+        return max(valid, key=lambda e: e.expires)
+    return max(matching, key=lambda e: e.expires) if matching else None

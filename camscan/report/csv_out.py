@@ -1,0 +1,57 @@
+"""CSV: one row per device, safe to open in a spreadsheet.
+
+Device-supplied text (banners, models, badges) could start a formula: per OWASP's CSV Injection
+guidance, a cell starting with = + - @ tab or carriage return gets a leading single quote.
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import Any, TextIO
+
+from camscan.model import ScanResult
+from camscan.report.json_contract import result_to_contract
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+COLUMNS = (
+    "ip",
+    "mac",
+    "vendor",
+    "maker",
+    "brand",
+    "model",
+    "firmware",
+    "serial",
+    "confidence",
+    "confidence_label",
+    "segment",
+    "zone",
+    "severity",
+    "flagged",
+    "in_scope",
+    "interface",
+    "oui_vendor",
+    "evidence_count",
+    "signatures",
+    "summary",
+    "rationale",
+    "exception",
+)
+
+
+def safe_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def write_csv(result: ScanResult, out: TextIO) -> None:
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for device in result_to_contract(result)["devices"]:
+        row = dict(device)
+        row["evidence_count"] = len(device["evidence"])
+        row["signatures"] = ";".join(e["signature_id"] for e in device["evidence"])
+        writer.writerow([safe_cell(row.get(col)) for col in COLUMNS])

@@ -1,0 +1,182 @@
+"""A self-contained HTML report: inline CSS, an inline SVG chart drawn here, no script at all.
+
+Jinja2 autoescapes everything (devices send hostile text); the page also carries a
+Content-Security-Policy that forbids scripts, so even a templating mistake stays inert.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import jinja2
+import markupsafe
+
+from camscan.model import ScanResult, Severity
+from camscan.policy.rules import (
+    DEFAULT_ZONE_SEVERITY,
+    ELSEWHERE,
+    POLICY_SOURCE,
+    ZONE_ACTIONS,
+    PolicySettings,
+    maker_display,
+    severity_rank,
+)
+from camscan.report.json_contract import UNASSIGNED, ip_sort_key, result_to_contract
+from camscan.report.table import printable
+
+TEMPLATES = Path(__file__).parent / "templates"
+MAKER_COLOURS = ("#1f4e79", "#c55a11", "#6f42c1", "#2e7d32", "#8d6e63", "#00838f", "#ad1457")
+
+
+@dataclasses.dataclass(slots=True)
+class Bar:
+    x: float
+    width: float
+    colour: str
+    maker: str
+    count: int
+
+
+@dataclasses.dataclass(slots=True)
+class ChartRow:
+    label: str
+    y: float
+    total: int
+    bars: list[Bar]
+
+
+@dataclasses.dataclass(slots=True)
+class Chart:
+    """Geometry for a stacked horizontal bar chart: flagged devices per segment, by maker."""
+
+    rows: list[ChartRow]
+    legend: list[tuple[str, str]]  # (maker name, colour)
+    width: int = 760
+    height: int = 0
+    label_width: int = 200
+    bar_height: int = 24
+
+
+def flagged_chart(devices: list[dict[str, Any]]) -> Chart:
+    flagged = [
+        (d["segment"] or UNASSIGNED, maker_display(d["maker"])) for d in devices if d["flagged"]
+    ]
+    counts = Counter(flagged)  # (segment, maker) -> devices
+    per_segment = Counter(seg for seg, _ in flagged)
+    makers = sorted({maker for _, maker in flagged})
+    colour = {m: MAKER_COLOURS[i % len(MAKER_COLOURS)] for i, m in enumerate(makers)}
+    chart = Chart(rows=[], legend=[(m, colour[m]) for m in makers])
+    scale = (chart.width - chart.label_width - 60) / max(per_segment.values(), default=1)
+    # Most flagged segment first; ties by name so the picture is stable.
+    for i, (seg, total) in enumerate(sorted(per_segment.items(), key=lambda st: (-st[1], st[0]))):
+        row = ChartRow(seg, 10 + i * (chart.bar_height + 12), total, [])
+        x = float(chart.label_width)
+        for maker in makers:
+            if n := counts[(seg, maker)]:
+                row.bars.append(Bar(x, n * scale, colour[maker], maker, n))
+                x += n * scale
+        chart.rows.append(row)
+    chart.height = 20 + len(chart.rows) * (chart.bar_height + 12)
+    return chart
+
+
+def _device_order(device: dict[str, Any]) -> tuple[int, tuple[int, int, str]]:
+    sev = device["severity"]
+    return (-(severity_rank(Severity(sev)) if sev else -1), ip_sort_key(device["ip"]))
+
+
+def _segment_groups(contract: dict[str, Any]) -> list[dict[str, Any]]:
+    groups = []
+    for seg in contract["segments"]:
+        members = [d for d in contract["devices"] if d["segment"] == seg["name"]]
+        groups.append({**seg, "devices": sorted(members, key=_device_order)})
+    stray = [d for d in contract["devices"] if not d["segment"]]
+    if stray or not groups:
+        groups.append(
+            {
+                "name": "Not in any segment",
+                "cidrs": [],
+                "zone": None,
+                "devices": sorted(stray, key=_device_order),
+            }
+        )
+    return groups
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _policy_rows(policy: PolicySettings) -> list[dict[str, str]]:
+    zones = list(DEFAULT_ZONE_SEVERITY) + sorted(
+        set(policy.zone_severity) - set(DEFAULT_ZONE_SEVERITY)
+    )
+    return [
+        {
+            "zone": zone,
+            "severity": policy.severity_for(None if zone == ELSEWHERE else zone).value,
+            "action": ZONE_ACTIONS.get(zone, ZONE_ACTIONS[ELSEWHERE]),
+            "flagged": "yes" if zone in policy.flag_zones else "no",
+        }
+        for zone in zones
+    ]
+
+
+def _visible(value: Any) -> Any:
+    """Every printed value: control characters shown as \\xNN; autoescape still applies after."""
+    if not isinstance(value, str):
+        return value
+    cleaned = printable(value, keep="\t\n")
+    if isinstance(value, markupsafe.Markup):
+        # Already escaped (e.g. by `join`): keep it Markup or it is escaped twice. Cleaning only
+        # adds backslashes and hex digits, so it cannot introduce markup.
+        return markupsafe.Markup(cleaned)  # noqa: S704
+    return cleaned
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_visible,
+    )
+    env.filters["maker"] = maker_display
+    return env
+
+
+def write_html(result: ScanResult, out: TextIO, *, policy: PolicySettings | None = None) -> None:
+    policy = policy or PolicySettings()
+    contract = result_to_contract(result)
+    devices = contract["devices"]
+    run = result.run
+    page = (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            contract=contract,
+            summary=contract["summary"],
+            run=contract["run"],
+            started=_when(run.started),
+            duration=f"{run.ended - run.started:.1f} s" if run.ended is not None else "-",
+            flagged=sorted((d for d in devices if d["flagged"]), key=_device_order),
+            listed_found=sum(1 for d in devices if d["maker"] in policy.listed_makers),
+            groups=_segment_groups(contract),
+            chart=flagged_chart(devices),
+            policy=policy,
+            policy_source=POLICY_SOURCE,
+            policy_rows=_policy_rows(policy),
+            listed=sorted(maker_display(m) for m in policy.listed_makers),
+            accepted=[d for d in devices if d["severity"] == Severity.ACCEPTED.value],
+            generated=_when(datetime.now(UTC).timestamp()),
+        )
+    )
+    out.write(page)

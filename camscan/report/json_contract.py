@@ -1,0 +1,159 @@
+"""The versioned JSON contract (docs/json-contract.md): ScanResult to plain data and back.
+
+Keys are emitted in a fixed order and devices sorted by IP so two runs diff cleanly. Reading it
+back is camscan.store.results.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import camscan
+from camscan.model import (
+    SCHEMA_VERSION,
+    Device,
+    Finding,
+    ScanResult,
+    ScanRun,
+    Severity,
+    to_jsonable,
+)
+
+TOOL_NAME = "camscan"
+VENDORS = ("hikvision", "dahua")  # the two makers the `vendor` key may name
+UNASSIGNED = "unassigned"  # summary key for devices outside every segment
+UNKNOWN = "unknown"  # summary key for devices with no maker
+
+
+def ip_sort_key(ip: str) -> tuple[int, int, str]:
+    """Numeric order; anything that is not an address sorts last, by text."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return (2, 0, ip)
+    return (addr.version - 4, int(addr), ip)
+
+
+def sorted_devices(devices: list[Device]) -> list[Device]:
+    return sorted(devices, key=lambda d: (ip_sort_key(d.ip), d.mac or ""))
+
+
+def finding_for(device: Device, findings: list[Finding]) -> Finding | None:
+    """The finding about this device: same IP, and same MAC when both have one."""
+    for f in findings:
+        if f.device_ip == device.ip and (
+            f.device_mac is None or device.mac is None or f.device_mac == device.mac
+        ):
+            return f
+    return None
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def run_record(run: ScanRun) -> dict[str, Any]:
+    record: dict[str, Any] = to_jsonable(run)
+    record["started_at"] = _iso(run.started)  # for people; readers use `started`
+    record["ended_at"] = _iso(run.ended)
+    return record
+
+
+def device_record(device: Device, finding: Finding | None) -> dict[str, Any]:
+    v = device.verdict
+    return {
+        "ip": device.ip,
+        "mac": device.mac,
+        "vendor": v.maker if v.maker in VENDORS else None,
+        "maker": v.maker,
+        "brand": v.badge,
+        "model": v.model,
+        "firmware": v.firmware,
+        "serial": v.serial,
+        "confidence": v.confidence,
+        "confidence_label": v.confidence_label,
+        "summary": v.summary,
+        "conflicts": list(v.conflicts),
+        "segment": finding.segment if finding else None,
+        "zone": finding.zone if finding else None,
+        "severity": finding.severity.value if finding else None,
+        "flagged": finding.flagged if finding else False,
+        "rationale": finding.rationale if finding else None,
+        "exception": finding.exception if finding else None,
+        "in_scope": device.in_scope,
+        "interface": device.interface,
+        "oui_vendor": device.oui_vendor,
+        "evidence": [
+            {
+                "signature_id": e.signature_id,
+                "channel": e.channel,
+                "raw": e.raw,
+                "maker": e.maker,
+                "strength": e.strength.value,
+                "badge": e.badge,
+                "captured": dict(sorted(e.captured.items())),
+                "probe": e.probe,
+                "description": e.description,
+            }
+            for e in v.evidence
+        ],
+        "observations": [
+            {
+                "channel": o.channel,
+                "raw": o.raw,
+                "probe": o.probe,
+                "ip": o.ip,
+                "mac": o.mac,
+                "fields": dict(sorted(o.fields.items())),
+                "at": o.at,
+            }
+            for o in device.observations
+        ],
+        "probe_errors": to_jsonable(device.probe_errors),
+    }
+
+
+def _count(keys: list[str]) -> dict[str, int]:
+    return dict(sorted(Counter(keys).items()))
+
+
+def summary_record(result: ScanResult) -> dict[str, Any]:
+    pairs = [(d, finding_for(d, result.findings)) for d in result.devices]
+    flagged = [(d, f) for d, f in pairs if f is not None and f.flagged]
+    by_severity = Counter(f.severity.value for _, f in pairs if f is not None)
+    return {
+        "devices": len(pairs),
+        "identified": sum(1 for d, _ in pairs if d.verdict.maker),
+        "flagged": len(flagged),
+        "by_severity": {s.value: by_severity.get(s.value, 0) for s in Severity},
+        "by_maker": _count([d.verdict.maker or UNKNOWN for d, _ in pairs]),
+        "by_segment": _count([(f.segment if f else None) or UNASSIGNED for _, f in pairs]),
+        "flagged_by_maker": _count([d.verdict.maker or UNKNOWN for d, _ in flagged]),
+        "flagged_by_segment": _count([f.segment or UNASSIGNED for _, f in flagged if f]),
+    }
+
+
+def result_to_contract(result: ScanResult) -> dict[str, Any]:
+    devices = sorted_devices(result.devices)
+    paired = [(d, finding_for(d, result.findings)) for d in devices]
+    findings = sorted(result.findings, key=lambda f: (ip_sort_key(f.device_ip), f.device_mac or ""))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": TOOL_NAME, "version": camscan.__version__},
+        "run": run_record(result.run),
+        "segments": [to_jsonable(s) for s in result.segments],
+        "summary": summary_record(result),
+        "devices": [device_record(d, f) for d, f in paired],
+        "findings": [to_jsonable(f) for f in findings],
+    }
+
+
+def dumps_contract(result: ScanResult) -> str:
+    """The contract as the text `camscan --format json` prints and save_result writes."""
+    return json.dumps(result_to_contract(result), indent=2, ensure_ascii=False) + "\n"

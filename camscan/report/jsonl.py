@@ -1,0 +1,38 @@
+"""JSON Lines for SIEMs: one line per device with its finding merged, then one run line.
+
+Device lines leave out raw observations (they can be large); evidence stays. Every line carries
+`type` and `schema_version` so a consumer can route and check them one at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from camscan.model import SCHEMA_VERSION, ScanResult
+from camscan.report.json_contract import result_to_contract
+
+
+def _line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def write_jsonl(result: ScanResult, out: TextIO) -> None:
+    contract = result_to_contract(result)
+    started = contract["run"]["started_at"]
+    for device in contract["devices"]:
+        record = {"type": "device", "schema_version": SCHEMA_VERSION, "run_started": started}
+        record.update({k: v for k, v in device.items() if k != "observations"})
+        out.write(_line(record))
+    out.write(
+        _line(
+            {
+                "type": "run",
+                "schema_version": SCHEMA_VERSION,
+                "tool": contract["tool"],
+                "run": contract["run"],
+                "segments": contract["segments"],
+                "summary": contract["summary"],
+            }
+        )
+    )

@@ -1,0 +1,255 @@
+"""Save a ScanResult as the JSON contract, and load one back with one-line errors.
+
+A saved file may be old, hand-edited or hostile: every value is type-checked before use, and
+any problem becomes a ResultFileError naming the file and the place, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from camscan.model import (
+    SCHEMA_VERSION,
+    Device,
+    Evidence,
+    Finding,
+    Observation,
+    ProbeError,
+    ScanResult,
+    ScanRun,
+    Segment,
+    Severity,
+    Strength,
+    Verdict,
+)
+from camscan.report.json_contract import dumps_contract
+
+MAX_FILE_BYTES = 512 * 1024 * 1024  # far above any real scan; refuses to read a runaway file
+
+
+class ResultFileError(Exception):
+    """A result file cannot be read; the message is one line."""
+
+
+class _Obj:
+    """Typed access to one JSON object; `where` names it in error messages."""
+
+    def __init__(self, data: object, where: str) -> None:
+        if not isinstance(data, dict):
+            raise ResultFileError(f"{where}: expected an object")
+        self.data: dict[str, Any] = data
+        self.where = where
+
+    def _fail(self, key: str, want: str) -> ResultFileError:
+        return ResultFileError(f"{self.where}.{key}: expected {want}")
+
+    def text(self, key: str) -> str:
+        value = self.data.get(key)
+        if not isinstance(value, str):
+            raise self._fail(key, "a string")
+        return value
+
+    def opt_text(self, key: str, default: str | None = None) -> str | None:
+        value = self.data.get(key, default)
+        if value is not None and not isinstance(value, str):
+            raise self._fail(key, "a string or null")
+        return value
+
+    def number(self, key: str, default: float | None = None) -> float:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._fail(key, "a number")
+        return float(value)
+
+    def opt_number(self, key: str) -> float | None:
+        return None if self.data.get(key) is None else self.number(key)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self._fail(key, "true or false")
+        return value
+
+    def items(self, key: str) -> list[Any]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list):
+            raise self._fail(key, "a list")
+        return value
+
+    def texts(self, key: str) -> list[str]:
+        values = self.items(key)
+        if not all(isinstance(v, str) for v in values):
+            raise self._fail(key, "a list of strings")
+        return values
+
+    def objs(self, key: str) -> list[_Obj]:
+        return [_Obj(v, f"{self.where}.{key}[{i}]") for i, v in enumerate(self.items(key))]
+
+    def obj(self, key: str) -> _Obj:
+        return _Obj(self.data.get(key), f"{self.where}.{key}")
+
+    def text_map(self, key: str, values: type = str) -> dict[str, Any]:
+        value = self.data.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, values) for v in value.values()):
+            raise self._fail(key, f"an object of {values.__name__} values")
+        return {str(k): v for k, v in value.items()}
+
+    def choice(self, key: str, enum: type[Severity] | type[Strength]) -> Any:
+        value = self.text(key)
+        try:
+            return enum(value)
+        except ValueError:
+            choices = ", ".join(e.value for e in enum)
+            raise self._fail(key, f"one of {choices}") from None
+
+
+def _probe_error(o: _Obj) -> ProbeError:
+    return ProbeError(probe=o.text("probe"), target=o.opt_text("target"), error=o.text("error"))
+
+
+def _run(o: _Obj) -> ScanRun:
+    stats = o.text_map("stats", int)
+    if any(isinstance(v, bool) for v in stats.values()):
+        raise o._fail("stats", "an object of int values")
+    return ScanRun(
+        targets=o.texts("targets"),
+        probes=o.texts("probes"),
+        started=o.number("started"),
+        ended=o.opt_number("ended"),
+        interfaces=o.texts("interfaces"),
+        privileged=o.flag("privileged", True),
+        partial=o.flag("partial", False),
+        errors=[_probe_error(e) for e in o.objs("errors")],
+        stats=stats,
+        camscan_version=o.opt_text("camscan_version") or "",
+    )
+
+
+def _evidence(o: _Obj) -> Evidence:
+    return Evidence(
+        signature_id=o.text("signature_id"),
+        channel=o.text("channel"),
+        raw=o.text("raw"),
+        maker=o.opt_text("maker"),
+        strength=o.choice("strength", Strength),
+        badge=o.opt_text("badge"),
+        captured=o.text_map("captured"),
+        description=o.opt_text("description") or "",
+        probe=o.opt_text("probe") or "",
+    )
+
+
+def _observation(o: _Obj) -> Observation:
+    return Observation(
+        channel=o.text("channel"),
+        raw=o.text("raw"),
+        probe=o.text("probe"),
+        ip=o.opt_text("ip"),
+        mac=o.opt_text("mac"),
+        fields=o.text_map("fields"),
+        at=o.number("at", 0.0),
+    )
+
+
+def _device(o: _Obj) -> Device:
+    confidence = o.number("confidence", 0.0)
+    if not 0.0 <= confidence <= 1.0:
+        raise o._fail("confidence", "a number from 0 to 1")
+    verdict = Verdict(
+        maker=o.opt_text("maker"),
+        badge=o.opt_text("brand"),
+        model=o.opt_text("model"),
+        firmware=o.opt_text("firmware"),
+        serial=o.opt_text("serial"),
+        confidence=confidence,
+        confidence_label=o.opt_text("confidence_label") or "none",
+        evidence=[_evidence(e) for e in o.objs("evidence")],
+        conflicts=o.texts("conflicts"),
+        summary=o.opt_text("summary") or "",
+    )
+    return Device(
+        ip=o.text("ip"),
+        mac=o.opt_text("mac"),
+        interface=o.opt_text("interface"),
+        in_scope=o.flag("in_scope", True),
+        oui_vendor=o.opt_text("oui_vendor"),
+        observations=[_observation(x) for x in o.objs("observations")],
+        verdict=verdict,
+        probe_errors=[_probe_error(e) for e in o.objs("probe_errors")],
+    )
+
+
+def _finding(o: _Obj) -> Finding:
+    return Finding(
+        device_ip=o.text("device_ip"),
+        device_mac=o.opt_text("device_mac"),
+        maker=o.opt_text("maker"),
+        segment=o.opt_text("segment"),
+        zone=o.opt_text("zone"),
+        severity=o.choice("severity", Severity),
+        flagged=o.flag("flagged", False),
+        rationale=o.opt_text("rationale") or "",
+        exception=o.opt_text("exception"),
+    )
+
+
+def _segment(o: _Obj) -> Segment:
+    return Segment(name=o.text("name"), cidrs=o.texts("cidrs"), zone=o.text("zone"))
+
+
+def result_from_contract(data: object) -> ScanResult:
+    """Rebuild a ScanResult from contract data; raises ResultFileError (one line)."""
+    top = _Obj(data, "result")
+    version = top.text("schema_version")
+    major = SCHEMA_VERSION.split(".")[0]
+    if version.split(".")[0] != major:
+        raise ResultFileError(
+            f"schema_version {version!r} cannot be read by this camscan (it reads {major}.x)"
+        )
+    return ScanResult(
+        run=_run(top.obj("run")),
+        devices=[_device(d) for d in top.objs("devices")],
+        findings=[_finding(f) for f in top.objs("findings")],
+        segments=[_segment(s) for s in top.objs("segments")],
+    )
+
+
+def save_result(result: ScanResult, path: Path) -> None:
+    """Write atomically: a reader never sees half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(dumps_contract(result))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_result(path: Path | str) -> ScanResult:
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ResultFileError(f"{path}: larger than {MAX_FILE_BYTES} bytes, not a result")
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ResultFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ResultFileError(f"{path}: not UTF-8 text, not a camscan result") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultFileError(
+            f"{path}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    except RecursionError:
+        raise ResultFileError(f"{path}: JSON nested too deeply") from None
+    try:
+        return result_from_contract(data)
+    except ResultFileError as exc:
+        raise ResultFileError(f"{path}: {exc}") from None
