@@ -1,0 +1,32 @@
+"""Bounds on banner grabbing: how long, how much and how many at once.
+
+Every number here caps what one hostile or broken device can cost: a slow, endless or huge reply
+is cut at these limits and reported as a ProbeError; it never holds up other hosts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Limits:
+    connect_timeout: float = 1.5  # seconds for the TCP handshake
+    read_timeout: float = 2.0  # seconds of silence tolerated between reads
+    deadline: float = 4.0  # seconds one request may take in all, from connect to last byte
+    host_deadline: float = 30.0  # seconds all requests to one host may take together
+    max_head_bytes: int = 65536  # status line + headers
+    max_body_bytes: int = 16384  # body bytes kept (and read) per reply
+    max_favicon_bytes: int = 65536  # favicons are hashed whole, so they get a larger bound
+    banner_wait: float = 1.0  # seconds to wait for bytes a port sends unprompted
+    max_banner_bytes: int = 256
+    concurrency: int = 256  # connections open at once, all hosts together
+    per_host: int = 2  # connections open at once to one host
+    rate: float = 500.0  # new connections per second, all hosts together
+    rate_burst: int = 32  # connections that may start at once before the rate applies
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value <= 0:
+                raise ValueError(f"Limits.{field.name} must be positive, got {value!r}")

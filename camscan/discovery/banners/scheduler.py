@@ -1,0 +1,260 @@
+"""Run every banner probe against many hosts in one event loop, within `Limits`.
+
+Bounds: a global connection semaphore, a small per-host semaphore, a global connection rate
+(token bucket), a deadline per request and a budget per host. A hostile host only ever holds
+its own worker; a closed port costs one refused connect and ends that port's chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import dataclasses
+import functools
+import ipaddress
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TypeVar
+
+from camscan.discovery.banners.http import TELLING_PATHS, probe_http
+from camscan.discovery.banners.limits import Limits
+from camscan.discovery.banners.rtsp import METHODS, probe_rtsp
+from camscan.discovery.banners.tcpports import ProbeFailure, Quiet, probe_banner, probe_open
+from camscan.discovery.banners.tls import probe_https
+from camscan.model import Observation, ProbeError, to_jsonable
+
+T = TypeVar("T")
+BannerResults = dict[str, tuple[list[Observation], list[ProbeError]]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Ports:
+    http: tuple[int, ...] = (80, 8080, 81, 88)  # GET / and, if it answers, TELLING_PATHS
+    https: tuple[int, ...] = (443, 8443)  # certificate, then GET /
+    rtsp: tuple[int, ...] = (554,)  # OPTIONS, then DESCRIBE
+    banner: tuple[int, ...] = (8000,)  # unprompted bytes; a silent port is then tried as HTTP
+    connect: tuple[int, ...] = (37777,)  # open or not
+
+    @classmethod
+    def from_map(cls, ports: Mapping[str, Sequence[int]]) -> Ports:
+        """Only the kinds named are probed: {"http": [18080]} probes one HTTP port, nothing else."""
+        kinds = {field.name for field in dataclasses.fields(cls)}
+        unknown = set(ports) - kinds
+        if unknown:
+            raise ValueError(f"unknown port kinds {sorted(unknown)}; known: {sorted(kinds)}")
+        return cls(**{kind: tuple(int(p) for p in ports.get(kind, ())) for kind in kinds})
+
+
+class TokenBucket:
+    """Connection starts per second, shared by all hosts; waiters reserve slots in turn."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+
+    async def take(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        self._tokens -= 1.0  # may go negative: a reservation the wait below pays for
+        if self._tokens < 0:
+            await asyncio.sleep(-self._tokens / self._rate)
+
+
+@dataclasses.dataclass(slots=True)
+class _Host:
+    ip: str
+    gate: asyncio.Semaphore
+    observations: list[Observation] = dataclasses.field(default_factory=list)
+    errors: list[ProbeError] = dataclasses.field(default_factory=list)
+
+
+class _Run:
+    def __init__(self, limits: Limits, ports: Ports, stats: collections.Counter[str]) -> None:
+        self.limits = limits
+        self.ports = ports
+        self.stats = stats
+        self.gate = asyncio.Semaphore(limits.concurrency)
+        self.bucket = TokenBucket(limits.rate, limits.rate_burst)
+
+    async def attempt(
+        self, host: _Host, probe: str, work: Callable[[list[Observation]], Awaitable[T]]
+    ) -> T | None:
+        """Run one request under every bound; its failure becomes a ProbeError (or nothing)."""
+        async with host.gate, self.gate:
+            await self.bucket.take()
+            self.stats["connections"] += 1
+            try:
+                async with asyncio.timeout(self.limits.deadline):
+                    return await work(host.observations)
+            except Quiet:
+                self.stats["quiet"] += 1
+            except ProbeFailure as exc:
+                host.errors.append(ProbeError(probe, host.ip, str(exc)))
+            except TimeoutError:
+                error = f"timeout after {self.limits.deadline:.1f}s"
+                host.errors.append(ProbeError(probe, host.ip, error))
+            except Exception as exc:  # a bug must not end the scan; it is reported instead
+                error = f"internal error: {type(exc).__name__}: {exc}"
+                host.errors.append(ProbeError(probe, host.ip, " ".join(error.split())[:300]))
+            return None
+
+    async def http_chain(self, host: _Host, port: int, *, expect_http: bool = True) -> None:
+        ip, limits = host.ip, self.limits
+        for index, path in enumerate(("/", *TELLING_PATHS)):
+            work = functools.partial(probe_http, ip, port, path, limits, expect_http=expect_http)
+            answered = await self.attempt(host, f"http:{port}{path}", work)
+            if index == 0 and not answered:
+                return  # closed, not HTTP, or broken: the other paths would fare no better
+
+    async def rtsp_chain(self, host: _Host, port: int) -> None:
+        for method in METHODS:
+            work = functools.partial(probe_rtsp, host.ip, port, method, self.limits)
+            answered = await self.attempt(host, f"rtsp:{port}", work)
+            if not answered:
+                return
+
+    async def banner_chain(self, host: _Host, port: int) -> None:
+        work = functools.partial(probe_banner, host.ip, port, self.limits)
+        banner = await self.attempt(host, f"tcp:{port}", work)
+        if banner == b"":  # open and silent: maybe a web server (HTTP clients speak first)
+            await self.http_chain(host, port, expect_http=False)
+
+    async def scan_host(self, ip: str) -> _Host:
+        host = _Host(ip, asyncio.Semaphore(self.limits.per_host))
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            host.errors.append(ProbeError("banners", ip, "not an IP address"))
+            return host
+        ports, limits = self.ports, self.limits
+        chains: list[Awaitable[object]] = [self.http_chain(host, port) for port in ports.http]
+        chains += [
+            self.attempt(host, f"https:{port}", functools.partial(probe_https, ip, port, limits))
+            for port in ports.https
+        ]
+        chains += [self.rtsp_chain(host, port) for port in ports.rtsp]
+        chains += [self.banner_chain(host, port) for port in ports.banner]
+        chains += [
+            self.attempt(host, f"tcp:{port}", functools.partial(probe_open, ip, port, limits))
+            for port in ports.connect
+        ]
+        try:
+            async with asyncio.timeout(limits.host_deadline):
+                await asyncio.gather(*chains)
+        except TimeoutError:
+            error = f"host budget of {limits.host_deadline:.1f}s spent, remaining probes skipped"
+            host.errors.append(ProbeError("banners", ip, error))
+        return host
+
+
+async def grab_banners(
+    ips: list[str],
+    limits: Limits,
+    ports: Ports | Mapping[str, Sequence[int]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    stats: collections.Counter[str] | None = None,
+) -> BannerResults:
+    """Banner observations and probe errors per IP (every IP given is a key).
+
+    `ports`: None for the usual camera ports, or a map of kind -> ports (see `Ports`).
+    `progress(done, total)` is called as each host finishes. `stats` counts connections and
+    quiet (closed/filtered) attempts."""
+    if ports is None:
+        ports = Ports()
+    chosen = ports if isinstance(ports, Ports) else Ports.from_map(ports)
+    run = _Run(limits, chosen, stats if stats is not None else collections.Counter())
+    unique = list(dict.fromkeys(ips))
+    results: BannerResults = {}
+    pending = iter(unique)
+
+    async def worker() -> None:
+        for ip in pending:  # one shared iterator: each host goes to exactly one worker
+            host = await run.scan_host(ip)
+            results[ip] = (host.observations, host.errors)
+            if progress is not None:
+                progress(len(results), len(unique))
+
+    workers = min(len(unique), max(1, limits.concurrency // limits.per_host))
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return {ip: results[ip] for ip in unique}
+
+
+def _lab_problem(ips: list[str]) -> str | None:
+    """This entry point is for loopback and the lab only: refuse anything else."""
+    if all(ipaddress.ip_address(ip).is_loopback for ip in ips):
+        return None
+    try:
+        from camscan.lab.guard import lab_namespace_problem
+    except ImportError:
+        return "non-loopback targets need the lab guard (camscan.lab.guard), which is missing"
+    problem = lab_namespace_problem()
+    if problem is not None:
+        return f"non-loopback targets only inside a camscan lab namespace: {problem}"
+    if not all(ipaddress.ip_address(ip) in ipaddress.ip_network("198.18.0.0/15") for ip in ips):
+        return "lab targets must lie in 198.18.0.0/15"
+    return None
+
+
+def _parse_ports(specs: list[str]) -> dict[str, list[int]] | None:
+    if not specs:
+        return None
+    ports: dict[str, list[int]] = {}
+    for spec in specs:
+        kind, _, numbers = spec.partition("=")
+        ports.setdefault(kind, []).extend(int(n) for n in numbers.split(",") if n)
+    return ports
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m camscan.discovery.banners.scheduler",
+        description="Grab HTTP/HTTPS/RTSP/TCP banners (loopback or camscan lab only).",
+    )
+    parser.add_argument("ips", nargs="+", metavar="IP")
+    parser.add_argument("--json", action="store_true", help="print JSON (the only output form)")
+    parser.add_argument(
+        "--ports",
+        action="append",
+        default=[],
+        metavar="KIND=P[,P]",
+        help="e.g. http=80,8080 rtsp=554 (repeat; default: the usual ports)",
+    )
+    defaults = Limits()
+    parser.add_argument("--deadline", type=float, default=defaults.deadline)
+    parser.add_argument("--host-deadline", type=float, default=defaults.host_deadline)
+    args = parser.parse_args(argv)
+    try:
+        problem = _lab_problem(args.ips)
+        ports = _parse_ports(args.ports)
+        limits = Limits(deadline=args.deadline, host_deadline=args.host_deadline)
+        if ports is not None:
+            Ports.from_map(ports)
+    except ValueError as exc:
+        problem = str(exc)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    stats: collections.Counter[str] = collections.Counter()
+    started = time.monotonic()
+    results = asyncio.run(grab_banners(args.ips, limits, ports, stats=stats))
+    report = {
+        "elapsed": round(time.monotonic() - started, 3),
+        "stats": dict(stats),
+        "hosts": {
+            ip: {"observations": to_jsonable(found), "errors": to_jsonable(errors)}
+            for ip, (found, errors) in results.items()
+        },
+    }
+    json.dump(report, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
