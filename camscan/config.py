@@ -19,8 +19,17 @@ SPECIAL_ZONES = ("core", "sensitive")
 ALL_PROBES = ("arp", "wsd", "mdns", "sadp", "dhip", "dvrip", "ssdp", "banners")
 FORMATS = ("table", "json", "jsonl", "csv", "html")
 _SEGMENT_KEYS = {"name", "cidrs", "zone", "description"}
-_SCAN_KEYS = {"targets", "interfaces", "rate", "discovery_window", "probes", "timeout",
-              "concurrency", "allow_public", "max_hosts"}
+_SCAN_KEYS = {
+    "targets",
+    "interfaces",
+    "rate",
+    "discovery_window",
+    "probes",
+    "timeout",
+    "concurrency",
+    "allow_public",
+    "max_hosts",
+}
 _OUTPUT_KEYS = {"format", "file"}
 _POLICY_KEYS = {"listed_makers", "min_confidence", "severity"}
 _EXCEPTION_KEYS = {"mac", "serial", "reason", "accepted_by", "expires"}
@@ -132,9 +141,8 @@ def _table(doc: dict[str, Any], key: str, where: str) -> dict[str, Any]:
 def _no_unknown(table: dict[str, Any], allowed: set[str], where: str, place: str) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
-        raise ConfigError(
-            f"{where}: {place}: unknown field {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})"
-        )
+        known = ", ".join(sorted(allowed))
+        raise ConfigError(f"{where}: {place}: unknown field {unknown[0]!r} (allowed: {known})")
 
 
 def _typed(t: dict[str, Any], key: str, typ: type, default: Any, where: str, place: str) -> Any:
@@ -176,7 +184,9 @@ def _segment(s: Any, n: int, where: str) -> Segment:
         try:
             ipaddress.IPv4Network(c, strict=True)
         except ValueError as e:
-            raise ConfigError(f"{where}: {place}: cidrs[{i}] {c!r} is not an IPv4 CIDR ({e})") from None
+            raise ConfigError(
+                f"{where}: {place}: cidrs[{i}] {c!r} is not an IPv4 CIDR ({e})"
+            ) from None
     return Segment(name=name, cidrs=cidrs, zone=zone.strip().lower())
 
 
@@ -184,7 +194,9 @@ def _check_segments(segments: list[Segment], where: str) -> None:
     seen: dict[str, int] = {}
     for n, s in enumerate(segments, 1):
         if s.name in seen:
-            raise ConfigError(f"{where}: duplicate segment name {s.name!r} (segments {seen[s.name]} and {n})")
+            raise ConfigError(
+                f"{where}: duplicate segment name {s.name!r} (segments {seen[s.name]} and {n})"
+            )
         seen[s.name] = n
     nets = [(s.name, ipaddress.IPv4Network(c)) for s in segments for c in s.cidrs]
     for i, (na, a) in enumerate(nets):
@@ -201,7 +213,9 @@ def _scan(t: dict[str, Any], where: str) -> ScanSettings:
     if probes is not None:
         bad = [p for p in probes if p not in ALL_PROBES]
         if bad:
-            raise ConfigError(f"{where}: {place}: unknown probe {bad[0]!r} (known: {', '.join(ALL_PROBES)})")
+            raise ConfigError(
+                f"{where}: {place}: unknown probe {bad[0]!r} (known: {', '.join(ALL_PROBES)})"
+            )
     s = ScanSettings(
         targets=_str_list(t, "targets", where, place) or [],
         interfaces=_str_list(t, "interfaces", where, place) or [],
@@ -228,18 +242,23 @@ def _policy(t: dict[str, Any], where: str) -> PolicyConfig:
     d = PolicyConfig()
     sev = t.get("severity", {})
     if not isinstance(sev, dict) or not all(isinstance(v, str) for v in sev.values()):
-        raise ConfigError(f"{where}: {place}: severity must be a table of zone = \"severity\"")
+        raise ConfigError(f'{where}: {place}: severity must be a table of zone = "severity"')
     allowed = {"critical", "high", "medium", "info"}
     for zone, value in sev.items():
         if value not in allowed:
-            raise ConfigError(f"{where}: {place}: severity.{zone} {value!r} is not one of "
-                              f"{', '.join(sorted(allowed))}")
+            raise ConfigError(
+                f"{where}: {place}: severity.{zone} {value!r} is not one of "
+                f"{', '.join(sorted(allowed))}"
+            )
     mc = _typed(t, "min_confidence", float, d.min_confidence, where, place)
     if not 0 <= mc <= 1:
         raise ConfigError(f"{where}: {place}: min_confidence must be between 0 and 1")
     makers = _str_list(t, "listed_makers", where, place)
-    return PolicyConfig([m.lower() for m in makers] if makers is not None else d.listed_makers,
-                        mc, {k.lower(): v for k, v in sev.items()})
+    return PolicyConfig(
+        [m.lower() for m in makers] if makers is not None else d.listed_makers,
+        mc,
+        {k.lower(): v for k, v in sev.items()},
+    )
 
 
 def _exception(e: Any, n: int, where: str) -> ExceptionConfig:
@@ -260,5 +279,6 @@ def _exception(e: Any, n: int, where: str) -> ExceptionConfig:
         raise ConfigError(f"{where}: {place}: mac must be text")
     if serial is not None and not isinstance(serial, str):
         raise ConfigError(f"{where}: {place}: serial must be text")
-    return ExceptionConfig(e["reason"], e["accepted_by"], expires,
-                           mac.lower() if mac else None, serial)
+    return ExceptionConfig(
+        e["reason"], e["accepted_by"], expires, mac.lower() if mac else None, serial
+    )

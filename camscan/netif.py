@@ -41,9 +41,7 @@ def list_interfaces() -> list[Interface]:
             iface = ipaddress.IPv4Interface(f"{a.address}/{a.netmask}")
             if iface.ip.is_loopback:
                 continue
-            found.append(
-                Interface(name, socket.if_nametoindex(name), mac, iface.ip, iface.network)
-            )
+            found.append(Interface(name, socket.if_nametoindex(name), mac, iface.ip, iface.network))
     return sorted(found, key=lambda i: (i.name, int(i.address)))
 
 

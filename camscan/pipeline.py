@@ -10,7 +10,8 @@ import asyncio
 import dataclasses
 import ipaddress
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable
 
 from camscan import __version__, channels
 from camscan.config import Config
@@ -89,8 +90,9 @@ def merge_devices(
         dev = by_ip.get(obs.ip)
         if dev is None:
             iface = interface_for(ip, interfaces)
-            dev = by_ip[obs.ip] = Device(ip=obs.ip, in_scope=obs.ip in targets,
-                                         interface=iface.name if iface else None)
+            dev = by_ip[obs.ip] = Device(
+                ip=obs.ip, in_scope=obs.ip in targets, interface=iface.name if iface else None
+            )
         mac = obs.mac or obs.fields.get(channels.FIELD_MAC)
         if mac and (dev.mac is None or obs.channel == channels.ARP_MAC):
             dev.mac = mac.lower()
@@ -98,16 +100,17 @@ def merge_devices(
     return sorted(by_ip.values(), key=lambda d: ipaddress.IPv4Address(d.ip))
 
 
-async def _banners(req: ScanRequest, devices: list[Device], progress: Progress) -> None:
-    from camscan.discovery.banners.limits import Limits
-    from camscan.discovery.banners.scheduler import grab_banners
+async def _banners(
+    req: ScanRequest, devices: list[Device], progress: Progress, stats: Counter[str]
+) -> None:
+    from camscan.discovery.banners import Limits, grab_banners
 
     ips = [d.ip for d in devices if d.in_scope]
     if not ips:
         return
     progress.stage("banners", len(ips))
-    limits = Limits(deadline=req.timeout, global_concurrency=req.concurrency)
-    results = await grab_banners(ips, limits, progress=progress.advance)
+    limits = Limits(deadline=req.timeout, concurrency=req.concurrency)
+    results = await grab_banners(ips, limits, progress=progress.advance, stats=stats)
     by_ip = {d.ip: d for d in devices}
     for ip, (obs, errs) in results.items():
         by_ip[ip].observations.extend(obs)
@@ -132,17 +135,24 @@ def identify_devices(devices: list[Device], run: ScanRun) -> None:
 
 def scan(req: ScanRequest, progress: Progress | None = None) -> ScanResult:
     progress = progress or Progress()
-    run = ScanRun(targets=[str(n) for n in req.targets.networks], probes=list(req.probes),
-                  started=time.time(), interfaces=[i.name for i in req.interfaces],
-                  privileged=req.privileged, camscan_version=__version__)
+    run = ScanRun(
+        targets=[str(n) for n in req.targets.networks],
+        probes=list(req.probes),
+        started=time.time(),
+        interfaces=[i.name for i in req.interfaces],
+        privileged=req.privileged,
+        camscan_version=__version__,
+    )
     observations = asyncio.run(_discover(req, run, progress))
     devices = merge_devices(observations, req.targets, req.interfaces)
     if "banners" in req.probes:
+        stats: Counter[str] = Counter()
         try:
-            asyncio.run(_banners(req, devices, progress))
+            asyncio.run(_banners(req, devices, progress, stats))
         except Exception as e:
             run.errors.append(ProbeError("banners", None, f"{type(e).__name__}: {e}"))
             run.partial = True
+        run.stats.update({f"banners.{k}": v for k, v in stats.items()})
     progress.stage("identify", len(devices))
     identify_devices(devices, run)
     run.ended = time.time()
@@ -151,7 +161,7 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanResult:
     return result
 
 
-def apply_policy(result: ScanResult, config: Config, today: Callable[[], object] | None = None) -> None:
+def apply_policy(result: ScanResult, config: Config) -> None:
     from camscan.policy import evaluate_result
 
     result.findings = evaluate_result(result, config)

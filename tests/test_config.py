@@ -52,20 +52,35 @@ def test_good_config_parses(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("snippet", "message"),
     [
-        ('[[segment]]\nname="a"\ncidrs=["10.0.0.0/33"]\nzone="core"', "cidrs[0] '10.0.0.0/33' is not an IPv4 CIDR"),
+        (
+            '[[segment]]\nname="a"\ncidrs=["10.0.0.0/33"]\nzone="core"',
+            "cidrs[0] '10.0.0.0/33' is not an IPv4 CIDR",
+        ),
         ('[[segment]]\nname="a"\ncidrs=["198.18.1.5/24"]\nzone="core"', "is not an IPv4 CIDR"),
-        ('[[segment]]\nname="a"\ncidrs=["198.18.1.0/24"]\nzone="core"\nzones="x"', "unknown field 'zones'"),
-        ('[[segment]]\nname="a"\ncidrs=["198.18.1.0/24"]\nzone="core"\n[[segment]]\nname="a"\ncidrs=["198.18.2.0/24"]\nzone="core"', "duplicate segment name 'a'"),
-        ('[[segment]]\nname="a"\ncidrs=["198.18.0.0/16"]\nzone="core"\n[[segment]]\nname="b"\ncidrs=["198.18.2.0/24"]\nzone="general"', "segments 'a' (198.18.0.0/16) and 'b' (198.18.2.0/24) overlap"),
+        (
+            '[[segment]]\nname="a"\ncidrs=["198.18.1.0/24"]\nzone="core"\nzones="x"',
+            "unknown field 'zones'",
+        ),
+        (
+            '[[segment]]\nname="a"\ncidrs=["198.18.1.0/24"]\nzone="core"\n[[segment]]\nname="a"\ncidrs=["198.18.2.0/24"]\nzone="core"',
+            "duplicate segment name 'a'",
+        ),
+        (
+            '[[segment]]\nname="a"\ncidrs=["198.18.0.0/16"]\nzone="core"\n[[segment]]\nname="b"\ncidrs=["198.18.2.0/24"]\nzone="general"',
+            "segments 'a' (198.18.0.0/16) and 'b' (198.18.2.0/24) overlap",
+        ),
         ('[[segment]]\nname="a"\ncidrs=["198.18.1.0/24"]', "needs a zone"),
         ('[[segment]]\nname="a"\nzone="core"', "needs cidrs"),
         ('[scan]\nrate = "fast"', "rate must be float"),
         ('[scan]\nprobes = ["arp", "telnet"]', "unknown probe 'telnet'"),
         ('[output]\nformat = "pdf"', "format 'pdf' is not one of"),
         ('[policy]\nseverity = { core = "urgent" }', "severity.core 'urgent'"),
-        ('[[exception]]\nreason="x"\naccepted_by="y"\nexpires=2027-01-01', "needs a mac or a serial"),
+        (
+            '[[exception]]\nreason="x"\naccepted_by="y"\nexpires=2027-01-01',
+            "needs a mac or a serial",
+        ),
         ('[[exception]]\nmac="aa"\nreason="x"\naccepted_by="y"\nexpires="soon"', "needs expires"),
-        ('[colours]\nx=1', "unknown field 'colours'"),
+        ("[colours]\nx=1", "unknown field 'colours'"),
     ],
 )
 def test_bad_configs_name_the_problem(snippet: str, message: str) -> None:
@@ -79,17 +94,26 @@ def test_bad_configs_name_the_problem(snippet: str, message: str) -> None:
 def test_config_check_command_one_line_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[[segment]]\nname = "cctv"\ncidrs = ["198.18.1.0/24"\nzone = "core"\n')
-    r = subprocess.run([sys.executable, "-m", "camscan", "config", "check", str(bad)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "camscan", "config", "check", str(bad)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2
     assert r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "not valid TOML" in r.stderr and "Traceback" not in r.stderr
     good = tmp_path / "good.toml"
     good.write_text(GOOD)
-    r = subprocess.run([sys.executable, "-m", "camscan", "config", "check", str(good)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "camscan", "config", "check", str(good)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0 and "OK: 2 segments" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "camscan", "config", "check", str(tmp_path / "nope")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "camscan", "config", "check", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "no such file" in r.stderr

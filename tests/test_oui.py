@@ -33,7 +33,9 @@ def db() -> OuiDB:
         ("1c:4d:89:aa:bb:cc", "dahua", "Imou", Strength.MEDIUM),
     ],
 )
-def test_listed_blocks(db: OuiDB, mac: str, maker: str, badge: str | None, strength: Strength) -> None:
+def test_listed_blocks(
+    db: OuiDB, mac: str, maker: str, badge: str | None, strength: Strength
+) -> None:
     ev = db.evidence(mac)
     assert ev is not None
     assert (ev.maker, ev.badge, ev.strength) == (maker, badge, strength)
@@ -42,11 +44,13 @@ def test_listed_blocks(db: OuiDB, mac: str, maker: str, badge: str | None, stren
 
 @pytest.mark.parametrize(
     "mac",
-    ["00:40:8c:00:00:01",  # Axis
-     "40:2c:76:10:00:01",  # Shanghai Dahua Scale Factory: another company
-     "02:00:00:00:00:01",  # locally administered
-     "ec:71:db:00:00:01",  # Reolink
-     "not-a-mac"],
+    [
+        "00:40:8c:00:00:01",  # Axis
+        "40:2c:76:10:00:01",  # Shanghai Dahua Scale Factory: another company
+        "02:00:00:00:00:01",  # locally administered
+        "ec:71:db:00:00:01",  # Reolink
+        "not-a-mac",
+    ],
 )
 def test_other_vendors_not_attributed(db: OuiDB, mac: str) -> None:
     assert db.evidence(mac) is None
@@ -60,7 +64,10 @@ def test_every_assignment_follows_a_rule() -> None:
     for row in rows:
         rule = next(r for r in rules if r.match.search(row["organization"]))
         assert (row["maker"], row["badge"] or None, row["strength"]) == (
-            rule.maker, rule.badge, rule.strength.value), row
+            rule.maker,
+            rule.badge,
+            rule.strength.value,
+        ), row
 
 
 def test_data_is_dated(db: OuiDB) -> None:
@@ -79,8 +86,11 @@ def test_oui_update_from_ieee_csv(tmp_path: Path) -> None:
         'MA-L,3CEF8C,"Zhejiang Dahua Technology Co., Ltd.","Hangzhou CN"\n'
     )
     out = tmp_path / "ouidata"
-    r = subprocess.run([sys.executable, "-m", "camscan", "oui", "update", str(ieee), "--output",
-                        str(out)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "camscan", "oui", "update", str(ieee), "--output", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert "3 blocks" in r.stdout and "+ AABBCC" in r.stdout
     new = OuiDB.load(out)
@@ -89,7 +99,10 @@ def test_oui_update_from_ieee_csv(tmp_path: Path) -> None:
     assert new.age_days() == 0
     bad = tmp_path / "bad.csv"
     bad.write_text("just,some,columns\n1,2,3\n")
-    r = subprocess.run([sys.executable, "-m", "camscan", "oui", "update", str(bad), "--output",
-                        str(out)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "camscan", "oui", "update", str(bad), "--output", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "not an IEEE registry CSV" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1

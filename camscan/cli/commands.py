@@ -13,8 +13,9 @@ if TYPE_CHECKING:
     from camscan.identify.oui import OuiDB
 
 config_app = typer.Typer(help="Check a camscan.toml.", no_args_is_help=True)
-oui_app = typer.Typer(help="The MAC OUI data: look up an address, rebuild from IEEE CSVs.",
-                      no_args_is_help=True)
+oui_app = typer.Typer(
+    help="The MAC OUI data: look up an address, rebuild from IEEE CSVs.", no_args_is_help=True
+)
 
 
 @config_app.command("check")
@@ -27,8 +28,10 @@ def config_check(path: Path = typer.Argument(..., help="The camscan.toml to vali
     except ConfigError as e:
         fail(str(e))
     zones = ", ".join(f"{s.name} ({s.zone}: {' '.join(s.cidrs)})" for s in cfg.segments)
-    typer.echo(f"{path}: OK: {len(cfg.segments)} segments{': ' + zones if zones else ''}; "
-               f"{len(cfg.exceptions)} exceptions")
+    typer.echo(
+        f"{path}: OK: {len(cfg.segments)} segments{': ' + zones if zones else ''}; "
+        f"{len(cfg.exceptions)} exceptions"
+    )
 
 
 @oui_app.command("lookup")
@@ -44,18 +47,21 @@ def oui_lookup(macs: list[str] = typer.Argument(..., help="MAC addresses.")) -> 
         a = db.lookup(norm)
         if a:
             badge = f", sold as {a.badge}" if a.badge else ""
-            typer.echo(f"{norm}  {a.maker}{badge} ({a.strength}): {a.registry} {a.prefix} "
-                       f"{a.organization}")
+            typer.echo(
+                f"{norm}  {a.maker}{badge} ({a.strength}): {a.registry} {a.prefix} {a.organization}"
+            )
         else:
             typer.echo(f"{norm}  not a listed maker: {display_vendor(norm) or 'unregistered'}")
 
 
 @oui_app.command("update")
 def oui_update(
-    files: list[Path] = typer.Argument(..., help="IEEE registry CSVs (oui.csv, mam.csv, "
-                                       "oui36.csv) you downloaded."),
-    output: Path = typer.Option(None, "--output", help="Directory to write (default: the data "
-                                "directory camscan reads)."),
+    files: list[Path] = typer.Argument(
+        ..., help="IEEE registry CSVs (oui.csv, mam.csv, oui36.csv) you downloaded."
+    ),
+    output: Path = typer.Option(
+        None, "--output", help="Directory to write (default: the data directory camscan reads)."
+    ),
 ) -> None:
     """Rebuild oui/assignments.csv from IEEE registry CSV files (camscan never downloads)."""
     import datetime as dt
@@ -75,20 +81,30 @@ def oui_update(
         rules = load_rules(old.directory / "organizations.toml")
         rows = []
         for f in files:
-            rows.extend(select_assignments(read_ieee_csv(f), rules,
-                                           f"IEEE registry CSV {f.name} (imported {dt.date.today()})"))
+            rows.extend(
+                select_assignments(
+                    read_ieee_csv(f),
+                    rules,
+                    f"IEEE registry CSV {f.name} (imported {dt.date.today()})",
+                )
+            )
         if not rows:
-            fail("no assignment in those files matches oui/organizations.toml; are they the "
-                 "IEEE registry CSVs?")
+            fail(
+                "no assignment in those files matches oui/organizations.toml; are they the "
+                "IEEE registry CSVs?"
+            )
         out_dir.mkdir(parents=True, exist_ok=True)
         if out_dir != old.directory:
             (out_dir / "organizations.toml").write_text(
-                (old.directory / "organizations.toml").read_text(encoding="utf-8"), encoding="utf-8")
+                (old.directory / "organizations.toml").read_text(encoding="utf-8"), encoding="utf-8"
+            )
         write_assignments(out_dir / "assignments.csv", rows)
         names = ", ".join(f'"{f.name}"' for f in files)
         (out_dir / "provenance.toml").write_text(
-            f"generated = {dt.date.today().isoformat()}\nrules = \"organizations.toml\"\n"
-            f"inputs = [{names}]\n", encoding="utf-8")
+            f'generated = {dt.date.today().isoformat()}\nrules = "organizations.toml"\n'
+            f"inputs = [{names}]\n",
+            encoding="utf-8",
+        )
         new = OuiDB.load(out_dir)
     except OuiDataError as e:
         fail(str(e))
@@ -96,8 +112,10 @@ def oui_update(
         fail(f"cannot write {out_dir}: {e.strerror or e}")
     added = sorted(set(new.by_prefix) - set(old.by_prefix))
     removed = sorted(set(old.by_prefix) - set(new.by_prefix))
-    typer.echo(f"{out_dir}: {len(new.by_prefix)} blocks ({len(added)} new, {len(removed)} "
-               "no longer listed)")
+    typer.echo(
+        f"{out_dir}: {len(new.by_prefix)} blocks ({len(added)} new, {len(removed)} "
+        "no longer listed)"
+    )
     for p in added:
         typer.echo(f"  + {p} {new.by_prefix[p].organization}")
     for p in removed:
@@ -142,5 +160,3 @@ def register(app: typer.Typer) -> None:
     app.command("report")(report)
     app.command("demo")(demo_cmd.demo)
     app.add_typer(lab_cmd.lab_app, name="lab")
-
-

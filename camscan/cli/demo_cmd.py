@@ -24,16 +24,30 @@ def demo_config(topology: Topology) -> str:
     lines = ["# Written by `camscan demo`: one segment per lab network.", ""]
     for net in topology.networks:
         zone = net.name if net.name in SPECIAL else "general"
-        lines += ["[[segment]]", f'name = "{net.name}"', f'cidrs = ["{net.cidr}"]',
-                  f'zone = "{zone}"', ""]
+        lines += [
+            "[[segment]]",
+            f'name = "{net.name}"',
+            f'cidrs = ["{net.cidr}"]',
+            f'zone = "{zone}"',
+            "",
+        ]
     return "\n".join(lines)
 
 
+def say(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
 def demo(
-    topology: str = typer.Option("office", "--topology", help="A bundled lab topology name or "
-                                 "a topology file."),
-    out_dir: Path = typer.Option(Path("camscan-demo"), "--output-dir", "-o", help="Where the "
-                                 "config, JSON result and HTML report go."),
+    topology: str = typer.Option(
+        "office", "--topology", help="A bundled lab topology name or a topology file."
+    ),
+    out_dir: Path = typer.Option(
+        Path("camscan-demo"),
+        "--output-dir",
+        "-o",
+        help="Where the config, JSON result and HTML report go.",
+    ),
 ) -> None:
     """Build an emulated small-office network (needs root), scan it, and write the reports.
 
@@ -45,29 +59,51 @@ def demo(
     from camscan.store.results import load_result
 
     if os.geteuid() != 0:
-        fail("camscan demo builds a network-namespace lab and needs root (CAP_SYS_ADMIN and "
-             "CAP_NET_ADMIN): run it with sudo")
+        fail(
+            "camscan demo builds a network-namespace lab and needs root (CAP_SYS_ADMIN and "
+            "CAP_NET_ADMIN): run it with sudo"
+        )
     try:
         topo = load_topology(topology)
     except Exception as e:  # TopologyError / PersonaError: bad file given by the user
         fail(f"topology {topology!r}: {e}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    cfg_path, json_path, html_path = (out_dir / "camscan.toml", out_dir / "result.json",
-                                      out_dir / "report.html")
+    cfg_path, json_path, html_path = (
+        out_dir / "camscan.toml",
+        out_dir / "result.json",
+        out_dir / "report.html",
+    )
     cfg_path.write_text(demo_config(topo), encoding="utf-8")
-    say = lambda msg: typer.echo(msg, err=True)  # noqa: E731
-    say(f"camscan demo: building lab {topo.name!r}: {len(topo.networks)} networks, "
-        f"{len(topo.devices)} emulated devices (namespaces, 198.18.0.0/15 only)")
+    say(
+        f"camscan demo: building lab {topo.name!r}: {len(topo.networks)} networks, "
+        f"{len(topo.devices)} emulated devices (namespaces, 198.18.0.0/15 only)"
+    )
     t0 = time.monotonic()
     try:
         with Lab(topo) as lab:
-            say(f"camscan demo: lab up in {time.monotonic() - t0:.1f}s; scanning it from "
-                f"namespace {lab.scanner_ns}")
+            say(
+                f"camscan demo: lab up in {time.monotonic() - t0:.1f}s; scanning it from "
+                f"namespace {lab.scanner_ns}"
+            )
             env = dict(os.environ, CAMSCAN_LAB_GUARD="1")
             t1 = time.monotonic()
-            proc = lab.run([sys.executable, "-m", "camscan", "scan", "--config",
-                            str(cfg_path.resolve()), "--all-segments", "--format", "json",
-                            "--output", str(json_path.resolve()), "--quiet"], env=env)
+            proc = lab.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "camscan",
+                    "scan",
+                    "--config",
+                    str(cfg_path.resolve()),
+                    "--all-segments",
+                    "--format",
+                    "json",
+                    "--output",
+                    str(json_path.resolve()),
+                    "--quiet",
+                ],
+                env=env,
+            )
             scan_s = time.monotonic() - t1
     except LabError as e:
         fail(f"lab: {e}", EXIT_FAILED)
@@ -77,8 +113,10 @@ def demo(
     write_report(result, "table", None, quiet=False)
     write_report(result, "html", html_path, quiet=True)
     flagged = sum(1 for f in result.findings if f.flagged)
-    say(f"camscan demo: scanned {len(topo.devices)} devices in {scan_s:.1f}s: "
-        f"{len(result.devices)} found, {flagged} flagged")
+    say(
+        f"camscan demo: scanned {len(topo.devices)} devices in {scan_s:.1f}s: "
+        f"{len(result.devices)} found, {flagged} flagged"
+    )
     say(_truth(topo, result))
     say(f"camscan demo: wrote {cfg_path}, {json_path} and {html_path}; lab torn down")
 
@@ -87,8 +125,10 @@ def _truth(topo: Topology, result: ScanResult) -> str:
     """How the verdicts compare with what the lab knows each persona to be."""
     got = {d.ip: d.verdict.maker for d in result.devices}
     right = sum(1 for d in topo.devices if got.get(d.ip) == d.expected_maker)
-    wrong = [f"{d.ip} ({d.persona}: expected {d.expected_maker}, got {got.get(d.ip)})"
-             for d in topo.devices if got.get(d.ip) != d.expected_maker]
+    wrong = [
+        f"{d.ip} ({d.persona}: expected {d.expected_maker}, got {got.get(d.ip)})"
+        for d in topo.devices
+        if got.get(d.ip) != d.expected_maker
+    ]
     line = f"camscan demo: makers right for {right}/{len(topo.devices)} devices (lab ground truth)"
     return line + ("; wrong: " + "; ".join(wrong[:5]) if wrong else "")
-

@@ -12,8 +12,11 @@ from camscan.model import Device
 
 
 def identify(
-    source: Path = typer.Argument(None, help="JSON lines of {channel, raw[, ip, mac]} or a raw "
-                                  "HTTP/RTSP response head; default: standard input."),
+    source: Path = typer.Argument(
+        None,
+        help="JSON lines of {channel, raw[, ip, mac]} or a raw "
+        "HTTP/RTSP response head; default: standard input.",
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help="table|json|jsonl|csv|html"),
     config: Path = typer.Option(None, "--config", "-c", help="camscan.toml for zones."),
 ) -> None:
@@ -60,8 +63,9 @@ def import_nmap(
     _classify_and_report(devices, fmt, config, "import", output)
 
 
-def _classify_and_report(devices: list[Device], fmt: str, config: Path | None, probe: str,
-                         output: Path | None = None) -> None:
+def _classify_and_report(
+    devices: list[Device], fmt: str, config: Path | None, probe: str, output: Path | None = None
+) -> None:
     import time
 
     from camscan import __version__
@@ -83,4 +87,3 @@ def _classify_and_report(devices: list[Device], fmt: str, config: Path | None, p
     apply_policy(result, cfg)
     write_report(result, fmt, output, quiet=False)
     raise typer.Exit(EXIT_FLAGGED if any(f.flagged for f in result.findings) else EXIT_OK)
-

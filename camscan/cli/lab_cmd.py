@@ -9,8 +9,9 @@ import typer
 
 from camscan.cli.main import EXIT_FAILED, fail
 
-lab_app = typer.Typer(help="The emulated camera lab (Linux network namespaces; needs root).",
-                      no_args_is_help=True)
+lab_app = typer.Typer(
+    help="The emulated camera lab (Linux network namespaces; needs root).", no_args_is_help=True
+)
 
 
 def _need_root() -> None:
@@ -43,8 +44,10 @@ def lab_up(topology: str = typer.Argument("office", help="Bundled topology name 
 @lab_app.command("clean")
 def lab_clean() -> None:
     """Remove labs left behind by processes that no longer exist."""
-    from camscan.lab import remove_stale_labs
+    from camscan.lab import remove_stale
 
     _need_root()
-    removed = remove_stale_labs()
-    typer.echo(f"removed {len(removed)} stale namespaces" + (f": {' '.join(removed)}" if removed else ""))
+    removed = remove_stale()
+    typer.echo(
+        f"removed {len(removed)} stale namespaces" + (f": {' '.join(removed)}" if removed else "")
+    )

@@ -54,8 +54,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """camscan: evidence-based discovery of Hikvision and Dahua devices."""
 
@@ -71,26 +72,16 @@ def run() -> None:
     debug = os.environ.get("CAMSCAN_DEBUG") == "1"
     try:
         _register()
-        app(standalone_mode=False)
+        app()  # standalone: usage errors print one message and exit 2
     except CliError as e:
         typer.echo(f"camscan: error: {e}", err=True)
         sys.exit(e.code)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except typer.Abort:
-        typer.echo("camscan: aborted", err=True)
-        sys.exit(EXIT_FAILED)
-    except KeyboardInterrupt:
-        typer.echo("camscan: interrupted", err=True)
-        sys.exit(EXIT_FAILED)
     except Exception as e:
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
         if debug:
             raise
-        typer.echo(f"camscan: internal error: {type(e).__name__}: {e} "
-                   "(set CAMSCAN_DEBUG=1 for a traceback)", err=True)
+        typer.echo(
+            f"camscan: internal error: {type(e).__name__}: {e} "
+            "(set CAMSCAN_DEBUG=1 for a traceback)",
+            err=True,
+        )
         sys.exit(EXIT_FAILED)

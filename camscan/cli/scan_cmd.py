@@ -1,4 +1,4 @@
-"""`camscan scan`: resolve targets safely, run the pipeline, write the report, pick the exit code."""
+"""`camscan scan`: resolve targets safely, run the pipeline, report, set the exit code."""
 
 from __future__ import annotations
 
@@ -24,8 +24,14 @@ EXPLAIN_NO_TARGET = """camscan scans only what you name. Give targets, for examp
 See `camscan scan --help` for everything else."""
 
 
-def _targets(texts: list[str], cfg: Config, segments: list[str], all_segments: bool,
-             allow_public: bool, max_hosts: int) -> TargetSet:
+def _targets(
+    texts: list[str],
+    cfg: Config,
+    segments: list[str],
+    all_segments: bool,
+    allow_public: bool,
+    max_hosts: int,
+) -> TargetSet:
     from camscan.targets import TargetError, TargetSet
 
     chosen = list(texts)
@@ -41,8 +47,9 @@ def _targets(texts: list[str], cfg: Config, segments: list[str], all_segments: b
         typer.echo(EXPLAIN_NO_TARGET, err=True)
         raise typer.Exit(EXIT_USAGE)
     try:
-        return TargetSet.parse(chosen, allow_public=allow_public or cfg.scan.allow_public,
-                               max_hosts=max_hosts)
+        return TargetSet.parse(
+            chosen, allow_public=allow_public or cfg.scan.allow_public, max_hosts=max_hosts
+        )
     except TargetError as e:
         fail(str(e))
 
@@ -57,8 +64,11 @@ def _interfaces(names: list[str], targets: TargetSet) -> list[Interface]:
     carrying = [i for i in chosen if any(i.network.overlaps(n) for n in targets.networks)]
     if not carrying:
         where = ", ".join(f"{i.name} {i.network}" for i in chosen) or "none"
-        fail(f"no interface is attached to {targets} (interfaces: {where}); camscan scans "
-             "directly attached networks: run it on a host in that network", EXIT_FAILED)
+        fail(
+            f"no interface is attached to {targets} (interfaces: {where}); camscan scans "
+            "directly attached networks: run it on a host in that network",
+            EXIT_FAILED,
+        )
     return carrying
 
 
@@ -73,31 +83,53 @@ def _lab_guard() -> None:
 
 
 def scan(
-    targets: list[str] = typer.Argument(None, help="Networks (CIDR) or addresses to scan.",
-                                        show_default=False),
-    config: Path = typer.Option(None, "--config", "-c", help="camscan.toml with segments, "
-                                "zones, settings and exceptions."),
-    segment: list[str] = typer.Option([], "--segment", "-s", help="Scan a segment named in the "
-                                      "config (repeatable)."),
-    all_segments: bool = typer.Option(False, "--all-segments", help="Scan every segment in "
-                                      "the config."),
-    interface: list[str] = typer.Option([], "--interface", "-i", help="Interface to use "
-                                        "(repeatable; default: those attached to the targets)."),
-    fmt: str = typer.Option(None, "--format", "-f", help=f"Output: {'|'.join(FORMATS)} "
-                            "(default: table, or the config's)."),
+    targets: list[str] = typer.Argument(
+        None, help="Networks (CIDR) or addresses to scan.", show_default=False
+    ),
+    config: Path = typer.Option(
+        None, "--config", "-c", help="camscan.toml with segments, zones, settings and exceptions."
+    ),
+    segment: list[str] = typer.Option(
+        [], "--segment", "-s", help="Scan a segment named in the config (repeatable)."
+    ),
+    all_segments: bool = typer.Option(
+        False, "--all-segments", help="Scan every segment in the config."
+    ),
+    interface: list[str] = typer.Option(
+        [],
+        "--interface",
+        "-i",
+        help="Interface to use (repeatable; default: those attached to the targets).",
+    ),
+    fmt: str = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help=f"Output: {'|'.join(FORMATS)} (default: table, or the config's).",
+    ),
     output: Path = typer.Option(None, "--output", "-o", help="Write the report to this file."),
     rate: float = typer.Option(None, "--rate", help="ARP frames per second (default 500)."),
-    window: float = typer.Option(None, "--window", help="Seconds to listen for multicast "
-                                 "discovery replies (default 1.5)."),
+    window: float = typer.Option(
+        None, "--window", help="Seconds to listen for multicast discovery replies (default 1.5)."
+    ),
     timeout: float = typer.Option(None, "--timeout", help="Seconds per banner probe."),
-    probes: str = typer.Option(None, "--probes", help=f"Comma-separated subset of "
-                               f"{','.join(ALL_PROBES)}."),
-    allow_public: bool = typer.Option(False, "--allow-public", help="Allow targets outside "
-                                      "private ranges (only networks you own)."),
-    max_hosts: int = typer.Option(65536, "--max-hosts", help="Refuse target sets larger "
-                                  "than this."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (for "
-                               "cron); the exit code tells the outcome."),
+    probes: str = typer.Option(
+        None, "--probes", help=f"Comma-separated subset of {','.join(ALL_PROBES)}."
+    ),
+    allow_public: bool = typer.Option(
+        False,
+        "--allow-public",
+        help="Allow targets outside private ranges (only networks you own).",
+    ),
+    max_hosts: int = typer.Option(
+        65536, "--max-hosts", help="Refuse target sets larger than this."
+    ),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="Print nothing but errors (for cron); the exit code tells the outcome.",
+    ),
 ) -> None:
     """Discover devices, identify their makers with evidence, and flag them by zone.
 
@@ -122,14 +154,33 @@ def scan(
     ts = _targets(targets or [], cfg, segment, all_segments, allow_public, max_hosts)
     ifaces = _interfaces(interface or s.interfaces, ts)
     out_path = output or (Path(cfg.output.file) if cfg.output.file else None)
-    run_scan_and_report(cfg, ts, ifaces, probe_list, fmt, out_path, quiet,
-                        rate=rate or s.rate, window=window or s.discovery_window,
-                        timeout=timeout or s.timeout)
+    run_scan_and_report(
+        cfg,
+        ts,
+        ifaces,
+        probe_list,
+        fmt,
+        out_path,
+        quiet,
+        rate=rate or s.rate,
+        window=window or s.discovery_window,
+        timeout=timeout or s.timeout,
+    )
 
 
-def run_scan_and_report(cfg: Config, ts: TargetSet, ifaces: list[Interface],
-                        probe_list: list[str], fmt: str, out_path: Path | None, quiet: bool,
-                        *, rate: float, window: float, timeout: float) -> None:
+def run_scan_and_report(
+    cfg: Config,
+    ts: TargetSet,
+    ifaces: list[Interface],
+    probe_list: list[str],
+    fmt: str,
+    out_path: Path | None,
+    quiet: bool,
+    *,
+    rate: float,
+    window: float,
+    timeout: float,
+) -> None:
     from camscan.cli.progress import make_progress
     from camscan.discovery.arp import can_open_raw_socket
     from camscan.pipeline import ScanRequest
@@ -137,35 +188,44 @@ def run_scan_and_report(cfg: Config, ts: TargetSet, ifaces: list[Interface],
 
     privileged = can_open_raw_socket()
     if "arp" in probe_list and not privileged and not quiet:
-        typer.echo("camscan: note: ARP needs CAP_NET_RAW (run as root, or `setcap "
-                   "cap_net_raw+ep` on the interpreter); using the kernel neighbour table "
-                   "instead (slower, may miss devices)", err=True)
-    req = ScanRequest(ts, ifaces, cfg, probe_list, rate, window, timeout,
-                      cfg.scan.concurrency, privileged)
+        typer.echo(
+            "camscan: note: ARP needs CAP_NET_RAW (run as root, or `setcap "
+            "cap_net_raw+ep` on the interpreter); using the kernel neighbour table "
+            "instead (slower, may miss devices)",
+            err=True,
+        )
+    req = ScanRequest(
+        ts, ifaces, cfg, probe_list, rate, window, timeout, cfg.scan.concurrency, privileged
+    )
     with make_progress(enabled=not quiet) as progress:
         result = run_pipeline(req, progress)
-    write_report(result, fmt, out_path, quiet)
+    write_report(result, fmt, out_path, quiet, cfg)
     flagged = sum(1 for f in result.findings if f.flagged)
     if not quiet:
         for e in result.run.errors:
             typer.echo(f"camscan: probe {e.probe} failed: {e.error}", err=True)
         if out_path:
-            typer.echo(f"camscan: {len(result.devices)} devices, {flagged} flagged; report "
-                       f"written to {out_path}", err=True)
+            typer.echo(
+                f"camscan: {len(result.devices)} devices, {flagged} flagged; report "
+                f"written to {out_path}",
+                err=True,
+            )
     raise typer.Exit(EXIT_FLAGGED if flagged else EXIT_FAILED if result.run.partial else EXIT_OK)
 
 
-def write_report(result: ScanResult, fmt: str, out_path: Path | None, quiet: bool) -> None:
+def write_report(
+    result: ScanResult, fmt: str, out_path: Path | None, quiet: bool, cfg: Config | None = None
+) -> None:
+    from camscan.policy import settings_from_config
     from camscan.report import render
 
+    policy = settings_from_config(cfg.policy) if cfg else None
     if out_path is None:
         if not quiet:
-            render(result, fmt, sys.stdout)
+            render(result, fmt, sys.stdout, policy=policy)
         return
     try:
         with out_path.open("w", encoding="utf-8", newline="") as f:
-            render(result, fmt, f, color=False)
+            render(result, fmt, f, color=False, policy=policy)
     except OSError as e:
         fail(f"cannot write {out_path}: {e.strerror or e}", EXIT_FAILED)
-
-

@@ -10,6 +10,7 @@ port per target makes the kernel resolve the address, and the kernel neighbour t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import os
 import select
@@ -108,6 +109,9 @@ def sweep_raw(
     template = bytearray(_arp_frame(iface, targets[0]))
     pacer = Pacer(rate)
     fd = sock.fileno()
+    rx, tx = sock.ins, sock.outs
+    assert rx is not None  # an open L2Socket has both
+    assert tx is not None
 
     def drain(until: float) -> None:
         while True:
@@ -117,7 +121,7 @@ def sweep_raw(
             ready, _, _ = select.select([fd], [], [], wait)
             if not ready:
                 return
-            raw = sock.ins.recv(2048)
+            raw = rx.recv(2048)
             reply = _parse_reply(raw)
             if reply and reply[0] in wanted and reply[0] not in found:
                 found[reply[0]] = reply[1]
@@ -130,7 +134,7 @@ def sweep_raw(
             for ip in pending:
                 template[38:42] = ip.packed  # ARP target protocol address
                 pacer.wait()
-                sock.outs.send(bytes(template))
+                tx.send(bytes(template))
                 drain(time.monotonic())  # read what has already arrived, do not wait
             drain(time.monotonic() + REPLY_TIMEOUT)
             pending = [ip for ip in pending if str(ip) not in found]
@@ -179,10 +183,8 @@ def sweep_unprivileged(
         last_harvest = time.monotonic()
         for ip in targets:
             pacer.wait()
-            try:
+            with contextlib.suppress(OSError):  # EHOSTUNREACH after a failed resolution
                 s.sendto(b"", (str(ip), 9))
-            except OSError:
-                pass  # EHOSTUNREACH from an earlier failed resolution: expected
             if time.monotonic() - last_harvest > 0.2:  # the table holds ~1024 entries; read often
                 harvest()
                 last_harvest = time.monotonic()
@@ -230,8 +232,14 @@ class ArpProbe:
             how = "raw" if self.privileged else "neighbour-table"
             for ip, mac in found.items():
                 outcome.observations.append(
-                    Observation(channels.ARP_MAC, mac, f"arp:{how}", ip=ip, mac=mac,
-                                fields={channels.FIELD_MAC: mac, "interface": iface.name})
+                    Observation(
+                        channels.ARP_MAC,
+                        mac,
+                        f"arp:{how}",
+                        ip=ip,
+                        mac=mac,
+                        fields={channels.FIELD_MAC: mac, "interface": iface.name},
+                    )
                 )
         return outcome
 

@@ -115,10 +115,13 @@ def select_assignments(
 def write_assignments(path: Path, assignments: list[Assignment]) -> None:
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["registry", "assignment", "organization", "maker", "badge", "strength", "source"])
+        w.writerow(
+            ["registry", "assignment", "organization", "maker", "badge", "strength", "source"]
+        )
         for a in sorted(assignments, key=lambda a: (a.maker, a.organization, a.prefix)):
-            w.writerow([a.registry, a.prefix, a.organization, a.maker, a.badge or "", a.strength,
-                        a.source])
+            w.writerow(
+                [a.registry, a.prefix, a.organization, a.maker, a.badge or "", a.strength, a.source]
+            )
 
 
 @dataclasses.dataclass(slots=True)
@@ -136,9 +139,15 @@ class OuiDB:
             with path.open(encoding="utf-8", newline="") as f:
                 for n, row in enumerate(csv.DictReader(f), 2):
                     try:
-                        a = Assignment(row["registry"], row["assignment"].upper(),
-                                       row["organization"], row["maker"], row["badge"] or None,
-                                       Strength(row["strength"]), row["source"])
+                        a = Assignment(
+                            row["registry"],
+                            row["assignment"].upper(),
+                            row["organization"],
+                            row["maker"],
+                            row["badge"] or None,
+                            Strength(row["strength"]),
+                            row["source"],
+                        )
                     except (KeyError, ValueError) as e:
                         raise OuiDataError(f"{path}:{n}: bad row: {e}") from None
                     by_prefix[a.prefix] = a
@@ -182,8 +191,10 @@ class OuiDB:
     def staleness_warning(self, today: dt.date | None = None) -> str | None:
         age = self.age_days(today)
         if age is not None and age > STALE_AFTER_DAYS:
-            return (f"OUI data is {age} days old; download the IEEE registry CSVs and run "
-                    "`camscan oui update`")
+            return (
+                f"OUI data is {age} days old; download the IEEE registry CSVs and run "
+                "`camscan oui update`"
+            )
         return None
 
 
