@@ -43,6 +43,7 @@ SSDP_SERVER = "ssdp.header.server"
 SSDP_USN = "ssdp.usn"
 UPNP_MANUFACTURER = "upnp.manufacturer"
 UPNP_MODEL = "upnp.model"
+NMAP_SERVICE = "nmap.service"  # raw: product/version/extrainfo of an imported nmap -sV result
 
 # Observation.fields keys
 FIELD_MODEL = "model"

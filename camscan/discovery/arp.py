@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
 import os
 import select
 import socket
@@ -69,7 +70,13 @@ class Pacer:
             time.sleep(delay)
 
 
+def _quiet_scapy() -> None:
+    # scapy warns on stderr about things that do not concern a user (e.g. unknown link types).
+    logging.getLogger("scapy").setLevel(logging.ERROR)
+
+
 def _arp_frame(iface: Interface, target: ipaddress.IPv4Address) -> bytes:
+    _quiet_scapy()
     from scapy.layers.l2 import ARP, Ether  # deferred: scapy costs ~0.3 s to import
 
     frame = Ether(dst="ff:ff:ff:ff:ff:ff", src=iface.mac) / ARP(
@@ -98,12 +105,12 @@ def sweep_raw(
     retries: int = 1,
 ) -> dict[str, str]:
     """ARP-sweep `targets` on `iface`; returns {ip: mac} of those that answered."""
-    from scapy.config import conf  # deferred import, see _arp_frame
+    from scapy.arch.linux import L2Socket  # deferred import, see _arp_frame
 
     wanted = {str(t) for t in targets}
     found: dict[str, str] = {}
     try:
-        sock = conf.L2socket(iface=iface.name, type=ETH_P_ARP, filter=None, promisc=False)
+        sock = L2Socket(iface=iface.name, type=ETH_P_ARP, filter=None, promisc=False)
     except PermissionError:
         raise RawSocketDenied(iface.name) from None
     template = bytearray(_arp_frame(iface, targets[0]))

@@ -1,0 +1,125 @@
+"""Weigh evidence into a verdict: who made the device, how sure, sold under which badge.
+
+Rules (signatures.md section 7): one strong hit decides; two independent medium hits decide;
+one medium hit names a maker with low confidence; weak hits only corroborate. Two hits are
+independent when they come from different channels or different probes (two signatures matching
+the same reply count once). Makers other than the winner with strong or medium evidence are
+listed as conflicts and lower the confidence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from camscan.identify import makers
+from camscan.model import Evidence, Strength, Verdict
+
+_RANK = {Strength.STRONG: 0, Strength.MEDIUM: 1, Strength.WEAK: 2}
+_CAPTURED = ("model", "firmware", "serial")
+
+
+@dataclasses.dataclass(slots=True)
+class _Tally:
+    """Independent sources (channel, probe) per strength for one maker."""
+
+    strong: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    medium: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    weak: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+
+    def add(self, ev: Evidence) -> None:
+        source = (ev.channel, ev.probe)
+        {Strength.STRONG: self.strong, Strength.MEDIUM: self.medium,
+         Strength.WEAK: self.weak}[ev.strength].add(source)
+
+    def key(self) -> tuple[int, int, int]:
+        return len(self.strong), len(self.medium), len(self.weak)
+
+    def decides(self) -> bool:
+        return bool(self.strong or self.medium)
+
+    def counts_text(self) -> str:
+        parts = [f"{n} {name}" for n, name in zip(self.key(), ("strong", "medium", "weak"),
+                                                    strict=True) if n]
+        return ", ".join(parts)
+
+
+def label_for(confidence: float) -> str:
+    if confidence >= 0.85:
+        return "high"
+    if confidence >= 0.7:
+        return "medium"
+    return "low" if confidence > 0 else "none"
+
+
+def _confidence(tally: _Tally, rivals: list[_Tally]) -> float:
+    strong, medium, weak = tally.key()
+    if strong:
+        base = min(0.9 + 0.03 * (strong - 1) + 0.02 * min(medium, 2), 0.98)
+    elif medium >= 2:
+        base = min(0.8 + 0.02 * (medium - 2), 0.84)
+    else:
+        base = 0.55
+    base += min(0.01 * weak, 0.02)  # corroboration: a little, never a label change on its own
+    for rival in rivals:
+        if rival.strong:
+            base -= 0.35 if strong else 0.45
+        elif rival.medium:
+            base -= 0.1 if strong else 0.2
+    return round(max(base, 0.05), 2)
+
+
+def _by_strength(evidence: list[Evidence]) -> list[Evidence]:
+    return sorted(evidence, key=lambda ev: _RANK[ev.strength])
+
+
+def decide(evidence: list[Evidence]) -> Verdict:
+    tallies: dict[str, _Tally] = {}
+    for ev in evidence:
+        if ev.maker is not None and ev.maker != "generic":
+            tallies.setdefault(ev.maker, _Tally()).add(ev)
+    deciding = sorted(
+        (m for m, t in tallies.items() if t.decides()),
+        key=lambda m: (tuple(-n for n in tallies[m].key()), m not in makers.LISTED, m),
+    )
+    verdict = Verdict(evidence=list(evidence))
+    winner = deciding[0] if deciding else None
+    # Facts come from evidence for the winner or naming no maker; the strongest source first.
+    usable = _by_strength([ev for ev in evidence if ev.maker in (winner, None, "generic")])
+    for name in _CAPTURED:
+        value = next((ev.captured[name] for ev in usable if ev.captured.get(name)), None)
+        setattr(verdict, name, value)
+    if winner is None:
+        verdict.summary = _undecided_summary(tallies, evidence)
+        return verdict
+    rivals = [tallies[m] for m in deciding[1:]]
+    verdict.maker = winner
+    verdict.conflicts = deciding[1:]
+    verdict.badge = next(
+        (b for ev in usable if (b := makers.normalise_badge(ev.badge, winner))), None
+    )
+    verdict.confidence = _confidence(tallies[winner], rivals)
+    verdict.confidence_label = label_for(verdict.confidence)
+    verdict.summary = _summary(verdict, tallies[winner])
+    return verdict
+
+
+def _summary(verdict: Verdict, tally: _Tally) -> str:
+    text = f"{makers.display_name(verdict.maker)}-made"
+    if verdict.badge:
+        text += f", sold as {verdict.badge}"
+    if verdict.model:
+        text += f", model {verdict.model}"
+    text += f" ({verdict.confidence_label} confidence: {tally.counts_text()})"
+    if verdict.conflicts:
+        names = ", ".join(makers.display_name(m) for m in verdict.conflicts)
+        text += f"; conflicting evidence names {names}"
+    return text
+
+
+def _undecided_summary(tallies: dict[str, _Tally], evidence: list[Evidence]) -> str:
+    if tallies:
+        hinted = ", ".join(makers.display_name(m) for m in sorted(tallies))
+        return f"Maker unknown (only weak hints: {hinted})"
+    if evidence:
+        return "Maker unknown (only generic embedded-stack hints)"
+    return "Maker unknown (no identifying evidence)"

@@ -1,0 +1,235 @@
+"""The shipped signatures check themselves; bad signature files fail with one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from camscan import channels
+from camscan.data import data_dir
+from camscan.identify import makers
+from camscan.identify.signatures import (
+    MAX_EVIDENCE_RAW,
+    Signature,
+    SignatureDB,
+    SignatureError,
+    channels_overlap,
+)
+from camscan.model import Observation, Strength
+
+# Loading checks every example and counter-example itself and leaves out signatures that fail;
+# the first test shows those failures, one line each naming the file and the signature.
+DB, LOAD_ERRORS = SignatureDB.load_with_errors()
+SIGS = DB.signatures
+
+
+def _id(sig: Signature) -> str:
+    return sig.id
+
+
+def test_packaged_signatures_load_without_errors() -> None:
+    assert LOAD_ERRORS == []
+    assert len(SIGS) >= 80
+    assert data_dir("signatures") == Path(__file__).resolve().parents[1] / "signatures"
+
+
+@pytest.mark.parametrize("sig", SIGS, ids=_id)
+def test_examples_match_their_signature_with_declared_captures(sig: Signature) -> None:
+    for ex in sig.examples:
+        hit = sig.search(ex.value)
+        assert hit is not None, f"{sig.id}: example does not match: {ex.value!r}"
+        for name, want in ex.expect.items():
+            assert hit[1].get(name) == want, f"{sig.id}: {name} from {ex.value!r}"
+
+
+@pytest.mark.parametrize("sig", [s for s in SIGS if s.counter_examples], ids=_id)
+def test_counter_examples_match_no_signature_of_that_maker(sig: Signature) -> None:
+    rivals = [s for s in SIGS if s.maker == sig.maker and channels_overlap(s.channel, sig.channel)]
+    assert sig in rivals
+    for value in sig.counter_examples:
+        hits = [s.id for s in rivals if s.search(value) is not None]
+        assert hits == [], f"{sig.id}: counter-example {value!r} matched {hits}"
+
+
+def test_every_maker_is_known_and_generic_is_always_weak() -> None:
+    for sig in SIGS:
+        assert sig.maker in makers.DISPLAY_NAMES, sig.id
+        assert sig.id.count(".") >= 2, sig.id
+        if sig.maker == "generic":
+            assert sig.strength is Strength.WEAK, sig.id
+
+
+# Every channel signatures.md documents for the two makers has a signature for each.
+HIKVISION_CHANNELS = [
+    "http.header.server", "http.header.www-authenticate", "rtsp.header.www-authenticate",
+    "http.headers", "http.body", "http.title", "http.favicon.md5", "tls.subject", "rtsp.sdp",
+    "rtsp.header.date", "rtsp.header.public", "wsd.scopes", "mdns.instance", "mdns.server",
+    "sadp.reply", "tcp.banner.8000", "nmap.service",
+]
+DAHUA_CHANNELS = [
+    "http.header.server", "http.header.www-authenticate", "rtsp.header.www-authenticate",
+    "http.headers", "http.body", "http.title", "http.favicon.md5", "tls.subject", "rtsp.sdp",
+    "rtsp.header.server", "wsd.scopes", "dhip.reply", "dvrip.reply", "tcp.open", "nmap.service",
+]
+
+
+@pytest.mark.parametrize(("maker", "channel"), [("hikvision", c) for c in HIKVISION_CHANNELS]
+                         + [("dahua", c) for c in DAHUA_CHANNELS])
+def test_maker_has_a_signature_on_channel(maker: str, channel: str) -> None:
+    assert any(s.maker == maker for s in DB.for_channel(channel))
+
+
+@pytest.mark.parametrize("maker", ["axis", "hanwha", "bosch", "uniview", "xiongmai",
+                                   "hisilicon-dvr", "hipcam", "vivotek", "avigilon", "sony"])
+def test_lookalike_makers_are_covered(maker: str) -> None:
+    assert any(s.maker == maker and s.strength is Strength.STRONG for s in SIGS)
+
+
+def _obs(channel: str, raw: str, probe: str = "test") -> Observation:
+    return Observation(channel, raw, probe)
+
+
+def test_glob_channel_matches_rtsp_and_http_realms() -> None:
+    raw = 'Digest realm="Login to 4M0747EPAA1D284", nonce="745449738fdf77164f570c37c9186b52"'
+    for channel in ("rtsp.header.www-authenticate", "http.header.www-authenticate"):
+        [ev] = DB.match(_obs(channel, raw, "rtsp:554"))
+        assert (ev.maker, ev.strength, ev.channel) == ("dahua", Strength.STRONG, channel)
+        assert ev.captured == {"serial": "4M0747EPAA1D284"}
+        assert ev.probe == "rtsp:554"
+    assert DB.match(_obs("http.header.server", raw)) == []
+
+
+def test_onvif_captures_are_url_decoded_and_badges_normalised() -> None:
+    scopes = ("onvif://www.onvif.org/location/country/India onvif://www.onvif.org/name/CP_PLUS "
+              "onvif://www.onvif.org/hardware/CP-UNC-TA21PL3 "
+              "onvif://www.onvif.org/type/Network_Video_Transmitter "
+              "onvif://www.onvif.org/extension/unique_identifier/1")
+    [ev] = DB.match(_obs(channels.WSD_SCOPES, scopes))
+    assert (ev.maker, ev.badge, ev.captured["model"]) == ("dahua", "CP PLUS", "CP-UNC-TA21PL3")
+    hik = DB.match(_obs(channels.WSD_SCOPES, "onvif://www.onvif.org/name/HIKVISION%20DS-2CD2"))
+    assert [(e.signature_id, e.captured, e.badge) for e in hik] == [
+        ("hikvision.wsd.scopes.name", {"model": "DS-2CD2"}, None)
+    ]
+
+
+def test_weak_generic_server_names_no_maker() -> None:
+    [ev] = DB.match(_obs("http.header.server", "webserver"))
+    assert (ev.maker, ev.strength) == (None, Strength.WEAK)
+
+
+def test_sadp_badge_is_ezviz_only_for_cs_models() -> None:
+    def badges(model: str) -> set[str | None]:
+        xml = f"<ProbeMatch><Types>inquiry</Types><DeviceDescription>{model}</DeviceDescription>"
+        return {ev.badge for ev in DB.match(_obs(channels.SADP_REPLY, xml + "</ProbeMatch>"))}
+
+    assert badges("CS-C6TC-32WFR") == {None, "EZVIZ"}
+    assert badges("DS-2CD2385G1-I") == {None}
+
+
+def test_long_raw_is_bounded_around_the_match() -> None:
+    body = "x" * 5000 + "doc/page/login.asp" + "y" * 5000
+    [ev] = DB.match(_obs(channels.HTTP_BODY, body))
+    assert "doc/page/login.asp" in ev.raw
+    assert len(ev.raw) <= MAX_EVIDENCE_RAW + 6
+
+
+CHANNEL_NAMES = st.sampled_from(sorted({s.channel.replace("*", "http") for s in SIGS}
+                                       | {"tcp.banner.8000", "rtsp.header.server", "x.y"}))
+
+
+@settings(max_examples=300, deadline=None)
+@given(channel=st.one_of(CHANNEL_NAMES, st.text(max_size=30)), raw=st.text(max_size=2000))
+def test_random_observations_never_crash_match(channel: str, raw: str) -> None:
+    for ev in DB.match(_obs(channel, raw)):
+        assert ev.channel == channel
+        assert len(ev.raw) <= MAX_EVIDENCE_RAW + 6
+        assert set(ev.captured) <= {"model", "firmware", "serial", "badge"}
+
+
+# --- bad files -------------------------------------------------------------------------------
+
+GOOD = """
+[[signature]]
+id = "acme.http.server.x"
+channel = "http.header.server"
+pattern = '^Acme'
+maker = "hikvision"
+strength = "weak"
+description = "d"
+source = "s"
+examples = ["Acme/1"]
+"""
+
+
+def _errors(tmp_path: Path, text: str, name: str = "bad.toml") -> list[str]:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    _, errors = SignatureDB.load_with_errors([tmp_path])
+    return errors
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("^Acme'", "^Acme('"), "not a valid regex"),
+        (('"weak"', '"sure"'), "unknown strength 'sure'"),
+        (('["Acme/1"]', '["Other/1"]'), "example 'Other/1' does not match"),
+        (('"http.header.server"', '"telepathy.mind"'), "unknown channel"),
+        (('"hikvision"', '"hikvison"'), "unknown maker 'hikvison'"),
+        (("'^Acme'", "'^(?P<colour>Acme)'"), "unknown capture names ['colour']"),
+        (('["Acme/1"]', '[{ value = "Acme/1", model = "X" }]'), "captures model=None"),
+        (('examples = ["Acme/1"]', 'examples = []'), "'examples' must be a non-empty list"),
+        (('examples = ["Acme/1"]', 'examples = ["Acme/1"]\ncounter_examples = ["Acme/2"]'),
+         "counter_example 'Acme/2' matches"),
+        (('source = "s"', 'source = "s"\nsorce = "t"'), "unknown keys: sorce"),
+        (('id = "acme.http.server.x"', 'id = "Acme Server"'), "'id' must be dotted"),
+    ],
+)
+def test_bad_signature_gives_one_line_naming_file_and_id(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    errors = _errors(tmp_path, GOOD.replace(*change))
+    assert len(errors) == 1, errors
+    assert "\n" not in errors[0]
+    assert errors[0].startswith(str(tmp_path / "bad.toml"))
+    assert message in errors[0]
+    if "'id' must" not in message:
+        assert "acme.http.server.x" in errors[0]
+
+
+def test_duplicate_id_and_bad_toml_and_load_raises(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text(GOOD, encoding="utf-8")
+    assert _errors(tmp_path, GOOD, "b.toml") == [
+        f"{tmp_path / 'b.toml'}: acme.http.server.x: duplicate id (first in a.toml)"
+    ]
+    errors = _errors(tmp_path, "[[signature]\nid = ", "b.toml")
+    assert len(errors) == 1
+    assert errors[0].startswith(f"{tmp_path / 'b.toml'}: not valid TOML")
+    with pytest.raises(SignatureError) as caught:
+        SignatureDB.load([tmp_path])
+    assert caught.value.errors == errors
+    assert "no such" in SignatureDB.load_with_errors([tmp_path / "missing"])[1][0]
+
+
+def test_vendor_signature_matching_another_signatures_counter_example_fails(
+    tmp_path: Path,
+) -> None:
+    # A vendor file that claims "Webs" for Hikvision clashes with the shipped counter-examples.
+    clash = GOOD.replace("'^Acme'", "'^Webs$'").replace('["Acme/1"]', '["Webs"]')
+    errors = _errors(tmp_path, clash, "zz.toml")
+    db, all_errors = SignatureDB.load_with_errors([data_dir("signatures"), tmp_path])
+    assert errors == []  # alone it is consistent
+    assert any("hikvision.http.server.webs: counter_example 'Webs' matches acme" in e
+               for e in all_errors)
+    assert all("acme" not in s.id or s.maker == "hikvision" for s in db.signatures)
+
+
+def test_analyst_file_can_add_a_maker_and_signatures(tmp_path: Path) -> None:
+    text = '[makers]\nacme = "Acme Cameras"\n' + GOOD.replace('"hikvision"', '"acme"')
+    (tmp_path / "acme.toml").write_text(text, encoding="utf-8")
+    db = SignatureDB.load([data_dir("signatures"), tmp_path])
+    [ev] = db.match(_obs("http.header.server", "Acme/2"))
+    assert (ev.maker, ev.signature_id) == ("acme", "acme.http.server.x")
+    assert len(db.signatures) == len(SIGS) + 1
