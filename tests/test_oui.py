@@ -45,15 +45,24 @@ def test_listed_blocks(
 @pytest.mark.parametrize(
     "mac",
     [
-        "00:40:8c:00:00:01",  # Axis
         "40:2c:76:10:00:01",  # Shanghai Dahua Scale Factory: another company
         "02:00:00:00:00:01",  # locally administered
-        "ec:71:db:00:00:01",  # Reolink
+        "00:1b:21:00:00:01",  # Intel
         "not-a-mac",
     ],
 )
 def test_other_vendors_not_attributed(db: OuiDB, mac: str) -> None:
     assert db.evidence(mac) is None
+
+
+@pytest.mark.parametrize(
+    ("mac", "maker"),
+    [("00:40:8c:00:00:01", "axis"), ("ec:71:db:00:00:01", "reolink"), ("00:02:d1:00:00:01", "vivotek")],
+)
+def test_lookalike_makers_are_named(db: OuiDB, mac: str, maker: str) -> None:
+    ev = db.evidence(mac)
+    assert ev is not None
+    assert ev.maker == maker
 
 
 def test_every_assignment_follows_a_rule() -> None:
@@ -92,7 +101,7 @@ def test_oui_update_from_ieee_csv(tmp_path: Path) -> None:
         text=True,
     )
     assert r.returncode == 0, r.stderr
-    assert "3 blocks" in r.stdout and "+ AABBCC" in r.stdout
+    assert "4 blocks" in r.stdout and "+ AABBCC" in r.stdout
     new = OuiDB.load(out)
     assert new.lookup("aa:bb:cc:00:00:01").maker == "hikvision"  # type: ignore[union-attr]
     assert new.lookup("40:2c:76:10:00:01") is None

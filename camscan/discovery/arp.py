@@ -105,6 +105,7 @@ def sweep_raw(
     retries: int = 1,
 ) -> dict[str, str]:
     """ARP-sweep `targets` on `iface`; returns {ip: mac} of those that answered."""
+    _quiet_scapy()
     from scapy.arch.linux import L2Socket  # deferred import, see _arp_frame
 
     wanted = {str(t) for t in targets}

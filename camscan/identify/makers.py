@@ -53,7 +53,11 @@ _BADGE_SPELLINGS: dict[str, str] = {
 }
 
 # Placeholders devices report instead of a brand (DHIP "Vendor":"Private"/"General").
-_NOT_BADGES = frozenset({"", "private", "general", "generic", "none", "null", "unknown", "onvif"})
+# Placeholders and device-class words that devices put where a brand would go (ONVIF name/IPC).
+_NOT_BADGES = frozenset(
+    {"", "private", "general", "generic", "none", "null", "unknown", "onvif", "ipc", "nvr",
+     "dvr", "xvr", "ipcamera", "camera", "networkcamera", "webcam", "ptz"}
+)
 
 
 def display_name(maker: str | None) -> str:
