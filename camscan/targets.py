@@ -69,18 +69,13 @@ class TargetSet:
         return any(addr in n for n in self.networks)
 
     def size(self) -> int:
-        return sum(self._host_count(n) for n in self.networks)
-
-    @staticmethod
-    def _host_count(n: ipaddress.IPv4Network) -> int:
-        return n.num_addresses if n.prefixlen >= 31 else n.num_addresses - 2
+        return sum(n.num_addresses for n in self.networks)
 
     def hosts(self) -> Iterator[IPv4]:
+        """Every address: a target CIDR need not be the LAN's own prefix, so its first and last
+        addresses may be hosts (probes skip the attached network's own network/broadcast)."""
         for n in self.networks:
-            if n.prefixlen >= 31:
-                yield from n
-            else:
-                yield from n.hosts()
+            yield from n
 
     def __bool__(self) -> bool:
         return bool(self.networks)

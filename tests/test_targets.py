@@ -14,7 +14,7 @@ from camscan.targets import TargetError, TargetSet
 def test_private_ranges_accepted_and_collapsed() -> None:
     ts = TargetSet.parse(["198.18.1.0/25", "198.18.1.128/25", "10.1.2.3", "100.64.0.0/24"])
     assert [str(n) for n in ts.networks] == ["10.1.2.3/32", "100.64.0.0/24", "198.18.1.0/24"]
-    assert ts.size() == 1 + 254 + 254
+    assert ts.size() == 1 + 256 + 256
     assert "198.18.1.77" in ts and "198.18.2.1" not in ts and "junk" not in ts
 
 

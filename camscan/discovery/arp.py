@@ -49,7 +49,8 @@ def plan(ctx: ProbeContext) -> dict[Interface, list[ipaddress.IPv4Address]]:
     by_iface: dict[Interface, list[ipaddress.IPv4Address]] = {}
     for ip in ctx.targets.hosts():
         iface = interface_for(ip, ctx.interfaces)
-        if iface is not None and ip != iface.address:
+        special = (iface.address, iface.network.network_address, iface.broadcast) if iface else ()
+        if iface is not None and ip not in special:
             by_iface.setdefault(iface, []).append(ip)
     return by_iface
 

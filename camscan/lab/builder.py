@@ -1,0 +1,108 @@
+"""Build a topology as network namespaces; deleting them tears everything down.
+
+    <prefix>hub      one bridge per network (br<i>; stp off, multicast snooping off)
+    <prefix>scan     the scanner: eth<i> per network, in topology order, lo up
+    <prefix>net<i>   the devices of network i: macvlans d<index> (bridge mode) on a veth
+                     to br<i>, each with its own MAC and IP
+
+Nothing is created in the host's namespace, no namespace has a default route, IPv6 is off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from camscan.lab import netns
+from camscan.lab.topology import Topology
+
+_NO_IPV6 = {
+    "net.ipv6.conf.all.disable_ipv6": "1",
+    "net.ipv6.conf.default.disable_ipv6": "1",
+}
+# One namespace, many macvlans on one subnet: without these every interface answers ARP for
+# every address, and replies carry the wrong source address.
+_ARP_STRICT = {
+    "net.ipv4.conf.all.arp_ignore": "1",
+    "net.ipv4.conf.all.arp_announce": "2",
+    "net.ipv4.conf.default.arp_ignore": "1",
+    "net.ipv4.conf.default.arp_announce": "2",
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Layout:
+    prefix: str
+    hub_ns: str
+    scanner_ns: str
+    device_ns: dict[str, str]  # network name -> namespace of its devices
+    interfaces: dict[str, str]  # network name -> scanner interface (eth0, ...)
+
+    @property
+    def namespaces(self) -> list[str]:
+        """Every namespace of the lab, in teardown order."""
+        return [*self.device_ns.values(), self.scanner_ns, self.hub_ns]
+
+
+def device_ifname(index: int) -> str:
+    return f"d{index}"
+
+
+def build(topology: Topology, prefix: str) -> Layout:
+    """Create the namespaces and links; on any failure, remove what was made and re-raise."""
+    layout = Layout(
+        prefix=prefix,
+        hub_ns=f"{prefix}hub",
+        scanner_ns=f"{prefix}scan",
+        device_ns={n.name: f"{prefix}net{i}" for i, n in enumerate(topology.networks)},
+        interfaces={n.name: f"eth{i}" for i, n in enumerate(topology.networks)},
+    )
+    try:
+        _build(topology, layout)
+    except BaseException:
+        teardown(layout)
+        raise
+    return layout
+
+
+def _build(topology: Topology, layout: Layout) -> None:
+    for name in reversed(layout.namespaces):
+        netns.add(name)
+        netns.sysctl(name, _NO_IPV6)
+    for name in layout.device_ns.values():
+        netns.sysctl(name, _ARP_STRICT)
+    hub: list[str] = []
+    scanner = ["link set lo up"]
+    devices: dict[str, list[str]] = {n: ["link set lo up"] for n in layout.device_ns.values()}
+    for i, net in enumerate(topology.networks):
+        dev_ns = layout.device_ns[net.name]
+        eth = layout.interfaces[net.name]
+        hub += [
+            f"link add br{i} type bridge stp_state 0 mcast_snooping 0 forward_delay 0",
+            f"link add s{i} type veth peer name {eth} netns {layout.scanner_ns}",
+            f"link add u{i} type veth peer name up0 netns {dev_ns}",
+            f"link set s{i} master br{i} up",
+            f"link set u{i} master br{i} up",
+            f"link set br{i} up",
+        ]
+        scanner += [
+            f"addr add {net.scanner}/{net.cidr.prefixlen} dev {eth}",
+            f"link set {eth} up",
+        ]
+        devices[dev_ns].append("link set up0 up")
+    for dev in topology.devices:
+        net = topology.network(dev.network)
+        ifname = device_ifname(dev.index)
+        devices[layout.device_ns[dev.network]] += [
+            f"link add {ifname} link up0 address {dev.mac} type macvlan mode bridge",
+            f"addr add {dev.ip}/{net.cidr.prefixlen} dev {ifname}",
+            f"link set {ifname} up",
+        ]
+    netns.ip_batch(hub, namespace=layout.hub_ns)
+    netns.ip_batch(scanner, namespace=layout.scanner_ns)
+    for name, commands in devices.items():
+        netns.ip_batch(commands, namespace=name)
+
+
+def teardown(layout: Layout) -> None:
+    for name in layout.namespaces:
+        netns.delete(name)

@@ -1,0 +1,144 @@
+"""What every emulated service shares: the device it plays, templates, and its sockets.
+
+Sockets are created while the emulator thread sits in the device's namespace and are bound to
+the device's macvlan (SO_BINDTODEVICE): that gives each reply the device's own source MAC and IP
+even though all devices of a network share one namespace and routing table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import email.utils
+import socket
+import string
+import struct
+import typing
+from collections.abc import Coroutine
+from typing import Any
+
+IP_MULTICAST_ALL = 49  # linux/in.h; not exported by the socket module
+MAX_REQUEST = 16384  # bytes of a request head we read before giving up on a client
+IDLE_TIMEOUT = 15.0  # seconds a connection may sit silent
+
+Starter = Coroutine[Any, Any, object]
+
+
+@dataclasses.dataclass(slots=True)
+class DeviceContext:
+    ip: str
+    ifname: str
+    ifindex: int
+    mac: str
+    persona: str
+    vars: dict[str, str]
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    def render(self, text: str, **extra: str) -> str:
+        """Expand ${var} placeholders; ${date} is the current HTTP date."""
+        values = {**self.vars, "date": email.utils.formatdate(usegmt=True), **extra}
+        return string.Template(text).safe_substitute(values)
+
+
+def text_list(value: Any) -> list[str]:
+    """A TOML string or list of strings as a list."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return []
+
+
+def header_pairs(value: Any) -> list[tuple[str, str]]:
+    """Headers as ordered [name, value] pairs, exactly as a persona spells them."""
+    pairs: list[tuple[str, str]] = []
+    for item in value or []:
+        if isinstance(item, list) and len(item) == 2:
+            pairs.append((str(item[0]), str(item[1])))
+    return pairs
+
+
+def payload(conf: dict[str, Any], ctx: DeviceContext, text_key: str, hex_key: str) -> bytes:
+    """Bytes from `<hex_key>` (hex) followed by `<text_key>` (template)."""
+    data = bytes.fromhex(str(conf.get(hex_key, "")).replace(" ", ""))
+    if text_key in conf:
+        data += ctx.render(str(conf[text_key])).encode("utf-8")
+    return data
+
+
+def tcp_listener(ctx: DeviceContext, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ctx.ifname.encode())
+    sock.bind((ctx.ip, port))
+    sock.listen(64)
+    sock.setblocking(False)
+    return sock
+
+
+def udp_listener(ctx: DeviceContext, port: int, groups: list[str]) -> socket.socket:
+    """Bound to 0.0.0.0:port on the device only (so multicast and broadcast arrive too)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ctx.ifname.encode())
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+    mreqn_if = struct.pack("4s4si", b"\0" * 4, socket.inet_aton(ctx.ip), ctx.ifindex)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn_if)
+    sock.bind(("", port))
+    for group in groups:  # join by interface index (ip_mreqn), not by address
+        mreqn = struct.pack("4s4si", socket.inet_aton(group), b"\0" * 4, ctx.ifindex)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+    sock.setblocking(False)
+    return sock
+
+
+class ReplyProtocol(asyncio.DatagramProtocol):
+    """A UDP responder: `answer(datagram)` gives the reply (or None) sent back to the sender."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = typing.cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        try:
+            reply = self.answer(data)
+        except Exception:  # a hostile probe must not take the emulator down
+            return
+        if reply and self.transport is not None:
+            self.transport.sendto(reply, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        return  # e.g. ICMP unreachable from a scanner that closed its socket
+
+
+def udp_responder(ctx: DeviceContext, port: int, groups: list[str], answer: Any) -> Starter:
+    sock = udp_listener(ctx, port, groups)
+    loop = asyncio.get_running_loop()
+    return loop.create_datagram_endpoint(lambda: ReplyProtocol(answer), sock=sock)
+
+
+async def read_head(reader: asyncio.StreamReader) -> bytes | None:
+    """A request head up to the blank line, or None on timeout, EOF or oversize."""
+    try:
+        return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IDLE_TIMEOUT)
+    except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+        return None
+
+
+async def close_writer(writer: asyncio.StreamWriter) -> None:
+    try:
+        writer.close()
+        await asyncio.wait_for(writer.wait_closed(), 2.0)
+    except (TimeoutError, OSError, ConnectionError):
+        pass
+
+
+def pad(data: bytes, conf: dict[str, Any]) -> bytes:
+    """Hostile option `pad = N`: grow a UDP reply to N bytes (oversized replies)."""
+    size = int(conf.get("pad", 0))
+    return data + b" " * max(0, min(size, 65000) - len(data))

@@ -1,0 +1,68 @@
+"""mDNS services through python-zeroconf, one responder per device, IPv4 only.
+
+    [[mdns]]
+    type = "_CGI._tcp.local."
+    name = "HIKVISION ${model} - ${serial9}"    # instance label (signatures.md 2.6)
+    port = 80
+    server = "${serial}.local."
+    properties = { path = "/" }
+
+The responder is created inside the device's namespace (its sockets keep it); registrations are
+gathered, not awaited one by one (each waits for its own probe round: ~1 s).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Awaitable
+from typing import Any
+
+from zeroconf import IPVersion, ServiceInfo
+from zeroconf.asyncio import AsyncZeroconf
+
+from camscan.lab.services.common import IP_MULTICAST_ALL, DeviceContext
+
+
+def _pin_sockets(zc: AsyncZeroconf, ifname: str) -> None:
+    """Keep this responder to its own device (all devices share one namespace).
+
+    Best effort on zeroconf's private attributes: without it every responder also hears the
+    queries arriving on its neighbours' interfaces, which costs CPU but still answers right.
+    """
+    engine = zc.zeroconf.engine
+    sockets = [getattr(engine, "_listen_socket", None), *getattr(engine, "_respond_sockets", [])]
+    for sock in sockets:
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+                sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+
+
+def open_responder(
+    ctx: DeviceContext, entries: list[dict[str, Any]]
+) -> tuple[AsyncZeroconf, list[ServiceInfo]]:
+    zc = AsyncZeroconf(interfaces=[ctx.ip], ip_version=IPVersion.V4Only)
+    _pin_sockets(zc, ctx.ifname)
+    infos = []
+    for entry in entries:
+        kind = str(entry["type"])
+        props = {str(k): ctx.render(str(v)) for k, v in dict(entry.get("properties", {})).items()}
+        infos.append(
+            ServiceInfo(
+                kind,
+                f"{ctx.render(str(entry['name']))}.{kind}",
+                addresses=[socket.inet_aton(ctx.ip)],
+                port=int(entry.get("port", 80)),
+                properties=props,
+                server=ctx.render(
+                    str(entry.get("server", f"{ctx.persona}-{ctx.vars['hex8']}.local."))
+                ),
+            )
+        )
+    return zc, infos
+
+
+async def register(zc: AsyncZeroconf, info: ServiceInfo) -> None:
+    pending: Awaitable[Any] = await zc.async_register_service(info)
+    await pending

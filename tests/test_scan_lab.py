@@ -1,0 +1,267 @@
+"""End to end, as a user runs it: `camscan scan` inside the lab's scanner namespace.
+
+The lab knows what every device is (each persona states its expected verdict), so these tests
+hold camscan's answers to that ground truth.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from camscan.lab import Lab
+from tests.conftest import LabFactory
+
+pytestmark = pytest.mark.lab
+
+LISTED = {"hikvision", "dahua"}
+FLAT_CONFIG = """
+[[segment]]
+name = "servers"
+cidrs = ["198.18.1.0/26"]
+zone = "core"
+
+[[segment]]
+name = "cctv"
+cidrs = ["198.18.1.64/26"]
+zone = "sensitive"
+
+[[segment]]
+name = "office"
+cidrs = ["198.18.1.128/25"]
+zone = "general"
+"""
+CONTRACT_KEYS = {"ip", "mac", "vendor", "brand", "model", "firmware", "confidence", "evidence",
+                 "segment", "zone", "flagged"}
+
+
+def camscan(lab: Lab, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "camscan", *args]
+    if user == "nobody":  # no capabilities at all, as an ordinary user would run it
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", *argv]
+    env = dict(os.environ, CAMSCAN_LAB_GUARD="1", PYTHONPATH=str(Path.cwd()))
+    return lab.run(argv, capture_output=True, text=True, env=env, cwd=Path.cwd(), timeout=300)
+
+
+def zone_of(ip: str) -> str:
+    addr = ipaddress.IPv4Address(ip)
+    if addr in ipaddress.IPv4Network("198.18.1.0/26"):
+        return "core"
+    if addr in ipaddress.IPv4Network("198.18.1.64/26"):
+        return "sensitive"
+    return "general"
+
+
+@pytest.fixture(scope="module")
+def flat(lab_factory: LabFactory, tmp_path_factory: pytest.TempPathFactory) -> tuple[Lab, Path]:
+    cfg = tmp_path_factory.mktemp("flat") / "camscan.toml"
+    cfg.write_text(FLAT_CONFIG)
+    return lab_factory("flat253"), cfg
+
+
+@pytest.fixture(scope="module")
+def flat_result(flat: tuple[Lab, Path]) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    lab, cfg = flat
+    out = cfg.parent / "result.json"
+    r = camscan(lab, "scan", "--config", str(cfg), "--all-segments", "--probes", "arp",
+                "-f", "json", "-o", str(out))
+    return r, json.loads(out.read_text())
+
+
+def test_arp_sweep_finds_all_253_and_attributes_by_oui(flat_result: Any, flat: Any) -> None:
+    r, doc = flat_result
+    lab = flat[0]
+    assert r.returncode == 1, r.stderr  # flagged devices exist
+    assert "Traceback" not in r.stderr
+    got = {d["ip"]: d for d in doc["devices"]}
+    assert len(got) == 253 == len(lab.devices)
+    for dev in lab.devices:
+        d = got[dev.ip]
+        assert d["mac"] == dev.mac
+        assert d["maker"] == dev.expected_maker, (dev.persona, d["evidence"])
+        assert d["vendor"] == (dev.expected_maker if dev.expected_maker in LISTED else None)
+        if dev.expected_maker:
+            assert d["evidence"][0]["channel"] == "arp.mac"
+            assert d["evidence"][0]["signature_id"].startswith("oui.")
+
+
+def test_oem_badges_from_oui(flat_result: Any, flat: Any) -> None:
+    _, doc = flat_result
+    lab = flat[0]
+    got = {d["ip"]: d for d in doc["devices"]}
+    badges = {dev.persona: got[dev.ip]["brand"] for dev in lab.devices}
+    assert badges["ezviz"] == "EZVIZ"
+    assert badges["lorex"] == "Lorex"
+    assert badges["amcrest"] == "Amcrest"
+    assert badges["hikvision-ipc"] is None
+
+
+def test_flags_exactly_the_listed_makers_in_core_and_sensitive(flat_result: Any, flat: Any) -> None:
+    _, doc = flat_result
+    lab = flat[0]
+    got = {d["ip"]: d for d in doc["devices"]}
+    for dev in lab.devices:
+        d = got[dev.ip]
+        zone = zone_of(dev.ip)
+        assert d["zone"] == zone
+        should = dev.expected_maker in LISTED and zone in ("core", "sensitive")
+        assert d["flagged"] is should, (dev.ip, dev.persona, zone, d["severity"])
+        if dev.expected_maker in LISTED and zone == "general":
+            assert d["severity"] == "medium"  # reported for review, not flagged
+    assert sum(d["flagged"] for d in doc["devices"]) > 0
+
+
+def test_json_output_matches_the_contract(flat_result: Any) -> None:
+    _, doc = flat_result
+    assert doc["schema_version"].startswith("1.")
+    assert doc["run"]["privileged"] is True
+    ips = [ipaddress.IPv4Address(d["ip"]) for d in doc["devices"]]
+    assert ips == sorted(ips)
+    for d in doc["devices"]:
+        assert CONTRACT_KEYS <= d.keys()
+        assert d["vendor"] in ("hikvision", "dahua", None)
+        assert 0.0 <= d["confidence"] <= 1.0
+        for ev in d["evidence"]:
+            assert {"signature_id", "channel", "raw", "strength"} <= ev.keys()
+
+
+def test_without_cap_net_raw_falls_back_and_says_so(flat: tuple[Lab, Path]) -> None:
+    lab, cfg = flat
+    r = camscan(lab, "scan", "198.18.1.0/26", "--probes", "arp", "-f", "json", user="nobody")
+    assert r.returncode == 0, r.stderr
+    notes = r.stderr.strip().splitlines()
+    assert len(notes) == 1
+    assert "CAP_NET_RAW" in notes[0]
+    doc = json.loads(r.stdout)
+    assert doc["run"]["privileged"] is False
+    expected = {d.ip for d in lab.devices if ipaddress.IPv4Address(d.ip) in
+                ipaddress.IPv4Network("198.18.1.0/26")}
+    assert {d["ip"] for d in doc["devices"]} == expected
+    macs = {d.ip: d.mac for d in lab.devices}
+    assert all(d["mac"] == macs[d["ip"]] for d in doc["devices"])
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["scan"], 2, "camscan scans only what you name"),
+        (["scan", "198.18.1.0/24", "--interface", "nope0"], 2, "unknown interface"),
+        (["scan", "8.8.8.0/24"], 2, "--allow-public"),
+        (["scan", "198.18.99.0/24"], 3, "no interface is attached"),
+        (["scan", "198.18.1.0/24", "--config", "/nonexistent.toml"], 2, "no such file"),
+        (["scan", "198.18.1.0/24", "--probes", "arp,telnet"], 2, "unknown probe 'telnet'"),
+        (["scan", "--segment", "nope"], 2, "no segment named 'nope'"),
+    ],
+)
+def test_bad_input_gives_one_line_and_an_exit_code(
+    flat: tuple[Lab, Path], args: list[str], code: int, needle: str
+) -> None:
+    lab, _ = flat
+    r = camscan(lab, *args)
+    assert r.returncode == code, r.stderr
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr
+    if code != 2 or args != ["scan"]:
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_lab_guard_refuses_outside_the_lab() -> None:
+    # Runs in the host namespace: the guard must refuse before anything is sent.
+    env = dict(os.environ, CAMSCAN_LAB_GUARD="1")
+    r = subprocess.run([sys.executable, "-m", "camscan", "scan", "198.18.1.0/24"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2
+    assert "lab guard: refusing to scan" in r.stderr
+
+
+# --- identification across every channel (issue 4) and the report contract (issue 5) ---
+
+
+@pytest.fixture(scope="module")
+def mixed(lab_factory: LabFactory, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    lab = lab_factory("mixed")
+    out = tmp_path_factory.mktemp("mixed") / "result.json"
+    r = camscan(lab, "scan", "198.18.40.0/24", "-f", "json", "-o", str(out))
+    assert r.returncode == 0, r.stderr  # no config: nothing is in a core or sensitive segment
+    doc = json.loads(out.read_text())
+    return {"lab": lab, "doc": doc, "by_ip": {d["ip"]: d for d in doc["devices"]}}
+
+
+def test_every_persona_gets_its_expected_maker(mixed: dict[str, Any]) -> None:
+    wrong = []
+    for dev in mixed["lab"].devices:
+        d = mixed["by_ip"][dev.ip]
+        if d["maker"] != dev.expected_maker:
+            wrong.append(f"{dev.persona}: expected {dev.expected_maker}, got {d['maker']}")
+    assert not wrong, wrong
+
+
+def test_oem_personas_report_maker_and_badge(mixed: dict[str, Any]) -> None:
+    for dev in mixed["lab"].devices:
+        d = mixed["by_ip"][dev.ip]
+        if dev.expected_badge:
+            assert d["brand"] == dev.expected_badge, dev.persona
+            assert dev.expected_badge in d["summary"]
+
+
+def test_single_channel_personas_with_neutral_macs(mixed: dict[str, Any]) -> None:
+    singles = [d for d in mixed["lab"].devices if "-only-" in d.persona]
+    assert len(singles) >= 8
+    for dev in singles:
+        d = mixed["by_ip"][dev.ip]
+        assert dev.mac.startswith("02:"), dev.persona
+        assert d["maker"] == dev.expected_maker, dev.persona
+        assert d["confidence_label"] in ("medium", "high")
+        assert all(e["channel"] != "arp.mac" for e in d["evidence"] if e["maker"])
+
+
+def test_lookalikes_are_never_hikvision_or_dahua(mixed: dict[str, Any]) -> None:
+    for dev in mixed["lab"].devices:
+        if dev.persona in ("axis", "hanwha", "uniview", "xiongmai", "reolink", "generic-goahead"):
+            assert mixed["by_ip"][dev.ip]["vendor"] is None, dev.persona
+
+
+def test_weak_generic_server_alone_makes_no_verdict(mixed: dict[str, Any]) -> None:
+    dev = next(d for d in mixed["lab"].devices if d.persona == "generic-goahead")
+    d = mixed["by_ip"][dev.ip]
+    assert d["maker"] is None
+    assert d["confidence"] < 0.5
+
+
+def test_hostile_personas_cost_only_their_timeout(mixed: dict[str, Any]) -> None:
+    run = mixed["doc"]["run"]
+    assert run["partial"] is False
+    assert run["ended"] - run["started"] < 30
+    for dev in mixed["lab"].devices:
+        if dev.persona.startswith("hostile-"):
+            d = mixed["by_ip"][dev.ip]
+            assert d["mac"] == dev.mac  # still discovered and reported
+    errors = [e for dev in mixed["lab"].devices if dev.persona.startswith("hostile-")
+              for e in mixed["by_ip"][dev.ip]["probe_errors"]]
+    assert any("timeout" in e["error"] for e in errors)
+    assert any("over" in e["error"] for e in errors)  # the huge header was cut at its bound
+
+
+def test_cron_run_quiet_exit_codes(mixed: dict[str, Any], tmp_path: Path) -> None:
+    lab = mixed["lab"]
+    cfg = tmp_path / "camscan.toml"
+    cfg.write_text('[[segment]]\nname = "cctv"\ncidrs = ["198.18.40.0/24"]\nzone = "sensitive"\n'
+                   '[scan]\nprobes = ["arp", "sadp", "dhip"]\n')
+    r = camscan(lab, "scan", "-c", str(cfg), "--all-segments", "-q")  # no terminal here
+    assert r.returncode == 1
+    assert r.stdout == "" and r.stderr == ""
+    cfg.write_text(cfg.read_text().replace('"sensitive"', '"general"'))
+    r = camscan(lab, "scan", "-c", str(cfg), "--all-segments", "-q", "-f", "jsonl", "-o",
+                str(tmp_path / "out.jsonl"))
+    assert r.returncode == 0
+    assert r.stdout == "" and r.stderr == ""
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["type"] == "run"
