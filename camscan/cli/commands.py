@@ -159,4 +159,4 @@ def register(app: typer.Typer) -> None:
     app.command("import")(identify_cmd.import_nmap)
     app.command("report")(report)
     app.command("demo")(demo_cmd.demo)
-    app.add_typer(lab_cmd.lab_app, name="lab")
+    app.command("lab", help=lab_cmd.LAB_HELP, context_settings=lab_cmd.LAB_CONTEXT)(lab_cmd.lab)
