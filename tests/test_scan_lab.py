@@ -38,15 +38,33 @@ name = "office"
 cidrs = ["198.18.1.128/25"]
 zone = "general"
 """
-CONTRACT_KEYS = {"ip", "mac", "vendor", "brand", "model", "firmware", "confidence", "evidence",
-                 "segment", "zone", "flagged"}
+CONTRACT_KEYS = {
+    "ip",
+    "mac",
+    "vendor",
+    "brand",
+    "model",
+    "firmware",
+    "confidence",
+    "evidence",
+    "segment",
+    "zone",
+    "flagged",
+}
 
 
 def camscan(lab: Lab, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "camscan", *args]
     if user == "nobody":  # no capabilities at all, as an ordinary user would run it
-        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                "--inh-caps=-all", "--bounding-set=-all", *argv]
+        argv = [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            *argv,
+        ]
     env = dict(os.environ, CAMSCAN_LAB_GUARD="1", PYTHONPATH=str(Path.cwd()))
     return lab.run(argv, capture_output=True, text=True, env=env, cwd=Path.cwd(), timeout=300)
 
@@ -71,8 +89,19 @@ def flat(lab_factory: LabFactory, tmp_path_factory: pytest.TempPathFactory) -> t
 def flat_result(flat: tuple[Lab, Path]) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     lab, cfg = flat
     out = cfg.parent / "result.json"
-    r = camscan(lab, "scan", "--config", str(cfg), "--all-segments", "--probes", "arp",
-                "-f", "json", "-o", str(out))
+    r = camscan(
+        lab,
+        "scan",
+        "--config",
+        str(cfg),
+        "--all-segments",
+        "--probes",
+        "arp",
+        "-f",
+        "json",
+        "-o",
+        str(out),
+    )
     return r, json.loads(out.read_text())
 
 
@@ -82,7 +111,7 @@ def test_arp_sweep_finds_all_253_and_attributes_by_oui(flat_result: Any, flat: A
     assert r.returncode == 1, r.stderr  # flagged devices exist
     assert "Traceback" not in r.stderr
     got = {d["ip"]: d for d in doc["devices"]}
-    assert len(got) == 253 == len(lab.devices)
+    assert len(got) == len(lab.devices) == 253
     for dev in lab.devices:
         d = got[dev.ip]
         assert d["mac"] == dev.mac
@@ -134,7 +163,7 @@ def test_json_output_matches_the_contract(flat_result: Any) -> None:
 
 
 def test_without_cap_net_raw_falls_back_and_says_so(flat: tuple[Lab, Path]) -> None:
-    lab, cfg = flat
+    lab, _ = flat
     r = camscan(lab, "scan", "198.18.1.0/26", "--probes", "arp", "-f", "json", user="nobody")
     assert r.returncode == 0, r.stderr
     notes = r.stderr.strip().splitlines()
@@ -142,8 +171,11 @@ def test_without_cap_net_raw_falls_back_and_says_so(flat: tuple[Lab, Path]) -> N
     assert "CAP_NET_RAW" in notes[0]
     doc = json.loads(r.stdout)
     assert doc["run"]["privileged"] is False
-    expected = {d.ip for d in lab.devices if ipaddress.IPv4Address(d.ip) in
-                ipaddress.IPv4Network("198.18.1.0/26")}
+    expected = {
+        d.ip
+        for d in lab.devices
+        if ipaddress.IPv4Address(d.ip) in ipaddress.IPv4Network("198.18.1.0/26")
+    }
     assert {d["ip"] for d in doc["devices"]} == expected
     macs = {d.ip: d.mac for d in lab.devices}
     assert all(d["mac"] == macs[d["ip"]] for d in doc["devices"])
@@ -176,8 +208,12 @@ def test_bad_input_gives_one_line_and_an_exit_code(
 def test_lab_guard_refuses_outside_the_lab() -> None:
     # Runs in the host namespace: the guard must refuse before anything is sent.
     env = dict(os.environ, CAMSCAN_LAB_GUARD="1")
-    r = subprocess.run([sys.executable, "-m", "camscan", "scan", "198.18.1.0/24"],
-                       capture_output=True, text=True, env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "camscan", "scan", "198.18.1.0/24"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert r.returncode == 2
     assert "lab guard: refusing to scan" in r.stderr
 
@@ -244,8 +280,12 @@ def test_hostile_personas_cost_only_their_timeout(mixed: dict[str, Any]) -> None
         if dev.persona.startswith("hostile-"):
             d = mixed["by_ip"][dev.ip]
             assert d["mac"] == dev.mac  # still discovered and reported
-    errors = [e for dev in mixed["lab"].devices if dev.persona.startswith("hostile-")
-              for e in mixed["by_ip"][dev.ip]["probe_errors"]]
+    errors = [
+        e
+        for dev in mixed["lab"].devices
+        if dev.persona.startswith("hostile-")
+        for e in mixed["by_ip"][dev.ip]["probe_errors"]
+    ]
     assert any("timeout" in e["error"] for e in errors)
     assert any("over" in e["error"] for e in errors)  # the huge header was cut at its bound
 
@@ -253,14 +293,26 @@ def test_hostile_personas_cost_only_their_timeout(mixed: dict[str, Any]) -> None
 def test_cron_run_quiet_exit_codes(mixed: dict[str, Any], tmp_path: Path) -> None:
     lab = mixed["lab"]
     cfg = tmp_path / "camscan.toml"
-    cfg.write_text('[[segment]]\nname = "cctv"\ncidrs = ["198.18.40.0/24"]\nzone = "sensitive"\n'
-                   '[scan]\nprobes = ["arp", "sadp", "dhip"]\n')
+    cfg.write_text(
+        '[[segment]]\nname = "cctv"\ncidrs = ["198.18.40.0/24"]\nzone = "sensitive"\n'
+        '[scan]\nprobes = ["arp", "sadp", "dhip"]\n'
+    )
     r = camscan(lab, "scan", "-c", str(cfg), "--all-segments", "-q")  # no terminal here
     assert r.returncode == 1
     assert r.stdout == "" and r.stderr == ""
     cfg.write_text(cfg.read_text().replace('"sensitive"', '"general"'))
-    r = camscan(lab, "scan", "-c", str(cfg), "--all-segments", "-q", "-f", "jsonl", "-o",
-                str(tmp_path / "out.jsonl"))
+    r = camscan(
+        lab,
+        "scan",
+        "-c",
+        str(cfg),
+        "--all-segments",
+        "-q",
+        "-f",
+        "jsonl",
+        "-o",
+        str(tmp_path / "out.jsonl"),
+    )
     assert r.returncode == 0
     assert r.stdout == "" and r.stderr == ""
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
