@@ -115,3 +115,14 @@ def test_oui_update_from_ieee_csv(tmp_path: Path) -> None:
     )
     assert r.returncode == 2 and "not an IEEE registry CSV" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_staleness_warning_after_a_year(db: OuiDB) -> None:
+    import datetime as dt
+
+    assert db.generated is not None
+    assert db.staleness_warning(db.generated + dt.timedelta(days=30)) is None
+    warning = db.staleness_warning(db.generated + dt.timedelta(days=400))
+    assert warning is not None
+    assert "400 days old" in warning
+    assert "camscan oui update" in warning

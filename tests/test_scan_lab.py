@@ -317,3 +317,62 @@ def test_cron_run_quiet_exit_codes(mixed: dict[str, Any], tmp_path: Path) -> Non
     assert r.stdout == "" and r.stderr == ""
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["type"] == "run"
+
+
+def test_two_interfaces_discover_devices_on_every_segment(lab_factory: LabFactory) -> None:
+    lab = lab_factory("office")
+    assert len(lab.interfaces) == 3
+    cidrs = sorted({str(ipaddress.IPv4Interface(f"{d.ip}/24").network) for d in lab.devices})
+    # Multicast discovery only, unprivileged: replies must come back on every interface.
+    r = camscan(lab, "scan", *cidrs, "--probes", "sadp,dhip,wsd", "-f", "json", user="nobody")
+    assert r.returncode in (0, 1), r.stderr
+    doc = json.loads(r.stdout)
+    assert sorted(doc["run"]["interfaces"]) == sorted(lab.interfaces.values())
+    seen_on = {d["interface"] for d in doc["devices"]}
+    assert seen_on == set(lab.interfaces.values())
+    got = {d["ip"]: d for d in doc["devices"]}
+    for dev in lab.devices:
+        if dev.persona in ("hikvision-ipc", "dahua-ipc", "intelbras", "ezviz"):
+            assert got[dev.ip]["maker"] == dev.expected_maker, dev.persona
+
+
+@pytest.mark.skipif(not Path("/usr/bin/nmap").exists(), reason="nmap not installed")
+def test_import_of_real_nmap_output(mixed: dict[str, Any], tmp_path: Path) -> None:
+    lab = mixed["lab"]
+    wanted = [
+        d
+        for d in lab.devices
+        if d.persona in ("hikvision-ipc", "dahua-ipc", "axis", "hik-only-http-server")
+    ]
+    xml = tmp_path / "nmap.xml"
+    # --version-light and two ports: full -sV costs ~150 s per emulated camera here.
+    r = lab.run(
+        [
+            "nmap",
+            "-sV",
+            "--version-light",
+            "-n",
+            "-Pn",
+            "-p",
+            "80,8000",
+            "--max-retries",
+            "1",
+            "-oX",
+            str(xml),
+            *[d.ip for d in wanted],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    imported = subprocess.run(
+        [sys.executable, "-m", "camscan", "import", str(xml), "-f", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert imported.returncode in (0, 1), imported.stderr
+    got = {d["ip"]: d for d in json.loads(imported.stdout)["devices"]}
+    for dev in wanted:
+        assert got[dev.ip]["maker"] == dev.expected_maker, (dev.persona, got[dev.ip]["evidence"])

@@ -194,6 +194,8 @@ def run_scan_and_report(
             "instead (slower, may miss devices)",
             err=True,
         )
+    if not quiet:
+        _warn_if_oui_stale()
     req = ScanRequest(
         ts, ifaces, cfg, probe_list, rate, window, timeout, cfg.scan.concurrency, privileged
     )
@@ -211,6 +213,17 @@ def run_scan_and_report(
                 err=True,
             )
     raise typer.Exit(EXIT_FLAGGED if flagged else EXIT_FAILED if result.run.partial else EXIT_OK)
+
+
+def _warn_if_oui_stale() -> None:
+    from camscan.identify.oui import OuiDataError, OuiDB
+
+    try:
+        warning = OuiDB.load().staleness_warning()
+    except OuiDataError as e:
+        fail(str(e))
+    if warning:
+        typer.echo(f"camscan: note: {warning}", err=True)
 
 
 def write_report(

@@ -1,0 +1,89 @@
+"""The commands that classify data a user already has: identify, import, report (no lab)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+FIXTURE = Path(__file__).parent / "fixtures" / "nmap_camera_lab.xml"
+
+
+def camscan(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "camscan", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_identify_a_raw_rtsp_banner_from_stdin() -> None:
+    head = (
+        "RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\nWWW-Authenticate: Digest "
+        'realm="Login to 4M0747EPAA1D284", nonce="745449738fdf77164f570c37c9186b52"\r\n\r\n'
+    )
+    r = camscan("identify", "-f", "json", stdin=head)
+    assert r.returncode == 0, r.stderr
+    dev = json.loads(r.stdout)["devices"][0]
+    assert dev["vendor"] == "dahua"
+    assert any("Login to" in e["raw"] for e in dev["evidence"])
+
+
+def test_identify_json_lines_reports_bad_lines_and_keeps_the_rest() -> None:
+    lines = "\n".join(
+        [
+            json.dumps(
+                {"channel": "http.header.server", "raw": "Hikvision-Webs", "ip": "192.0.2.7"}
+            ),
+            "{not json",
+            json.dumps({"channel": "http.header.server", "raw": "webserver", "ip": "192.0.2.8"}),
+        ]
+    )
+    r = camscan("identify", "-f", "json", stdin=lines)
+    assert r.returncode == 0, r.stderr
+    assert "line 2" in r.stderr
+    devices = {d["ip"]: d for d in json.loads(r.stdout)["devices"]}
+    assert devices["192.0.2.7"]["vendor"] == "hikvision"
+    assert devices["192.0.2.8"]["maker"] is None  # a weak generic hint alone decides nothing
+
+
+def test_identify_with_no_input_is_one_line_error() -> None:
+    r = camscan("identify", stdin="")
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_import_nmap_then_report_in_every_format(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    r = camscan("import", str(FIXTURE), "-f", "json", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    assert {d["vendor"] for d in doc["devices"]} >= {"hikvision", "dahua"}
+    for fmt in ("table", "jsonl", "csv", "html"):
+        r = camscan("report", str(out), "-f", fmt)
+        assert r.returncode == 0, (fmt, r.stderr)
+        assert doc["devices"][0]["ip"] in r.stdout
+    assert json.loads(camscan("report", str(out), "-f", "json").stdout) == doc
+
+
+def test_report_of_a_bad_file_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema_version": "1.0", "devices": [{"ip": 5}]}')
+    for path in (bad, tmp_path / "missing.json"):
+        r = camscan("report", str(path))
+        assert r.returncode == 2
+        assert len(r.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in r.stderr
+
+
+def test_help_and_version() -> None:
+    r = camscan("--help")
+    assert r.returncode == 0
+    for cmd in ("scan", "demo", "identify", "import", "report", "config", "oui", "lab"):
+        assert cmd in r.stdout
+    assert camscan("--version").stdout.startswith("camscan ")
+    r = camscan("scan", "--help")
+    assert "Exit codes" in r.stdout
