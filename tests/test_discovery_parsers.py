@@ -19,7 +19,8 @@ from zeroconf._protocol.outgoing import DNSOutgoing
 
 from camscan import channels as ch
 from camscan.discovery import dhip, dvrip, mdns, sadp, ssdp, wsd
-from camscan.discovery.multicast import _is_group_or_broadcast, normalise_mac
+from camscan.discovery.multicast import _is_group_or_broadcast
+from camscan.macaddr import normalise_mac
 from camscan.model import Observation
 from camscan.netif import Interface
 

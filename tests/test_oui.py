@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from camscan.data import data_dir
-from camscan.identify.oui import OuiDB, load_rules, normalise_mac
+from camscan.identify.oui import OuiDB, load_rules
+from camscan.macaddr import normalise_mac
 from camscan.model import Strength
 
 

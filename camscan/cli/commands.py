@@ -37,7 +37,8 @@ def config_check(path: Path = typer.Argument(..., help="The camscan.toml to vali
 @oui_app.command("lookup")
 def oui_lookup(macs: list[str] = typer.Argument(..., help="MAC addresses.")) -> None:
     """Say who holds each MAC's block, and what camscan concludes from it."""
-    from camscan.identify.oui import display_vendor, normalise_mac
+    from camscan.identify.oui import display_vendor
+    from camscan.macaddr import normalise_mac
 
     db = _load_oui()
     for mac in macs:

@@ -20,10 +20,10 @@ from camscan.discovery.multicast import (
     UdpPlan,
     clean_field,
     ipv4_or_none,
-    normalise_mac,
     parse_datagrams,
     udp_round,
 )
+from camscan.macaddr import normalise_mac
 from camscan.model import Observation
 
 NAME = "dhip"

@@ -18,10 +18,10 @@ from camscan.discovery.multicast import (
     RAW_LIMIT,
     UdpPlan,
     clean_field,
-    normalise_mac,
     parse_datagrams,
     udp_round,
 )
+from camscan.macaddr import normalise_mac
 from camscan.model import Observation
 
 NAME = "dvrip"

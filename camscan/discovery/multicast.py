@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import dataclasses
 import ipaddress
-import re
 import socket
 import struct
 import xml.etree.ElementTree as ET  # only the ParseError type and Element; parsing is defused
@@ -233,19 +232,6 @@ async def udp_round(
 
 
 # --- parsing helpers shared by the reply parsers ---------------------------------------------
-
-_MAC_HEX = re.compile(r"^[0-9a-fA-F]{12}$")
-
-
-def normalise_mac(text: str | None) -> str | None:
-    """'58-50-ED-1F-E3-85', '5850ed1fe385' or '58:50:ed:1f:e3:85' -> '58:50:ed:1f:e3:85'."""
-    if not text:
-        return None
-    hexdigits = re.sub(r"[-:.\s]", "", text.strip())
-    if not _MAC_HEX.match(hexdigits):
-        return None
-    h = hexdigits.lower()
-    return ":".join(h[i : i + 2] for i in range(0, 12, 2))
 
 
 def ipv4_or_none(text: str | None) -> str | None:

@@ -19,11 +19,11 @@ from camscan.discovery.multicast import (
     find_text,
     ipv4_or_none,
     local_name,
-    normalise_mac,
     parse_datagrams,
     parse_xml,
     udp_round,
 )
+from camscan.macaddr import normalise_mac
 from camscan.model import Observation
 
 NAME = "sadp"

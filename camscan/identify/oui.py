@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from camscan.data import data_dir
+from camscan.macaddr import normalise_mac
 from camscan.model import Evidence, Strength
 
 _BITS = {"MA-L": 24, "MA-M": 28, "MA-S": 36, "IAB": 36}
@@ -46,15 +47,6 @@ class Assignment:
     badge: str | None
     strength: Strength
     source: str
-
-
-def normalise_mac(mac: str) -> str | None:
-    """Lowercase colon form, or None if `mac` is not a 48-bit MAC."""
-    digits = re.sub(r"[^0-9A-Fa-f]", "", mac)
-    if len(digits) != 12 or not re.fullmatch(r"[0-9A-Fa-f:.\- ]+", mac.strip()):
-        return None
-    d = digits.lower()
-    return ":".join(d[i : i + 2] for i in range(0, 12, 2))
 
 
 def load_rules(path: Path) -> list[OrgRule]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
+from camscan.macaddr import normalise_mac
 from camscan.model import Finding, ScanResult, Severity
-from camscan.policy.exceptions import ExceptionEntry, find_exception, normalise_mac
+from camscan.policy.exceptions import ExceptionEntry, find_exception
 from camscan.policy.rules import (
     DEFAULT_ZONE_SEVERITY,
     POLICY_SOURCE,

@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from datetime import date
 
+from camscan.macaddr import normalise_mac
 from camscan.model import Device, Finding, Severity
-
-_MAC_HEX = re.compile(r"[0-9a-f]{12}")
-
-
-def normalise_mac(mac: str | None) -> str | None:
-    """'44-19-B6-12-34-56', '4419.b612.3456', '4419B6123456' -> '44:19:b6:12:34:56'."""
-    if not mac:
-        return None
-    digits = re.sub(r"[^0-9a-f]", "", mac.lower())
-    if not _MAC_HEX.fullmatch(digits):
-        return None
-    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
 def _normalise_serial(serial: str | None) -> str | None:
