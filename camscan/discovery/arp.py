@@ -134,17 +134,19 @@ def sweep_raw(
             reply = _parse_reply(raw)
             if reply and reply[0] in wanted and reply[0] not in found:
                 found[reply[0]] = reply[1]
-                if progress:
-                    progress(len(found), len(wanted))
 
     try:
         pending = list(targets)
-        for _attempt in range(retries + 1):
-            for ip in pending:
+        for attempt in range(retries + 1):
+            for n, ip in enumerate(pending, 1):
                 template[38:42] = ip.packed  # ARP target protocol address
                 pacer.wait()
                 tx.send(bytes(template))
                 drain(time.monotonic())  # read what has already arrived, do not wait
+                if progress and attempt == 0 and n % 16 == 0:  # progress = addresses probed
+                    progress(n, len(wanted))
+            if progress and attempt == 0:
+                progress(len(wanted), len(wanted))
             drain(time.monotonic() + REPLY_TIMEOUT)
             pending = [ip for ip in pending if str(ip) not in found]
             if not pending:
@@ -184,16 +186,16 @@ def sweep_unprivileged(
         for ip, (mac, dev) in read_neighbours().items():
             if ip in wanted and dev == iface.name and ip not in found:
                 found[ip] = mac
-        if progress:
-            progress(len(found), len(wanted))
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.setblocking(False)
         last_harvest = time.monotonic()
-        for ip in targets:
+        for n, ip in enumerate(targets, 1):
             pacer.wait()
             with contextlib.suppress(OSError):  # EHOSTUNREACH after a failed resolution
                 s.sendto(b"", (str(ip), 9))
+            if progress and n % 16 == 0:  # progress = addresses probed
+                progress(n, len(wanted))
             if time.monotonic() - last_harvest > 0.2:  # the table holds ~1024 entries; read often
                 harvest()
                 last_harvest = time.monotonic()
