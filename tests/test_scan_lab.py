@@ -6,6 +6,8 @@ hold camscan's answers to that ground truth.
 
 from __future__ import annotations
 
+import csv
+import io
 import ipaddress
 import json
 import os
@@ -228,7 +230,7 @@ def mixed(lab_factory: LabFactory, tmp_path_factory: pytest.TempPathFactory) -> 
     r = camscan(lab, "scan", "198.18.40.0/24", "-f", "json", "-o", str(out))
     assert r.returncode == 0, r.stderr  # no config: nothing is in a core or sensitive segment
     doc = json.loads(out.read_text())
-    return {"lab": lab, "doc": doc, "by_ip": {d["ip"]: d for d in doc["devices"]}}
+    return {"lab": lab, "doc": doc, "by_ip": {d["ip"]: d for d in doc["devices"]}, "path": out}
 
 
 def test_every_persona_gets_its_expected_maker(mixed: dict[str, Any]) -> None:
@@ -376,3 +378,28 @@ def test_import_of_real_nmap_output(mixed: dict[str, Any], tmp_path: Path) -> No
     got = {d["ip"]: d for d in json.loads(imported.stdout)["devices"]}
     for dev in wanted:
         assert got[dev.ip]["maker"] == dev.expected_maker, (dev.persona, got[dev.ip]["evidence"])
+
+
+def test_hostile_banners_are_inert_in_every_format(mixed: dict[str, Any]) -> None:
+    dev = next(d for d in mixed["lab"].devices if d.persona == "hostile-injection")
+    d = mixed["by_ip"][dev.ip]
+    assert d["model"] == "<script>document.title='pwned'</script>"  # kept as the device said
+    assert d["serial"].startswith("=HYPERLINK")
+
+    def report(fmt: str) -> str:
+        r = subprocess.run([sys.executable, "-m", "camscan", "report", str(mixed["path"]), "-f",
+                            fmt], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    html = report("html")
+    assert "<script>document.title" not in html
+    assert "<img src=x" not in html
+    assert "&lt;script&gt;document.title" in html  # shown, as text
+    rows = list(csv.reader(io.StringIO(report("csv"))))
+    cells = [c for row in rows for c in row]
+    assert any("HYPERLINK" in c for c in cells)
+    assert not [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r")]
+    assert "\x1b" not in report("table")
+    for line in report("jsonl").splitlines():
+        json.loads(line)
