@@ -143,8 +143,17 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanResult:
         privileged=req.privileged,
         camscan_version=__version__,
     )
+    clock = time.monotonic()
+
+    def lap(stage: str) -> None:  # stage durations in ms, for users and benchmarks
+        nonlocal clock
+        now = time.monotonic()
+        run.stats[f"ms.{stage}"] = round((now - clock) * 1000)
+        clock = now
+
     observations = asyncio.run(_discover(req, run, progress))
     devices = merge_devices(observations, req.targets, req.interfaces)
+    lap("discovery")
     if "banners" in req.probes:
         stats: Counter[str] = Counter()
         try:
@@ -153,8 +162,10 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanResult:
             run.errors.append(ProbeError("banners", None, f"{type(e).__name__}: {e}"))
             run.partial = True
         run.stats.update({f"banners.{k}": v for k, v in stats.items()})
+        lap("banners")
     progress.stage("identify", len(devices))
     identify_devices(devices, run)
+    lap("identify")
     run.ended = time.time()
     result = ScanResult(run=run, devices=devices, segments=list(req.config.segments))
     apply_policy(result, req.config)
