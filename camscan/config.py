@@ -44,7 +44,7 @@ class ConfigError(Exception):
 class ScanSettings:
     targets: list[str] = dataclasses.field(default_factory=list)
     interfaces: list[str] = dataclasses.field(default_factory=list)
-    rate: float = 500.0  # ARP frames per second: arp-scan's default is about this gentle
+    rate: float = 1000.0  # ARP frames/s, all interfaces: runZero's global default; one per host
     discovery_window: float = 1.5
     probes: list[str] = dataclasses.field(default_factory=lambda: list(ALL_PROBES))
     timeout: float = 3.0  # per banner probe

@@ -49,16 +49,17 @@ MULTICAST = ("wsd", "mdns", "sadp", "dhip", "dvrip", "ssdp")
 
 async def _discover(req: ScanRequest, run: ScanRun, progress: Progress) -> list[Observation]:
     """ARP and one multicast round per interface, concurrently, in one bounded window."""
-    from camscan.discovery.arp import ArpProbe
-    from camscan.discovery.round import run_round
-
     ctx = ProbeContext(req.interfaces, req.targets, window=req.window, rate=req.rate)
     jobs: dict[str, Awaitable[ProbeOutcome]] = {}
     if "arp" in req.probes:
+        from camscan.discovery.arp import ArpProbe
+
         progress.stage("arp", req.targets.size())
         jobs["arp"] = ArpProbe(progress=progress.advance, privileged=req.privileged).run(ctx)
     multicast = [p for p in req.probes if p in MULTICAST]
     if multicast:
+        from camscan.discovery.round import run_round  # zeroconf: only when asked for
+
         jobs["multicast"] = run_round(ctx, multicast)
     outcomes = await asyncio.gather(*jobs.values(), return_exceptions=True)
     observations: list[Observation] = []

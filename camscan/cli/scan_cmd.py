@@ -108,7 +108,9 @@ def scan(
         help=f"Output: {'|'.join(FORMATS)} (default: table, or the config's).",
     ),
     output: Path = typer.Option(None, "--output", "-o", help="Write the report to this file."),
-    rate: float = typer.Option(None, "--rate", help="ARP frames per second (default 500)."),
+    rate: float = typer.Option(
+        None, "--rate", help="ARP frames per second (default 1000; lower it for a gentler sweep)."
+    ),
     window: float = typer.Option(
         None, "--window", help="Seconds to listen for multicast discovery replies (default 1.5)."
     ),

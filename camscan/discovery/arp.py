@@ -27,6 +27,7 @@ from camscan.netif import Interface, interface_for
 
 ETH_P_ARP = 0x0806
 REPLY_TIMEOUT = 0.5  # seconds after the last request; LAN devices answer within milliseconds
+RETRY_UP_TO = 4096  # larger sweeps are sparse: a retry would double their time for little gain
 Progress = Callable[[int, int], None]
 
 
@@ -103,7 +104,7 @@ def sweep_raw(
     targets: list[ipaddress.IPv4Address],
     rate: float,
     progress: Progress | None = None,
-    retries: int = 1,
+    retries: int | None = None,
 ) -> dict[str, str]:
     """ARP-sweep `targets` on `iface`; returns {ip: mac} of those that answered."""
     _quiet_scapy()
@@ -111,6 +112,8 @@ def sweep_raw(
 
     wanted = {str(t) for t in targets}
     found: dict[str, str] = {}
+    if retries is None:  # a second chance for silent hosts, except where nearly all are silent
+        retries = 1 if len(targets) <= RETRY_UP_TO else 0
     try:
         sock = L2Socket(iface=iface.name, type=ETH_P_ARP, filter=None, promisc=False)
     except PermissionError:
@@ -123,10 +126,12 @@ def sweep_raw(
     assert tx is not None
 
     def drain(until: float) -> None:
-        while True:
-            wait = until - time.monotonic()
-            if wait <= 0 or len(found) == len(wanted):
-                return
+        """Read every queued reply, then wait for more until `until` (if it is still ahead).
+
+        Called after every frame sent: replies must not pile up in the socket, whose buffer
+        overflows within a few hundred frames and silently loses answers."""
+        while len(found) < len(wanted):
+            wait = max(0.0, until - time.monotonic())  # 0: poll what is queued, do not block
             ready, _, _ = select.select([fd], [], [], wait)
             if not ready:
                 return

@@ -26,7 +26,6 @@ from typing import Any
 
 import camscan
 from camscan.lab import builder, netns
-from camscan.lab.tls import ensure_cert
 from camscan.lab.topology import LabDevice, Topology, load_topology
 
 DEFAULT_LIFETIME = 3600  # seconds: the emulator stops by itself after this, whatever happens
@@ -158,6 +157,8 @@ class Lab:
         tls: dict[str, tuple[str, str]] = {}
         for name, persona in topo.personas.items():
             if "https" in persona.services:
+                from camscan.lab.tls import ensure_cert  # cryptography: only when TLS is played
+
                 tls[name] = ensure_cert(name, dict(persona.services.get("tls", {})))
         devices = []
         for dev in self.devices:
