@@ -5,8 +5,12 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from camscan.pipeline import Progress
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 class RichProgress(Progress):
@@ -23,16 +27,16 @@ class RichProgress(Progress):
             console=Console(stderr=True),
             transient=True,
         )
-        self.task: object | None = None
+        self.task: TaskID | None = None
 
     def stage(self, name: str, total: int | None = None) -> None:
         if self.task is not None:
-            self.bar.remove_task(self.task)  # type: ignore[arg-type]
+            self.bar.remove_task(self.task)
         self.task = self.bar.add_task(name, total=total)
 
     def advance(self, done: int, total: int) -> None:
         if self.task is not None:
-            self.bar.update(self.task, completed=done, total=total)  # type: ignore[arg-type]
+            self.bar.update(self.task, completed=done, total=total)
 
 
 @contextlib.contextmanager
