@@ -387,8 +387,12 @@ def test_hostile_banners_are_inert_in_every_format(mixed: dict[str, Any]) -> Non
     assert d["serial"].startswith("=HYPERLINK")
 
     def report(fmt: str) -> str:
-        r = subprocess.run([sys.executable, "-m", "camscan", "report", str(mixed["path"]), "-f",
-                            fmt], capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-m", "camscan", "report", str(mixed["path"]), "-f", fmt],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 0, r.stderr
         return r.stdout
 
@@ -403,3 +407,30 @@ def test_hostile_banners_are_inert_in_every_format(mixed: dict[str, Any]) -> Non
     assert "\x1b" not in report("table")
     for line in report("jsonl").splitlines():
         json.loads(line)
+
+
+def test_demo_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
+    before = set(
+        subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "camscan", "demo", "-o", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "CRITICAL" in r.stdout  # the findings table
+    right = next(line for line in r.stderr.splitlines() if "makers right for" in line)
+    got, total = right.split("makers right for ")[1].split(" ")[0].split("/")
+    assert got == total
+    doc = json.loads((tmp_path / "demo" / "result.json").read_text())
+    flagged = [d["ip"] for d in doc["devices"] if d["flagged"]]
+    assert flagged
+    html = (tmp_path / "demo" / "report.html").read_text()
+    assert all(ip in html for ip in flagged)
+    after = set(
+        subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+    )
+    assert after <= before  # the demo's lab is gone
