@@ -12,7 +12,7 @@ import enum
 import time
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1 added the top-level "policy"
 
 
 class Strength(enum.StrEnum):
@@ -143,6 +143,9 @@ class ScanResult:
     devices: list[Device]
     findings: list[Finding] = dataclasses.field(default_factory=list)
     segments: list[Segment] = dataclasses.field(default_factory=list)
+    # The [policy] settings the findings were made under (camscan.config.PolicyConfig fields),
+    # so a saved result re-renders with the policy it was judged by.
+    policy: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -177,3 +177,4 @@ def apply_policy(result: ScanResult, config: Config) -> None:
     from camscan.policy import evaluate_result
 
     result.findings = evaluate_result(result, config)
+    result.policy = dataclasses.asdict(config.policy)

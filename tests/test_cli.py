@@ -87,3 +87,19 @@ def test_help_and_version() -> None:
     assert camscan("--version").stdout.startswith("camscan ")
     r = camscan("scan", "--help")
     assert "Exit codes" in r.stdout
+
+
+def test_saved_result_rerenders_with_the_policy_it_was_judged_by(tmp_path: Path) -> None:
+    cfg = tmp_path / "camscan.toml"
+    cfg.write_text(
+        '[policy]\nlisted_makers = ["hikvision", "dahua", "axis"]\nmin_confidence = 0.7\n'
+    )
+    out = tmp_path / "result.json"
+    r = camscan("import", str(FIXTURE), "-c", str(cfg), "-f", "json", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["policy"]["listed_makers"] == ["hikvision", "dahua", "axis"]
+    html = camscan("report", str(out), "-f", "html").stdout
+    assert "Axis" in html.split("Listed makers:")[1][:200]
+    assert "0.70" in html
+    default = camscan("import", str(FIXTURE), "-f", "html").stdout
+    assert "Axis" not in default.split("Listed makers:")[1][:200]

@@ -263,6 +263,7 @@ def test_contract_shape_and_order() -> None:
         "summary",
         "devices",
         "findings",
+        "policy",
     ]
     assert data["schema_version"] == SCHEMA_VERSION
     assert data["tool"]["name"] == "camscan"

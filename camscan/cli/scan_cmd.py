@@ -15,6 +15,7 @@ from camscan.config import ALL_PROBES, FORMATS, Config, ConfigError, load_config
 if TYPE_CHECKING:  # kept off the start-up path
     from camscan.model import ScanResult
     from camscan.netif import Interface
+    from camscan.policy.rules import PolicySettings
     from camscan.targets import TargetSet
 
 EXPLAIN_NO_TARGET = """camscan scans only what you name. Give targets, for example:
@@ -228,13 +229,26 @@ def _warn_if_oui_stale() -> None:
         typer.echo(f"camscan: note: {warning}", err=True)
 
 
+def _saved_policy(result: ScanResult) -> PolicySettings | None:
+    """The policy a saved result was judged by (schema 1.1+), if it is readable."""
+    from camscan.config import ConfigError, parse_config
+    from camscan.policy import settings_from_config
+
+    if not result.policy:
+        return None
+    try:
+        return settings_from_config(parse_config({"policy": result.policy}, "saved result").policy)
+    except ConfigError:
+        return None  # a hand-edited or foreign file: fall back to the defaults
+
+
 def write_report(
     result: ScanResult, fmt: str, out_path: Path | None, quiet: bool, cfg: Config | None = None
 ) -> None:
     from camscan.policy import settings_from_config
     from camscan.report import render
 
-    policy = settings_from_config(cfg.policy) if cfg else None
+    policy = settings_from_config(cfg.policy) if cfg else _saved_policy(result)
     if out_path is None:
         if not quiet:
             render(result, fmt, sys.stdout, policy=policy)

@@ -151,6 +151,7 @@ def result_to_contract(result: ScanResult) -> dict[str, Any]:
         "summary": summary_record(result),
         "devices": [device_record(d, f) for d, f in paired],
         "findings": [to_jsonable(f) for f in findings],
+        "policy": to_jsonable(result.policy),
     }
 
 

@@ -215,6 +215,7 @@ def result_from_contract(data: object) -> ScanResult:
         devices=[_device(d) for d in top.objs("devices")],
         findings=[_finding(f) for f in top.objs("findings")],
         segments=[_segment(s) for s in top.objs("segments")],
+        policy=top.data["policy"] if isinstance(top.data.get("policy"), dict) else {},
     )
 
 
