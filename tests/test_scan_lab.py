@@ -409,6 +409,11 @@ def test_hostile_banners_are_inert_in_every_format(mixed: dict[str, Any]) -> Non
         json.loads(line)
 
 
+def netns_names() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
 def test_demo_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
     before = set(
         subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()

@@ -219,12 +219,9 @@ def run_scan_and_report(
 
 
 def _warn_if_oui_stale() -> None:
-    from camscan.identify.oui import OuiDataError, OuiDB
+    from camscan.identify.oui import data_date, staleness_warning
 
-    try:
-        warning = OuiDB.load().staleness_warning()
-    except OuiDataError as e:
-        fail(str(e))
+    warning = staleness_warning(data_date())
     if warning:
         typer.echo(f"camscan: note: {warning}", err=True)
 

@@ -13,12 +13,11 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import os
 import select
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from camscan import channels
 from camscan.discovery.base import ProbeContext, ProbeOutcome
@@ -258,14 +257,3 @@ class ArpProbe:
                     )
                 )
         return outcome
-
-
-def unreachable_targets(
-    targets: Iterable[ipaddress.IPv4Address], ifaces: list[Interface]
-) -> list[ipaddress.IPv4Address]:
-    """Targets no interface is directly attached to (ARP cannot see them)."""
-    return [t for t in targets if interface_for(t, ifaces) is None]
-
-
-def is_root() -> bool:
-    return os.geteuid() == 0

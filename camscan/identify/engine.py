@@ -11,8 +11,12 @@ from camscan.identify.verdict import decide
 from camscan.model import Device, Evidence, Observation, Strength, Verdict
 
 # Facts a discovery parser read with certainty, carried into the verdict with its evidence.
-FACT_FIELDS = (channels.FIELD_MODEL, channels.FIELD_SERIAL, channels.FIELD_FIRMWARE,
-               channels.FIELD_BADGE)
+FACT_FIELDS = (
+    channels.FIELD_MODEL,
+    channels.FIELD_SERIAL,
+    channels.FIELD_FIRMWARE,
+    channels.FIELD_BADGE,
+)
 
 
 class OuiSource(Protocol):
@@ -22,8 +26,11 @@ class OuiSource(Protocol):
 
 
 def _facts(obs: Observation) -> dict[str, str]:
-    return {k: " ".join(v.split())[:128] for k in FACT_FIELDS
-            if isinstance(v := obs.fields.get(k), str) and v.strip()}
+    return {
+        k: " ".join(v.split())[:128]
+        for k in FACT_FIELDS
+        if isinstance(v := obs.fields.get(k), str) and v.strip()
+    }
 
 
 def _with_facts(ev: Evidence, facts: dict[str, str]) -> Evidence:
@@ -71,9 +78,3 @@ def device_evidence(device: Device, sigs: SignatureDB, ouis: OuiSource | None) -
 
 def identify_device(device: Device, sigs: SignatureDB, ouis: OuiSource | None) -> Verdict:
     return decide(device_evidence(device, sigs, ouis))
-
-
-def identify_all(devices: list[Device], sigs: SignatureDB, ouis: OuiSource | None) -> None:
-    """Set every device's verdict in place."""
-    for device in devices:
-        device.verdict = identify_device(device, sigs, ouis)

@@ -181,13 +181,24 @@ class OuiDB:
         return ((today or dt.date.today()) - self.generated).days
 
     def staleness_warning(self, today: dt.date | None = None) -> str | None:
-        age = self.age_days(today)
-        if age is not None and age > STALE_AFTER_DAYS:
-            return (
-                f"OUI data is {age} days old; download the IEEE registry CSVs and run "
-                "`camscan oui update`"
-            )
+        return staleness_warning(self.generated, today)
+
+
+def staleness_warning(generated: dt.date | None, today: dt.date | None = None) -> str | None:
+    """A one-line note when the OUI data is over a year old (None when fresh or undated)."""
+    if generated is None:
         return None
+    age = ((today or dt.date.today()) - generated).days
+    if age <= STALE_AFTER_DAYS:
+        return None
+    return (
+        f"OUI data is {age} days old; download the IEEE registry CSVs and run `camscan oui update`"
+    )
+
+
+def data_date(directory: Path | None = None) -> dt.date | None:
+    """When the OUI data was generated, from provenance.toml alone (no need to load the table)."""
+    return _generated_date((directory or data_dir("oui")) / "provenance.toml")
 
 
 def _generated_date(path: Path) -> dt.date | None:
@@ -200,11 +211,9 @@ def _generated_date(path: Path) -> dt.date | None:
 
 def display_vendor(mac: str) -> str | None:
     """The registry name of whoever holds the MAC's block, for any vendor (netaddr's copy)."""
-    from netaddr import EUI, NotRegisteredError  # deferred: netaddr's index load is not free
+    from netaddr import EUI, AddrFormatError, NotRegisteredError  # deferred: index load is costly
 
     try:
         return str(EUI(mac).oui.registration().org)
-    except (NotRegisteredError, ValueError, IndexError, TypeError):
-        return None
-    except Exception:  # netaddr raises AddrFormatError and friends; display is best effort
-        return None
+    except (AddrFormatError, NotRegisteredError, ValueError, IndexError, TypeError):
+        return None  # display is best effort
