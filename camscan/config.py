@@ -62,7 +62,7 @@ class OutputSettings:
 @dataclasses.dataclass(slots=True)
 class PolicyConfig:
     listed_makers: list[str] = dataclasses.field(default_factory=lambda: ["hikvision", "dahua"])
-    min_confidence: float = 0.5
+    min_confidence: float = 0.7  # "medium": one ambiguous hint never flags
     severity: dict[str, str] = dataclasses.field(default_factory=dict)  # zone -> severity
 
 

@@ -218,9 +218,16 @@ def test_users_can_list_more_makers_and_change_severities() -> None:
 def test_low_confidence_is_reviewed_not_flagged() -> None:
     f = judge(hikvision("198.18.0.10", confidence=0.3))
     assert (f.severity, f.flagged) == (Severity.MEDIUM, False)
-    assert "below the 0.50 needed to flag" in f.rationale
-    # One medium signature (0.55, label "low") clears the default floor of 0.5.
-    assert judge(hikvision("198.18.0.10", confidence=0.55)).flagged
+    assert "below the 0.70 needed to flag" in f.rationale
+
+
+def test_one_medium_hint_alone_is_not_flagged_by_default() -> None:
+    # Issue 10: one medium signature (0.55, label "low") flagged a device CRITICAL at the old
+    # default floor of 0.5; flagging now needs "medium" confidence (0.7) by default.
+    f = judge(hikvision("198.18.0.10", confidence=0.55))
+    assert (f.severity, f.flagged) == (Severity.MEDIUM, False)
+    assert judge(hikvision("198.18.0.10", confidence=0.7)).flagged
+    assert PolicySettings().min_confidence == parse_config({}).policy.min_confidence == 0.7
 
 
 # --- exceptions -----------------------------------------------------------------------------

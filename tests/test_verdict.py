@@ -51,9 +51,25 @@ def test_two_medium_decide_only_when_independent() -> None:
     assert same_reply.confidence_label == "low"
     two_channels = decide([ev("dahua", "medium", "http.title"), ev("dahua", "medium", "tcp.open")])
     assert (two_channels.maker, two_channels.confidence) == ("dahua", 0.8)
-    two_probes = decide([ev("dahua", "medium", "x", "http:80"),
-                         ev("dahua", "medium", "x", "http:8080")])
+    two_probes = decide([Evidence("a", "x", "raw", "dahua", Strength.MEDIUM, probe="http:80"),
+                         Evidence("b", "x", "raw", "dahua", Strength.MEDIUM, probe="http:8080")])
     assert two_probes.confidence == 0.8
+
+
+def test_one_signature_counts_once_however_many_replies_it_matched() -> None:
+    # The same signature on two ports is one hint: it used to count as two independent sources.
+    same_sig = decide([ev("dahua", "medium", "x", "http:80"), ev("dahua", "medium", "x", "http:8080")])
+    assert (same_sig.confidence, same_sig.confidence_label) == (0.55, "low")
+
+
+def test_web_service_title_on_four_paths_stays_one_low_hint() -> None:
+    # Issue 10: "WEB SERVICE" served on four HTTP paths rose from 0.55 to 0.84.
+    paths = ("/", "/doc/page/login.asp", "/index.html", "/cgi-bin/x")
+    obs = [Observation(channels.HTTP_TITLE, "WEB SERVICE", f"http:80{p}") for p in paths]
+    v = identify_device(Device("198.18.0.23", observations=obs), SIGS, None)
+    assert v.maker == "dahua"
+    assert (v.confidence, v.confidence_label) == (0.55, "low")
+    assert "1 medium" in v.summary
 
 
 def test_weak_corroborates_a_little() -> None:

@@ -1,10 +1,11 @@
 """Weigh evidence into a verdict: who made the device, how sure, sold under which badge.
 
 Rules (signatures.md section 7): one strong hit decides; two independent medium hits decide;
-one medium hit names a maker with low confidence; weak hits only corroborate. Two hits are
-independent when they come from different channels or different probes (two signatures matching
-the same reply count once). Makers other than the winner with strong or medium evidence are
-listed as conflicts and lower the confidence.
+one medium hit names a maker with low confidence; weak hits only corroborate. A signature counts
+once per device however many replies it matched (the same title served on four HTTP paths is one
+hint, not four), and two signatures matching the same reply (channel and probe) count once too.
+Makers other than the winner with strong or medium evidence are listed as conflicts and lower the
+confidence.
 """
 
 from __future__ import annotations
@@ -20,16 +21,25 @@ _CAPTURED = ("model", "firmware", "serial")
 
 @dataclasses.dataclass(slots=True)
 class _Tally:
-    """Independent sources (channel, probe) per strength for one maker."""
+    """Independent hits per strength for one maker: the signature ids that counted."""
 
-    strong: set[tuple[str, str]] = dataclasses.field(default_factory=set)
-    medium: set[tuple[str, str]] = dataclasses.field(default_factory=set)
-    weak: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    strong: set[str] = dataclasses.field(default_factory=set)
+    medium: set[str] = dataclasses.field(default_factory=set)
+    weak: set[str] = dataclasses.field(default_factory=set)
+    signatures: set[str] = dataclasses.field(default_factory=set)
+    sources: set[tuple[str, str]] = dataclasses.field(default_factory=set)
 
     def add(self, ev: Evidence) -> None:
+        """Count `ev` unless its signature or its reply (channel, probe) has counted already.
+
+        Evidence arrives strongest first, so a repeated hit never displaces a stronger one."""
         source = (ev.channel, ev.probe)
+        if ev.signature_id in self.signatures or source in self.sources:
+            return
+        self.signatures.add(ev.signature_id)
+        self.sources.add(source)
         {Strength.STRONG: self.strong, Strength.MEDIUM: self.medium,
-         Strength.WEAK: self.weak}[ev.strength].add(source)
+         Strength.WEAK: self.weak}[ev.strength].add(ev.signature_id)
 
     def key(self) -> tuple[int, int, int]:
         return len(self.strong), len(self.medium), len(self.weak)
@@ -74,7 +84,7 @@ def _by_strength(evidence: list[Evidence]) -> list[Evidence]:
 
 def decide(evidence: list[Evidence]) -> Verdict:
     tallies: dict[str, _Tally] = {}
-    for ev in evidence:
+    for ev in _by_strength(evidence):
         if ev.maker is not None and ev.maker != "generic":
             tallies.setdefault(ev.maker, _Tally()).add(ev)
     deciding = sorted(

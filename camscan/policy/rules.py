@@ -54,7 +54,7 @@ class PolicySettings:
     zone_severity: dict[str, Severity] = dataclasses.field(
         default_factory=lambda: dict(DEFAULT_ZONE_SEVERITY)
     )
-    min_confidence: float = 0.5  # below this a listed maker is reported for review, never flagged
+    min_confidence: float = 0.7  # "medium": below it a listed maker is reviewed, never flagged
     flag_zones: frozenset[str] = frozenset(SPECIAL_ZONES)
 
     def severity_for(self, zone: str | None) -> Severity:
