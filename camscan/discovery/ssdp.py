@@ -3,16 +3,20 @@ UPnP description (manufacturer, model, serial) from its LOCATION URL.
 
 The description is fetched only when LOCATION names the replying device itself by IPv4 literal
 and that device is in the targets: a reply must not steer camscan to another host. No redirects
-are followed; the body is capped at ctx.max_reply_bytes.
+are followed; the body is capped at ctx.max_reply_bytes. The fetch is a coroutine under one
+deadline (no thread): a device that drips its description costs FETCH_DEADLINE, then it is
+cancelled like any other task, and SIGINT stops it at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import http.client
 import urllib.parse
 
 from camscan import channels as ch
+from camscan.discovery.banners.http import build_request, read_body, read_head
+from camscan.discovery.banners.limits import Limits
+from camscan.discovery.banners.tcpports import ProbeFailure, Quiet, close, open_tcp, send
 from camscan.discovery.base import ProbeContext, ProbeOutcome
 from camscan.discovery.multicast import (
     RAW_LIMIT,
@@ -32,7 +36,7 @@ GROUP = "239.255.255.250"
 PORT = 1900
 MAX_HEADER_LINES = 64
 MAX_FETCHES = 64  # descriptions per round
-FETCH_TIMEOUT = 1.0  # seconds per description; also the grace after the window
+FETCH_DEADLINE = 1.0  # seconds per description, connect to last byte; also the grace after
 M_SEARCH = (
     b"M-SEARCH * HTTP/1.1\r\n"
     b"HOST: 239.255.255.250:1900\r\n"
@@ -122,15 +126,32 @@ def description_target(location: str, src_ip: str, targets: TargetSet) -> tuple[
     return port, (url.path or "/") + (f"?{url.query}" if url.query else "")
 
 
-def _fetch(ip: str, port: int, path: str, cap: int) -> bytes | None:
-    conn = http.client.HTTPConnection(ip, port, timeout=FETCH_TIMEOUT)
-    try:
-        conn.request("GET", path, headers={"User-Agent": "camscan", "Connection": "close"})
-        response = conn.getresponse()
-        body = response.read(cap + 1)
-        return body if response.status == 200 and len(body) <= cap else None
-    finally:
-        conn.close()
+async def fetch_description(
+    ip: str, port: int, path: str, cap: int, deadline: float = FETCH_DEADLINE
+) -> bytes | None:
+    """GET the description under one overall deadline; None unless a whole 200 body <= cap.
+
+    Raises ProbeFailure (bad or slow device) or TimeoutError (deadline)."""
+    limits = Limits(
+        connect_timeout=deadline,
+        read_timeout=deadline,
+        deadline=deadline,
+        max_head_bytes=min(cap, 16384),
+        max_body_bytes=cap,
+    )
+    async with asyncio.timeout(deadline):
+        try:
+            reader, writer = await open_tcp(ip, port, limits)
+        except Quiet as exc:
+            raise ProbeFailure(str(exc)) from None
+        try:
+            await send(writer, build_request("GET", path, ip, port, 80), limits)
+            head, rest = await read_head(reader, limits, "HTTP")
+            body = bytearray()
+            whole = await read_body(reader, head, rest, limits, body, cap, until_eof=True)
+        finally:
+            close(writer)
+    return bytes(body) if head.status == 200 and whole and len(body) <= cap else None
 
 
 class SsdpProbe:
@@ -145,9 +166,8 @@ class SsdpProbe:
             location = parsed[1].get("location") if parsed else None
             where = description_target(location, d.src_ip, ctx.targets) if location else None
             if where and (d.src_ip, *where) not in fetches and len(fetches) < MAX_FETCHES:
-                cap = ctx.max_reply_bytes
-                task = asyncio.create_task(asyncio.to_thread(_fetch, d.src_ip, *where, cap))
-                fetches[(d.src_ip, *where)] = task
+                fetch = fetch_description(d.src_ip, *where, ctx.max_reply_bytes)
+                fetches[(d.src_ip, *where)] = asyncio.create_task(fetch)
 
         plans = [
             UdpPlan(iface, [M_SEARCH], [(GROUP, PORT)], repeat_after=ctx.window / 3)
@@ -156,11 +176,14 @@ class SsdpProbe:
         datagrams, errors = await udp_round(ctx, NAME, plans, on_reply)
         observations = parse_datagrams(ctx, NAME, datagrams, parse_ssdp)
         if fetches:
-            await asyncio.wait(fetches.values(), timeout=FETCH_TIMEOUT)
+            await asyncio.wait(fetches.values(), timeout=FETCH_DEADLINE)
+            for task in fetches.values():
+                task.cancel()  # no-op for finished ones; coroutines end at their next await
+            await asyncio.gather(*fetches.values(), return_exceptions=True)
         for (ip, port, path), task in fetches.items():
-            if not task.done():
-                task.cancel()
-                errors.append(ProbeError(NAME, ip, f"description :{port}{path} timed out"))
+            if task.cancelled() or isinstance(task.exception(), TimeoutError):
+                error = f"description :{port}{path} timed out after {FETCH_DEADLINE:.1f} s"
+                errors.append(ProbeError(NAME, ip, error[:RAW_LIMIT]))
             elif task.exception() is not None:
                 error = " ".join(f"description :{port}{path}: {task.exception()}".split())
                 errors.append(ProbeError(NAME, ip, error[:RAW_LIMIT]))
