@@ -26,7 +26,7 @@ from camscan.policy.rules import (
     severity_rank,
 )
 from camscan.report.json_contract import UNASSIGNED, ip_sort_key, result_to_contract
-from camscan.report.table import printable
+from camscan.report.text import printable
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAKER_COLOURS = ("#1f4e79", "#c55a11", "#6f42c1", "#2e7d32", "#8d6e63", "#00838f", "#ad1457")

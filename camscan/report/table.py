@@ -1,22 +1,28 @@
-"""A terminal table coloured by severity, with a one-line summary under it.
+"""The terminal report: findings first, fitted to the terminal's width, coloured by severity.
+
+From 100 columns up it is a table whose address, maker and severity columns never shrink (the
+others wrap); below that each device gets a small block of lines, so an 80-column terminal still
+shows every flagged device's address, maker and severity in full. Devices with no maker and no
+evidence are listed by address only, in one wrapped paragraph at the end.
 
 Device text goes in as rich Text (never parsed as markup) after escaping control characters, so
-a banner cannot restyle the table or send escape sequences to the user's terminal.
+a banner cannot restyle the output or send escape sequences to the user's terminal.
 """
 
 from __future__ import annotations
 
-import re
+import os
 from typing import Any, TextIO
 
 from rich import box
-from rich.console import Console, JustifyMethod
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from camscan.model import ScanResult, Severity
 from camscan.policy.rules import maker_display, severity_rank
 from camscan.report.json_contract import ip_sort_key, result_to_contract
+from camscan.report.text import printable
 
 SEVERITY_STYLE = {
     Severity.CRITICAL.value: "bold white on red",
@@ -25,36 +31,48 @@ SEVERITY_STYLE = {
     Severity.INFO.value: "dim",
     Severity.ACCEPTED.value: "cyan",
 }
-PLAIN_WIDTH = 160  # files and pipes: wide enough that rows do not wrap
+PLAIN_WIDTH = 160  # files and pipes without $COLUMNS: wide enough that rows rarely wrap
+COMPACT_BELOW = 100  # narrower than this: one block per device instead of a table
 
-# C0, DEL, C1 controls and the bidi overrides used to make text display differently than it reads.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+__all__ = ["COMPACT_BELOW", "PLAIN_WIDTH", "colour_wanted", "printable", "summary_line"]
 
 
-def printable(value: Any, keep: str = "") -> str:
-    """Control characters (except those in `keep`) shown as \\xNN instead of acted on."""
-    if value is None:
-        return "-"
-    return _UNSAFE.sub(
-        lambda m: m.group() if m.group() in keep else f"\\x{ord(m.group()):02x}", str(value)
-    )
+def colour_wanted(out: TextIO, color: bool | None) -> bool:
+    """Colour when asked, else on a terminal unless NO_COLOR is set (no-color.org)."""
+    if color is not None:
+        return color
+    return out.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _width(out: TextIO, width: int | None) -> int | None:
+    """None lets rich ask the terminal (it honours $COLUMNS first)."""
+    if width is not None:
+        return width
+    if out.isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else PLAIN_WIDTH
 
 
 def _cell(value: Any, style: str = "") -> Text:
     return Text(printable(value), style=style)
 
 
-def _maker_cell(device: dict[str, Any]) -> Text:
+def _maker(device: dict[str, Any]) -> str:
     if not device["maker"]:
-        return _cell("unknown", "dim")
+        return "unknown"
     name = maker_display(device["maker"])
-    return _cell(f"{name} ({device['brand']})" if device["brand"] else name)
+    return f"{name} ({device['brand']})" if device["brand"] else name
 
 
-def _where_cell(device: dict[str, Any]) -> Text:
+def _where(device: dict[str, Any]) -> str:
     if not device["segment"]:
-        return _cell("-", "dim")
-    return _cell(f"{device['segment']} ({device['zone']})")
+        return "-"
+    return f"{device['segment']} ({device['zone']})"
+
+
+def _severity(device: dict[str, Any]) -> str:
+    return (device["severity"] or "-").upper()
 
 
 def summary_line(contract: dict[str, Any]) -> str:
@@ -68,49 +86,151 @@ def summary_line(contract: dict[str, Any]) -> str:
     )
 
 
-def _row_order(device: dict[str, Any]) -> tuple[int, tuple[int, int, str]]:
+def _row_order(device: dict[str, Any]) -> tuple[int, int, tuple[int, int, str]]:
     sev = device["severity"]
     rank = severity_rank(Severity(sev)) if sev else -1
-    return (-rank, ip_sort_key(device["ip"]))
+    return (0 if device["flagged"] else 1, -rank, ip_sort_key(device["ip"]))
 
 
-def write_table(result: ScanResult, out: TextIO, *, color: bool | None = None) -> None:
-    terminal = out.isatty() if color is None else color
+def _nothing_known(device: dict[str, Any]) -> bool:
+    return not device["maker"] and not device["evidence"] and not device["flagged"]
+
+
+# Columns after the first three in the order they are dropped last: (header, value, wrap width).
+_OPTIONAL: tuple[tuple[str, Any, int], ...] = (
+    ("Flag", lambda d: "YES" if d["flagged"] else "", 0),
+    ("Segment (zone)", _where, 14),
+    ("MAC", lambda d: d["mac"], 17),
+    ("Model", lambda d: d["model"], 12),
+    ("Confidence", lambda d: f"{d['confidence']:.2f} {d['confidence_label']}", 10),
+)
+
+
+def _longest(devices: list[dict[str, Any]], value: Any) -> int:
+    return max((len(printable(value(d))) for d in devices), default=0)
+
+
+def _table(devices: list[dict[str, Any]], colour: bool, width: int) -> Table:
+    """The widest table that fits: severity, IP and maker whole, then as many others as fit.
+
+    Widths are decided here, not by rich, so a needed column is never squeezed to nothing.
+    """
+    needed = [
+        ("Severity", _severity, _longest(devices, _severity)),
+        ("IP", lambda d: d["ip"], _longest(devices, lambda d: d["ip"])),
+        ("Maker (brand)", _maker, min(_longest(devices, _maker), 40)),
+    ]
+    widths = {name: max(w, len(name)) for name, _, w in needed}
+    columns: list[tuple[str, Any]] = [(name, value) for name, value, _ in needed]
+
+    def used(extra: int) -> int:
+        return sum(widths.values()) + extra + 3 * (len(widths) + (1 if extra else 0))
+
+    wrapped: list[tuple[str, int]] = []  # optional columns that could use more room
+    for name, value, wrap in _OPTIONAL:
+        longest = max(_longest(devices, value), len(name))  # headers stay whole too
+        want = min(longest, max(wrap, len(name))) if wrap else longest
+        if used(want) > width:
+            break
+        widths[name] = want
+        columns.append((name, value))
+        if longest > want:
+            wrapped.append((name, longest))
+    spare = width - used(0)
+    while spare > 0 and wrapped:  # leftover room, shared one column at a time
+        for name, longest in list(wrapped):
+            if spare and widths[name] < longest:
+                widths[name] += 1
+                spare -= 1
+            else:
+                wrapped.remove((name, longest))
+    table = Table(
+        box=box.SIMPLE_HEAVY if colour else box.ASCII, header_style="bold", pad_edge=False
+    )
+    for name, _ in columns:
+        table.add_column(name, width=widths[name], overflow="fold", no_wrap=False)
+    for device in devices:
+        cells = []
+        for name, value in columns:
+            style = ""
+            if name == "Severity":
+                style = SEVERITY_STYLE.get(device["severity"] or "", "")
+            elif name == "Flag":
+                style = "bold red"
+            cells.append(_cell(value(device), style))
+        table.add_row(*cells, style="on grey11" if device["flagged"] and colour else None)
+    return table
+
+
+def _packed(items: list[str], width: int) -> list[str]:
+    """Items joined by two spaces into lines of at most `width`; an item is split only if it
+    alone is longer than a line."""
+    lines: list[str] = []
+    line = ""
+    for item in items:
+        while len(item) > width:  # only hostile or odd text is this long
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(item[:width])
+            item = item[width:]
+        if line and len(line) + 2 + len(item) > width:
+            lines.append(line)
+            line = ""
+        line = f"{line}  {item}" if line else item
+    if line:
+        lines.append(line)
+    return lines
+
+
+def _block(device: dict[str, Any], width: int) -> Text:
+    """One device in a few lines: what a reader acts on first, whole; the details indented."""
+    sev = device["severity"] or ""
+    text = Text(overflow="fold")
+    text.append(printable(_severity(device)), SEVERITY_STYLE.get(sev, ""))
+    if device["flagged"]:
+        text.append(" FLAGGED", "bold red")
+    text.append("  ")
+    text.append(printable(device["ip"]), "bold")
+    text.append("  ")
+    text.append(printable(_maker(device)))
+    details = [
+        f"mac {printable(device['mac'])}",
+        f"model {printable(device['model'])}",
+        f"segment {printable(_where(device))}",
+        f"confidence {device['confidence']:.2f} {device['confidence_label']}",
+    ]
+    for line in _packed(details, max(width - 4, 20)):
+        text.append("\n    " + line, "" if device["flagged"] else "dim")
+    return text
+
+
+def write_table(
+    result: ScanResult, out: TextIO, *, color: bool | None = None, width: int | None = None
+) -> None:
+    colour = colour_wanted(out, color)
     console = Console(
         file=out,
-        force_terminal=terminal,
-        color_system="auto" if terminal else None,
-        width=None if out.isatty() else PLAIN_WIDTH,
+        force_terminal=colour,
+        no_color=not colour,
+        color_system="auto" if colour else None,
+        width=_width(out, width),
         highlight=False,
         emoji=False,
+        soft_wrap=False,
     )
     contract = result_to_contract(result)
-    table = Table(box=box.SIMPLE_HEAVY if terminal else box.ASCII, header_style="bold")
-    columns: tuple[tuple[str, JustifyMethod], ...] = (
-        ("IP", "left"),
-        ("MAC", "left"),
-        ("Maker (brand)", "left"),
-        ("Model", "left"),
-        ("Segment (zone)", "left"),
-        ("Severity", "left"),
-        ("Flagged", "center"),
-        ("Confidence", "right"),
-    )
-    for name, justify in columns:
-        table.add_column(name, justify=justify)
-    for device in sorted(contract["devices"], key=_row_order):
-        sev = device["severity"] or "-"
-        style = SEVERITY_STYLE.get(sev, "")
-        table.add_row(
-            _cell(device["ip"]),
-            _cell(device["mac"]),
-            _maker_cell(device),
-            _cell(device["model"]),
-            _where_cell(device),
-            _cell(sev.upper(), style),
-            _cell("YES" if device["flagged"] else "", "bold red"),
-            _cell(f"{device['confidence']:.2f} {device['confidence_label']}"),
-            style="on grey11" if device["flagged"] and terminal else None,
-        )
-    console.print(table)
+    devices = sorted(contract["devices"], key=_row_order)
+    if console.width >= COMPACT_BELOW:
+        console.print(_table(devices, colour, console.width))
+    else:
+        known = [d for d in devices if not _nothing_known(d)]
+        unknown = [d for d in devices if _nothing_known(d)]
+        for device in known:
+            console.print(_block(device, console.width))
+        if unknown:
+            ips = "  ".join(printable(d["ip"]) for d in unknown)
+            console.print(
+                Text(f"No maker identified, no evidence ({len(unknown)}): {ips}", "dim")
+            )
     console.print(Text(summary_line(contract), style="bold"))

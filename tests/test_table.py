@@ -1,0 +1,181 @@
+"""The terminal report fits the terminal: a real tmux pane at 80 columns, and widths around the
+switch to the table; colour only where wanted (NO_COLOR, --no-color, pipes)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from camscan.policy.rules import maker_display
+from camscan.report import render
+from camscan.report.json_contract import result_to_contract
+from camscan.report.table import write_table
+from camscan.store.results import save_result
+from tests.test_report import sample_result
+
+TMUX = shutil.which("tmux")
+
+
+def flagged_facts() -> list[tuple[str, str, str]]:
+    """(severity, ip, maker as shown) of every flagged device in the sample."""
+    facts = []
+    for d in result_to_contract(sample_result())["devices"]:
+        if d["flagged"]:
+            maker = maker_display(d["maker"]) + (f" ({d['brand']})" if d["brand"] else "")
+            facts.append((d["severity"].upper(), d["ip"], maker))
+    return facts
+
+
+def table_at(width: int) -> str:
+    out = io.StringIO()
+    write_table(sample_result(), out, color=False, width=width)
+    return out.getvalue()
+
+
+def _line_with_all(text: str, parts: tuple[str, ...]) -> bool:
+    return any(all(p in line for p in parts) for line in text.splitlines())
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 99, 100, 120, 132, 160, 200])
+def test_every_width_keeps_flagged_facts_whole_on_one_line(width: int) -> None:
+    text = table_at(width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    for sev, ip, maker in flagged_facts():
+        if width >= 60:  # narrower than the hostile badge itself, a name has to wrap
+            assert _line_with_all(text, (sev, f" {ip} ", maker)), (width, ip)
+        else:
+            assert _line_with_all(text, (sev, f" {ip} ")), (width, ip)
+
+
+def test_findings_come_first() -> None:
+    for width in (80, 160):
+        lines = table_at(width).splitlines()
+        first = {
+            ip: next(i for i, line in enumerate(lines) if f" {ip} " in f" {line} ")
+            for ip in ("198.18.0.9", "198.18.1.20", "198.18.2.5", "198.18.1.21")
+        }
+        # flagged (critical, then high) before those for review, before accepted
+        assert first["198.18.0.9"] < first["198.18.1.20"] < first["198.18.2.5"]
+        assert first["198.18.2.5"] < first["198.18.1.21"]
+
+
+def test_narrow_layout_groups_devices_nothing_is_known_about() -> None:
+    text = table_at(80)
+    assert "No maker identified, no evidence (1): 198.18.9.1" in text
+    assert "FLAGGED" in text
+    wide = table_at(160)
+    assert "| 198.18.9.1 " in wide  # the table keeps one row per device
+
+
+def test_wide_table_drops_low_priority_columns_before_shrinking_needed_ones() -> None:
+    narrowish, wide = table_at(100), table_at(200)
+    assert "Confidence" in wide
+    assert "Confidence" not in narrowish
+    assert "44:19:b6:12:34:57" in narrowish  # MAC still fits whole at 100
+
+
+def _pty_table(env: dict[str, str], color: bool | None = None) -> str:
+    """Render to a real pseudo-terminal so the terminal check is what decides colour."""
+    master, slave = os.openpty()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        with os.fdopen(slave, "w", encoding="utf-8") as tty:
+            assert tty.isatty()
+            write_table(sample_result(), tty, color=color, width=120)
+            tty.flush()
+            chunks = []
+            os.set_blocking(master, False)
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except BlockingIOError:
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    finally:
+        os.close(master)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_colour_on_a_terminal_unless_no_color_is_set() -> None:
+    assert "\x1b[" in _pty_table({"NO_COLOR": ""})
+    assert "\x1b[" not in _pty_table({"NO_COLOR": "1"})
+    assert "\x1b[" not in _pty_table({"NO_COLOR": ""}, color=False)  # --no-color
+
+
+def test_files_and_pipes_get_no_colour_and_a_wide_table() -> None:
+    out = io.StringIO()
+    render(sample_result(), "table", out)
+    assert "\x1b" not in out.getvalue()
+    assert "Confidence" in out.getvalue()
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux not installed (apt-get install -y tmux)")
+@pytest.mark.parametrize("no_color", [False, True])
+def test_tmux_at_80_columns_shows_every_flagged_device_whole(
+    tmp_path: Path, no_color: bool
+) -> None:
+    assert TMUX is not None
+    result_file = tmp_path / "result.json"
+    save_result(sample_result(), result_file)
+    sock = f"camscan-test-{os.getpid()}-{int(no_color)}"
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
+    env["TERM"] = "xterm-256color"
+    prefix = "NO_COLOR=1 " if no_color else ""
+    command = (
+        f"{prefix}{sys.executable} -m camscan report {result_file}; echo __END__; sleep 60"
+    )
+    tmux = [TMUX, "-L", sock, "-f", "/dev/null"]
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-x", "80", "-y", "100", "-s", "t", command],
+        env=env,
+        check=True,
+        cwd=Path(__file__).parents[1],
+    )
+    try:
+        screen = ""
+        for _ in range(300):  # a bounded wait for the command to finish, not a timing check
+            screen = subprocess.run(
+                [*tmux, "capture-pane", "-p", "-e", "-t", "t", "-S", "0", "-E", "99"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            if "__END__" in screen:
+                break
+            time.sleep(0.1)
+        width = subprocess.run(
+            [*tmux, "display-message", "-p", "-t", "t", "#{pane_width}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    finally:
+        subprocess.run([*tmux, "kill-server"], check=False, capture_output=True)
+    assert width == "80"
+    assert "__END__" in screen, screen
+    assert ("\x1b[" in screen) is not no_color
+    plain = _strip_escapes(screen)
+    for sev, ip, maker in flagged_facts():
+        assert _line_with_all(plain, (sev, f" {ip} ", maker)), (ip, plain)
+    assert "4 flagged" in plain
+
+
+def _strip_escapes(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;:]*[A-Za-z]", "", text)
