@@ -13,11 +13,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from camscan.model import Segment
+from camscan.macaddr import normalise_mac
+from camscan.model import MEDIUM_CONFIDENCE, Segment
 
 SPECIAL_ZONES = ("core", "sensitive")
 ALL_PROBES = ("arp", "wsd", "mdns", "sadp", "dhip", "dvrip", "ssdp", "banners")
 FORMATS = ("table", "json", "jsonl", "csv", "html")
+FINDING_SEVERITIES = ("critical", "high", "medium")  # a zone's severity for a listed maker
 _SEGMENT_KEYS = {"name", "cidrs", "zone", "description"}
 _SCAN_KEYS = {
     "targets",
@@ -62,7 +64,7 @@ class OutputSettings:
 @dataclasses.dataclass(slots=True)
 class PolicyConfig:
     listed_makers: list[str] = dataclasses.field(default_factory=lambda: ["hikvision", "dahua"])
-    min_confidence: float = 0.7  # "medium": one ambiguous hint never flags
+    min_confidence: float = MEDIUM_CONFIDENCE  # one ambiguous hint never flags
     severity: dict[str, str] = dataclasses.field(default_factory=dict)  # zone -> severity
 
 
@@ -243,12 +245,16 @@ def _policy(t: dict[str, Any], where: str) -> PolicyConfig:
     sev = t.get("severity", {})
     if not isinstance(sev, dict) or not all(isinstance(v, str) for v in sev.values()):
         raise ConfigError(f'{where}: {place}: severity must be a table of zone = "severity"')
-    allowed = {"critical", "high", "medium", "info"}
     for zone, value in sev.items():
-        if value not in allowed:
+        if value == "info":
+            raise ConfigError(
+                f"{where}: {place}: severity.{zone} 'info' is not allowed: info means \"not a "
+                "finding\"; a listed maker is at least medium (critical, high or medium)"
+            )
+        if value not in FINDING_SEVERITIES:
             raise ConfigError(
                 f"{where}: {place}: severity.{zone} {value!r} is not one of "
-                f"{', '.join(sorted(allowed))}"
+                f"{', '.join(FINDING_SEVERITIES)}"
             )
     mc = _typed(t, "min_confidence", float, d.min_confidence, where, place)
     if not 0 <= mc <= 1:
@@ -277,8 +283,33 @@ def _exception(e: Any, n: int, where: str) -> ExceptionConfig:
         raise ConfigError(f"{where}: {place}: needs expires, a date like 2027-03-31")
     if mac is not None and not isinstance(mac, str):
         raise ConfigError(f"{where}: {place}: mac must be text")
-    if serial is not None and not isinstance(serial, str):
-        raise ConfigError(f"{where}: {place}: serial must be text")
-    return ExceptionConfig(
-        e["reason"], e["accepted_by"], expires, mac.lower() if mac else None, serial
-    )
+    if serial is not None and (not isinstance(serial, str) or not serial.strip()):
+        raise ConfigError(f"{where}: {place}: serial must be non-empty text")
+    norm = normalise_mac(mac) if mac else None
+    if mac and norm is None:
+        raise ConfigError(
+            f"{where}: {place}: mac {mac!r} is not a MAC address (like 44:19:b6:00:00:01)"
+        )
+    return ExceptionConfig(e["reason"], e["accepted_by"], expires, norm, serial)
+
+
+def expired_exceptions(cfg: Config, today: dt.date | None = None) -> list[str]:
+    """One warning per exception past its date: it no longer downgrades anything."""
+    today = today or dt.date.today()
+    return [
+        f"exception {n} ({'MAC ' + e.mac if e.mac else 'serial ' + str(e.serial)}, "
+        f"{e.reason}) expired on {e.expires}: it no longer applies"
+        for n, e in enumerate(cfg.exceptions, 1)
+        if e.expires < today
+    ]
+
+
+def config_warnings(cfg: Config, today: dt.date | None = None) -> list[str]:
+    """What is valid but probably not meant: expired exceptions, a confidence floor below medium."""
+    warnings = expired_exceptions(cfg, today)
+    if cfg.policy.min_confidence < MEDIUM_CONFIDENCE:
+        warnings.append(
+            f"[policy] min_confidence {cfg.policy.min_confidence} is below {MEDIUM_CONFIDENCE} "
+            "(medium): a single ambiguous hint can flag a device"
+        )
+    return warnings

@@ -13,6 +13,8 @@ import time
 from typing import Any
 
 SCHEMA_VERSION = "1.1"  # 1.1 added the top-level "policy"
+HIGH_CONFIDENCE = 0.85  # verdict confidence labels: "high" from here,
+MEDIUM_CONFIDENCE = 0.7  # "medium" from here (the default floor for flagging), "low" below
 
 
 class Strength(enum.StrEnum):

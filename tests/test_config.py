@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from camscan.config import ConfigError, load_config, parse_config
+from camscan.config import ConfigError, expired_exceptions, load_config, parse_config
 
 GOOD = """
 [[segment]]
@@ -27,7 +27,7 @@ probes = ["arp", "sadp"]
 
 [policy]
 listed_makers = ["hikvision", "dahua", "uniview"]
-severity = { general = "info" }
+severity = { general = "high" }
 
 [[exception]]
 mac = "44:19:B6:00:00:01"
@@ -81,6 +81,17 @@ def test_good_config_parses(tmp_path: Path) -> None:
         ),
         ('[[exception]]\nmac="aa"\nreason="x"\naccepted_by="y"\nexpires="soon"', "needs expires"),
         ("[colours]\nx=1", "unknown field 'colours'"),
+        # Issue 10: "info" means "not a finding", so no zone can make a listed maker info.
+        ('[policy]\nseverity = { core = "info" }', "severity.core 'info' is not allowed"),
+        # Issue 10: exception MACs were not validated, so a typo silently matched nothing.
+        (
+            '[[exception]]\nmac="44:19:b6:00:00"\nreason="x"\naccepted_by="y"\nexpires=2027-01-01',
+            "mac '44:19:b6:00:00' is not a MAC address",
+        ),
+        (
+            '[[exception]]\nserial=" "\nreason="x"\naccepted_by="y"\nexpires=2027-01-01',
+            "serial must be non-empty text",
+        ),
     ],
 )
 def test_bad_configs_name_the_problem(snippet: str, message: str) -> None:
@@ -117,3 +128,32 @@ def test_config_check_command_one_line_errors(tmp_path: Path) -> None:
         text=True,
     )
     assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def test_exception_macs_are_normalised_and_expired_ones_warned_about() -> None:
+    cfg = parse_config(
+        __import__("tomllib").loads(
+            '[[exception]]\nmac="44-19-B6-00-00-01"\nreason="door"\naccepted_by="CISO"\n'
+            "expires=2025-05-31\n"
+            '[[exception]]\nserial="ABC"\nreason="lab"\naccepted_by="CISO"\nexpires=2099-01-01\n'
+        )
+    )
+    assert cfg.exceptions[0].mac == "44:19:b6:00:00:01"
+    warnings = expired_exceptions(cfg, __import__("datetime").date(2025, 6, 1))
+    assert warnings == [
+        "exception 1 (MAC 44:19:b6:00:00:01, door) expired on 2025-05-31: it no longer applies"
+    ]
+
+
+def test_config_check_warns_about_expired_exceptions_and_a_low_floor(tmp_path: Path) -> None:
+    p = tmp_path / "camscan.toml"
+    p.write_text(
+        '[policy]\nmin_confidence = 0.5\n[[exception]]\nmac="44:19:b6:00:00:01"\nreason="door"\n'
+        'accepted_by="CISO"\nexpires=2020-01-01\n'
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "camscan", "config", "check", str(p)], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    assert "exception 1 (MAC 44:19:b6:00:00:01, door) expired on 2020-01-01" in r.stderr
+    assert "min_confidence 0.5 is below 0.7" in r.stderr

@@ -342,3 +342,23 @@ def test_evaluate_result_follows_the_users_config() -> None:
     later = evaluate_result(result, config, date(2026, 1, 1))
     assert later[0].severity is Severity.CRITICAL  # the exception has expired
     assert "expired on 2025-12-31" in later[0].rationale
+
+
+def test_a_listed_maker_is_at_least_medium_and_its_exception_is_applied() -> None:
+    # Issue 10: a zone severity of "info" made a flagged finding "info" and skipped exceptions.
+    policy = PolicySettings(zone_severity={"core": Severity.INFO, "sensitive": Severity.HIGH})
+    f = judge(hikvision("198.18.0.10"), policy)
+    assert (f.severity, f.flagged) == (Severity.MEDIUM, True)
+    entry = ExceptionEntry("door camera", "CISO", date(2025, 12, 31), mac="44:19:b6:12:34:56")
+    accepted = judge(hikvision("198.18.0.10"), policy, exceptions=[entry])
+    assert (accepted.severity, accepted.flagged) == (Severity.ACCEPTED, False)
+
+
+@given(st.sampled_from([Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.INFO]),
+       st.floats(0, 1), st.sampled_from(["198.18.0.10", "198.18.1.10", "198.18.3.10", "192.0.2.1"]))
+def test_every_flagged_finding_is_at_least_medium(sev: Severity, conf: float, ip: str) -> None:
+    policy = PolicySettings(zone_severity={"core": sev, "sensitive": sev, "elsewhere": sev})
+    f = judge(hikvision(ip, confidence=conf), policy)
+    assert f.severity in (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM)
+    if f.flagged:
+        assert conf >= policy.min_confidence

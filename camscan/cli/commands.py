@@ -21,12 +21,14 @@ oui_app = typer.Typer(
 @config_app.command("check")
 def config_check(path: Path = typer.Argument(..., help="The camscan.toml to validate.")) -> None:
     """Validate a config file; say exactly what is wrong and where."""
-    from camscan.config import ConfigError, load_config
+    from camscan.config import ConfigError, config_warnings, load_config
 
     try:
         cfg = load_config(path)
     except ConfigError as e:
         fail(str(e))
+    for warning in config_warnings(cfg):
+        typer.echo(f"{path}: warning: {warning}", err=True)
     zones = ", ".join(f"{s.name} ({s.zone}: {' '.join(s.cidrs)})" for s in cfg.segments)
     typer.echo(
         f"{path}: OK: {len(cfg.segments)} segments{': ' + zones if zones else ''}; "

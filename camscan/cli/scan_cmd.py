@@ -146,6 +146,11 @@ def scan(
         cfg = load_config(config) if config else parse_config({})
     except ConfigError as e:
         fail(str(e))
+    if not quiet:
+        from camscan.config import config_warnings
+
+        for warning in config_warnings(cfg):
+            typer.echo(f"camscan: warning: {warning}", err=True)
     s = cfg.scan
     fmt = fmt or cfg.output.format
     if fmt not in FORMATS:

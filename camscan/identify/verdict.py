@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from camscan.identify import makers
-from camscan.model import Evidence, Strength, Verdict
+from camscan.model import HIGH_CONFIDENCE, MEDIUM_CONFIDENCE, Evidence, Strength, Verdict
 
 _RANK = {Strength.STRONG: 0, Strength.MEDIUM: 1, Strength.WEAK: 2}
 _CAPTURED = ("model", "firmware", "serial")
@@ -54,9 +54,9 @@ class _Tally:
 
 
 def label_for(confidence: float) -> str:
-    if confidence >= 0.85:
+    if confidence >= HIGH_CONFIDENCE:
         return "high"
-    if confidence >= 0.7:
+    if confidence >= MEDIUM_CONFIDENCE:
         return "medium"
     return "low" if confidence > 0 else "none"
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date
 
 from camscan.identify.makers import LISTED, PRC_MAKERS, display_name
-from camscan.model import Device, Finding, Segment, Severity
+from camscan.model import MEDIUM_CONFIDENCE, Device, Finding, Segment, Severity
 from camscan.policy.exceptions import ExceptionEntry, find_exception
 
 SPECIAL_ZONES = ("core", "sensitive")
@@ -54,7 +54,7 @@ class PolicySettings:
     zone_severity: dict[str, Severity] = dataclasses.field(
         default_factory=lambda: dict(DEFAULT_ZONE_SEVERITY)
     )
-    min_confidence: float = 0.7  # "medium": below it a listed maker is reviewed, never flagged
+    min_confidence: float = MEDIUM_CONFIDENCE  # below it a listed maker is reviewed, not flagged
     flag_zones: frozenset[str] = frozenset(SPECIAL_ZONES)
 
     def severity_for(self, zone: str | None) -> Severity:
@@ -156,7 +156,8 @@ def _judge(device: Device, seg: Segment | None, policy: PolicySettings) -> tuple
         )
         return finding, ""
     action = ZONE_ACTIONS[zone_class(zone)]
-    finding.severity = policy.severity_for(zone)
+    # A listed maker is always a finding: at least medium, whatever the zone table says.
+    finding.severity = max(policy.severity_for(zone), Severity.MEDIUM, key=_RANK.__getitem__)
     base = f"{_made_by(device)} {_where(seg)}, {_evidence_words(device)}"
     if v.confidence < policy.min_confidence:
         finding.severity = min(finding.severity, Severity.MEDIUM, key=_RANK.__getitem__)
@@ -179,6 +180,11 @@ _RANK = {
 }
 
 
+def is_finding(finding: Finding) -> bool:
+    """A listed maker, judged: "info" is the one severity that means "nothing found"."""
+    return finding.maker is not None and finding.severity is not Severity.INFO
+
+
 def severity_rank(severity: Severity) -> int:
     """Higher is worse; for sorting findings and picking colours."""
     return _RANK[severity]
@@ -197,7 +203,7 @@ def evaluate(
     for device in devices:
         finding, closing = _judge(device, find_segment(device.ip), policy)
         entry = None
-        if finding.severity is not Severity.INFO:
+        if is_finding(finding):  # exceptions accept findings; a non-finding has nothing to accept
             entry = find_exception(device, exceptions, today)
         if entry is None or not entry.is_valid(today):
             finding.rationale += closing
