@@ -137,6 +137,8 @@ class ScanRun:
     errors: list[ProbeError] = dataclasses.field(default_factory=list)
     stats: dict[str, int] = dataclasses.field(default_factory=dict)  # e.g. dropped replies
     camscan_version: str = ""
+    resolved: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # name -> its IPs
+    excluded: list[str] = dataclasses.field(default_factory=list)  # --exclude, as given
 
 
 @dataclasses.dataclass(slots=True)

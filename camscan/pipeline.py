@@ -143,6 +143,8 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanResult:
         interfaces=[i.name for i in req.interfaces],
         privileged=req.privileged,
         camscan_version=__version__,
+        resolved=dict(req.targets.names),
+        excluded=list(req.targets.excluded),
     )
     clock = time.monotonic()
 

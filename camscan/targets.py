@@ -1,5 +1,11 @@
 """What the user asked camscan to scan, and the safety rules on it.
 
+The syntax is what nmap users type: CIDRs (`198.18.0.0/24`), single addresses, ranges
+(`198.18.0.1-50` on the last octet, `198.18.0.1-198.18.1.20` in full), host names (resolved once,
+recorded), lists read from a file or stdin (`-iL`), and exclusions (`--exclude`, `--exclude-file`).
+netaddr does the ranges and set arithmetic. The safety rules (no public ranges without
+--allow-public, at most --max-hosts addresses) apply to the expanded set, after exclusions.
+
 camscan probes nothing outside a TargetSet. Discovery replies from other addresses are kept but
 marked out of scope and never probed further.
 """
@@ -8,35 +14,146 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Iterator
+import re
+import socket
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO
+
+import netaddr
 
 IPv4 = ipaddress.IPv4Address
 _SHARED = ipaddress.IPv4Network("100.64.0.0/10")  # carrier-grade NAT: private in practice
 DEFAULT_MAX_HOSTS = 65536
+MAX_LIST_BYTES = 4 << 20  # a target list larger than this is not a list someone wrote
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$"
+)
+_DOTTED = re.compile(r"^[0-9.]+$")  # looks like an address: never sent to a resolver
+
+# host name -> its IPv4 addresses; raises OSError when it does not resolve
+Resolver = Callable[[str], list[str]]
 
 
 class TargetError(Exception):
     """A target the user gave cannot be parsed or may not be scanned; the message is one line."""
 
 
-def parse_target(text: str) -> ipaddress.IPv4Network:
-    """A CIDR, a single address, or a last-octet range like 198.18.1.10-20."""
-    s = text.strip()
-    if "-" in s and "/" not in s:
-        raise TargetError(f"ranges are not supported, give a CIDR or an address: {s!r}")
+def system_resolver(name: str) -> list[str]:
+    """The IPv4 addresses getaddrinfo gives for `name` (files, then DNS, as nsswitch says)."""
+    infos = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos}, key=ipaddress.IPv4Address)
+
+
+def _address(text: str, whole: str) -> netaddr.IPAddress:
     try:
-        return ipaddress.IPv4Network(s, strict=False)
+        return netaddr.IPAddress(str(ipaddress.IPv4Address(text)))
     except ValueError:
-        raise TargetError(f"not an IPv4 address or CIDR: {s!r}") from None
+        raise TargetError(f"not an IPv4 address in {whole!r}: {text!r}") from None
+
+
+def _range(text: str) -> netaddr.IPRange:
+    """`a.b.c.d-e` (last octet) or `a.b.c.d-w.x.y.z`."""
+    first_text, _, last_text = text.partition("-")
+    first = _address(first_text, text)
+    if last_text.isdigit() and len(last_text) <= 3:
+        octet = int(last_text)
+        if octet > 255:
+            raise TargetError(f"range end {octet} is not an octet (0-255) in {text!r}")
+        last = netaddr.IPAddress((int(first) & 0xFFFFFF00) | octet)
+    else:
+        last = _address(last_text, text)
+    if last < first:
+        raise TargetError(f"range {text!r} ends before it starts")
+    return netaddr.IPRange(first, last)
+
+
+def parse_target(
+    text: str, resolver: Resolver | None = None
+) -> tuple[netaddr.IPSet, list[str] | None]:
+    """One target as a set of addresses, plus the addresses a host name resolved to (if one).
+
+    A host name is resolved only when `resolver` is given (exclusions are never resolved).
+    """
+    s = text.strip()
+    if not s:
+        raise TargetError("empty target")
+    if "/" in s:
+        try:
+            return netaddr.IPSet([str(ipaddress.IPv4Network(s, strict=False))]), None
+        except ValueError:
+            raise TargetError(f"not an IPv4 network (CIDR): {s!r}") from None
+    if "-" in s and _DOTTED.match(s.replace("-", "")):
+        return netaddr.IPSet(_range(s)), None
+    if _DOTTED.match(s):
+        return netaddr.IPSet([str(_address(s, s))]), None
+    if resolver is None or not _HOSTNAME.match(s):
+        raise TargetError(f"not an IPv4 address, range, CIDR or host name: {s!r}")
+    try:
+        addresses = resolver(s)
+    except (OSError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise TargetError(f"host name {s!r} does not resolve: {reason}") from None
+    if not addresses:
+        raise TargetError(f"host name {s!r} has no IPv4 address")
+    return netaddr.IPSet(addresses), list(addresses)
+
+
+def read_target_list(stream: IO[str], where: str) -> list[str]:
+    """Targets from an `-iL` file: whitespace or comma separated, `#` starts a comment."""
+    try:
+        text = stream.read(MAX_LIST_BYTES + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TargetError(f"cannot read target list {where}: {exc}") from None
+    if len(text) > MAX_LIST_BYTES:
+        raise TargetError(f"target list {where} is larger than {MAX_LIST_BYTES} bytes")
+    found: list[str] = []
+    for line in text.splitlines():
+        found += line.split("#", 1)[0].replace(",", " ").split()
+    return found
+
+
+def read_target_file(path: str, stdin: IO[str] | None = None) -> list[str]:
+    """`-iL PATH`, or `-iL -` for standard input."""
+    if path == "-":
+        import sys
+
+        return read_target_list(stdin or sys.stdin, "<stdin>")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return read_target_list(f, path)
+    except OSError as exc:
+        raise TargetError(f"cannot read target list {path}: {exc.strerror or exc}") from None
+
+
+def split_exclusions(texts: Iterable[str]) -> list[str]:
+    """`--exclude a,b --exclude c` -> [a, b, c] (nmap takes comma-separated lists)."""
+    return [p for t in texts for p in t.replace(",", " ").split()]
 
 
 def is_private(net: ipaddress.IPv4Network) -> bool:
     return (net.is_private and not net.is_unspecified) or net.subnet_of(_SHARED)
 
 
+def _check(net: ipaddress.IPv4Network, allow_public: bool) -> None:
+    if net.is_multicast or net.is_reserved or net.is_unspecified or net.is_loopback:
+        raise TargetError(f"{net} is not a unicast host range and cannot be scanned")
+    if (
+        net.overlaps(ipaddress.IPv4Network("0.0.0.0/8"))
+        or net.overlaps(ipaddress.IPv4Network("127.0.0.0/8"))
+        or net.overlaps(ipaddress.IPv4Network("224.0.0.0/3"))
+    ):
+        raise TargetError(f"{net} includes non-unicast addresses and cannot be scanned")
+    if not allow_public and not is_private(net):
+        raise TargetError(
+            f"{net} is not a private range; pass --allow-public if you own it and mean it"
+        )
+
+
 @dataclasses.dataclass(slots=True)
 class TargetSet:
     networks: list[ipaddress.IPv4Network]
+    names: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # host name -> IPs
+    excluded: list[str] = dataclasses.field(default_factory=list)  # as given, for the record
 
     @classmethod
     def parse(
@@ -45,21 +162,33 @@ class TargetSet:
         *,
         allow_public: bool = False,
         max_hosts: int = DEFAULT_MAX_HOSTS,
+        exclude: list[str] | None = None,
+        resolver: Resolver | None = system_resolver,
     ) -> TargetSet:
-        nets = [parse_target(t) for t in texts]
+        """Expand, subtract the exclusions, then apply the safety rules to what is left."""
+        wanted = netaddr.IPSet()
+        names: dict[str, list[str]] = {}
+        for text in texts:
+            key = text.strip()
+            if key in names:
+                continue  # resolved once
+            addresses, resolved = parse_target(text, resolver)
+            if resolved is not None:
+                names[key] = resolved
+            wanted |= addresses
+        excluded = list(exclude or [])
+        for text in excluded:
+            wanted -= parse_target(text)[0]
+        nets = [ipaddress.IPv4Network(str(c)) for c in wanted.iter_cidrs()]
         for n in nets:
-            if n.is_multicast or n.is_reserved or n.is_unspecified or n.is_loopback:
-                raise TargetError(f"{n} is not a unicast host range and cannot be scanned")
-            if not allow_public and not is_private(n):
-                raise TargetError(
-                    f"{n} is not a private range; pass --allow-public if you own it and mean it"
-                )
-        ts = cls(list(ipaddress.collapse_addresses(nets)))
-        if ts.size() > max_hosts:
+            _check(n, allow_public)
+        if wanted.size > max_hosts:
             raise TargetError(
-                f"targets cover {ts.size()} addresses, more than --max-hosts {max_hosts}"
+                f"targets cover {wanted.size} addresses, more than --max-hosts {max_hosts}"
             )
-        return ts
+        if texts and not nets:
+            raise TargetError("the exclusions remove every target: nothing left to scan")
+        return cls(nets, names, excluded)
 
     def __contains__(self, ip: object) -> bool:
         try:
@@ -76,6 +205,20 @@ class TargetSet:
         addresses may be hosts (probes skip the attached network's own network/broadcast)."""
         for n in self.networks:
             yield from n
+
+    def split(
+        self, attached: list[ipaddress.IPv4Network]
+    ) -> tuple[TargetSet, TargetSet]:
+        """(the part on `attached` networks, the rest): ARP covers the first, L3 the second."""
+        on_link = netaddr.IPSet(str(n) for n in attached)
+        mine = netaddr.IPSet(str(n) for n in self.networks)
+        near, far = mine & on_link, mine - on_link
+
+        def part(s: netaddr.IPSet) -> TargetSet:
+            nets = [ipaddress.IPv4Network(str(c)) for c in s.iter_cidrs()]
+            return TargetSet(nets, self.names, self.excluded)
+
+        return part(near), part(far)
 
     def __bool__(self) -> bool:
         return bool(self.networks)

@@ -32,24 +32,45 @@ def _targets(
     all_segments: bool,
     allow_public: bool,
     max_hosts: int,
+    input_lists: list[str] | None = None,
+    exclude: list[str] | None = None,
+    exclude_files: list[str] | None = None,
 ) -> TargetSet:
-    from camscan.targets import TargetError, TargetSet
+    from camscan.targets import (
+        TargetError,
+        TargetSet,
+        read_target_file,
+        split_exclusions,
+    )
 
     chosen = list(texts)
+    try:
+        for path in input_lists or []:
+            chosen.extend(read_target_file(path))
+        excluded = split_exclusions(exclude or [])
+        for path in exclude_files or []:
+            excluded.extend(read_target_file(path))
+    except TargetError as e:
+        fail(str(e))
     try:
         names = [s.name for s in cfg.segments] if all_segments else segments
         for name in names:
             chosen.extend(cfg.segment(name).cidrs)
     except ConfigError as e:
         fail(str(e))
-    if not chosen:
+    if not chosen and not input_lists:
         chosen = list(cfg.scan.targets)
     if not chosen:
+        if input_lists:
+            fail(f"the target list {', '.join(input_lists)} names no target")
         typer.echo(EXPLAIN_NO_TARGET, err=True)
         raise typer.Exit(EXIT_USAGE)
     try:
         return TargetSet.parse(
-            chosen, allow_public=allow_public or cfg.scan.allow_public, max_hosts=max_hosts
+            chosen,
+            allow_public=allow_public or cfg.scan.allow_public,
+            max_hosts=max_hosts,
+            exclude=excluded,
         )
     except TargetError as e:
         fail(str(e))
@@ -71,6 +92,14 @@ def _interfaces(names: list[str], targets: TargetSet) -> list[Interface]:
             EXIT_FAILED,
         )
     return carrying
+
+
+def _print_targets(ts: TargetSet) -> None:
+    for name, addresses in ts.names.items():
+        typer.echo(f"# {name} -> {', '.join(addresses)}")
+    for net in ts.networks:
+        typer.echo(str(net))
+    typer.echo(f"# {ts.size()} addresses", err=True)
 
 
 def _lab_guard() -> None:
@@ -125,7 +154,24 @@ def scan(
         help="Allow targets outside private ranges (only networks you own).",
     ),
     max_hosts: int = typer.Option(
-        65536, "--max-hosts", help="Refuse target sets larger than this."
+        65536, "--max-hosts", help="Refuse target sets larger than this (after exclusions)."
+    ),
+    input_list: list[str] = typer.Option(
+        [],
+        "-iL",
+        "--input-list",
+        help="Read targets from FILE ('-' for stdin), one or more per line, # comments.",
+    ),
+    exclude: list[str] = typer.Option(
+        [], "--exclude", help="Addresses, ranges or CIDRs to leave out (comma-separated)."
+    ),
+    exclude_file: list[str] = typer.Option(
+        [], "--exclude-file", help="Read exclusions from FILE, like -iL."
+    ),
+    list_targets: bool = typer.Option(
+        False,
+        "--list-targets",
+        help="Print the expanded targets (and resolved host names) and exit; sends nothing.",
     ),
     quiet: bool = typer.Option(
         False,
@@ -159,7 +205,20 @@ def scan(
     bad = [p for p in probe_list if p not in ALL_PROBES]
     if bad:
         fail(f"unknown probe {bad[0]!r} (known: {', '.join(ALL_PROBES)})")
-    ts = _targets(targets or [], cfg, segment, all_segments, allow_public, max_hosts)
+    ts = _targets(
+        targets or [],
+        cfg,
+        segment,
+        all_segments,
+        allow_public,
+        max_hosts,
+        input_list,
+        exclude,
+        exclude_file,
+    )
+    if list_targets:
+        _print_targets(ts)
+        raise typer.Exit(EXIT_OK)
     ifaces = _interfaces(interface or s.interfaces, ts)
     out_path = output or (Path(cfg.output.file) if cfg.output.file else None)
     run_scan_and_report(

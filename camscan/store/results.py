@@ -126,7 +126,16 @@ def _run(o: _Obj) -> ScanRun:
         errors=[_probe_error(e) for e in o.objs("errors")],
         stats=stats,
         camscan_version=o.opt_text("camscan_version") or "",
+        resolved=_resolved(o),
+        excluded=o.texts("excluded"),
     )
+
+
+def _resolved(o: _Obj) -> dict[str, list[str]]:
+    names = o.text_map("resolved", list)
+    if not all(isinstance(a, str) for addresses in names.values() for a in addresses):
+        raise o._fail("resolved", "an object of lists of strings")
+    return names
 
 
 def _evidence(o: _Obj) -> Evidence:
