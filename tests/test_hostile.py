@@ -64,3 +64,51 @@ def test_ssdp_description_is_fetched_when_served_whole() -> None:
             return await fetch_description("127.0.0.1", port, "/d.xml", 65536)
 
     assert asyncio.run(main()) == body
+
+
+async def _many_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    head = b"HTTP/1.1 200 OK\r\n" + b"".join(b"%x:\r\n" % n for n in range(8000))
+    writer.write(head + b"Content-Length: 0\r\n\r\n")
+    await writer.drain()
+    writer.close()
+
+
+def test_a_head_of_thousands_of_headers_gives_a_bounded_number_of_observations() -> None:
+    from camscan.discovery.banners.http import MAX_HEAD_TEXT, MAX_HEADER_OBSERVATIONS, probe_http
+    from camscan.discovery.banners.limits import Limits
+    from camscan.model import Observation
+
+    async def main() -> list[Observation]:
+        server, port = await _serve(_many_headers)
+        out: list[Observation] = []
+        async with server:
+            await probe_http("127.0.0.1", port, "/", Limits(), out)
+        return out
+
+    out = asyncio.run(main())
+    headers = [o for o in out if o.channel.startswith("http.header.")]
+    assert len(headers) == MAX_HEADER_OBSERVATIONS
+    assert len(out) <= MAX_HEADER_OBSERVATIONS + 3
+    assert all(len(o.raw) <= MAX_HEAD_TEXT for o in out)
+
+
+
+
+def test_one_flooding_sender_cannot_crowd_out_another() -> None:
+    import ipaddress
+
+    from camscan.discovery.base import ProbeContext
+    from camscan.discovery.multicast import MAX_DATAGRAMS_PER_SENDER, Datagram, SenderBudget
+    from camscan.targets import TargetSet
+
+    ctx = ProbeContext([], TargetSet([ipaddress.IPv4Network("198.18.0.0/24")]))
+    budget = SenderBudget(ctx, "wsd")
+    flood = [Datagram(b"reply %d" % n, "198.18.0.66", 3702, "eth0") for n in range(20000)]
+    admitted = sum(budget.admit(d) for d in flood)
+    assert admitted == MAX_DATAGRAMS_PER_SENDER
+    camera = Datagram(b"the camera's reply", "198.18.0.10", 3702, "eth0")
+    assert budget.admit(camera)
+    assert not budget.admit(camera)  # a repeat is folded
+    assert [e.target for e in budget.errors()] == ["198.18.0.66"]
+    assert ctx.stats["wsd.flood"] == 20000 - MAX_DATAGRAMS_PER_SENDER

@@ -19,9 +19,8 @@ from camscan.discovery.multicast import (
     RAW_LIMIT,
     UdpPlan,
     clean_field,
+    collect,
     ipv4_or_none,
-    parse_datagrams,
-    udp_round,
 )
 from camscan.macaddr import normalise_mac
 from camscan.model import Observation
@@ -115,5 +114,4 @@ class DhipProbe:
             UdpPlan(iface, [search], dests, groups=[(GROUP, PORT)], repeat_after=ctx.window / 3)
             for iface in ctx.interfaces
         ]
-        datagrams, errors = await udp_round(ctx, NAME, plans)
-        return ProbeOutcome(parse_datagrams(ctx, NAME, datagrams, parse_dhip), errors)
+        return ProbeOutcome(*await collect(ctx, NAME, plans, parse_dhip))

@@ -18,8 +18,7 @@ from camscan.discovery.multicast import (
     RAW_LIMIT,
     UdpPlan,
     clean_field,
-    parse_datagrams,
-    udp_round,
+    collect,
 )
 from camscan.macaddr import normalise_mac
 from camscan.model import Observation
@@ -97,5 +96,4 @@ class DvripProbe:
             )
             for iface in ctx.interfaces
         ]
-        datagrams, errors = await udp_round(ctx, NAME, plans)
-        return ProbeOutcome(parse_datagrams(ctx, NAME, datagrams, parse_dvrip), errors)
+        return ProbeOutcome(*await collect(ctx, NAME, plans, parse_dvrip))

@@ -1,8 +1,13 @@
 """Shared plumbing for the unprivileged multicast/broadcast discovery probes.
 
 One `UdpPlan` per interface says what to send where and which group ports to listen on;
-`udp_round` opens the sockets, sends, listens for the window and hands back every datagram.
+`udp_round` opens the sockets, sends, listens for the window and hands back the datagrams;
+`collect` does the same but parses each reply as it arrives, inside the window.
 Also the small parsing helpers the reply parsers share (safe XML, MAC form, bounded text).
+
+Budgets are per sender (`SenderBudget`): one host that floods the round with distinct replies
+has the rest of its replies ignored (and is named in one ProbeError) while every other host's
+replies still count; repeats of one reply are folded. The round as a whole is bounded too.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import ipaddress
 import socket
 import struct
@@ -24,7 +30,11 @@ from camscan.model import Observation, ProbeError
 from camscan.netif import Interface
 
 LIMITED_BROADCAST = "255.255.255.255"
-MAX_DATAGRAMS_PER_SOCKET = 4096  # a flood of replies stops being recorded, not the round
+MAX_DATAGRAMS_PER_SENDER = 32  # distinct replies one host may have parsed per probe round
+MAX_SENDERS = 4096  # distinct source addresses per probe round; more is a spoofed-source flood
+MAX_ROUND_BYTES = 16 << 20  # reply bytes accepted per probe round, all senders together
+MAX_OBSERVATIONS_PER_SENDER = 64  # observations kept per host per probe round
+MAX_RAW_PER_SENDER = 65536  # characters of Observation.raw kept per host per probe round
 RAW_LIMIT = 8192  # characters of a reply kept in Observation.raw
 FIELD_LIMIT = 256  # characters of one structured field value
 _RCVBUF = 1 << 20  # many devices answer within milliseconds of each other
@@ -119,13 +129,8 @@ class _Inbox(asyncio.DatagramProtocol):
         self.sink = sink
         self.ctx = ctx
         self.name = name
-        self.count = 0
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        self.count += 1
-        if self.count > MAX_DATAGRAMS_PER_SOCKET:
-            self.ctx.stats[f"{self.name}.flood"] += 1
-            return
         if len(data) > self.ctx.max_reply_bytes:
             self.ctx.stats[f"{self.name}.dropped"] += 1
             return
@@ -134,6 +139,70 @@ class _Inbox(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         self.ctx.stats[f"{self.name}.socket_errors"] += 1  # e.g. ICMP unreachable; harmless
+
+
+@dataclasses.dataclass(slots=True)
+class _Sender:
+    datagrams: int = 0
+    digests: set[bytes] = dataclasses.field(default_factory=set)
+    over: bool = False
+
+
+class SenderBudget:
+    """Which datagrams of one probe round get looked at: per sender, then for the round."""
+
+    def __init__(self, ctx: ProbeContext, name: str) -> None:
+        self.ctx = ctx
+        self.name = name
+        self.senders: dict[str, _Sender] = {}
+        self.bytes = 0
+        self.round_spent = False
+
+    def admit(self, d: Datagram) -> bool:
+        sender = self.senders.get(d.src_ip)
+        if sender is None:
+            if len(self.senders) >= MAX_SENDERS:
+                self.ctx.stats[f"{self.name}.flood"] += 1
+                self.round_spent = True
+                return False
+            sender = self.senders[d.src_ip] = _Sender()
+        if sender.over:
+            self.ctx.stats[f"{self.name}.flood"] += 1
+            return False
+        digest = hashlib.blake2b(d.data, digest_size=16).digest()
+        if digest in sender.digests:
+            self.ctx.stats[f"{self.name}.duplicates"] += 1  # UDP repeats, our own resend
+            return False
+        if sender.datagrams >= MAX_DATAGRAMS_PER_SENDER:
+            sender.over = True
+            sender.digests.clear()  # nothing more is compared against them
+            self.ctx.stats[f"{self.name}.flood"] += 1
+            return False
+        if self.bytes + len(d.data) > MAX_ROUND_BYTES:
+            self.ctx.stats[f"{self.name}.flood"] += 1
+            self.round_spent = True
+            return False
+        sender.digests.add(digest)
+        sender.datagrams += 1
+        self.bytes += len(d.data)
+        return True
+
+    def errors(self) -> list[ProbeError]:
+        """One line per flooding sender (bounded: a spoofed flood is one line for the round)."""
+        found = [
+            ProbeError(
+                self.name,
+                ip,
+                f"sent more than {MAX_DATAGRAMS_PER_SENDER} distinct replies in one round; "
+                "the rest were ignored",
+            )
+            for ip, sender in self.senders.items()
+            if sender.over
+        ][:64]
+        if self.round_spent:
+            error = "reply flood: the round's budget was spent, later replies were ignored"
+            found.append(ProbeError(self.name, None, error))
+        return found
 
 
 def _open_sender_any_port(plan: UdpPlan) -> socket.socket:
@@ -170,21 +239,31 @@ async def udp_round(
     name: str,
     plans: list[UdpPlan],
     on_datagram: Callable[[Datagram], None] | None = None,
+    *,
+    keep: bool = True,
 ) -> tuple[list[Datagram], list[ProbeError]]:
-    """Send every plan, listen ctx.window seconds, return the datagrams from other hosts."""
+    """Send every plan, listen ctx.window seconds, return the datagrams from other hosts that
+    fit the per-sender budget (none when `keep` is False: `on_datagram` then sees them all)."""
     loop = asyncio.get_running_loop()
     own = {str(p.iface.address) for p in plans} | {str(i.address) for i in ctx.interfaces}
     received: list[Datagram] = []
     errors: list[ProbeError] = []
     transports: list[asyncio.DatagramTransport] = []
     senders: list[tuple[socket.socket, UdpPlan]] = []
+    budget = SenderBudget(ctx, name)
 
     def sink(d: Datagram) -> None:
         if d.src_ip in own:
             return  # our own broadcast looped back
-        received.append(d)
+        if not budget.admit(d):
+            return
+        if keep:
+            received.append(d)
         if on_datagram is not None:
-            on_datagram(d)
+            try:
+                on_datagram(d)
+            except Exception:  # a raise here would close the socket: one reply must not
+                ctx.stats[f"{name}.parser_errors"] += 1
 
     async def attach(sock: socket.socket, iface: Interface) -> None:
         try:
@@ -228,7 +307,56 @@ async def udp_round(
     finally:
         for t in transports:
             t.close()
-    return received, errors
+    return received, errors + budget.errors()
+
+
+class _Collector:
+    """Observations parsed as replies arrive, deduplicated, within a per-sender budget."""
+
+    def __init__(self, ctx: ProbeContext, name: str) -> None:
+        self.ctx = ctx
+        self.name = name
+        self.found: list[Observation] = []
+        self.seen: set[tuple[str, str | None, str]] = set()
+        self.kept: dict[str, tuple[int, int]] = {}  # sender -> (observations, raw characters)
+
+    def add(self, sender: str, observations: list[Observation]) -> None:
+        count, chars = self.kept.get(sender, (0, 0))
+        for o in observations:
+            key = (o.channel, o.ip, o.raw)
+            if key in self.seen:
+                continue
+            if count >= MAX_OBSERVATIONS_PER_SENDER or chars + len(o.raw) > MAX_RAW_PER_SENDER:
+                self.ctx.stats[f"{self.name}.over_budget"] += 1
+                continue
+            self.seen.add(key)
+            self.found.append(o)
+            count, chars = count + 1, chars + len(o.raw)
+        self.kept[sender] = (count, chars)
+
+
+async def collect(
+    ctx: ProbeContext,
+    name: str,
+    plans: list[UdpPlan],
+    parser: Callable[[bytes, str], list[Observation] | None],
+    on_datagram: Callable[[Datagram], None] | None = None,
+) -> tuple[list[Observation], list[ProbeError]]:
+    """`udp_round` that parses each admitted reply on arrival; None from `parser` is counted
+    as dropped. Memory and work per sender are bounded by the budgets above."""
+    collector = _Collector(ctx, name)
+
+    def on_reply(d: Datagram) -> None:
+        if on_datagram is not None:
+            on_datagram(d)
+        observations = parser(d.data, d.src_ip)
+        if observations is None:
+            ctx.stats[f"{name}.dropped"] += 1
+        else:
+            collector.add(d.src_ip, observations)
+
+    _, errors = await udp_round(ctx, name, plans, on_reply, keep=False)
+    return collector.found, errors
 
 
 # --- parsing helpers shared by the reply parsers ---------------------------------------------
@@ -286,16 +414,11 @@ def parse_datagrams(
     parser: Callable[[bytes, str], list[Observation] | None],
 ) -> list[Observation]:
     """Run `parser` over every datagram; count malformed ones, drop repeats of one reply."""
-    seen: set[tuple[str, str | None, str]] = set()
-    found: list[Observation] = []
+    collector = _Collector(ctx, name)
     for d in datagrams:
         observations = parser(d.data, d.src_ip)
         if observations is None:
             ctx.stats[f"{name}.dropped"] += 1
-            continue
-        for o in observations:
-            key = (o.channel, o.ip, o.raw)
-            if key not in seen:
-                seen.add(key)
-                found.append(o)
-    return found
+        else:
+            collector.add(d.src_ip, observations)
+    return collector.found

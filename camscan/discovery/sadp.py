@@ -16,12 +16,11 @@ from camscan.discovery.multicast import (
     UdpPlan,
     bounded_text,
     clean_field,
+    collect,
     find_text,
     ipv4_or_none,
     local_name,
-    parse_datagrams,
     parse_xml,
-    udp_round,
 )
 from camscan.macaddr import normalise_mac
 from camscan.model import Observation
@@ -94,5 +93,4 @@ class SadpProbe:
             )
             for iface in ctx.interfaces
         ]
-        datagrams, errors = await udp_round(ctx, NAME, plans)
-        return ProbeOutcome(parse_datagrams(ctx, NAME, datagrams, parse_sadp), errors)
+        return ProbeOutcome(*await collect(ctx, NAME, plans, parse_sadp))

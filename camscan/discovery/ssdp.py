@@ -23,10 +23,9 @@ from camscan.discovery.multicast import (
     Datagram,
     UdpPlan,
     clean_field,
+    collect,
     find_text,
-    parse_datagrams,
     parse_xml,
-    udp_round,
 )
 from camscan.model import Observation, ProbeError
 from camscan.targets import TargetSet
@@ -173,8 +172,7 @@ class SsdpProbe:
             UdpPlan(iface, [M_SEARCH], [(GROUP, PORT)], repeat_after=ctx.window / 3)
             for iface in ctx.interfaces
         ]
-        datagrams, errors = await udp_round(ctx, NAME, plans, on_reply)
-        observations = parse_datagrams(ctx, NAME, datagrams, parse_ssdp)
+        observations, errors = await collect(ctx, NAME, plans, parse_ssdp, on_reply)
         if fetches:
             await asyncio.wait(fetches.values(), timeout=FETCH_DEADLINE)
             for task in fetches.values():

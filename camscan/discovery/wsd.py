@@ -16,12 +16,11 @@ from camscan.discovery.multicast import (
     RAW_LIMIT,
     UdpPlan,
     clean_field,
+    collect,
     find_text,
     ipv4_or_none,
     local_name,
-    parse_datagrams,
     parse_xml,
-    udp_round,
 )
 from camscan.macaddr import normalise_mac
 from camscan.model import Observation
@@ -144,5 +143,4 @@ class WsdProbe:
             )
             for iface in ctx.interfaces
         ]
-        datagrams, errors = await udp_round(ctx, NAME, plans)
-        return ProbeOutcome(parse_datagrams(ctx, NAME, datagrams, parse_wsd), errors)
+        return ProbeOutcome(*await collect(ctx, NAME, plans, parse_wsd))

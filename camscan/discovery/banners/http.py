@@ -45,6 +45,9 @@ _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _HEADER_NAME = re.compile(r"[!-9;-~]+")  # printable, no space, no colon
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
 _MAX_TITLE = 512
+MAX_HEADER_OBSERVATIONS = 48  # header observations per reply; cameras send about ten
+MAX_HEADER_VALUE = 4096  # characters of one header value kept
+MAX_HEAD_TEXT = 8192  # characters of the whole head kept in the *.headers observation
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -234,10 +237,21 @@ def title_of(body: bytes) -> str | None:
 def head_observations(
     head: Head, *, prefix: str, make: Callable[[str, str], Observation]
 ) -> list[Observation]:
-    """Status, one observation per header (name lowercased), and the whole head."""
-    found = [make(prefix + "status", head.status_line)]
-    found += [make(f"{prefix}header.{name.lower()}", value) for name, value in head.headers]
-    found.append(make(prefix + "headers", head.text()))
+    """Status, one observation per distinct header (name lowercased), and the whole head.
+
+    Bounded whatever the device sends: a head of thousands of tiny headers (amplification)
+    gives MAX_HEADER_OBSERVATIONS header observations and a truncated whole-head text."""
+    found = [make(prefix + "status", head.status_line[:MAX_HEADER_VALUE])]
+    seen: set[tuple[str, str]] = set()
+    for name, value in head.headers:
+        key = (name.lower(), value[:MAX_HEADER_VALUE])
+        if key in seen:
+            continue
+        if len(seen) >= MAX_HEADER_OBSERVATIONS:
+            break
+        seen.add(key)
+        found.append(make(f"{prefix}header.{key[0]}", key[1]))
+    found.append(make(prefix + "headers", head.text()[:MAX_HEAD_TEXT]))
     return found
 
 

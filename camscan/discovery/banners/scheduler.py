@@ -27,6 +27,8 @@ from camscan.discovery.banners.tls import probe_https
 from camscan.model import Observation, ProbeError, to_jsonable
 
 T = TypeVar("T")
+MAX_OBSERVATIONS_PER_HOST = 512  # a real camera gives under 150 on the usual ports
+MAX_RAW_PER_HOST = 1 << 20  # characters of Observation.raw kept per host
 BannerResults = dict[str, tuple[list[Observation], list[ProbeError]]]
 
 
@@ -150,7 +152,25 @@ class _Run:
         except TimeoutError:
             error = f"host budget of {limits.host_deadline:.1f}s spent, remaining probes skipped"
             host.errors.append(ProbeError("banners", ip, error))
+        _trim(host)
         return host
+
+
+def _trim(host: _Host) -> None:
+    """Hold one host to the per-host budget, so no device can grow the report without bound."""
+    kept: list[Observation] = []
+    chars = 0
+    for obs in host.observations:
+        if len(kept) >= MAX_OBSERVATIONS_PER_HOST or chars + len(obs.raw) > MAX_RAW_PER_HOST:
+            error = (
+                f"over the per-host budget ({MAX_OBSERVATIONS_PER_HOST} observations, "
+                f"{MAX_RAW_PER_HOST >> 10} KiB); {len(host.observations) - len(kept)} dropped"
+            )
+            host.errors.append(ProbeError("banners", host.ip, error))
+            break
+        kept.append(obs)
+        chars += len(obs.raw)
+    host.observations[:] = kept
 
 
 async def grab_banners(

@@ -94,11 +94,21 @@ def udp_listener(ctx: DeviceContext, port: int, groups: list[str]) -> socket.soc
     return sock
 
 
-class ReplyProtocol(asyncio.DatagramProtocol):
-    """A UDP responder: `answer(datagram)` gives the reply (or None) sent back to the sender."""
+def distinct_tail(n: int) -> bytes:
+    """Trailing whitespace that spells `n` in binary (space 0, tab 1): every reply of a flood
+    differs byte-wise, yet each still parses as the same reply (XML, JSON body, SSDP head)."""
+    return b"\n" + bytes(9 if n >> bit & 1 else 32 for bit in range(17))
 
-    def __init__(self, answer: Any) -> None:
+
+class ReplyProtocol(asyncio.DatagramProtocol):
+    """A UDP responder: `answer(datagram)` gives the reply (or None) sent back to the sender.
+
+    Hostile option `flood = N` (in the service's table): each answer is sent N times, each copy
+    made distinct by `distinct_tail`, as one host flooding a discovery round would."""
+
+    def __init__(self, answer: Any, flood: int = 1) -> None:
         self.answer = answer
+        self.flood = max(1, min(flood, 100_000))
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -110,16 +120,27 @@ class ReplyProtocol(asyncio.DatagramProtocol):
         except Exception:  # a hostile probe must not take the emulator down
             return
         if reply and self.transport is not None:
-            self.transport.sendto(reply, addr)
+            if self.flood == 1:
+                self.transport.sendto(reply, addr)
+                return
+            for n in range(self.flood):
+                self.transport.sendto(reply + distinct_tail(n), addr)
 
     def error_received(self, exc: Exception) -> None:
         return  # e.g. ICMP unreachable from a scanner that closed its socket
 
 
-def udp_responder(ctx: DeviceContext, port: int, groups: list[str], answer: Any) -> Starter:
+def udp_responder(
+    ctx: DeviceContext,
+    port: int,
+    groups: list[str],
+    answer: Any,
+    conf: dict[str, Any] | None = None,
+) -> Starter:
     sock = udp_listener(ctx, port, groups)
     loop = asyncio.get_running_loop()
-    return loop.create_datagram_endpoint(lambda: ReplyProtocol(answer), sock=sock)
+    flood = int((conf or {}).get("flood", 1))
+    return loop.create_datagram_endpoint(lambda: ReplyProtocol(answer, flood), sock=sock)
 
 
 async def read_head(reader: asyncio.StreamReader) -> bytes | None:

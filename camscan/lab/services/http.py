@@ -7,7 +7,8 @@
     headers = [["Location", "/doc/page/login.asp"]]
     [http.80.default]                               # any other path (default: 404)
     status = 404
-    behaviour = "slow"   # hostile: garbage | slow | endless | huge-headers
+    behaviour = "slow"   # hostile: garbage | slow | endless | huge-headers | many-headers
+    delay = 2.5          # seconds of silence before answering (a slow but honest camera)
 
 Content-Length is filled in (keeping the persona's spelling, e.g. Dahua's CONTENT-LENGTH) and
 Connection: close added unless the persona lists them; every response closes the connection.
@@ -35,6 +36,7 @@ from camscan.lab.services.common import (
 ENDLESS_LIMIT = 256 * 1024 * 1024  # bytes: "endless" still ends, so a broken client can't pin us
 SLOW_LIMIT = 120  # bytes sent at 1 byte/s before a slow response gives up
 HUGE_HEADER = 1024 * 1024
+MANY_HEADERS = 8000  # "many-headers": 8,000 tiny distinct header lines, a ~56 KB head
 
 
 def _reason(status: int, conf: dict[str, Any]) -> str:
@@ -67,6 +69,8 @@ def build_response(
         out.append("Connection: close")
     if route.get("behaviour") == "huge-headers":
         out.append("X-Padding: " + "A" * HUGE_HEADER)
+    if route.get("behaviour") == "many-headers":
+        out += [f"{n:x}:" for n in range(MANY_HEADERS)]
     head = ("\r\n".join(out) + "\r\n\r\n").encode("latin-1", "replace")
     return head if head_only else head + body
 
@@ -107,6 +111,7 @@ def handler(ctx: DeviceContext, port_conf: dict[str, Any]) -> Any:
             method, target = (parts[0], parts[1]) if len(parts) >= 2 else ("GET", "/")
             route = _route(port_conf, target)
             behaviour = route.get("behaviour")
+            await asyncio.sleep(min(float(route.get("delay", 0)), 60.0))
             if behaviour == "garbage":
                 writer.write(bytes((i * 131 + 7) % 256 for i in range(4096)))
             elif behaviour == "slow":

@@ -6,6 +6,7 @@
     port = 80
     server = "${serial}.local."
     properties = { path = "/" }
+    address = "198.18.50.20"   # hostile: the A record names another host (default: own IP)
 
 The responder is created inside the device's namespace (its sockets keep it); registrations are
 gathered, not awaited one by one (each waits for its own probe round: ~1 s).
@@ -52,7 +53,7 @@ def open_responder(
             ServiceInfo(
                 kind,
                 f"{ctx.render(str(entry['name']))}.{kind}",
-                addresses=[socket.inet_aton(ctx.ip)],
+                addresses=[socket.inet_aton(ctx.render(str(entry.get("address", ctx.ip))))],
                 port=int(entry.get("port", 80)),
                 properties=props,
                 server=ctx.render(

@@ -34,4 +34,4 @@ def answer(ctx: DeviceContext, conf: dict[str, Any]) -> Any:
 
 
 def start(ctx: DeviceContext, conf: dict[str, Any]) -> list[Starter]:
-    return [udp_responder(ctx, PORT, [GROUP], answer(ctx, conf))]
+    return [udp_responder(ctx, PORT, [GROUP], answer(ctx, conf), conf)]
