@@ -45,6 +45,11 @@ UPNP_MANUFACTURER = "upnp.manufacturer"
 UPNP_MODEL = "upnp.model"
 NMAP_SERVICE = "nmap.service"  # raw: product/version/extrainfo of an imported nmap -sV result
 
+# Facts camscan.identify.derive reads out of other values; signatures match them like any channel.
+DERIVED_MODEL = "derived.model"  # raw: one model number, e.g. "DS-2CD2385G1-I"
+DERIVED_BADGE = "derived.badge"  # raw: one brand name as the device wrote it, e.g. "CPPLUS"
+DERIVED_SERIAL = "derived.serial"  # raw: one serial number, e.g. an mDNS SRV host name
+
 # Observation.fields keys
 FIELD_MODEL = "model"
 FIELD_SERIAL = "serial"
@@ -56,3 +61,4 @@ FIELD_HOSTNAME = "hostname"
 FIELD_DEVICE_TYPE = "device_type"  # IPC, NVR, ...
 FIELD_ACTIVATED = "activated"  # "true"/"false" (SADP)
 FIELD_PORT = "port"
+FIELD_MAC_SOURCE = "mac_source"  # how an observation's MAC was learned (camscan.macaddr.MacSource)

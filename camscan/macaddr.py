@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 
 _SEPARATORS = re.compile(r"[-:.\s]")
@@ -16,3 +17,15 @@ def normalise_mac(text: str | None) -> str | None:
     if not _MAC_HEX.fullmatch(digits):
         return None
     return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+
+class MacSource(enum.StrEnum):
+    """How a MAC was learned. One vocabulary for Device.mac_source and Observation.fields
+    ["mac_source"]: a MAC seen on the wire (ARP, a frame's source) can be trusted as the
+    device's own; one a device reports in a payload (SADP <MAC>, DHIP "mac", an ONVIF MAC/ scope)
+    or one decoded from another value (a time-based UUID, an EUI-64 address) can be spoofed, so
+    identification counts it one strength lower."""
+
+    WIRE = "wire"
+    REPORTED = "reported"
+    DERIVED = "derived"

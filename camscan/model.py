@@ -88,6 +88,9 @@ class Verdict:
 class Device:
     ip: str
     mac: str | None = None
+    # How `mac` was learned: camscan.macaddr.MacSource ("wire", "reported", "derived");
+    # None means seen on the wire (ARP, imported nmap results).
+    mac_source: str | None = None
     interface: str | None = None
     in_scope: bool = True  # False: answered discovery but lies outside the targets
     oui_vendor: str | None = None  # registry name of the MAC's assignee, for display

@@ -16,6 +16,7 @@ from collections.abc import Awaitable
 from camscan import __version__, channels
 from camscan.config import Config
 from camscan.discovery.base import ProbeContext, ProbeOutcome
+from camscan.macaddr import MacSource
 from camscan.model import Device, Observation, ProbeError, ScanResult, ScanRun
 from camscan.netif import Interface, interface_for
 from camscan.targets import TargetSet
@@ -97,6 +98,8 @@ def merge_devices(
         mac = obs.mac or obs.fields.get(channels.FIELD_MAC)
         if mac and (dev.mac is None or obs.channel == channels.ARP_MAC):
             dev.mac = mac.lower()
+            wire = MacSource.WIRE if obs.channel == channels.ARP_MAC else MacSource.REPORTED
+            dev.mac_source = obs.fields.get(channels.FIELD_MAC_SOURCE) or wire
         dev.observations.append(obs)
     return sorted(by_ip.values(), key=lambda d: ipaddress.IPv4Address(d.ip))
 

@@ -6,8 +6,10 @@ from typing import Protocol
 
 from camscan import channels
 from camscan.identify import makers
+from camscan.identify.derive import CHANNEL, Derived, Kind, derive
 from camscan.identify.signatures import MAX_EVIDENCE_RAW, SignatureDB
 from camscan.identify.verdict import decide
+from camscan.macaddr import MacSource, normalise_mac
 from camscan.model import Device, Evidence, Observation, Strength, Verdict
 
 # Facts a discovery parser read with certainty, carried into the verdict with its evidence.
@@ -56,8 +58,66 @@ def _fact_evidence(obs: Observation, facts: dict[str, str]) -> Evidence:
     )
 
 
+# A MAC a device reports, or one decoded from another value, can be spoofed: it counts one
+# strength lower than a MAC seen on the wire.
+_REPORTED_STRENGTH = {Strength.STRONG: Strength.MEDIUM, Strength.MEDIUM: Strength.WEAK,
+                      Strength.WEAK: Strength.WEAK}
+
+
+def wire_mac(device: Device) -> str | None:
+    """The device's MAC when it was seen on the wire (ARP), else None."""
+    if device.mac and device.mac_source in (None, MacSource.WIRE):
+        return normalise_mac(device.mac)
+    return None
+
+
+def _derived_from(ev: Evidence, obs: Observation, fact: Derived, note: str = "") -> Evidence:
+    """Evidence from a derived fact keeps the observation it was read from (channel, probe,
+    raw), so it counts as that observation's source, and says how it was read."""
+    return Evidence(
+        signature_id=ev.signature_id,
+        channel=obs.channel,
+        raw=obs.raw[:MAX_EVIDENCE_RAW],
+        maker=ev.maker,
+        strength=ev.strength,
+        badge=ev.badge,
+        captured=ev.captured,
+        description=f"{fact.kind} {fact.value} read from {fact.how} -> {ev.description}{note}",
+        probe=obs.probe,
+    )
+
+
+def derived_evidence(device: Device, sigs: SignatureDB, ouis: OuiSource | None) -> list[Evidence]:
+    """Evidence from facts read out of the device's observations (camscan.identify.derive):
+    MACs through the OUI blocks, models, badges and serials through the derived.* signatures.
+    A MAC equal to the wire MAC adds nothing; each other MAC counts once, however many values
+    carry it."""
+    found: list[Evidence] = []
+    macs: set[str] = {m for m in [wire_mac(device)] if m}
+    hits: set[tuple[str, str]] = set()
+    for obs in device.observations:
+        for fact in derive(obs):
+            if fact.kind is Kind.MAC:
+                if fact.value in macs or ouis is None:
+                    continue
+                macs.add(fact.value)
+                oui = ouis.evidence(fact.value)
+                if oui is not None:
+                    oui.strength = _REPORTED_STRENGTH[oui.strength]
+                    note = f" (counted {oui.strength}: a MAC not seen on the wire can be spoofed)"
+                    found.append(_derived_from(oui, obs, fact, note))
+                continue
+            synthetic = Observation(CHANNEL[fact.kind], fact.value, obs.probe, obs.ip)
+            for ev in sigs.match(synthetic):
+                if (ev.signature_id, obs.probe) not in hits:
+                    hits.add((ev.signature_id, obs.probe))
+                    found.append(_derived_from(ev, obs, fact))
+    return found
+
+
 def device_evidence(device: Device, sigs: SignatureDB, ouis: OuiSource | None) -> list[Evidence]:
-    """Every signature hit on the device's observations, plus its MAC block; no duplicates."""
+    """Every signature hit on the device's observations, its wire MAC's block, and what the
+    derived facts say; no duplicates."""
     found: list[Evidence] = []
     seen: set[tuple[str, str, str, str]] = set()
     for obs in device.observations:
@@ -70,9 +130,10 @@ def device_evidence(device: Device, sigs: SignatureDB, ouis: OuiSource | None) -
             if key not in seen:
                 seen.add(key)
                 found.append(ev)
-    mac = device.mac or next((o.mac for o in device.observations if o.mac), None)
+    mac = wire_mac(device)
     if mac and ouis is not None and (oui := ouis.evidence(mac)) is not None:
         found.append(oui)
+    found.extend(derived_evidence(device, sigs, ouis))
     return found
 
 

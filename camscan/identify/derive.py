@@ -1,0 +1,282 @@
+"""Derived observations: facts read out of a raw value, fed back through OUI and signature matching.
+
+A value often contains another fact: a time-based UUID ends with the device's MAC, an IPv6
+link-local address embeds it (EUI-64), an ONVIF `hardware/` scope or a UPnP modelName is a model
+number, a `name/` scope is a badge, an mDNS SRV target is a serial. Each decoder below reads one
+kind of fact from the observations it knows, and says how it read it, so the evidence can show
+the derivation ("MAC 58:50:ed:1f:e3:85 read from the ONVIF endpoint UUID -> Hikvision OUI").
+
+Decoders only read; they never decide. What a derived fact means is data: OUI blocks (oui/) for
+MACs, and signatures on the `derived.*` channels (signatures/derived.toml) for models, badges and
+serials. The list of decoders is `DECODERS`, in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import fnmatch
+import ipaddress
+import re
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterable
+
+from camscan import channels
+from camscan.macaddr import normalise_mac
+from camscan.model import Observation
+
+MAX_CANDIDATES = 8  # tokens tried per observation: a hostile title must not cost much
+MAX_VALUE_CHARS = 64  # a model, badge or serial longer than this is not one
+
+
+class Kind(enum.StrEnum):
+    MAC = "mac"
+    MODEL = "model"
+    BADGE = "badge"
+    SERIAL = "serial"
+
+
+# The signature channel each kind is matched on (signatures/derived.toml).
+CHANNEL = {
+    Kind.MODEL: channels.DERIVED_MODEL,
+    Kind.BADGE: channels.DERIVED_BADGE,
+    Kind.SERIAL: channels.DERIVED_SERIAL,
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Derived:
+    """One fact read out of an observation's value, and how it was read."""
+
+    kind: Kind
+    value: str
+    how: str  # "the ONVIF endpoint UUID (time-based: its node field is the MAC)"
+    decoder: str  # the decoder's name, e.g. "uuid-mac"
+
+
+DecodeFn = Callable[[Observation], Iterable[Derived]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Decoder:
+    name: str
+    channels: tuple[str, ...]  # channel names or globs it reads
+    decode: DecodeFn
+
+    def reads(self, channel: str) -> bool:
+        return any(fnmatch.fnmatchcase(channel, c) for c in self.channels)
+
+
+# --- MACs ----------------------------------------------------------------------------------------
+
+_UUID_RE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+_WHERE = {
+    channels.WSD_EPR: "the ONVIF endpoint UUID",
+    channels.SADP_REPLY: "the SADP UUID",
+    channels.SSDP_USN: "the UPnP USN UUID",
+    channels.UPNP_MANUFACTURER: "the UPnP UDN",
+    channels.UPNP_MODEL: "the UPnP UDN",
+}
+
+
+def mac_from_uuid(text: str) -> str | None:
+    """The MAC in a time-based (version 1, RFC 4122 variant) UUID's node field, or None.
+
+    RFC 4122 4.5: a node without a MAC has the multicast bit set; such a node is not a MAC.
+    """
+    try:
+        u = uuid.UUID(text)
+    except ValueError:
+        return None
+    if u.version != 1 or u.variant != uuid.RFC_4122:
+        return None
+    if u.node >> 40 & 1:  # multicast bit of the first octet: a random node, not a MAC
+        return None
+    return normalise_mac(f"{u.node:012x}")
+
+
+def _uuid_macs(obs: Observation) -> Iterable[Derived]:
+    texts = [obs.raw]
+    if udn := obs.fields.get("udn"):
+        texts = [udn]
+    elif obs.channel in (channels.UPNP_MANUFACTURER, channels.UPNP_MODEL):
+        return
+    where = _WHERE.get(obs.channel, f"a UUID in {obs.channel}")
+    seen: set[str] = set()
+    for text in texts:
+        for m in _UUID_RE.finditer(text[:4096]):
+            mac = mac_from_uuid(m.group())
+            if mac and mac not in seen:
+                seen.add(mac)
+                yield Derived(Kind.MAC, mac, f"{where} (time-based: its node field is the MAC)",
+                              "uuid-mac")
+
+
+_LINK_LOCAL_RE = re.compile(r"\[?(fe80:[0-9a-fA-F:]+)")
+
+
+def mac_from_eui64(address: str) -> str | None:
+    """The MAC inside a modified EUI-64 interface identifier (`...:xxff:fexx:...`), or None."""
+    try:
+        ip = ipaddress.IPv6Address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    iid = ip.packed[8:]
+    if iid[3:5] != b"\xff\xfe":
+        return None
+    mac = bytes([iid[0] ^ 0x02, *iid[1:3], *iid[5:8]])
+    return normalise_mac(mac.hex())
+
+
+def _eui64_macs(obs: Observation) -> Iterable[Derived]:
+    seen: set[str] = set()
+    for m in _LINK_LOCAL_RE.finditer(obs.raw[:4096]):
+        mac = mac_from_eui64(m.group(1))
+        if mac and mac not in seen:
+            seen.add(mac)
+            yield Derived(Kind.MAC, mac, "the IPv6 link-local address in the ONVIF XAddrs "
+                          "(EUI-64: the MAC with ff:fe in the middle)", "eui64-mac")
+
+
+_REPORTED_IN = {
+    channels.SADP_REPLY: "the SADP reply's <MAC>",
+    channels.DHIP_REPLY: 'the DHIP reply\'s "mac"',
+    channels.DVRIP_REPLY: "the DVRIP reply's MAC text",
+    channels.WSD_SCOPES: "the ONVIF MAC/ scope",
+}
+
+
+def _reported_macs(obs: Observation) -> Iterable[Derived]:
+    mac = normalise_mac(obs.fields.get(channels.FIELD_MAC) or obs.mac)
+    if mac:
+        where = _REPORTED_IN.get(obs.channel, f"the {obs.probe or obs.channel} reply")
+        yield Derived(Kind.MAC, mac, f"{where} (reported by the device)", "reported-mac")
+
+
+# --- model numbers, badges, serials -------------------------------------------------------------
+
+_SCOPE_PREFIX = "onvif://www.onvif.org/"
+_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.+-]{2,}")
+
+
+def _tokens(text: str) -> list[str]:
+    """Candidate model numbers in free text: word-like runs that hold a digit and a letter."""
+    found: list[str] = []
+    for m in _TOKEN_RE.finditer(text[:1024]):
+        tok = m.group().strip("._/-")
+        if (any(c.isdigit() for c in tok) and any(c.isalpha() for c in tok)
+                and len(tok) <= MAX_VALUE_CHARS and tok not in found):
+            found.append(tok)
+        if len(found) >= MAX_CANDIDATES:
+            break
+    return found
+
+
+def onvif_scopes(raw: str) -> list[tuple[str, str]]:
+    """(kind, decoded value) of each onvif:// scope: ("hardware", "DS-2CD2385G1-I"), ..."""
+    out: list[tuple[str, str]] = []
+    for scope in raw.split()[:64]:
+        if scope.lower().startswith(_SCOPE_PREFIX):
+            kind, _, value = scope[len(_SCOPE_PREFIX):].partition("/")
+            text = " ".join(urllib.parse.unquote(value, errors="replace").split())
+            if text:
+                out.append((kind.lower(), text))
+    return out
+
+
+def _scope_facts(obs: Observation) -> Iterable[Derived]:
+    for kind, value in onvif_scopes(obs.raw):
+        if kind == "hardware":
+            yield Derived(Kind.MODEL, value[:MAX_VALUE_CHARS], "the ONVIF hardware/ scope",
+                          "onvif-scope")
+        elif kind == "name":
+            badge, _, rest = value.partition(" ")
+            yield Derived(Kind.BADGE, badge[:MAX_VALUE_CHARS], "the ONVIF name/ scope",
+                          "onvif-scope")
+            for tok in _tokens(rest):
+                yield Derived(Kind.MODEL, tok, "the ONVIF name/ scope", "onvif-scope")
+        elif kind in ("mfr", "manufacturer"):
+            yield Derived(Kind.BADGE, value[:MAX_VALUE_CHARS], f"the ONVIF {kind}/ scope",
+                          "onvif-scope")
+
+
+_FIELD_WHERE = {
+    channels.SADP_REPLY: ("SADP <DeviceDescription>", "SADP <DeviceSN>"),
+    channels.DHIP_REPLY: ('DHIP "DeviceType"', 'DHIP "SerialNo"'),
+    channels.DVRIP_REPLY: ("DVRIP Device:", "DVRIP SerialNo:"),
+    channels.UPNP_MODEL: ("the UPnP modelName", "the UPnP serialNumber"),
+}
+
+
+def _parser_fields(obs: Observation) -> Iterable[Derived]:
+    """Model and serial the discovery parser read from a structured reply."""
+    model_where, serial_where = _FIELD_WHERE[obs.channel]
+    for key, kind, where in ((channels.FIELD_MODEL, Kind.MODEL, model_where),
+                             ("model_number", Kind.MODEL, "the UPnP modelNumber"),
+                             (channels.FIELD_SERIAL, Kind.SERIAL, serial_where)):
+        value = obs.fields.get(key)
+        if value and len(value) <= MAX_VALUE_CHARS:
+            yield Derived(kind, value.strip(), where, "parser-field")
+    if obs.channel == channels.DHIP_REPLY:
+        for key in ("vendor", "manufacturer"):
+            if value := obs.fields.get(key):
+                yield Derived(Kind.BADGE, value[:MAX_VALUE_CHARS], f'DHIP "{key.title()}"',
+                              "parser-field")
+
+
+def _upnp_manufacturer(obs: Observation) -> Iterable[Derived]:
+    yield Derived(Kind.BADGE, obs.raw[:MAX_VALUE_CHARS].strip(), "the UPnP manufacturer",
+                  "upnp-manufacturer")
+
+
+def _mdns_instance(obs: Observation) -> Iterable[Derived]:
+    label = obs.raw.split("._", 1)[0]
+    badge, _, rest = label.partition(" ")
+    if rest:
+        yield Derived(Kind.BADGE, badge[:MAX_VALUE_CHARS], "the mDNS instance name", "mdns-name")
+    for tok in _tokens(label):
+        yield Derived(Kind.MODEL, tok, "the mDNS instance name", "mdns-name")
+
+
+def _mdns_target(obs: Observation) -> Iterable[Derived]:
+    host = obs.raw.strip().removesuffix(".").removesuffix(".local")
+    if host and len(host) <= MAX_VALUE_CHARS and "." not in host:
+        yield Derived(Kind.SERIAL, host, "the mDNS SRV target host name", "mdns-target")
+
+
+def _title_models(obs: Observation) -> Iterable[Derived]:
+    for tok in _tokens(obs.raw):
+        yield Derived(Kind.MODEL, tok, "the page title", "title-model")
+
+
+DECODERS: tuple[Decoder, ...] = (
+    Decoder("uuid-mac", (channels.WSD_EPR, channels.SADP_REPLY, channels.SSDP_USN,
+                         channels.UPNP_MANUFACTURER, channels.UPNP_MODEL), _uuid_macs),
+    Decoder("eui64-mac", (channels.WSD_XADDRS,), _eui64_macs),
+    Decoder("reported-mac", (channels.SADP_REPLY, channels.DHIP_REPLY, channels.DVRIP_REPLY,
+                             channels.WSD_SCOPES), _reported_macs),
+    Decoder("onvif-scope", (channels.WSD_SCOPES,), _scope_facts),
+    Decoder("parser-field", tuple(_FIELD_WHERE), _parser_fields),
+    Decoder("upnp-manufacturer", (channels.UPNP_MANUFACTURER,), _upnp_manufacturer),
+    Decoder("mdns-name", (channels.MDNS_INSTANCE,), _mdns_instance),
+    Decoder("mdns-target", (channels.MDNS_SERVER,), _mdns_target),
+    Decoder("title-model", (channels.HTTP_TITLE,), _title_models),
+)
+
+
+def derive(obs: Observation, decoders: Iterable[Decoder] = DECODERS) -> list[Derived]:
+    """Every fact the decoders read out of one observation, without repeats."""
+    found: list[Derived] = []
+    seen: set[tuple[Kind, str]] = set()
+    for decoder in decoders:
+        if not decoder.reads(obs.channel):
+            continue
+        for fact in decoder.decode(obs):
+            key = (fact.kind, fact.value.lower())
+            if fact.value and key not in seen:
+                seen.add(key)
+                found.append(fact)
+    return found
