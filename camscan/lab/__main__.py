@@ -22,10 +22,12 @@ def describe(lab: Lab) -> str:
     ]
     for net in lab.topology.networks:
         count = sum(1 for d in lab.devices if d.network == net.name)
-        lines.append(
-            f"  {lab.interfaces[net.name]}  {net.name:<10} {net.cidr}  scanner "
-            f"{net.scanner}  {count} devices"
+        where = (
+            f"{lab.interfaces[net.name]}  {net.name:<10} {net.cidr}  scanner {net.scanner}"
+            if net.scanner
+            else f"{'-':4}  {net.name:<10} {net.cidr}  routed via {net.router}"
         )
+        lines.append(f"  {where}  {count} devices")
     lines += [
         "enter it with:",
         f"  sudo ip netns exec {lab.scanner_ns} bash",

@@ -4,6 +4,12 @@
     <prefix>scan     the scanner: eth<i> per network, in topology order, lo up
     <prefix>net<i>   the devices of network i: macvlans d<index> (bridge mode) on a veth
                      to br<i>, each with its own MAC and IP
+    <prefix>rtr      the router, when a network names one: leg n<i> on each such network,
+                     ip_forward on here only (no multicast routing: groups and broadcasts stay)
+
+Routed networks (no scanner leg) are reached through the router: the scanner gets a route to
+each of them via the router's leg on its gateway network, and each routed device a route back
+to the gateway network (per macvlan: the emulator binds sockets to the device's interface).
 
 Nothing is created in the host's namespace, no namespace has a default route, IPv6 is off.
 """
@@ -35,12 +41,14 @@ class Layout:
     hub_ns: str
     scanner_ns: str
     device_ns: dict[str, str]  # network name -> namespace of its devices
-    interfaces: dict[str, str]  # network name -> scanner interface (eth0, ...)
+    interfaces: dict[str, str]  # attached network name -> scanner interface (eth0, ...)
+    router_ns: str | None = None
 
     @property
     def namespaces(self) -> list[str]:
         """Every namespace of the lab, in teardown order."""
-        return [*self.device_ns.values(), self.scanner_ns, self.hub_ns]
+        router = [self.router_ns] if self.router_ns else []
+        return [*self.device_ns.values(), *router, self.scanner_ns, self.hub_ns]
 
 
 def device_ifname(index: int) -> str:
@@ -54,7 +62,8 @@ def build(topology: Topology, prefix: str) -> Layout:
         hub_ns=f"{prefix}hub",
         scanner_ns=f"{prefix}scan",
         device_ns={n.name: f"{prefix}net{i}" for i, n in enumerate(topology.networks)},
-        interfaces={n.name: f"eth{i}" for i, n in enumerate(topology.networks)},
+        interfaces={n.name: f"eth{i}" for i, n in enumerate(topology.attached)},
+        router_ns=f"{prefix}rtr" if any(n.router for n in topology.networks) else None,
     )
     try:
         _build(topology, layout)
@@ -70,25 +79,41 @@ def _build(topology: Topology, layout: Layout) -> None:
         netns.sysctl(name, _NO_IPV6)
     for name in layout.device_ns.values():
         netns.sysctl(name, _ARP_STRICT)
+    if layout.router_ns:
+        netns.sysctl(layout.router_ns, {"net.ipv4.ip_forward": "1"})
     hub: list[str] = []
     scanner = ["link set lo up"]
+    router = ["link set lo up"]
     devices: dict[str, list[str]] = {n: ["link set lo up"] for n in layout.device_ns.values()}
     for i, net in enumerate(topology.networks):
         dev_ns = layout.device_ns[net.name]
-        eth = layout.interfaces[net.name]
         hub += [
             f"link add br{i} type bridge stp_state 0 mcast_snooping 0 forward_delay 0",
-            f"link add s{i} type veth peer name {eth} netns {layout.scanner_ns}",
             f"link add u{i} type veth peer name up0 netns {dev_ns}",
-            f"link set s{i} master br{i} up",
             f"link set u{i} master br{i} up",
             f"link set br{i} up",
         ]
-        scanner += [
-            f"addr add {net.scanner}/{net.cidr.prefixlen} dev {eth}",
-            f"link set {eth} up",
-        ]
+        if net.scanner is not None:
+            eth = layout.interfaces[net.name]
+            hub += [
+                f"link add s{i} type veth peer name {eth} netns {layout.scanner_ns}",
+                f"link set s{i} master br{i} up",
+            ]
+            scanner += [
+                f"addr add {net.scanner}/{net.cidr.prefixlen} dev {eth}",
+                f"link set {eth} up",
+            ]
+        if net.router is not None and layout.router_ns:
+            hub += [
+                f"link add r{i} type veth peer name n{i} netns {layout.router_ns}",
+                f"link set r{i} master br{i} up",
+            ]
+            router += [f"addr add {net.router}/{net.cidr.prefixlen} dev n{i}", f"link set n{i} up"]
         devices[dev_ns].append("link set up0 up")
+    gateway = topology.gateway
+    for net in topology.networks:
+        if net.routed and gateway is not None:
+            scanner.append(f"route add {net.cidr} via {gateway.router}")
     for dev in topology.devices:
         net = topology.network(dev.network)
         ifname = device_ifname(dev.index)
@@ -97,8 +122,15 @@ def _build(topology: Topology, layout: Layout) -> None:
             f"addr add {dev.ip}/{net.cidr.prefixlen} dev {ifname}",
             f"link set {ifname} up",
         ]
+        if net.routed and gateway is not None:
+            # `append`: one route per macvlan to the same prefix (sockets are bound to it)
+            devices[layout.device_ns[dev.network]].append(
+                f"route append {gateway.cidr} via {net.router} dev {ifname}"
+            )
     netns.ip_batch(hub, namespace=layout.hub_ns)
     netns.ip_batch(scanner, namespace=layout.scanner_ns)
+    if layout.router_ns:
+        netns.ip_batch(router, namespace=layout.router_ns)
     for name, commands in devices.items():
         netns.ip_batch(commands, namespace=name)
 

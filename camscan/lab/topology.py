@@ -11,6 +11,13 @@ network = "core"
 count = 2                 # addresses follow the scanner's (or the group's `start`)
 # start = "198.18.10.50"  # optional first address; step = 1 optional stride
 # addresses = ["..."]     # or an explicit list instead of count/start/step
+
+Routed networks: a network may name a `router = "198.18.x.254"` address. Networks with a router
+get a leg of one router namespace (ip_forward on there only). A network without `scanner` is not
+attached to the scanner: it is reached through the router, via the first attached network that has
+a router leg. No namespace gets a default route; multicast and broadcast are not forwarded, and
+ARP does not cross. `[[group]] from_topology = "mixed"` places every group of another topology
+(its personas and counts) on this group's network.
 """
 
 from __future__ import annotations
@@ -35,7 +42,17 @@ class TopologyError(Exception):
 class LabNetwork:
     name: str
     cidr: ipaddress.IPv4Network
-    scanner: ipaddress.IPv4Address
+    scanner: ipaddress.IPv4Address | None  # None: routed, the scanner has no leg here
+    router: ipaddress.IPv4Address | None = None  # the router's leg on this network
+
+    @property
+    def routed(self) -> bool:
+        return self.scanner is None
+
+    @property
+    def first(self) -> ipaddress.IPv4Address:
+        """Where device addresses start counting from (the scanner, or the network address)."""
+        return self.scanner or self.cidr.network_address
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -63,23 +80,41 @@ class Topology:
     def network(self, name: str) -> LabNetwork:
         return next(n for n in self.networks if n.name == name)
 
+    @property
+    def attached(self) -> list[LabNetwork]:
+        """Networks the scanner has an interface on, in topology order."""
+        return [n for n in self.networks if not n.routed]
+
+    @property
+    def gateway(self) -> LabNetwork | None:
+        """The attached network through which the scanner reaches the routed ones."""
+        return next((n for n in self.attached if n.router), None)
+
 
 def _network(entry: dict[str, Any], where: str) -> LabNetwork:
     try:
         name = str(entry["name"])
         cidr = ipaddress.IPv4Network(str(entry["cidr"]), strict=True)
-        scanner = ipaddress.IPv4Address(str(entry["scanner"]))
+        scanner = ipaddress.IPv4Address(str(entry["scanner"])) if "scanner" in entry else None
+        router = ipaddress.IPv4Address(str(entry["router"])) if "router" in entry else None
     except KeyError as exc:
         raise TopologyError(f"{where}: network needs {exc.args[0]}") from None
     except ValueError as exc:
         raise TopologyError(f"{where}: {exc}") from None
     if not cidr.subnet_of(LAB_SPACE):
         raise TopologyError(f"{where}: network {name} {cidr} lies outside {LAB_SPACE}; refused")
-    if scanner not in cidr or scanner in (cidr.network_address, cidr.broadcast_address):
-        raise TopologyError(f"{where}: scanner {scanner} is not a host address of {cidr}")
+    for role, addr in (("scanner", scanner), ("router", router)):
+        if addr is not None and (
+            addr not in cidr or addr in (cidr.network_address, cidr.broadcast_address)
+        ):
+            raise TopologyError(f"{where}: {role} {addr} is not a host address of {cidr}")
+    if scanner is None and router is None:
+        raise TopologyError(f"{where}: network {name} needs a scanner or a router address")
+    if scanner is not None and scanner == router:
+        raise TopologyError(f"{where}: network {name}: scanner and router share {scanner}")
     if not name.isidentifier():
         raise TopologyError(f"{where}: network name {name!r} must be a plain word")
-    return LabNetwork(name, cidr, scanner)
+    return LabNetwork(name, cidr, scanner, router)
 
 
 def _group_addresses(
@@ -111,6 +146,26 @@ def _tables(data: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
     return value
 
 
+def _groups(data: dict[str, Any], where: str, persona_dirs: list[Path]) -> list[dict[str, Any]]:
+    """The [[group]] tables, with `from_topology` groups expanded (one level, no addresses)."""
+    found: list[dict[str, Any]] = []
+    for group in _tables(data, "group", where):
+        other = group.get("from_topology")
+        if other is None:
+            found.append(group)
+            continue
+        path = BUNDLED_TOPOLOGIES / f"{other}.toml"
+        if not str(other).isidentifier() or not path.is_file():
+            raise TopologyError(f"{where}: from_topology {other!r} is not a bundled topology")
+        included = tomllib.loads(path.read_text(encoding="utf-8"))
+        for g in _tables(included, "group", str(path)):
+            if "from_topology" in g:
+                raise TopologyError(f"{where}: {other} includes another topology; not supported")
+            copy = {k: v for k, v in g.items() if k not in ("start", "addresses", "network")}
+            found.append({**copy, "network": group.get("network")})
+    return found
+
+
 def parse_topology(data: dict[str, Any], where: str, persona_dirs: list[Path]) -> Topology:
     networks = [_network(n, where) for n in _tables(data, "network", where)]
     if not networks:
@@ -122,11 +177,13 @@ def parse_topology(data: dict[str, Any], where: str, persona_dirs: list[Path]) -
         for b in networks:
             if a is not b and a.cidr.overlaps(b.cidr):
                 raise TopologyError(f"{where}: networks {a.name} and {b.name} overlap")
+    if any(n.routed for n in networks) and not any(n.router for n in networks if not n.routed):
+        raise TopologyError(f"{where}: routed networks need an attached network with a router")
     personas: dict[str, Persona] = {}
     devices: list[LabDevice] = []
-    taken = {n.scanner for n in networks}
-    last = {n.name: n.scanner for n in networks}
-    for gi, group in enumerate(_tables(data, "group", where)):
+    taken = {a for n in networks for a in (n.scanner, n.router) if a is not None}
+    last = {n.name: n.first for n in networks}
+    for gi, group in enumerate(_groups(data, where, persona_dirs)):
         gwhere = f"{where} group {gi + 1}"
         net = by_name.get(str(group.get("network", "")))
         if net is None:
