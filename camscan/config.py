@@ -13,12 +13,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from camscan.errors import DataError
 from camscan.macaddr import normalise_mac
 from camscan.model import MEDIUM_CONFIDENCE, Segment
+from camscan.report.registry import FORMATS
 
 SPECIAL_ZONES = ("core", "sensitive")
 ALL_PROBES = ("arp", "wsd", "mdns", "sadp", "dhip", "dvrip", "ssdp", "banners")
-FORMATS = ("table", "json", "jsonl", "csv", "html")
 FINDING_SEVERITIES = ("critical", "high", "medium")  # a zone's severity for a listed maker
 _SEGMENT_KEYS = {"name", "cidrs", "zone", "description"}
 _SCAN_KEYS = {
@@ -38,7 +39,7 @@ _EXCEPTION_KEYS = {"mac", "serial", "reason", "accepted_by", "expires"}
 _TOP_KEYS = {"segment", "scan", "output", "policy", "exception"}
 
 
-class ConfigError(Exception):
+class ConfigError(DataError):
     """The configuration is invalid; the message is one line."""
 
 

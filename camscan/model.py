@@ -12,7 +12,9 @@ import enum
 import time
 from typing import Any
 
-SCHEMA_VERSION = "1.1"  # 1.1 added the top-level "policy"
+from camscan.errors import ProbeKind, kind_of
+
+SCHEMA_VERSION = "1.2"  # 1.1 added the top-level "policy"; 1.2 the "kind" of each probe error
 HIGH_CONFIDENCE = 0.85  # verdict confidence labels: "high" from here,
 MEDIUM_CONFIDENCE = 0.7  # "medium" from here (the default floor for flagging), "low" below
 
@@ -106,6 +108,12 @@ class ProbeError:
     probe: str
     target: str | None
     error: str  # one line
+    kind: ProbeKind = ProbeKind.OTHER  # why, in words a caller can act on (camscan.errors)
+
+    @classmethod
+    def caught(cls, probe: str, target: str | None, exc: BaseException) -> ProbeError:
+        """An exception a stage caught, as a record: one line, typed by its kind."""
+        return cls(probe, target, " ".join(f"{type(exc).__name__}: {exc}".split()), kind_of(exc))
 
 
 @dataclasses.dataclass(slots=True)

@@ -8,6 +8,8 @@ import socket
 
 import psutil
 
+from camscan.errors import UsageError
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Interface:
@@ -22,7 +24,7 @@ class Interface:
         return self.network.broadcast_address
 
 
-class InterfaceError(Exception):
+class InterfaceError(UsageError):
     """An interface the user named does not exist or carries no IPv4 address."""
 
 

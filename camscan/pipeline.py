@@ -66,7 +66,7 @@ async def _discover(req: ScanRequest, run: ScanRun, progress: Progress) -> list[
     observations: list[Observation] = []
     for name, out in zip(jobs, outcomes, strict=True):
         if isinstance(out, Exception):
-            run.errors.append(ProbeError(name, None, f"{type(out).__name__}: {out}"))
+            run.errors.append(ProbeError.caught(name, None, out))
             run.partial = True
         elif isinstance(out, BaseException):
             raise out
@@ -131,7 +131,7 @@ def identify_devices(devices: list[Device], run: ScanRun) -> None:
         try:
             dev.verdict = identify_device(dev, sigs, ouis)
         except Exception as e:  # one bad device must not lose the others
-            dev.probe_errors.append(ProbeError("identify", dev.ip, f"{type(e).__name__}: {e}"))
+            dev.probe_errors.append(ProbeError.caught("identify", dev.ip, e))
             run.partial = True
         if dev.mac:
             dev.oui_vendor = display_vendor(dev.mac)
@@ -165,7 +165,7 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanResult:
         try:
             asyncio.run(_banners(req, devices, progress, stats))
         except Exception as e:
-            run.errors.append(ProbeError("banners", None, f"{type(e).__name__}: {e}"))
+            run.errors.append(ProbeError.caught("banners", None, e))
             run.partial = True
         run.stats.update({f"banners.{k}": v for k, v in stats.items()})
         lap("banners")

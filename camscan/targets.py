@@ -21,6 +21,8 @@ from typing import IO
 
 import netaddr
 
+from camscan.errors import UsageError
+
 IPv4 = ipaddress.IPv4Address
 _SHARED = ipaddress.IPv4Network("100.64.0.0/10")  # carrier-grade NAT: private in practice
 DEFAULT_MAX_HOSTS = 65536
@@ -34,7 +36,7 @@ _DOTTED = re.compile(r"^[0-9.]+$")  # looks like an address: never sent to a res
 Resolver = Callable[[str], list[str]]
 
 
-class TargetError(Exception):
+class TargetError(UsageError):
     """A target the user gave cannot be parsed or may not be scanned; the message is one line."""
 
 

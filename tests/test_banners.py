@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from camscan.discovery.banners import Limits, grab_banners, parse_head
 from camscan.discovery.banners.http import dechunk, read_head
 from camscan.discovery.banners.tcpports import ProbeFailure
+from camscan.errors import ProbeKind
 from camscan.model import Observation, ProbeError
 
 T = TypeVar("T")
@@ -639,7 +640,10 @@ def test_connection_rate_is_bounded() -> None:
 def test_bad_targets_and_ports_are_errors_not_tracebacks() -> None:
     results = scan(grab_banners(["not-an-ip", "127.0.0.2"], FAST, {"http": []}))
     assert results == {
-        "not-an-ip": ([], [ProbeError("banners", "not-an-ip", "not an IP address")]),
+        "not-an-ip": (
+            [],
+            [ProbeError("banners", "not-an-ip", "not an IP address", ProbeKind.MALFORMED)],
+        ),
         "127.0.0.2": ([], []),
     }
     with pytest.raises(ValueError, match="unknown port kinds"):

@@ -1,4 +1,4 @@
-"""The sub-commands other than `scan`: config, oui, identify, import, report, demo, lab."""
+"""`camscan config` and `camscan oui`: check a config file; look up and rebuild the OUI data."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from camscan.cli.main import fail
+from camscan.cli.app import app
+from camscan.cli.errors import fail
 
 if TYPE_CHECKING:
     from camscan.identify.oui import OuiDB
@@ -16,17 +17,16 @@ config_app = typer.Typer(help="Check a camscan.toml.", no_args_is_help=True)
 oui_app = typer.Typer(
     help="The MAC OUI data: look up an address, rebuild from IEEE CSVs.", no_args_is_help=True
 )
+app.add_typer(config_app, name="config")
+app.add_typer(oui_app, name="oui")
 
 
 @config_app.command("check")
 def config_check(path: Path = typer.Argument(..., help="The camscan.toml to validate.")) -> None:
     """Validate a config file; say exactly what is wrong and where."""
-    from camscan.config import ConfigError, config_warnings, load_config
+    from camscan.config import config_warnings, load_config
 
-    try:
-        cfg = load_config(path)
-    except ConfigError as e:
-        fail(str(e))
+    cfg = load_config(path)
     for warning in config_warnings(cfg):
         typer.echo(f"{path}: warning: {warning}", err=True)
     zones = ", ".join(f"{s.name} ({s.zone}: {' '.join(s.cidrs)})" for s in cfg.segments)
@@ -70,7 +70,6 @@ def oui_update(
     import datetime as dt
 
     from camscan.identify.oui import (
-        OuiDataError,
         OuiDB,
         load_rules,
         read_ieee_csv,
@@ -109,8 +108,6 @@ def oui_update(
             encoding="utf-8",
         )
         new = OuiDB.load(out_dir)
-    except OuiDataError as e:
-        fail(str(e))
     except OSError as e:
         fail(f"cannot write {out_dir}: {e.strerror or e}")
     added = sorted(set(new.by_prefix) - set(old.by_prefix))
@@ -126,40 +123,6 @@ def oui_update(
 
 
 def _load_oui() -> OuiDB:
-    from camscan.identify.oui import OuiDataError, OuiDB
+    from camscan.identify.oui import OuiDB
 
-    try:
-        return OuiDB.load()
-    except OuiDataError as e:
-        fail(str(e))
-
-
-def report(
-    result: Path = typer.Argument(..., help="A JSON result saved by `camscan scan -f json`."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table|json|jsonl|csv|html"),
-    output: Path = typer.Option(None, "--output", "-o", help="Write to this file."),
-) -> None:
-    """Re-render a saved JSON result in any format."""
-    from camscan.cli.scan_cmd import write_report
-    from camscan.config import FORMATS
-    from camscan.store.results import ResultFileError, load_result
-
-    if fmt not in FORMATS:
-        fail(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
-    try:
-        res = load_result(result)
-    except ResultFileError as e:
-        fail(str(e))
-    write_report(res, fmt, output, quiet=False)
-
-
-def register(app: typer.Typer) -> None:
-    from camscan.cli import demo_cmd, identify_cmd, lab_cmd
-
-    app.add_typer(config_app, name="config")
-    app.add_typer(oui_app, name="oui")
-    app.command("identify")(identify_cmd.identify)
-    app.command("import")(identify_cmd.import_nmap)
-    app.command("report")(report)
-    app.command("demo")(demo_cmd.demo)
-    app.command("lab", help=lab_cmd.LAB_HELP, context_settings=lab_cmd.LAB_CONTEXT)(lab_cmd.lab)
+    return OuiDB.load()

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from camscan.cli.main import EXIT_FAILED, fail
+from camscan.cli.app import app
+from camscan.cli.errors import EXIT_FAILED, fail
 
 if TYPE_CHECKING:
     from camscan.lab.topology import Topology
@@ -38,6 +39,7 @@ def say(msg: str) -> None:
     typer.echo(msg, err=True)
 
 
+@app.command("demo")
 def demo(
     topology: str = typer.Option(
         "office", "--topology", help="A bundled lab topology name or a topology file."
@@ -54,7 +56,7 @@ def demo(
     The lab lives in Linux network namespaces with addresses from 198.18.0.0/15 only; nothing
     is sent to any real network, and the lab is torn down at the end (even on Ctrl-C).
     """
-    from camscan.cli.scan_cmd import write_report
+    from camscan.cli.output import write_report
     from camscan.lab import Lab, LabError, load_topology
     from camscan.store.results import load_result
 

@@ -7,17 +7,20 @@ from pathlib import Path
 
 import typer
 
-from camscan.cli.main import EXIT_FLAGGED, EXIT_OK, fail
+from camscan.cli.app import app
+from camscan.cli.errors import EXIT_FLAGGED, EXIT_OK, fail
 from camscan.model import Device
+from camscan.report.registry import FORMATS
 
 
+@app.command("identify")
 def identify(
     source: Path = typer.Argument(
         None,
         help="JSON lines of {channel, raw[, ip, mac]} or a raw "
         "HTTP/RTSP response head; default: standard input.",
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="table|json|jsonl|csv|html"),
+    fmt: str = typer.Option("table", "--format", "-f", help="|".join(FORMATS)),
     config: Path = typer.Option(None, "--config", "-c", help="camscan.toml for zones."),
 ) -> None:
     """Classify observations a user already has, without scanning anything."""
@@ -47,19 +50,17 @@ def identify(
     _classify_and_report(list(devices.values()), fmt, config, "identify")
 
 
+@app.command("import")
 def import_nmap(
     xml: Path = typer.Argument(..., help="nmap XML output (nmap -sV -oX FILE)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table|json|jsonl|csv|html"),
+    fmt: str = typer.Option("table", "--format", "-f", help="|".join(FORMATS)),
     config: Path = typer.Option(None, "--config", "-c", help="camscan.toml for zones."),
     output: Path = typer.Option(None, "--output", "-o", help="Write the report to this file."),
 ) -> None:
     """Check existing nmap scan data for Hikvision and Dahua devices."""
-    from camscan.identify.ingest import IngestError, devices_from_nmap_xml
+    from camscan.identify.ingest import devices_from_nmap_xml
 
-    try:
-        devices = devices_from_nmap_xml(xml)
-    except IngestError as e:
-        fail(str(e))
+    devices = devices_from_nmap_xml(xml)
     _classify_and_report(devices, fmt, config, "import", output)
 
 
@@ -69,17 +70,14 @@ def _classify_and_report(
     import time
 
     from camscan import __version__
-    from camscan.cli.scan_cmd import write_report
-    from camscan.config import FORMATS, ConfigError, load_config, parse_config
+    from camscan.cli.output import write_report
+    from camscan.config import load_config, parse_config
     from camscan.model import ScanResult, ScanRun
     from camscan.pipeline import apply_policy, identify_devices
 
     if fmt not in FORMATS:
         fail(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
-    try:
-        cfg = load_config(config) if config else parse_config({})
-    except ConfigError as e:
-        fail(str(e))
+    cfg = load_config(config) if config else parse_config({})
     now = time.time()
     run = ScanRun(targets=[], probes=[probe], started=now, ended=now, camscan_version=__version__)
     identify_devices(devices, run)

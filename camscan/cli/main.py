@@ -1,87 +1,32 @@
-"""The `camscan` command: sub-commands, exit codes and the one-line error rule.
+"""The `camscan` command: the app with every command registered, and the error boundary.
 
-Exit codes (documented in README): 0 nothing flagged, 1 flagged findings, 2 usage or
-configuration error, 3 the scan failed or ended partial. Heavy modules are imported inside the
-commands so that `camscan --help` stays fast.
+Exit codes (documented in README, mapped once in camscan.errors): 0 nothing flagged, 1 flagged
+findings, 2 usage or configuration error, 3 the scan failed or ended partial. Command modules
+keep heavy imports inside the commands so that `camscan --help` stays fast.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from typing import NoReturn
 
-import typer
+from camscan.cli.app import app
+from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, EXIT_USAGE, fail, report_error
 
-from camscan import __version__
+# The command modules; importing one registers its commands on `app`, in this order in --help.
+# A new command is one module under camscan/cli/ plus one entry here.
+COMMAND_MODULES = ("scan_cmd", "identify_cmd", "report_cmd", "demo_cmd", "lab_cmd", "commands")
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"camscan.cli.{_name}")
 
-EXIT_OK, EXIT_FLAGGED, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
-
-app = typer.Typer(
-    name="camscan",
-    help=(
-        "Find Hikvision and Dahua cameras (and the badges they are sold under) on your networks, "
-        "with the evidence for every verdict, and flag those on core or sensitive segments.\n\n"
-        "Start with `camscan demo` (needs root: it builds an emulated lab), or scan your own "
-        "network: `camscan scan 192.0.2.0/24` (ARP needs CAP_NET_RAW; everything else runs "
-        "unprivileged)."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-class CliError(Exception):
-    """A one-line error with its exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    raise CliError(message, code)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"camscan {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """camscan: evidence-based discovery of Hikvision and Dahua devices."""
-
-
-def _register() -> None:
-    from camscan.cli import commands, scan_cmd
-
-    app.command("scan")(scan_cmd.scan)
-    commands.register(app)
+__all__ = ["EXIT_FAILED", "EXIT_FLAGGED", "EXIT_OK", "EXIT_USAGE", "app", "fail", "run"]
 
 
 def run() -> None:
-    debug = os.environ.get("CAMSCAN_DEBUG") == "1"
     try:
-        _register()
-        app()  # standalone: usage errors print one message and exit 2
-    except CliError as e:
-        typer.echo(f"camscan: error: {e}", err=True)
-        sys.exit(e.code)
-    except Exception as e:
-        if debug:
+        app()  # standalone: usage errors print one message and exit 2; ours: see cli/app.py
+    except Exception as e:  # only what escapes the app's own boundary (e.g. a callback)
+        if os.environ.get("CAMSCAN_DEBUG") == "1":
             raise
-        typer.echo(
-            f"camscan: internal error: {type(e).__name__}: {e} "
-            "(set CAMSCAN_DEBUG=1 for a traceback)",
-            err=True,
-        )
-        sys.exit(EXIT_FAILED)
+        sys.exit(report_error(e))

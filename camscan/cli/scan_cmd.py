@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from camscan.cli.main import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, EXIT_USAGE, fail
-from camscan.config import ALL_PROBES, FORMATS, Config, ConfigError, load_config
+from camscan.cli.app import app
+from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, EXIT_USAGE, fail
+from camscan.config import ALL_PROBES, Config, load_config
+from camscan.report.registry import FORMATS
 
 if TYPE_CHECKING:  # kept off the start-up path
-    from camscan.model import ScanResult
     from camscan.netif import Interface
-    from camscan.policy.rules import PolicySettings
     from camscan.targets import TargetSet
 
 EXPLAIN_NO_TARGET = """camscan scans only what you name. Give targets, for example:
@@ -36,28 +35,17 @@ def _targets(
     exclude: list[str] | None = None,
     exclude_files: list[str] | None = None,
 ) -> TargetSet:
-    from camscan.targets import (
-        TargetError,
-        TargetSet,
-        read_target_file,
-        split_exclusions,
-    )
+    from camscan.targets import TargetSet, read_target_file, split_exclusions
 
     chosen = list(texts)
-    try:
-        for path in input_lists or []:
-            chosen.extend(read_target_file(path))
-        excluded = split_exclusions(exclude or [])
-        for path in exclude_files or []:
-            excluded.extend(read_target_file(path))
-    except TargetError as e:
-        fail(str(e))
-    try:
-        names = [s.name for s in cfg.segments] if all_segments else segments
-        for name in names:
-            chosen.extend(cfg.segment(name).cidrs)
-    except ConfigError as e:
-        fail(str(e))
+    for path in input_lists or []:
+        chosen.extend(read_target_file(path))
+    excluded = split_exclusions(exclude or [])
+    for path in exclude_files or []:
+        excluded.extend(read_target_file(path))
+    names = [s.name for s in cfg.segments] if all_segments else segments
+    for name in names:
+        chosen.extend(cfg.segment(name).cidrs)
     if not chosen and not input_lists:
         chosen = list(cfg.scan.targets)
     if not chosen:
@@ -65,24 +53,18 @@ def _targets(
             fail(f"the target list {', '.join(input_lists)} names no target")
         typer.echo(EXPLAIN_NO_TARGET, err=True)
         raise typer.Exit(EXIT_USAGE)
-    try:
-        return TargetSet.parse(
-            chosen,
-            allow_public=allow_public or cfg.scan.allow_public,
-            max_hosts=max_hosts,
-            exclude=excluded,
-        )
-    except TargetError as e:
-        fail(str(e))
+    return TargetSet.parse(
+        chosen,
+        allow_public=allow_public or cfg.scan.allow_public,
+        max_hosts=max_hosts,
+        exclude=excluded,
+    )
 
 
 def _interfaces(names: list[str], targets: TargetSet) -> list[Interface]:
-    from camscan.netif import InterfaceError, select_interfaces
+    from camscan.netif import select_interfaces
 
-    try:
-        chosen = select_interfaces(names or None)
-    except InterfaceError as e:
-        fail(str(e))
+    chosen = select_interfaces(names or None)
     carrying = [i for i in chosen if any(i.network.overlaps(n) for n in targets.networks)]
     if not carrying:
         where = ", ".join(f"{i.name} {i.network}" for i in chosen) or "none"
@@ -112,6 +94,7 @@ def _lab_guard() -> None:
             fail(f"lab guard: refusing to scan: {problem}", EXIT_USAGE)
 
 
+@app.command("scan")
 def scan(
     targets: list[str] = typer.Argument(
         None, help="Networks (CIDR) or addresses to scan.", show_default=False
@@ -188,10 +171,7 @@ def scan(
     from camscan.config import parse_config
 
     _lab_guard()
-    try:
-        cfg = load_config(config) if config else parse_config({})
-    except ConfigError as e:
-        fail(str(e))
+    cfg = load_config(config) if config else parse_config({})
     if not quiet:
         from camscan.config import config_warnings
 
@@ -248,6 +228,7 @@ def run_scan_and_report(
     window: float,
     timeout: float,
 ) -> None:
+    from camscan.cli.output import write_report
     from camscan.cli.progress import make_progress
     from camscan.discovery.arp import can_open_raw_socket
     from camscan.pipeline import ScanRequest
@@ -288,34 +269,3 @@ def _warn_if_oui_stale() -> None:
     warning = staleness_warning(data_date())
     if warning:
         typer.echo(f"camscan: note: {warning}", err=True)
-
-
-def _saved_policy(result: ScanResult) -> PolicySettings | None:
-    """The policy a saved result was judged by (schema 1.1+), if it is readable."""
-    from camscan.config import ConfigError, parse_config
-    from camscan.policy import settings_from_config
-
-    if not result.policy:
-        return None
-    try:
-        return settings_from_config(parse_config({"policy": result.policy}, "saved result").policy)
-    except ConfigError:
-        return None  # a hand-edited or foreign file: fall back to the defaults
-
-
-def write_report(
-    result: ScanResult, fmt: str, out_path: Path | None, quiet: bool, cfg: Config | None = None
-) -> None:
-    from camscan.policy import settings_from_config
-    from camscan.report import render
-
-    policy = settings_from_config(cfg.policy) if cfg else _saved_policy(result)
-    if out_path is None:
-        if not quiet:
-            render(result, fmt, sys.stdout, policy=policy)
-        return
-    try:
-        with out_path.open("w", encoding="utf-8", newline="") as f:
-            render(result, fmt, f, color=False, policy=policy)
-    except OSError as e:
-        fail(f"cannot write {out_path}: {e.strerror or e}", EXIT_FAILED)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from camscan import channels
 from camscan.discovery.base import ProbeContext, ProbeOutcome
+from camscan.errors import ProbeFailure, ProbeKind, kind_of
 from camscan.model import Observation, ProbeError
 from camscan.netif import Interface, interface_for
 
@@ -38,8 +39,11 @@ BACKOFF = 2.0
 Progress = Callable[[int, int], None]
 
 
-class RawSocketDenied(Exception):
+class RawSocketDenied(ProbeFailure):
     """This process may not open a packet socket (no CAP_NET_RAW)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, ProbeKind.PERMISSION)
 
 
 def can_open_raw_socket() -> bool:
@@ -337,7 +341,8 @@ class ArpProbe:
                         sweep_unprivileged, iface, ips, ctx.rate, progress
                     )
             except (OSError, RawSocketDenied) as e:
-                outcome.errors.append(ProbeError("arp", iface.name, f"ARP sweep failed: {e}"))
+                error = f"ARP sweep failed: {e}"
+                outcome.errors.append(ProbeError("arp", iface.name, error, kind_of(e)))
                 continue
             done_before += len(ips)
             how = "raw" if self.privileged else "neighbour-table"

@@ -22,6 +22,7 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 from camscan import channels as ch
 from camscan.discovery.base import ProbeContext, ProbeOutcome
 from camscan.discovery.multicast import RAW_LIMIT, clean_field
+from camscan.errors import kind_of
 from camscan.model import Observation, ProbeError
 
 NAME = "mdns"
@@ -147,7 +148,8 @@ class MdnsProbe:
                 unicast=False,
             )
         except OSError as exc:
-            return ProbeOutcome(errors=[ProbeError(NAME, None, f"mDNS socket failed: {exc}")])
+            error = ProbeError(NAME, None, f"mDNS socket failed: {exc}", kind_of(exc))
+            return ProbeOutcome(errors=[error])
         try:
             return await _browse(azc, ctx)
         finally:

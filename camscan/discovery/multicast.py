@@ -26,6 +26,7 @@ import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
 from camscan.discovery.base import ProbeContext
+from camscan.errors import ProbeKind, kind_of
 from camscan.model import Observation, ProbeError
 from camscan.netif import Interface
 
@@ -195,13 +196,14 @@ class SenderBudget:
                 ip,
                 f"sent more than {MAX_DATAGRAMS_PER_SENDER} distinct replies in one round; "
                 "the rest were ignored",
+                ProbeKind.OVERFLOW,
             )
             for ip, sender in self.senders.items()
             if sender.over
         ][:64]
         if self.round_spent:
             error = "reply flood: the round's budget was spent, later replies were ignored"
-            found.append(ProbeError(self.name, None, error))
+            found.append(ProbeError(self.name, None, error, ProbeKind.OVERFLOW))
         return found
 
 
@@ -283,12 +285,13 @@ async def udp_round(
                     await attach(listener, plan.iface)
                 except OSError as exc:  # port taken by a non-sharing socket: sender still works
                     error = f"listen {group}:{port}: {exc}"
-                    errors.append(ProbeError(name, plan.iface.name, error))
+                    errors.append(ProbeError(name, plan.iface.name, error, kind_of(exc)))
             try:
                 sock = _open_sender_any_port(plan)
                 await attach(sock, plan.iface)
             except OSError as exc:
-                errors.append(ProbeError(name, plan.iface.name, f"socket setup failed: {exc}"))
+                error = f"socket setup failed: {exc}"
+                errors.append(ProbeError(name, plan.iface.name, error, kind_of(exc)))
                 continue
             senders.append((sock, plan))
         for sock, plan in senders:

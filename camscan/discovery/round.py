@@ -20,6 +20,7 @@ from camscan.discovery.mdns import MdnsProbe
 from camscan.discovery.sadp import SadpProbe
 from camscan.discovery.ssdp import SsdpProbe
 from camscan.discovery.wsd import WsdProbe
+from camscan.errors import ProbeKind
 from camscan.model import Observation, ProbeError, to_jsonable
 from camscan.netif import InterfaceError, select_interfaces
 from camscan.targets import TargetError, TargetSet
@@ -41,9 +42,9 @@ async def _guarded(probe: DiscoveryProbe, ctx: ProbeContext) -> ProbeOutcome:
         return await asyncio.wait_for(probe.run(ctx), ctx.window + GRACE)
     except TimeoutError:
         error = f"did not finish within {ctx.window + GRACE:.1f} s"
+        return ProbeOutcome(errors=[ProbeError(probe.name, None, error, ProbeKind.TIMEOUT)])
     except Exception as exc:  # a probe bug must not lose the other probes' results
-        error = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return ProbeOutcome(errors=[ProbeError(probe.name, None, error)])
+        return ProbeOutcome(errors=[ProbeError.caught(probe.name, None, exc)])
 
 
 async def run_round(ctx: ProbeContext, names: Iterable[str] | None = None) -> ProbeOutcome:

@@ -27,6 +27,7 @@ from camscan.discovery.multicast import (
     find_text,
     parse_xml,
 )
+from camscan.errors import ProbeKind, kind_of
 from camscan.model import Observation, ProbeError
 from camscan.targets import TargetSet
 
@@ -181,10 +182,10 @@ class SsdpProbe:
         for (ip, port, path), task in fetches.items():
             if task.cancelled() or isinstance(task.exception(), TimeoutError):
                 error = f"description :{port}{path} timed out after {FETCH_DEADLINE:.1f} s"
-                errors.append(ProbeError(NAME, ip, error[:RAW_LIMIT]))
-            elif task.exception() is not None:
-                error = " ".join(f"description :{port}{path}: {task.exception()}".split())
-                errors.append(ProbeError(NAME, ip, error[:RAW_LIMIT]))
+                errors.append(ProbeError(NAME, ip, error[:RAW_LIMIT], ProbeKind.TIMEOUT))
+            elif (exc := task.exception()) is not None:
+                error = " ".join(f"description :{port}{path}: {exc}".split())
+                errors.append(ProbeError(NAME, ip, error[:RAW_LIMIT], kind_of(exc)))
             else:
                 body = task.result()
                 parsed = parse_description(body, ip) if body is not None else None

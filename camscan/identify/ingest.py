@@ -18,6 +18,7 @@ import defusedxml
 import defusedxml.ElementTree as SafeET
 
 from camscan import channels
+from camscan.errors import DataError
 from camscan.identify.signatures import NMAP_SERVICE, channel_is_known
 from camscan.model import Device, Observation
 
@@ -29,7 +30,7 @@ _HEADER_RE = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*:[ \t]*(.*)")
 _TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
-class IngestError(Exception):
+class IngestError(DataError):
     """A whole input cannot be read; the message is one line."""
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from camscan.data import data_dir
+from camscan.errors import DataError
 from camscan.macaddr import normalise_mac
 from camscan.model import Evidence, Strength
 
@@ -25,7 +26,7 @@ _ASSIGNMENT_HEX = {24: 6, 28: 7, 36: 9}
 STALE_AFTER_DAYS = 365
 
 
-class OuiDataError(Exception):
+class OuiDataError(DataError):
     """oui/ data or an IEEE CSV file is unreadable; the message is one line."""
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from camscan import channels
 from camscan.data import data_dir
+from camscan.errors import DataError
 from camscan.identify import makers
 from camscan.model import Evidence, Observation, Strength
 
@@ -38,7 +39,7 @@ _SIGNATURE_KEYS = frozenset(
 )
 
 
-class SignatureError(Exception):
+class SignatureError(DataError):
     """One or more signature files are invalid; `errors` holds one line per problem."""
 
     def __init__(self, errors: list[str]) -> None:

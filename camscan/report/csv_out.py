@@ -10,6 +10,7 @@ import csv
 from typing import Any, TextIO
 
 from camscan.model import ScanResult
+from camscan.report.interface import RenderOptions
 from camscan.report.json_contract import result_to_contract
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -55,3 +56,8 @@ def write_csv(result: ScanResult, out: TextIO) -> None:
         row["evidence_count"] = len(device["evidence"])
         row["signatures"] = ";".join(e["signature_id"] for e in device["evidence"])
         writer.writerow([safe_cell(row.get(col)) for col in COLUMNS])
+
+
+def write(result: ScanResult, out: TextIO, options: RenderOptions) -> None:
+    """The report-format interface (camscan/report/interface.py)."""
+    write_csv(result, out)

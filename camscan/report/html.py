@@ -25,6 +25,7 @@ from camscan.policy.rules import (
     maker_display,
     severity_rank,
 )
+from camscan.report.interface import RenderOptions
 from camscan.report.json_contract import UNASSIGNED, ip_sort_key, result_to_contract
 from camscan.report.text import printable
 
@@ -180,3 +181,8 @@ def write_html(result: ScanResult, out: TextIO, *, policy: PolicySettings | None
         )
     )
     out.write(page)
+
+
+def write(result: ScanResult, out: TextIO, options: RenderOptions) -> None:
+    """The report-format interface (camscan/report/interface.py)."""
+    write_html(result, out, policy=options.policy)

@@ -10,7 +10,7 @@ import ipaddress
 import json
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import camscan
 from camscan.model import (
@@ -22,6 +22,7 @@ from camscan.model import (
     Severity,
     to_jsonable,
 )
+from camscan.report.interface import RenderOptions
 
 TOOL_NAME = "camscan"
 VENDORS = ("hikvision", "dahua")  # the two makers the `vendor` key may name
@@ -158,3 +159,8 @@ def result_to_contract(result: ScanResult) -> dict[str, Any]:
 def dumps_contract(result: ScanResult) -> str:
     """The contract as the text `camscan --format json` prints and save_result writes."""
     return json.dumps(result_to_contract(result), indent=2, ensure_ascii=False) + "\n"
+
+
+def write(result: ScanResult, out: TextIO, options: RenderOptions) -> None:
+    """The report-format interface (camscan/report/interface.py)."""
+    out.write(dumps_contract(result))

@@ -10,6 +10,7 @@ import json
 from typing import Any, TextIO
 
 from camscan.model import SCHEMA_VERSION, ScanResult
+from camscan.report.interface import RenderOptions
 from camscan.report.json_contract import result_to_contract
 
 
@@ -36,3 +37,8 @@ def write_jsonl(result: ScanResult, out: TextIO) -> None:
             }
         )
     )
+
+
+def write(result: ScanResult, out: TextIO, options: RenderOptions) -> None:
+    """The report-format interface (camscan/report/interface.py)."""
+    write_jsonl(result, out)

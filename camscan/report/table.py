@@ -21,6 +21,7 @@ from rich.text import Text
 
 from camscan.model import ScanResult, Severity
 from camscan.policy.rules import maker_display, severity_rank
+from camscan.report.interface import RenderOptions
 from camscan.report.json_contract import ip_sort_key, result_to_contract
 from camscan.report.text import printable
 
@@ -234,3 +235,8 @@ def write_table(
                 Text(f"No maker identified, no evidence ({len(unknown)}): {ips}", "dim")
             )
     console.print(Text(summary_line(contract), style="bold"))
+
+
+def write(result: ScanResult, out: TextIO, options: RenderOptions) -> None:
+    """The report-format interface (camscan/report/interface.py)."""
+    write_table(result, out, color=options.color)

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from camscan.errors import DataError, ProbeKind
 from camscan.model import (
     SCHEMA_VERSION,
     Device,
@@ -31,7 +32,7 @@ from camscan.report.json_contract import dumps_contract
 MAX_FILE_BYTES = 512 * 1024 * 1024  # far above any real scan; refuses to read a runaway file
 
 
-class ResultFileError(Exception):
+class ResultFileError(DataError):
     """A result file cannot be read; the message is one line."""
 
 
@@ -98,8 +99,10 @@ class _Obj:
             raise self._fail(key, f"an object of {values.__name__} values")
         return {str(k): v for k, v in value.items()}
 
-    def choice(self, key: str, enum: type[Severity] | type[Strength]) -> Any:
-        value = self.text(key)
+    def choice(
+        self, key: str, enum: type[Severity] | type[Strength] | type[ProbeKind], default: str = ""
+    ) -> Any:
+        value = self.text(key) if default == "" or key in self.data else default
         try:
             return enum(value)
         except ValueError:
@@ -108,7 +111,12 @@ class _Obj:
 
 
 def _probe_error(o: _Obj) -> ProbeError:
-    return ProbeError(probe=o.text("probe"), target=o.opt_text("target"), error=o.text("error"))
+    return ProbeError(
+        probe=o.text("probe"),
+        target=o.opt_text("target"),
+        error=o.text("error"),
+        kind=o.choice("kind", ProbeKind, ProbeKind.OTHER),  # schema 1.2; older files: "other"
+    )
 
 
 def _run(o: _Obj) -> ScanRun:

@@ -24,6 +24,7 @@ from camscan.discovery.banners.tcpports import (
     read_some,
     send,
 )
+from camscan.errors import ProbeKind
 from camscan.model import Observation
 
 # Paths that tell a maker without logging in; a 401 still names the realm.
@@ -158,7 +159,8 @@ async def read_head(reader: asyncio.StreamReader, limits: Limits, proto: str) ->
             head_bytes, rest = buf[: end.start()], buf[end.end() :]
             break
         if len(buf) > limits.max_head_bytes:
-            raise ProbeFailure(f"reply head over {limits.max_head_bytes} bytes")
+            over = f"reply head over {limits.max_head_bytes} bytes"
+            raise ProbeFailure(over, ProbeKind.OVERFLOW)
     head = parse_head(head_bytes)
     if head is None or not head.protocol.startswith(proto):
         raise ProbeFailure(f"not an {proto} reply: starts {head_bytes.lstrip()[:16].hex(' ')}")

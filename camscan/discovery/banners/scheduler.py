@@ -24,6 +24,7 @@ from camscan.discovery.banners.limits import Limits
 from camscan.discovery.banners.rtsp import METHODS, probe_rtsp
 from camscan.discovery.banners.tcpports import ProbeFailure, Quiet, probe_banner, probe_open
 from camscan.discovery.banners.tls import probe_https
+from camscan.errors import ProbeKind
 from camscan.model import Observation, ProbeError, to_jsonable
 
 T = TypeVar("T")
@@ -97,13 +98,13 @@ class _Run:
             except Quiet:
                 self.stats["quiet"] += 1
             except ProbeFailure as exc:
-                host.errors.append(ProbeError(probe, host.ip, str(exc)))
+                host.errors.append(ProbeError(probe, host.ip, str(exc), exc.kind))
             except TimeoutError:
                 error = f"timeout after {self.limits.deadline:.1f}s"
-                host.errors.append(ProbeError(probe, host.ip, error))
+                host.errors.append(ProbeError(probe, host.ip, error, ProbeKind.TIMEOUT))
             except Exception as exc:  # a bug must not end the scan; it is reported instead
-                error = f"internal error: {type(exc).__name__}: {exc}"
-                host.errors.append(ProbeError(probe, host.ip, " ".join(error.split())[:300]))
+                error = " ".join(f"internal error: {type(exc).__name__}: {exc}".split())[:300]
+                host.errors.append(ProbeError(probe, host.ip, error, ProbeKind.INTERNAL))
             return None
 
     async def http_chain(self, host: _Host, port: int, *, expect_http: bool = True) -> None:
@@ -132,7 +133,7 @@ class _Run:
         try:
             ipaddress.ip_address(ip)
         except ValueError:
-            host.errors.append(ProbeError("banners", ip, "not an IP address"))
+            host.errors.append(ProbeError("banners", ip, "not an IP address", ProbeKind.MALFORMED))
             return host
         ports, limits = self.ports, self.limits
         chains: list[Awaitable[object]] = [self.http_chain(host, port) for port in ports.http]
@@ -151,7 +152,7 @@ class _Run:
                 await asyncio.gather(*chains)
         except TimeoutError:
             error = f"host budget of {limits.host_deadline:.1f}s spent, remaining probes skipped"
-            host.errors.append(ProbeError("banners", ip, error))
+            host.errors.append(ProbeError("banners", ip, error, ProbeKind.TIMEOUT))
         _trim(host)
         return host
 
@@ -166,7 +167,7 @@ def _trim(host: _Host) -> None:
                 f"over the per-host budget ({MAX_OBSERVATIONS_PER_HOST} observations, "
                 f"{MAX_RAW_PER_HOST >> 10} KiB); {len(host.observations) - len(kept)} dropped"
             )
-            host.errors.append(ProbeError("banners", host.ip, error))
+            host.errors.append(ProbeError("banners", host.ip, error, ProbeKind.OVERFLOW))
             break
         kept.append(obs)
         chars += len(obs.raw)

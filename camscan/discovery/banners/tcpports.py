@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import errno
 
-from camscan import channels
+from camscan import channels, errors
 from camscan.discovery.banners.limits import Limits
+from camscan.errors import ProbeKind, kind_of
 from camscan.model import Observation
 
 READ_CHUNK = 16384
@@ -22,8 +23,11 @@ class Quiet(Exception):
     """Nothing to report: port closed, filtered, or unreachable."""
 
 
-class ProbeFailure(Exception):
+class ProbeFailure(errors.ProbeFailure):
     """The device answered, but badly; str(self) is the one-line reason."""
+
+    def __init__(self, message: str, kind: ProbeKind = ProbeKind.MALFORMED) -> None:
+        super().__init__(message, kind)
 
 
 # Errors that mean "nobody is listening there", kept quiet: a LAN sweep hits thousands.
@@ -48,7 +52,7 @@ async def open_tcp(
     except OSError as exc:
         if isinstance(exc, ConnectionRefusedError) or exc.errno in _QUIET_ERRNOS:
             raise Quiet(exc.strerror or "unreachable") from None
-        raise ProbeFailure(f"connect failed: {describe_oserror(exc)}") from None
+        raise ProbeFailure(f"connect failed: {describe_oserror(exc)}", kind_of(exc)) from None
 
 
 def close(writer: asyncio.StreamWriter) -> None:
@@ -70,9 +74,9 @@ async def read_some(reader: asyncio.StreamReader, limits: Limits, size: int = RE
         async with asyncio.timeout(limits.read_timeout):
             return await reader.read(size)
     except TimeoutError:
-        raise ProbeFailure(f"no data for {limits.read_timeout:.1f}s") from None
+        raise ProbeFailure(f"no data for {limits.read_timeout:.1f}s", ProbeKind.TIMEOUT) from None
     except OSError as exc:
-        raise ProbeFailure(describe_oserror(exc)) from None
+        raise ProbeFailure(describe_oserror(exc), kind_of(exc)) from None
 
 
 async def send(writer: asyncio.StreamWriter, data: bytes, limits: Limits) -> None:
@@ -81,9 +85,10 @@ async def send(writer: asyncio.StreamWriter, data: bytes, limits: Limits) -> Non
         async with asyncio.timeout(limits.read_timeout):
             await writer.drain()
     except TimeoutError:
-        raise ProbeFailure(f"send stalled for {limits.read_timeout:.1f}s") from None
+        stalled = f"send stalled for {limits.read_timeout:.1f}s"
+        raise ProbeFailure(stalled, ProbeKind.TIMEOUT) from None
     except OSError as exc:
-        raise ProbeFailure(describe_oserror(exc)) from None
+        raise ProbeFailure(describe_oserror(exc), kind_of(exc)) from None
 
 
 def _observation(ip: str, port: int, channel: str, raw: str) -> Observation:

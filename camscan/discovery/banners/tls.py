@@ -18,6 +18,7 @@ from camscan import channels
 from camscan.discovery.banners.http import get_into
 from camscan.discovery.banners.limits import Limits
 from camscan.discovery.banners.tcpports import ProbeFailure, close, describe_oserror, open_tcp
+from camscan.errors import ProbeKind, kind_of
 from camscan.model import Observation
 
 _OP_LEGACY_SERVER_CONNECT = 0x4  # ssl.OP_LEGACY_SERVER_CONNECT, named only from Python 3.12
@@ -51,12 +52,13 @@ async def start_tls(writer: asyncio.StreamWriter, limits: Limits) -> None:
     try:
         await writer.start_tls(client_context(), ssl_handshake_timeout=limits.read_timeout)
     except TimeoutError:
-        raise ProbeFailure(f"TLS handshake stalled for {limits.read_timeout:.1f}s") from None
+        stalled = f"TLS handshake stalled for {limits.read_timeout:.1f}s"
+        raise ProbeFailure(stalled, ProbeKind.TIMEOUT) from None
     except ssl.SSLError as exc:
         reason = exc.reason or describe_oserror(exc)
         raise ProbeFailure(f"TLS handshake failed: {reason}") from None
     except OSError as exc:
-        raise ProbeFailure(f"TLS handshake failed: {describe_oserror(exc)}") from None
+        raise ProbeFailure(f"TLS handshake failed: {describe_oserror(exc)}", kind_of(exc)) from None
 
 
 async def probe_https(ip: str, port: int, limits: Limits, out: list[Observation]) -> bool:

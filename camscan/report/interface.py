@@ -1,0 +1,39 @@
+"""The one interface every report format implements, and what it is handed.
+
+A format is a module with a `write(result, out, options)` function: it reads a finished
+ScanResult (findings included) and writes text to `out`. It never changes the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Protocol, TextIO
+
+if TYPE_CHECKING:
+    from camscan.model import ScanResult
+    from camscan.policy.rules import PolicySettings
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RenderOptions:
+    color: bool | None = None  # formats that colour (table): None means on a terminal only
+    policy: PolicySettings | None = None  # formats that explain the policy (html); None: defaults
+
+
+class Writer(Protocol):
+    def __call__(self, result: ScanResult, out: TextIO, options: RenderOptions) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReportFormat:
+    """One registered format: its name on the command line, and the module that writes it."""
+
+    name: str
+    summary: str  # one line, for help texts and docs
+    module: str  # imported only when the format is used: rich and jinja2 are not free to import
+
+    def writer(self) -> Writer:
+        import importlib
+
+        write: Writer = importlib.import_module(self.module).write
+        return write
