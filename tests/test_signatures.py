@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from camscan import channels
 from camscan.data import data_dir
 from camscan.identify import makers
+from camscan.identify.rules import Rule
 from camscan.identify.signatures import (
     MAX_EVIDENCE_RAW,
     Signature,
@@ -233,3 +234,46 @@ def test_analyst_file_can_add_a_maker_and_signatures(tmp_path: Path) -> None:
     [ev] = db.match(_obs("http.header.server", "Acme/2"))
     assert (ev.maker, ev.signature_id) == ("acme", "acme.http.server.x")
     assert len(db.signatures) == len(SIGS) + 1
+
+
+def _family_clashes(sig: Signature, sigs: list[Signature] = SIGS) -> list[str]:
+    """Signatures of another maker that one of `sig`'s examples also matches."""
+    clashes = []
+    for ex in sig.examples:
+        clashes.extend(
+            f"{ex.value[:60]!r} also matches {other.id} ({other.maker})"
+            for other in sigs
+            if other.maker not in (sig.maker, "generic")
+            and channels_overlap(other.channel, sig.channel)
+            and other.search(ex.value) is not None
+        )
+    return clashes
+
+
+@pytest.mark.parametrize("sig", [s for s in SIGS if s.maker != "generic"], ids=_id)
+def test_every_example_matches_only_its_own_makers_signatures(sig: Signature) -> None:
+    # recog's self-test idea: a real value of one maker that another maker's signature also
+    # claims is a false positive waiting to happen on the network.
+    assert _family_clashes(sig) == []
+
+
+@pytest.mark.parametrize("rule", DB.rules, ids=lambda r: r.id)
+def test_every_rule_example_is_claimed_only_by_its_own_maker(rule: Rule) -> None:
+    for ex in rule.examples:
+        makers_seen = {ev.maker for obs in ex for ev in DB.match(obs)}
+        makers_seen |= {ev.maker for ev in DB.match_rules(list(ex))}
+        assert makers_seen <= {rule.maker, None}, (rule.id, makers_seen)
+
+
+def test_the_family_check_catches_a_value_two_makers_claim(tmp_path: Path) -> None:
+    path = tmp_path / "clash.toml"
+    path.write_text(
+        '[[signature]]\nid = "axis.http.server.clash"\nchannel = "http.header.server"\n'
+        "pattern = 'Webs$'\nmaker = \"axis\"\nstrength = \"weak\"\ndescription = \"d\"\n"
+        'source = "s"\nexamples = ["Hikvision-Webs"]\n'
+    )
+    db = SignatureDB.load([data_dir("signatures"), path])
+    clash = next(s for s in db.signatures if s.id == "axis.http.server.clash")
+    hik = next(s for s in db.signatures if s.id == "hikvision.http.server.webs")
+    assert any("hikvision.http.server.webs" in c for c in _family_clashes(clash, db.signatures))
+    assert any("axis.http.server.clash" in c for c in _family_clashes(hik, db.signatures))

@@ -130,6 +130,8 @@ def device_evidence(device: Device, sigs: SignatureDB, ouis: OuiSource | None) -
             if key not in seen:
                 seen.add(key)
                 found.append(ev)
+    for ev in sigs.match_rules(device.observations):
+        found.append(ev)
     mac = wire_mac(device)
     if mac and ouis is not None and (oui := ouis.evidence(mac)) is not None:
         found.append(oui)

@@ -23,6 +23,7 @@ from camscan import channels
 from camscan.data import data_dir
 from camscan.errors import DataError
 from camscan.identify import makers
+from camscan.identify.rules import Rule, RuleInvalid, check_examples, parse_rule
 from camscan.model import Evidence, Observation, Strength
 
 CAPTURE_NAMES = frozenset({"model", "firmware", "serial", "badge"})
@@ -158,8 +159,9 @@ def _bounded_raw(raw: str, match: re.Match[str]) -> str:
 
 
 class SignatureDB:
-    def __init__(self, signatures: list[Signature]) -> None:
+    def __init__(self, signatures: list[Signature], rules: list[Rule] | None = None) -> None:
         self.signatures = signatures
+        self.rules = rules or []
         self._exact: dict[str, list[Signature]] = {}
         self._globs: list[Signature] = []
         for sig in signatures:
@@ -207,7 +209,18 @@ class SignatureDB:
                     continue
                 seen[sig.id] = f
                 sigs.append(sig)
-        db = cls(sigs)
+        rules: list[Rule] = []
+        for f, doc in docs:
+            for n, table in enumerate(doc.get("rule", []) if doc else [], 1):
+                rule = _build_rule(f, n, table, known_makers, errors)
+                if rule is None:
+                    continue
+                if rule.id in seen:
+                    errors.append(f"{f}: {rule.id}: duplicate id (first in {seen[rule.id].name})")
+                    continue
+                seen[rule.id] = f
+                rules.append(rule)
+        db = cls(sigs, rules)
         for sig in sigs:
             errors.extend(f"{sig.file}: {sig.id}: {p}" for p in db.counter_example_clashes(sig))
         return db, errors
@@ -224,6 +237,10 @@ class SignatureDB:
 
     def match(self, obs: Observation) -> list[Evidence]:
         return [ev for sig in self.for_channel(obs.channel) if (ev := sig.evidence(obs))]
+
+    def match_rules(self, observations: list[Observation]) -> list[Evidence]:
+        """Evidence from the rules over one device's observations."""
+        return [ev for rule in self.rules if (ev := rule.evidence(observations))]
 
     def counter_example_clashes(self, sig: Signature) -> list[str]:
         """Counter-examples of `sig` that a signature naming the same maker matches."""
@@ -247,12 +264,13 @@ def _read_toml(path: Path, errors: list[str]) -> dict[str, Any] | None:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         errors.append(f"{path}: not valid TOML: {' '.join(str(e).split())}")
         return None
-    unknown = set(doc) - {"signature", "makers"}
+    unknown = set(doc) - {"signature", "rule", "makers"}
     if unknown:
         errors.append(f"{path}: unknown top-level keys: {', '.join(sorted(unknown))}")
-    if not isinstance(doc.get("signature", []), list):
-        errors.append(f"{path}: 'signature' must be an array of tables ([[signature]])")
-        return None
+    for key in ("signature", "rule"):
+        if not isinstance(doc.get(key, []), list):
+            errors.append(f"{path}: '{key}' must be an array of tables ([[{key}]])")
+            return None
     return doc
 
 
@@ -289,6 +307,27 @@ def _build(
 
 class _Invalid(Exception):
     pass
+
+
+def _build_rule(
+    path: Path, n: int, table: object, known_makers: set[str], errors: list[str]
+) -> Rule | None:
+    if not isinstance(table, dict):
+        errors.append(f"{path}: rule #{n}: not a table")
+        return None
+    rid = table.get("id")
+    label = f"{path}: {rid}" if isinstance(rid, str) and rid else f"{path}: rule #{n}"
+    if isinstance(rid, str) and not _ID_RE.fullmatch(rid):
+        errors.append(f"{label}: 'id' must be dotted lowercase words, e.g. dahua.http.rule.x")
+        return None
+    try:
+        rule = parse_rule(path, table, known_makers, _regex, channel_is_known)
+    except (RuleInvalid, _Invalid) as e:
+        errors.append(f"{label}: {e}")
+        return None
+    problems = list(check_examples(rule))
+    errors.extend(f"{label}: {p}" for p in problems)
+    return rule if not problems else None
 
 
 def _text(table: dict[str, Any], key: str, required: bool = True) -> str | None:
@@ -405,7 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     db, errors = SignatureDB.load_with_errors([Path(a) for a in args] or None)
     for line in errors:
         print(line, file=sys.stderr)
-    print(f"{len(db.signatures)} signatures valid, {len(errors)} problems")
+    valid = f"{len(db.signatures)} signatures and {len(db.rules)} rules valid"
+    print(f"{valid}, {len(errors)} problems")
     return 1 if errors else 0
 
 
