@@ -1,29 +1,37 @@
-"""mDNS / DNS-SD: browse camera-typical service types with python-zeroconf, resolve each
-instance (capped concurrency), and report type, instance, SRV host and TXT.
+"""mDNS / DNS-SD: PTR queries for camera-typical service types, then SRV/TXT queries for
+instances the first answers did not describe, every reply parsed as it arrives.
 
 Hikvision announces `_CGI._tcp` as `HIKVISION <model> - <9 digits>` with the full serial as the
-SRV host (signatures.md 2.6). `_services._dns-sd._udp` is browsed too, so types not listed here
-are still learned and browsed (up to MAX_TYPES).
+SRV host (signatures.md 2.6). `_services._dns-sd._udp` is asked too, so types not listed here
+are still learned and asked (up to MAX_TYPES).
+
+Attribution is to the sender only: every observation belongs to the address the reply came
+from. An A record inside a reply is the sender's claim about some address; it is kept as the
+`reported_ip` field ("reported by" the sender) and never creates or speaks for another device.
+Queries go from an ephemeral port (RFC 6762 6.7 "legacy unicast"): responders answer straight
+to that socket, so the source address of each reply is known. zeroconf's wire parser reads them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import re
-
-from zeroconf import IPVersion, ServiceStateChange, Zeroconf
+import struct
 
 # zeroconf exports its DNS wire parser only from these modules; it is the parser the browser uses
-from zeroconf._dns import DNSPointer, DNSService, DNSText
+from zeroconf._dns import DNSAddress, DNSPointer, DNSService, DNSText
 from zeroconf._protocol.incoming import DNSIncoming
-from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from camscan import channels as ch
 from camscan.discovery.base import ProbeContext, ProbeOutcome
-from camscan.discovery.multicast import RAW_LIMIT, clean_field
-from camscan.errors import kind_of
-from camscan.model import Observation, ProbeError
+from camscan.discovery.multicast import (
+    RAW_LIMIT,
+    Datagram,
+    UdpPlan,
+    clean_field,
+    collect,
+    ipv4_or_none,
+)
+from camscan.model import Observation
 
 NAME = "mdns"
 SERVICES_META = "_services._dns-sd._udp.local."
@@ -36,9 +44,12 @@ BROWSE_TYPES = [
     "_hap._tcp.local.",  # HomeKit cameras
     SERVICES_META,
 ]
-MAX_TYPES = 64
-MAX_SERVICES = 2048
-RESOLVE_CONCURRENCY = 16  # lab-notes: unbounded resolving overflows the receive buffer
+GROUP = "224.0.0.251"
+PORT = 5353
+MAX_TYPES = 64  # service types asked per round, learned ones included
+MAX_RESOLVE = 256  # instances asked for their SRV/TXT per round
+MAX_PACKET = 1200  # bytes of one query packet
+_TYPE_A, _TYPE_PTR, _TYPE_TXT, _TYPE_SRV, _CLASS_IN = 1, 12, 16, 33, 1
 _HIK_INSTANCE = re.compile(r"^(?P<badge>\S+) (?P<model>\S+) - (?P<short>\d{6,12})$")
 
 
@@ -54,9 +65,12 @@ def service_observations(
     port: int | None,
     txt: list[str],
     ip: str,
+    reported_ip: str | None = None,
 ) -> list[Observation]:
-    """Observations for one resolved service instance."""
+    """Observations for one service instance, all attributed to `ip`, the reply's sender."""
     fields: dict[str, str] = {ch.FIELD_IP: ip}
+    if reported_ip and reported_ip != ip:
+        fields["reported_ip"] = reported_ip  # the sender's claim, not evidence about that host
     host = (server or "").removesuffix(".").removesuffix(".local")
     if host:
         fields[ch.FIELD_HOSTNAME] = host
@@ -104,6 +118,7 @@ def parse_mdns(data: bytes, src_ip: str) -> list[Observation] | None:
     types: dict[str, str] = {}  # instance -> service type
     services: dict[str, DNSService] = {}
     texts: dict[str, bytes] = {}
+    addresses: dict[str, str] = {}  # host name (lowercase) -> IPv4 the reply claims for it
     for record in message.answers():
         if isinstance(record, DNSPointer) and record.name.lower() != SERVICES_META:
             types[record.alias] = record.name
@@ -111,6 +126,10 @@ def parse_mdns(data: bytes, src_ip: str) -> list[Observation] | None:
             services[record.name] = record
         elif isinstance(record, DNSText):
             texts[record.name] = record.text
+        elif isinstance(record, DNSAddress) and record.type == _TYPE_A:
+            address = ipv4_or_none(_address_text(record.address))
+            if address:
+                addresses.setdefault(record.name.lower(), address)
     found: list[Observation] = []
     for instance in sorted(set(types) | set(services)):
         service_type = types.get(instance) or instance.split(".", 1)[-1]
@@ -122,16 +141,77 @@ def parse_mdns(data: bytes, src_ip: str) -> list[Observation] | None:
             srv.port if srv else None,
             txt_pairs(texts.get(instance, b"")),
             src_ip,
+            addresses.get(srv.server.lower()) if srv else None,
         )
     return found
 
 
-def _pick_address(info: AsyncServiceInfo, ctx: ProbeContext) -> str | None:
-    addresses = [ipaddress.IPv4Address(a) for a in info.addresses_by_version(IPVersion.V4Only)]
-    for addr in addresses:
-        if any(addr in i.network for i in ctx.interfaces):
-            return str(addr)
-    return str(addresses[0]) if addresses else None
+def _address_text(packed: bytes) -> str:
+    return ".".join(str(b) for b in packed) if len(packed) == 4 else ""
+
+
+def _encode_name(name: str) -> bytes | None:
+    """A DNS name in wire form (no compression); None when it cannot be one."""
+    labels = [label.encode("utf-8") for label in name.rstrip(".").split(".")]
+    if not all(0 < len(label) <= 63 for label in labels):
+        return None
+    wire = b"".join(bytes([len(label)]) + label for label in labels) + b"\0"
+    return wire if len(wire) <= 255 else None
+
+
+def build_queries(questions: list[tuple[str, int]]) -> list[bytes]:
+    """Query packets (id 0, QM) asking each (name, type), split to stay under MAX_PACKET."""
+    packets: list[bytes] = []
+    batch: list[bytes] = []
+    size = 12
+
+    def flush() -> None:
+        if batch:
+            packets.append(struct.pack(">6H", 0, 0, len(batch), 0, 0, 0) + b"".join(batch))
+
+    for name, qtype in questions:
+        wire = _encode_name(name)
+        if wire is None:
+            continue
+        question = wire + struct.pack(">HH", qtype, _CLASS_IN)
+        if size + len(question) > MAX_PACKET:
+            flush()
+            batch, size = [], 12
+        batch.append(question)
+        size += len(question)
+    flush()
+    return packets
+
+
+class _Asker:
+    """What the second send asks: types learned from the meta query, instances not described."""
+
+    def __init__(self, plans: list[UdpPlan]) -> None:
+        self.plans = plans
+        self.types = {t.lower() for t in BROWSE_TYPES}
+        self.asked: set[str] = set()
+
+    def on_reply(self, d: Datagram) -> None:
+        message = DNSIncoming(d.data)
+        if not message.valid or not message.is_response():
+            return
+        described = {r.name.lower() for r in message.answers() if isinstance(r, DNSService)}
+        questions: list[tuple[str, int]] = []
+        for record in message.answers():
+            if not isinstance(record, DNSPointer):
+                continue
+            alias = record.alias.lower()
+            if record.name.lower() == SERVICES_META:
+                if alias not in self.types and len(self.types) < MAX_TYPES:
+                    self.types.add(alias)
+                    questions.append((record.alias, _TYPE_PTR))
+            elif alias not in described | self.asked and len(self.asked) < MAX_RESOLVE:
+                self.asked.add(alias)
+                questions += [(record.alias, _TYPE_SRV), (record.alias, _TYPE_TXT)]
+        if questions:
+            # udp_round resends each plan's payloads once at repeat_after: ask these then
+            for plan in self.plans:
+                plan.payloads += build_queries(questions)
 
 
 class MdnsProbe:
@@ -139,78 +219,16 @@ class MdnsProbe:
     needs_raw_socket = False
 
     async def run(self, ctx: ProbeContext) -> ProbeOutcome:
-        if not ctx.interfaces:
-            return ProbeOutcome()
-        try:
-            azc = AsyncZeroconf(
-                interfaces=[str(i.address) for i in ctx.interfaces],
-                ip_version=IPVersion.V4Only,
-                unicast=False,
+        queries = build_queries([(t, _TYPE_PTR) for t in BROWSE_TYPES])
+        plans = [
+            UdpPlan(
+                iface,
+                list(queries),
+                [(GROUP, PORT)],
+                groups=[(GROUP, PORT)],  # multicast answers and announcements
+                repeat_after=ctx.window / 3,
             )
-        except OSError as exc:
-            error = ProbeError(NAME, None, f"mDNS socket failed: {exc}", kind_of(exc))
-            return ProbeOutcome(errors=[error])
-        try:
-            return await _browse(azc, ctx)
-        finally:
-            await azc.async_close()
-
-
-async def _browse(azc: AsyncZeroconf, ctx: ProbeContext) -> ProbeOutcome:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + ctx.window
-    limit = asyncio.Semaphore(RESOLVE_CONCURRENCY)
-    browsers: list[AsyncServiceBrowser] = []
-    types = set(BROWSE_TYPES)
-    resolving: dict[tuple[str, str], asyncio.Task[AsyncServiceInfo]] = {}
-
-    async def resolve(service_type: str, instance: str) -> AsyncServiceInfo:
-        info = AsyncServiceInfo(service_type, instance)
-        async with limit:
-            remaining_ms = (deadline - loop.time()) * 1000
-            if remaining_ms > 20:
-                await info.async_request(azc.zeroconf, remaining_ms)
-        return info
-
-    def on_change(
-        zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange
-    ) -> None:
-        if state_change is not ServiceStateChange.Added:
-            return
-        if service_type == SERVICES_META:  # `name` is a service type someone offers
-            if name not in types and len(types) < MAX_TYPES:
-                types.add(name)
-                browsers.append(AsyncServiceBrowser(zeroconf, [name], handlers=[on_change]))
-            return
-        key = (service_type, name)
-        if key not in resolving and len(resolving) < MAX_SERVICES:
-            resolving[key] = asyncio.create_task(resolve(service_type, name))
-
-    browsers.append(AsyncServiceBrowser(azc.zeroconf, BROWSE_TYPES, handlers=[on_change]))
-    await asyncio.sleep(ctx.window)
-    for browser in browsers:
-        await browser.async_cancel()
-    if resolving:
-        await asyncio.wait(resolving.values(), timeout=0.05)
-    observations: list[Observation] = []
-    for (service_type, instance), task in resolving.items():
-        if not task.done() or task.exception() is not None:
-            task.cancel()
-            ctx.stats[f"{NAME}.unresolved"] += 1
-            continue
-        info = task.result()
-        info.load_from_cache(azc.zeroconf)
-        ip = _pick_address(info, ctx)
-        if ip is None:
-            ctx.stats[f"{NAME}.unresolved"] += 1
-            continue
-        txt = [clean_field(_pair(k, v)) or "" for k, v in info.properties.items()]
-        observations += service_observations(
-            service_type, instance, info.server, info.port, [t for t in txt if t], ip
-        )
-    return ProbeOutcome(observations)
-
-
-def _pair(key: bytes, value: bytes | None) -> str:
-    k = key.decode("utf-8", errors="replace")
-    return k if value is None else f"{k}={value.decode('utf-8', errors='replace')}"
+            for iface in ctx.interfaces
+        ]
+        asker = _Asker(plans)
+        return ProbeOutcome(*await collect(ctx, NAME, plans, parse_mdns, asker.on_reply))
