@@ -36,7 +36,8 @@ _SCAN_KEYS = {
 _OUTPUT_KEYS = {"format", "file"}
 _POLICY_KEYS = {"listed_makers", "min_confidence", "severity"}
 _EXCEPTION_KEYS = {"mac", "serial", "reason", "accepted_by", "expires"}
-_TOP_KEYS = {"segment", "scan", "output", "policy", "exception"}
+_STORE_KEYS = {"db", "site", "keep_runs"}
+_TOP_KEYS = {"segment", "scan", "output", "policy", "exception", "store"}
 
 
 class ConfigError(DataError):
@@ -79,12 +80,20 @@ class ExceptionConfig:
 
 
 @dataclasses.dataclass(slots=True)
+class StoreSettings:
+    db: str | None = None  # SQLite path or PostgreSQL URL/conninfo; None: the default file
+    site: str | None = None  # separates sensors sharing one database; None: the host name
+    keep_runs: int | None = None  # sweeps keep this many runs per site; None: all
+
+
+@dataclasses.dataclass(slots=True)
 class Config:
     segments: list[Segment] = dataclasses.field(default_factory=list)
     scan: ScanSettings = dataclasses.field(default_factory=ScanSettings)
     output: OutputSettings = dataclasses.field(default_factory=OutputSettings)
     policy: PolicyConfig = dataclasses.field(default_factory=PolicyConfig)
     exceptions: list[ExceptionConfig] = dataclasses.field(default_factory=list)
+    store: StoreSettings = dataclasses.field(default_factory=StoreSettings)
     path: Path | None = None
 
     def segment(self, name: str) -> Segment:
@@ -131,7 +140,32 @@ def parse_config(doc: dict[str, Any], where: str = "config") -> Config:
     if not isinstance(excs, list):
         raise ConfigError(f"{where}: 'exception' must be an array of tables ([[exception]])")
     cfg.exceptions = [_exception(e, n, where) for n, e in enumerate(excs, 1)]
+    cfg.store = _store(_table(doc, "store", where), where)
     return cfg
+
+
+def _store(t: dict[str, Any], where: str) -> StoreSettings:
+    place = "[store]"
+    _no_unknown(t, _STORE_KEYS, where, place)
+    db = _typed(t, "db", str, None, where, place)
+    site = _typed(t, "site", str, None, where, place)
+    keep = _typed(t, "keep_runs", int, None, where, place)
+    if db is not None and not db.strip():
+        raise ConfigError(f"{where}: {place}: db must not be empty")
+    if site is not None and (problem := site_problem(site)):
+        raise ConfigError(f"{where}: {place}: site {problem}")
+    if keep is not None and keep < 1:
+        raise ConfigError(f"{where}: {place}: keep_runs must be at least 1")
+    return StoreSettings(db, site, keep)
+
+
+def site_problem(site: str) -> str | None:
+    """Why `site` cannot name a site (None if it can): short printable text."""
+    if not site.strip() or len(site) > 100:
+        return "must be 1 to 100 characters"
+    if not site.isprintable():
+        return "must be printable text"
+    return None
 
 
 def _table(doc: dict[str, Any], key: str, where: str) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from typing import Any
 
 from camscan.errors import ProbeKind, kind_of
 
-SCHEMA_VERSION = "1.2"  # 1.1 added the top-level "policy"; 1.2 the "kind" of each probe error
+SCHEMA_VERSION = "1.3"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error;
+# 1.3 devices[].device_id
 HIGH_CONFIDENCE = 0.85  # verdict confidence labels: "high" from here,
 MEDIUM_CONFIDENCE = 0.7  # "medium" from here (the default floor for flagging), "low" below
 

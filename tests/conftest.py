@@ -8,6 +8,12 @@ with the reason when this machine cannot build one (not root, no `ip netns`).
 
 from __future__ import annotations
 
+import itertools
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -53,3 +59,93 @@ def lab_factory() -> Iterator[LabFactory]:
 @pytest.fixture(scope="session")
 def lab(lab_factory: LabFactory) -> Lab:
     return lab_factory("mixed")
+
+
+# -- a throwaway PostgreSQL server (Debian's postgresql package) --------------------------------
+PG_ENV = "CAMSCAN_TEST_PG"  # a libpq conninfo of a server to use instead of starting one
+
+
+def _pg_bindir() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+def _pg_missing(reason: str) -> None:
+    # CI installs Debian's postgresql: there a missing server is a failure, never a skip.
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL tests cannot run in CI: {reason}")
+    pytest.skip(f"no PostgreSQL server: {reason}")
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The conninfo of a PostgreSQL server listening on a Unix socket only (nothing on the network).
+
+    Uses $CAMSCAN_TEST_PG when set; else starts one from /usr/lib/postgresql/*/bin (as the
+    postgres user when we are root: the server refuses to run as root) and stops it at the end.
+    """
+    if os.environ.get(PG_ENV):
+        yield os.environ[PG_ENV]
+        return
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _pg_missing("psycopg is not installed (pip install '.[test]')")
+    bindir = _pg_bindir()
+    if bindir is None:
+        _pg_missing("Debian's postgresql is not installed (apt-get install postgresql)")
+    assert bindir is not None
+    base = Path(tempfile.mkdtemp(prefix="camscan-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = base / "data", "55432"
+    subprocess.run(
+        [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "camscan"],
+        check=True,
+        capture_output=True,
+    )
+    ctl = [*as_user, str(bindir / "pg_ctl"), "-D", str(data)]
+    subprocess.run(
+        [*ctl, "-o", f"-k {base} -p {port} -c listen_addresses=''", "-l", str(base / "log"), "-w",
+         "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"host={base} port={port} user=camscan dbname=postgres"
+    finally:
+        subprocess.run([*ctl, "-m", "fast", "-w", "stop"], check=False, capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A fresh, empty database on the throwaway server for one test."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = f"camscan_t{os.getpid()}_{next(_DB_COUNTER)}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo_to_dict(pg_server)
+    params["dbname"] = name
+    try:
+        yield make_conninfo(**{k: str(v) for k, v in params.items()})
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_DB_COUNTER = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs against both backends: a SQLite file and a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "runs.sqlite3")
+    url: str = request.getfixturevalue("pg_url")
+    return url

@@ -16,7 +16,15 @@ from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, EXIT_USAGE, f
 
 # The command modules; importing one registers its commands on `app`, in this order in --help.
 # A new command is one module under camscan/cli/ plus one entry here.
-COMMAND_MODULES = ("scan_cmd", "identify_cmd", "report_cmd", "demo_cmd", "lab_cmd", "commands")
+COMMAND_MODULES = (
+    "scan_cmd",
+    "history_cmd",
+    "identify_cmd",
+    "report_cmd",
+    "demo_cmd",
+    "lab_cmd",
+    "commands",
+)
 for _name in COMMAND_MODULES:
     importlib.import_module(f"camscan.cli.{_name}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from camscan.cli.errors import EXIT_FAILED, fail
 
@@ -28,18 +28,25 @@ def saved_policy(result: ScanResult) -> PolicySettings | None:
 
 
 def write_report(
-    result: ScanResult, fmt: str, out_path: Path | None, quiet: bool, cfg: Config | None = None
+    result: ScanResult,
+    fmt: str,
+    out_path: Path | None,
+    quiet: bool,
+    cfg: Config | None = None,
+    *,
+    changes: dict[str, Any] | None = None,
 ) -> None:
+    """`changes` (html): the diff since the previous run, shown in its own section."""
     from camscan.policy import settings_from_config
     from camscan.report import render
 
     policy = settings_from_config(cfg.policy) if cfg else saved_policy(result)
     if out_path is None:
         if not quiet:
-            render(result, fmt, sys.stdout, policy=policy)
+            render(result, fmt, sys.stdout, policy=policy, changes=changes)
         return
     try:
         with out_path.open("w", encoding="utf-8", newline="") as f:
-            render(result, fmt, f, color=False, policy=policy)
+            render(result, fmt, f, color=False, policy=policy, changes=changes)
     except OSError as e:
         fail(f"cannot write {out_path}: {e.strerror or e}", EXIT_FAILED)

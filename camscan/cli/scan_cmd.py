@@ -14,6 +14,7 @@ from camscan.config import ALL_PROBES, Config, load_config
 from camscan.report.registry import FORMATS
 
 if TYPE_CHECKING:  # kept off the start-up path
+    from camscan.model import ScanResult
     from camscan.netif import Interface
     from camscan.targets import TargetSet
 
@@ -162,6 +163,15 @@ def scan(
         "-q",
         help="Print nothing but errors (for cron); the exit code tells the outcome.",
     ),
+    db: str = typer.Option(
+        None,
+        "--db",
+        help="Also store the run: a SQLite file, or postgresql://... or a libpq conninfo "
+        "(default: [store] db in the config; without either the run is not stored).",
+    ),
+    site: str = typer.Option(
+        None, "--site", help="Site the stored run belongs to (default: [store] site, else host)."
+    ),
 ) -> None:
     """Discover devices, identify their makers with evidence, and flag them by zone.
 
@@ -212,6 +222,8 @@ def scan(
         rate=rate or s.rate,
         window=window or s.discovery_window,
         timeout=timeout or s.timeout,
+        db=db or cfg.store.db,
+        site=site,
     )
 
 
@@ -227,8 +239,47 @@ def run_scan_and_report(
     rate: float,
     window: float,
     timeout: float,
+    db: str | None = None,
+    site: str | None = None,
 ) -> None:
     from camscan.cli.output import write_report
+
+    result = execute_scan(
+        cfg, ts, ifaces, probe_list, quiet, rate=rate, window=window, timeout=timeout
+    )
+    changes = None
+    if db:  # stored before the report, so an HTML report can show the changes
+        from camscan.cli.history_cmd import store_result
+        from camscan.history.render import changes_context
+
+        diff = store_result(result, db, site, cfg, quiet)
+        changes = changes_context(diff) if diff else None
+    write_report(result, fmt, out_path, quiet, cfg, changes=changes)
+    flagged = sum(1 for f in result.findings if f.flagged)
+    if not quiet:
+        for e in result.run.errors:
+            typer.echo(f"camscan: probe {e.probe} failed: {e.error}", err=True)
+        if out_path:
+            typer.echo(
+                f"camscan: {len(result.devices)} devices, {flagged} flagged; report "
+                f"written to {out_path}",
+                err=True,
+            )
+    raise typer.Exit(EXIT_FLAGGED if flagged else EXIT_FAILED if result.run.partial else EXIT_OK)
+
+
+def execute_scan(
+    cfg: Config,
+    ts: TargetSet,
+    ifaces: list[Interface],
+    probe_list: list[str],
+    quiet: bool,
+    *,
+    rate: float,
+    window: float,
+    timeout: float,
+) -> ScanResult:
+    """Run the pipeline with the notes a user should see first; return the result."""
     from camscan.cli.progress import make_progress
     from camscan.discovery.arp import can_open_raw_socket
     from camscan.pipeline import ScanRequest
@@ -248,19 +299,7 @@ def run_scan_and_report(
         ts, ifaces, cfg, probe_list, rate, window, timeout, cfg.scan.concurrency, privileged
     )
     with make_progress(enabled=not quiet) as progress:
-        result = run_pipeline(req, progress)
-    write_report(result, fmt, out_path, quiet, cfg)
-    flagged = sum(1 for f in result.findings if f.flagged)
-    if not quiet:
-        for e in result.run.errors:
-            typer.echo(f"camscan: probe {e.probe} failed: {e.error}", err=True)
-        if out_path:
-            typer.echo(
-                f"camscan: {len(result.devices)} devices, {flagged} flagged; report "
-                f"written to {out_path}",
-                err=True,
-            )
-    raise typer.Exit(EXIT_FLAGGED if flagged else EXIT_FAILED if result.run.partial else EXIT_OK)
+        return run_pipeline(req, progress)
 
 
 def _warn_if_oui_stale() -> None:

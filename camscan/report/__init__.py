@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from camscan.report.interface import RenderOptions
 from camscan.report.registry import FORMATS, ReportFormatError, get
@@ -19,12 +19,14 @@ def render(
     *,
     color: bool | None = None,
     policy: PolicySettings | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> None:
     """Write `result` to `out` as `fmt`. `color` (table only): None means colour on a terminal.
 
     `policy` (html only) is the policy text shown in the report; defaults to the defaults.
+    `changes` (html only): the diff since the previous run (camscan.history.render).
     """
-    get(fmt).writer()(result, out, RenderOptions(color=color, policy=policy))
+    get(fmt).writer()(result, out, RenderOptions(color=color, policy=policy, changes=changes))
 
 
 __all__ = ["FORMATS", "RenderOptions", "ReportFormatError", "render"]

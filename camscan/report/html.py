@@ -154,7 +154,14 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def write_html(result: ScanResult, out: TextIO, *, policy: PolicySettings | None = None) -> None:
+def write_html(
+    result: ScanResult,
+    out: TextIO,
+    *,
+    policy: PolicySettings | None = None,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """`changes`: camscan.history.render.changes_context of the diff since the previous run."""
     policy = policy or PolicySettings()
     contract = result_to_contract(result)
     devices = contract["devices"]
@@ -178,6 +185,7 @@ def write_html(result: ScanResult, out: TextIO, *, policy: PolicySettings | None
             listed=sorted(maker_display(m) for m in policy.listed_makers),
             accepted=[d for d in devices if d["severity"] == Severity.ACCEPTED.value],
             generated=_when(datetime.now(UTC).timestamp()),
+            changes=changes,
         )
     )
     out.write(page)
@@ -185,4 +193,4 @@ def write_html(result: ScanResult, out: TextIO, *, policy: PolicySettings | None
 
 def write(result: ScanResult, out: TextIO, options: RenderOptions) -> None:
     """The report-format interface (camscan/report/interface.py)."""
-    write_html(result, out, policy=options.policy)
+    write_html(result, out, policy=options.policy, changes=options.changes)

@@ -7,7 +7,7 @@ ScanResult (findings included) and writes text to `out`. It never changes the re
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
     from camscan.model import ScanResult
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 class RenderOptions:
     color: bool | None = None  # formats that colour (table): None means on a terminal only
     policy: PolicySettings | None = None  # formats that explain the policy (html); None: defaults
+    # html: the changes since the previous run (camscan.history.render.changes_context), if any
+    changes: dict[str, Any] | None = None
 
 
 class Writer(Protocol):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import camscan
+from camscan.identity import device_key
 from camscan.model import (
     SCHEMA_VERSION,
     Device,
@@ -71,6 +72,7 @@ def device_record(device: Device, finding: Finding | None) -> dict[str, Any]:
     return {
         "ip": device.ip,
         "mac": device.mac,
+        "device_id": device_key(device.ip, device.mac, v.serial, v.maker),
         "vendor": v.maker if v.maker in VENDORS else None,
         "maker": v.maker,
         "brand": v.badge,

@@ -1,0 +1,351 @@
+"""`camscan history`, `camscan diff` and `camscan sweep`: runs remembered in a store.
+
+The store is the `--db` given, else the config's `[store] db`, else a SQLite file in the user's
+data directory. A site (`--site`, else `[store] site`, else the host name) separates sensors
+that share one database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import typer
+
+from camscan.cli.app import app
+from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, fail
+from camscan.config import Config, ConfigError, load_config, parse_config, site_problem
+
+if TYPE_CHECKING:
+    from camscan.history.diff import RunDiff
+    from camscan.model import ScanResult
+    from camscan.store import RunStore, RunSummary
+
+DB_HELP = (
+    "Store of runs: a SQLite file, or PostgreSQL as postgresql://... or a libpq conninfo "
+    "(default: [store] db in the config, else $XDG_DATA_HOME/camscan/runs.sqlite3)."
+)
+SITE_HELP = "Site name separating sensors that share a database (default: [store] site, else host)."
+DIFF_FORMATS = ("table", "json", "csv", "html")
+
+
+def db_option() -> str:
+    return typer.Option(None, "--db", help=DB_HELP)  # type: ignore[no-any-return]
+
+
+def site_option() -> str:
+    return typer.Option(None, "--site", help=SITE_HELP)  # type: ignore[no-any-return]
+
+
+def load_cfg(path: Path | None) -> Config:
+    try:
+        return load_config(path) if path else parse_config({})
+    except ConfigError as e:
+        fail(str(e))
+
+
+def resolve_site(site: str | None, cfg: Config) -> str:
+    chosen = site or cfg.store.site or socket.gethostname() or "default"
+    problem = site_problem(chosen)
+    if problem:
+        fail(f"--site {chosen!r}: {problem}")
+    return chosen
+
+
+@contextlib.contextmanager
+def opened_store(db: str | None, cfg: Config) -> Iterator[RunStore]:
+    from camscan.store import StoreError, open_store
+
+    try:
+        store = open_store(db or cfg.store.db)
+    except StoreError as e:
+        fail(str(e), EXIT_FAILED)
+    try:
+        yield store
+    except StoreError as e:
+        fail(str(e), EXIT_FAILED)
+    finally:
+        store.close()
+
+
+def diff_runs(store: RunStore, before: RunSummary | None, after: RunSummary) -> RunDiff:
+    from camscan.history.diff import RunRef, diff_results
+
+    def ref(s: RunSummary) -> RunRef:
+        return RunRef(s.id, s.site, s.started, s.partial)
+
+    old = store.load(before.id) if before else None
+    return diff_results(old, store.load(after.id), ref(before) if before else None, ref(after))
+
+
+def changes_since_baseline(store: RunStore, run: RunSummary) -> RunDiff | None:
+    """The diff from the previous complete run of the same site, if there is one."""
+    base = store.baseline(run.site, before=run.id)
+    return diff_runs(store, base, run) if base else None
+
+
+def store_result(
+    result: ScanResult, db: str | None, site: str | None, cfg: Config, quiet: bool
+) -> RunDiff | None:
+    """`scan --db`: store the run; return the changes since the site's previous complete run."""
+    chosen = resolve_site(site, cfg)
+    with opened_store(db, cfg) as store:
+        run_id = store.save(result, chosen)
+        if not quiet:
+            note = " (partial: never used as a baseline)" if result.run.partial else ""
+            typer.echo(f"camscan: stored as run {run_id} of site {chosen!r}{note}", err=True)
+        return changes_since_baseline(store, store.summary(run_id))
+
+
+def write_changes(diff: RunDiff, fmt: str, output: Path | None) -> None:
+    from camscan.history.render import write_diff
+
+    if output is None:
+        write_diff(diff, fmt, sys.stdout)
+        return
+    try:
+        with output.open("w", encoding="utf-8", newline="") as f:
+            write_diff(diff, fmt, f)
+    except OSError as e:
+        fail(f"cannot write {output}: {e.strerror or e}", EXIT_FAILED)
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in DIFF_FORMATS:
+        fail(f"--format {fmt!r} is not one of {', '.join(DIFF_FORMATS)}")
+
+
+# -- history --------------------------------------------------------------------------------
+HISTORY_COLUMNS = ("run", "site", "started", "targets", "devices", "flagged", "partial")
+
+
+def _history_rows(runs: list[RunSummary]) -> list[list[str]]:
+    from camscan.history.render import when
+
+    return [
+        [
+            str(r.id),
+            r.site,
+            when(r.started),
+            " ".join(r.targets),
+            str(r.devices),
+            str(r.flagged),
+            "yes" if r.partial or r.ended is None else "no",
+        ]
+        for r in runs
+    ]
+
+
+def _write_history(runs: list[RunSummary], fmt: str, out: TextIO) -> None:
+    from camscan.report.csv_out import safe_cell
+    from camscan.report.table import printable
+
+    if fmt == "json":
+        doc = [
+            {
+                "run": r.id,
+                "site": r.site,
+                "started": r.started,
+                "ended": r.ended,
+                "targets": r.targets,
+                "devices": r.devices,
+                "flagged": r.flagged,
+                "partial": r.partial or r.ended is None,
+            }
+            for r in runs
+        ]
+        out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        return
+    rows = _history_rows(runs)
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(HISTORY_COLUMNS)
+        writer.writerows([[safe_cell(v) for v in row] for row in rows])
+        return
+    table = [list(HISTORY_COLUMNS), *[[printable(v) for v in row] for row in rows]]
+    widths = [max(len(row[i]) for row in table) for i in range(len(HISTORY_COLUMNS))]
+    for row in table:
+        out.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+@app.command("history")
+def history(
+    db: str = db_option(),
+    site: str = typer.Option(
+        None, "--site", help="Only this site (default: [store] site, else every site)."
+    ),
+    config: Path = typer.Option(None, "--config", "-c", help="camscan.toml ([store] db, site)."),
+    limit: int = typer.Option(50, "--limit", "-n", help="At most this many runs, newest first."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|json|csv"),
+) -> None:
+    """List stored runs: site, time, targets, devices, flagged, partial."""
+    if fmt not in ("table", "json", "csv"):
+        fail(f"--format {fmt!r} is not one of table, json, csv")
+    cfg = load_cfg(config)
+    chosen = site or cfg.store.site
+    with opened_store(db, cfg) as store:
+        runs = store.runs(chosen, limit=max(limit, 1))
+    if not runs and fmt == "table":
+        where = f" of site {chosen!r}" if chosen else ""
+        typer.echo(f"camscan: no stored runs{where} in {store.url}", err=True)
+        return
+    _write_history(runs, fmt, sys.stdout)
+
+
+# -- diff -----------------------------------------------------------------------------------
+def _run_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        fail(f"{text!r} is not a run id (a number from `camscan history`)")
+    return value
+
+
+def _pick_runs(
+    store: RunStore, ids: list[int], site: str | None, cfg: Config
+) -> tuple[RunSummary, RunSummary]:
+    if len(ids) == 2:
+        return store.summary(ids[0]), store.summary(ids[1])
+    if len(ids) == 1:
+        after = store.summary(ids[0])
+        before = store.baseline(after.site, before=after.id)
+        if before is None:
+            fail(f"run {after.id} has no earlier complete run of site {after.site!r}")
+        return before, after
+    chosen = resolve_site(site, cfg)
+    last = store.baseline(chosen)
+    previous = store.baseline(chosen, before=last.id) if last else None
+    if last is None or previous is None:
+        fail(
+            f"site {chosen!r} has fewer than two complete runs in {store.url}; "
+            "name the runs (`camscan history`) or the site (--site)"
+        )
+    return previous, last
+
+
+@app.command("diff")
+def diff(
+    runs: list[str] = typer.Argument(
+        None,
+        help="RUN_A RUN_B (default: the last two complete runs of the site; one id: that run "
+        "against the complete run before it).",
+        show_default=False,
+    ),
+    db: str = db_option(),
+    site: str = site_option(),
+    config: Path = typer.Option(None, "--config", "-c", help="camscan.toml ([store] db, site)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|json|csv|html"),
+    output: Path = typer.Option(None, "--output", "-o", help="Write to this file."),
+) -> None:
+    """What changed between two runs: new, gone, moved, changed, newly flagged, resolved.
+
+    Exit codes: 0 no finding newly flagged, 1 a finding is newly flagged, 2 usage, 3 store error.
+    """
+    from camscan.store import StoreError
+
+    _check_format(fmt)
+    ids = [_run_id(r) for r in runs or []]
+    if len(ids) > 2:
+        fail("diff takes at most two run ids")
+    cfg = load_cfg(config)
+    with opened_store(db, cfg) as store:
+        try:
+            before, after = _pick_runs(store, ids, site, cfg)
+            changes = diff_runs(store, before, after)
+        except StoreError as e:
+            fail(str(e), EXIT_FAILED)
+    write_changes(changes, fmt, output)
+    raise typer.Exit(EXIT_FLAGGED if changes.newly_flagged else EXIT_OK)
+
+
+# -- sweep ----------------------------------------------------------------------------------
+@app.command("sweep")
+def sweep(
+    config: Path = typer.Option(
+        ..., "--config", "-c", help="camscan.toml whose segments the sweep scans."
+    ),
+    db: str = db_option(),
+    site: str = site_option(),
+    keep_runs: int = typer.Option(
+        None, "--keep-runs", help="Keep only the newest N runs of the site (default: [store])."
+    ),
+    interface: list[str] = typer.Option(
+        [], "--interface", "-i", help="Interface to use (repeatable)."
+    ),
+    fmt: str = typer.Option("table", "--format", "-f", help="Changes as table|json|csv|html."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the changes to this file."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Print only changes, and nothing when there are none."
+    ),
+) -> None:
+    """Scan every configured segment, store the run, and print what changed since the last one.
+
+    Exit codes: 0 no finding newly flagged, 1 a finding is newly flagged (on the first run of a
+    site: any flagged finding), 2 usage or config error, 3 the scan failed or ended partial, or
+    another sweep of the site is running.
+    """
+    from camscan.cli.scan_cmd import _interfaces, _lab_guard, _targets, execute_scan
+    from camscan.history.diff import RunRef, diff_results
+    from camscan.store import StoreError
+
+    _lab_guard()
+    _check_format(fmt)
+    cfg = load_cfg(config)
+    if not cfg.segments:
+        fail(f"{config}: a sweep scans the config's segments, and it has no [[segment]]")
+    keep = keep_runs if keep_runs is not None else cfg.store.keep_runs
+    if keep is not None and keep < 1:
+        fail("--keep-runs must be at least 1")
+    chosen = resolve_site(site, cfg)
+    s = cfg.scan
+    ts = _targets([], cfg, [], True, False, s.max_hosts)
+    ifaces = _interfaces(interface or s.interfaces, ts)
+    with opened_store(db, cfg) as store:
+        try:
+            with store.lock(chosen):
+                result = execute_scan(
+                    cfg,
+                    ts,
+                    ifaces,
+                    s.probes,
+                    quiet=True,
+                    rate=s.rate,
+                    window=s.discovery_window,
+                    timeout=s.timeout,
+                )
+                run_id = store.save(result, chosen)
+                run = store.summary(run_id)
+                base = store.baseline(chosen, before=run_id)
+                old = store.load(base.id) if base else None
+                changes = diff_results(
+                    old,
+                    result,
+                    RunRef(base.id, base.site, base.started, base.partial) if base else None,
+                    RunRef(run.id, run.site, run.started, run.partial),
+                )
+                pruned = store.prune(chosen, keep) if keep else 0
+        except StoreError as e:
+            fail(str(e), EXIT_FAILED)
+    if changes.changes or not quiet:
+        write_changes(changes, fmt, output)
+    if not quiet:
+        for err in result.run.errors:
+            typer.echo(f"camscan: probe {err.probe} failed: {err.error}", err=True)
+        typer.echo(
+            f"camscan: run {run_id} of site {chosen!r} stored in {store.url}"
+            + (f"; {pruned} old runs removed" if pruned else ""),
+            err=True,
+        )
+    if result.run.partial:
+        typer.echo(
+            f"camscan: run {run_id} is partial: stored and marked, never used as a baseline",
+            err=True,
+        )
+    code = EXIT_FLAGGED if changes.newly_flagged else EXIT_FAILED if run.partial else EXIT_OK
+    raise typer.Exit(code)
