@@ -60,7 +60,7 @@ def resolve_site(site: str | None, cfg: Config) -> str:
 
 @contextlib.contextmanager
 def opened_store(db: str | None, cfg: Config) -> Iterator[RunStore]:
-    from camscan.store import StoreError, open_store
+    from camscan.store import RunNotFound, StoreError, open_store
 
     try:
         store = open_store(db or cfg.store.db)
@@ -68,6 +68,8 @@ def opened_store(db: str | None, cfg: Config) -> Iterator[RunStore]:
         fail(str(e), EXIT_FAILED)
     try:
         yield store
+    except RunNotFound as e:
+        fail(str(e))  # a wrong id is a usage error
     except StoreError as e:
         fail(str(e), EXIT_FAILED)
     finally:
@@ -247,7 +249,7 @@ def diff(
 
     Exit codes: 0 no finding newly flagged, 1 a finding is newly flagged, 2 usage, 3 store error.
     """
-    from camscan.store import StoreError
+    from camscan.store import RunNotFound, StoreError
 
     _check_format(fmt)
     ids = [_run_id(r) for r in runs or []]
@@ -258,6 +260,8 @@ def diff(
         try:
             before, after = _pick_runs(store, ids, site, cfg)
             changes = diff_runs(store, before, after)
+        except RunNotFound as e:
+            fail(str(e))
         except StoreError as e:
             fail(str(e), EXIT_FAILED)
     write_changes(changes, fmt, output)
