@@ -14,8 +14,8 @@ from typing import Any
 
 from camscan.errors import ProbeKind, kind_of
 
-SCHEMA_VERSION = "1.3"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error;
-# 1.3 devices[].device_id
+SCHEMA_VERSION = "1.3"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
+# run.scanner_host and run.data_versions; 1.3 devices[].device_id
 HIGH_CONFIDENCE = 0.85  # verdict confidence labels: "high" from here,
 MEDIUM_CONFIDENCE = 0.7  # "medium" from here (the default floor for flagging), "low" below
 
@@ -151,6 +151,8 @@ class ScanRun:
     camscan_version: str = ""
     resolved: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # name -> its IPs
     excluded: list[str] = dataclasses.field(default_factory=list)  # --exclude, as given
+    scanner_host: str = ""  # host name of the machine that ran the scan
+    data_versions: dict[str, str] = dataclasses.field(default_factory=dict)  # oui, signatures
 
 
 @dataclasses.dataclass(slots=True)

@@ -19,6 +19,7 @@ from camscan.discovery.base import ProbeContext, ProbeOutcome
 from camscan.macaddr import MacSource
 from camscan.model import Device, Observation, ProbeError, ScanResult, ScanRun
 from camscan.netif import Interface, interface_for
+from camscan.runinfo import data_versions, scanner_host
 from camscan.targets import TargetSet
 
 
@@ -148,6 +149,8 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanResult:
         camscan_version=__version__,
         resolved=dict(req.targets.names),
         excluded=list(req.targets.excluded),
+        scanner_host=scanner_host(),
+        data_versions=data_versions(),
     )
     clock = time.monotonic()
 

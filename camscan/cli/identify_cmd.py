@@ -74,12 +74,21 @@ def _classify_and_report(
     from camscan.config import load_config, parse_config
     from camscan.model import ScanResult, ScanRun
     from camscan.pipeline import apply_policy, identify_devices
+    from camscan.runinfo import data_versions, scanner_host
 
     if fmt not in FORMATS:
         fail(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     cfg = load_config(config) if config else parse_config({})
     now = time.time()
-    run = ScanRun(targets=[], probes=[probe], started=now, ended=now, camscan_version=__version__)
+    run = ScanRun(
+        targets=[],
+        probes=[probe],
+        started=now,
+        ended=now,
+        camscan_version=__version__,
+        scanner_host=scanner_host(),
+        data_versions=data_versions(),
+    )
     identify_devices(devices, run)
     result = ScanResult(run=run, devices=devices, segments=list(cfg.segments))
     apply_policy(result, cfg)

@@ -7,8 +7,9 @@ Content-Security-Policy that forbids scripts, so even a templating mistake stays
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,6 +28,7 @@ from camscan.policy.rules import (
 )
 from camscan.report.interface import RenderOptions
 from camscan.report.json_contract import UNASSIGNED, ip_sort_key, result_to_contract
+from camscan.report.remediation import ACTIONABLE, remedy_for
 from camscan.report.text import printable
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -141,9 +143,10 @@ def _visible(value: Any) -> Any:
     return cleaned
 
 
-def _environment() -> jinja2.Environment:
+def _environment(sections: list[HtmlSection] | None = None) -> jinja2.Environment:
+    inline = {s.template: s.source for s in sections or [] if s.source is not None}
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.ChoiceLoader([jinja2.DictLoader(inline), jinja2.FileSystemLoader(TEMPLATES)]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -154,36 +157,118 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+@dataclasses.dataclass(slots=True)
+class HtmlSection:
+    """An extra section another part of camscan adds to the report (e.g. changes since the
+    previous run): a template in report/templates and the values it reads as `section`."""
+
+    template: str
+    values: dict[str, Any]
+    source: str | None = None  # template text, when it does not live in report/templates
+
+
+def _nothing_known(device: dict[str, Any]) -> bool:
+    return not device["maker"] and not device["evidence"] and not device["flagged"]
+
+
+def _zone_rows(groups: list[dict[str, Any]], listed: frozenset[str]) -> list[dict[str, Any]]:
+    """One row per segment, core first, then sensitive, then the rest by name."""
+    order = {"core": 0, "sensitive": 1}
+    rows = []
+    for g in groups:
+        devs = g["devices"]
+        sev = Counter(d["severity"] for d in devs)
+        rows.append(
+            {
+                "zone": g["zone"],
+                "segment": g["name"],
+                "cidrs": g["cidrs"],
+                "devices": len(devs),
+                "identified": sum(1 for d in devs if d["maker"]),
+                "listed": sum(1 for d in devs if d["maker"] in listed),
+                "flagged": sum(1 for d in devs if d["flagged"]),
+                "critical": sev[Severity.CRITICAL.value],
+                "high": sev[Severity.HIGH.value],
+                "medium": sev[Severity.MEDIUM.value],
+                "accepted": sev[Severity.ACCEPTED.value],
+            }
+        )
+    return sorted(
+        rows, key=lambda r: (order.get(r["zone"] or "", 2), r["zone"] is None, r["zone"] or "")
+    )
+
+
+def _scope(run: dict[str, Any]) -> str:
+    """Targets for the printed page header: only characters that are inert inside CSS text."""
+    text = ", ".join(run["targets"]) or "no targets"
+    text = "".join(c for c in text if c.isalnum() or c in " ./:,_-")
+    return text[:120]
+
+
+def _other_run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
+    """Run keys the context section does not show by name (newer fields show up here)."""
+    shown = {
+        "targets", "probes", "started", "ended", "started_at", "ended_at", "interfaces",
+        "privileged", "partial", "errors", "stats", "camscan_version", "scanner_host",
+        "data_versions",
+    }  # fmt: skip
+    return [
+        (k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+        for k, v in run.items()
+        if k not in shown
+    ]
+
+
 def write_html(
     result: ScanResult,
     out: TextIO,
     *,
     policy: PolicySettings | None = None,
     changes: dict[str, Any] | None = None,
+    sections: list[HtmlSection] | None = None,
 ) -> None:
-    """`changes`: camscan.history.render.changes_context of the diff since the previous run."""
+    """`changes`: camscan.history.render.changes_context of the diff since the previous run;
+    `sections`: further sections to show after the summary."""
     policy = policy or PolicySettings()
     contract = result_to_contract(result)
     devices = contract["devices"]
     run = result.run
+    started_day = datetime.fromtimestamp(run.started, UTC).date()
+    groups = _segment_groups(contract)
+    for g in groups:
+        g["unknown"] = [d for d in g["devices"] if _nothing_known(d)]
+        g["known"] = [d for d in g["devices"] if not _nothing_known(d)]
+    actionable = sorted(
+        (d for d in devices if d["severity"] in ACTIONABLE and d["maker"]), key=_device_order
+    )
+    remedies = [
+        (d, remedy_for(d, policy.min_confidence, started_day + timedelta(days=90)))
+        for d in actionable
+    ]
     page = (
-        _environment()
+        _environment(sections)
         .get_template("report.html.j2")
         .render(
             contract=contract,
             summary=contract["summary"],
             run=contract["run"],
             started=_when(run.started),
+            ended=_when(run.ended),
             duration=f"{run.ended - run.started:.1f} s" if run.ended is not None else "-",
+            scope=_scope(contract["run"]),
             flagged=sorted((d for d in devices if d["flagged"]), key=_device_order),
             listed_found=sum(1 for d in devices if d["maker"] in policy.listed_makers),
-            groups=_segment_groups(contract),
+            groups=groups,
+            zone_rows=_zone_rows(groups, policy.listed_makers),
+            remedies=[(d, r) for d, r in remedies if r is not None],
             chart=flagged_chart(devices),
             policy=policy,
             policy_source=POLICY_SOURCE,
             policy_rows=_policy_rows(policy),
             listed=sorted(maker_display(m) for m in policy.listed_makers),
             accepted=[d for d in devices if d["severity"] == Severity.ACCEPTED.value],
+            other_run_facts=_other_run_facts(contract["run"]),
+            sections=sections or [],
             generated=_when(datetime.now(UTC).timestamp()),
             changes=changes,
         )

@@ -136,6 +136,8 @@ def _run(o: _Obj) -> ScanRun:
         camscan_version=o.opt_text("camscan_version") or "",
         resolved=_resolved(o),
         excluded=o.texts("excluded"),
+        scanner_host=o.opt_text("scanner_host") or "",
+        data_versions=o.text_map("data_versions"),
     )
 
 
