@@ -215,7 +215,7 @@ def _other_run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         (k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
         for k, v in run.items()
-        if k not in shown
+        if k not in shown and v not in (None, "", [], {})
     ]
 
 
