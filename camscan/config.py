@@ -13,13 +13,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from camscan.discovery import registry as probe_registry
 from camscan.errors import DataError
 from camscan.macaddr import normalise_mac
 from camscan.model import MEDIUM_CONFIDENCE, Segment
 from camscan.report.registry import FORMATS
 
 SPECIAL_ZONES = ("core", "sensitive")
-ALL_PROBES = ("arp", "wsd", "mdns", "sadp", "dhip", "dvrip", "ssdp", "banners")
+ALL_PROBES = probe_registry.NAMES  # the [scan] probes a config may name
 FINDING_SEVERITIES = ("critical", "high", "medium")  # a zone's severity for a listed maker
 _SEGMENT_KEYS = {"name", "cidrs", "zone", "description"}
 _SCAN_KEYS = {

@@ -1,4 +1,8 @@
-"""One scan, stage by stage: discover -> probe banners -> identify -> policy.
+"""One scan, stage by stage: discover -> inspect (banners) -> identify -> policy.
+
+The probes come from one registry (camscan/discovery/registry.py): discover-phase probes run
+together over the targets, inspect-phase probes over the in-scope devices found, and what each
+probe needs (raw sockets) is honoured here.
 
 Data flows one way. Each stage records its failures on the run instead of raising, so a bad
 device or a failed probe never loses the other results.
@@ -10,12 +14,14 @@ import asyncio
 import dataclasses
 import ipaddress
 import time
-from collections import Counter
 from collections.abc import Awaitable
 
 from camscan import __version__, channels
 from camscan.config import Config
+from camscan.discovery import registry
 from camscan.discovery.base import ProbeContext, ProbeOutcome
+from camscan.discovery.registry import Need, Phase, ProbeSpec
+from camscan.errors import ProbeKind
 from camscan.macaddr import MacSource
 from camscan.model import Device, Observation, ProbeError, ScanResult, ScanRun
 from camscan.netif import Interface, interface_for
@@ -46,19 +52,50 @@ class Progress:
         pass
 
 
-MULTICAST = ("wsd", "mdns", "sadp", "dhip", "dvrip", "ssdp")
+def usable_probes(names: list[str], privileged: bool, run: ScanRun) -> list[ProbeSpec]:
+    """The chosen probes this process can run. A raw-socket probe with no unprivileged way is
+    skipped when unprivileged, and the run records it (partial: coverage is missing)."""
+    usable = []
+    for name in names:
+        spec = registry.get(name)
+        if not privileged and not spec.runs_unprivileged():
+            error = "needs CAP_NET_RAW (run as root or setcap cap_net_raw+ep); skipped"
+            run.errors.append(ProbeError(name, None, error, ProbeKind.PERMISSION))
+            run.partial = True
+            continue
+        usable.append(spec)
+    return usable
 
 
-async def _discover(req: ScanRequest, run: ScanRun, progress: Progress) -> list[Observation]:
-    """ARP and one multicast round per interface, concurrently, in one bounded window."""
-    ctx = ProbeContext(req.interfaces, req.targets, window=req.window, rate=req.rate)
+def _context(req: ScanRequest, progress: Progress, hosts: tuple[str, ...] = ()) -> ProbeContext:
+    return ProbeContext(
+        req.interfaces,
+        req.targets,
+        window=req.window,
+        rate=req.rate,
+        privileged=req.privileged,
+        progress=progress.advance,
+        hosts=hosts,
+        timeout=req.timeout,
+        concurrency=req.concurrency,
+    )
+
+
+async def _discover(
+    req: ScanRequest, specs: list[ProbeSpec], run: ScanRun, progress: Progress
+) -> list[Observation]:
+    """Every discover-phase probe concurrently; the multicast ones in one bounded round."""
+    ctx = _context(req, progress)
     jobs: dict[str, Awaitable[ProbeOutcome]] = {}
-    if "arp" in req.probes:
-        from camscan.discovery.arp import ArpProbe
-
-        progress.stage("arp", req.targets.size())
-        jobs["arp"] = ArpProbe(progress=progress.advance, privileged=req.privileged).run(ctx)
-    multicast = [p for p in req.probes if p in MULTICAST]
+    multicast = []
+    for spec in specs:
+        if spec.phase is not Phase.DISCOVER:
+            continue
+        if Need.MULTICAST in spec.needs:
+            multicast.append(spec.name)
+        else:
+            progress.stage(spec.name, req.targets.size())
+            jobs[spec.name] = spec.create().run(ctx)
     if multicast:
         from camscan.discovery.round import run_round  # zeroconf: only when asked for
 
@@ -105,21 +142,30 @@ def merge_devices(
     return sorted(by_ip.values(), key=lambda d: ipaddress.IPv4Address(d.ip))
 
 
-async def _banners(
-    req: ScanRequest, devices: list[Device], progress: Progress, stats: Counter[str]
+def _inspect(
+    req: ScanRequest, spec: ProbeSpec, devices: list[Device], run: ScanRun, progress: Progress
 ) -> None:
-    from camscan.discovery.banners import Limits, grab_banners
-
-    ips = [d.ip for d in devices if d.in_scope]
-    if not ips:
+    """One inspect-phase probe over the in-scope devices; what it finds goes to each device."""
+    hosts = tuple(d.ip for d in devices if d.in_scope)
+    if not hosts:
         return
-    progress.stage("banners", len(ips))
-    limits = Limits(deadline=req.timeout, concurrency=req.concurrency)
-    results = await grab_banners(ips, limits, progress=progress.advance, stats=stats)
+    progress.stage(spec.name, len(hosts))
+    ctx = _context(req, progress, hosts)
+    try:
+        outcome = asyncio.run(spec.create().run(ctx))
+    except Exception as e:  # a probe bug must not lose what discovery found
+        run.errors.append(ProbeError.caught(spec.name, None, e))
+        run.partial = True
+        return
+    finally:
+        run.stats.update(ctx.stats)
     by_ip = {d.ip: d for d in devices}
-    for ip, (obs, errs) in results.items():
-        by_ip[ip].observations.extend(obs)
-        by_ip[ip].probe_errors.extend(errs)
+    for obs in outcome.observations:
+        if obs.ip in by_ip:
+            by_ip[obs.ip].observations.append(obs)
+    for err in outcome.errors:
+        dev = by_ip.get(err.target or "")
+        (dev.probe_errors if dev else run.errors).append(err)
 
 
 def identify_devices(devices: list[Device], run: ScanRun) -> None:
@@ -160,18 +206,14 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanResult:
         run.stats[f"ms.{stage}"] = round((now - clock) * 1000)
         clock = now
 
-    observations = asyncio.run(_discover(req, run, progress))
+    specs = usable_probes(req.probes, req.privileged, run)
+    observations = asyncio.run(_discover(req, specs, run, progress))
     devices = merge_devices(observations, req.targets, req.interfaces)
     lap("discovery")
-    if "banners" in req.probes:
-        stats: Counter[str] = Counter()
-        try:
-            asyncio.run(_banners(req, devices, progress, stats))
-        except Exception as e:
-            run.errors.append(ProbeError.caught("banners", None, e))
-            run.partial = True
-        run.stats.update({f"banners.{k}": v for k, v in stats.items()})
-        lap("banners")
+    for spec in specs:
+        if spec.phase is Phase.INSPECT:
+            _inspect(req, spec, devices, run, progress)
+            lap(spec.name)
     progress.stage("identify", len(devices))
     identify_devices(devices, run)
     lap("identify")

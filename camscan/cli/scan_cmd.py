@@ -130,7 +130,9 @@ def scan(
     ),
     timeout: float = typer.Option(None, "--timeout", help="Seconds per banner probe."),
     probes: str = typer.Option(
-        None, "--probes", help=f"Comma-separated subset of {','.join(ALL_PROBES)}."
+        None,
+        "--probes",
+        help=f"Comma-separated subset of {','.join(ALL_PROBES)} (default: all).",
     ),
     allow_public: bool = typer.Option(
         False,
@@ -286,13 +288,8 @@ def execute_scan(
     from camscan.pipeline import scan as run_pipeline
 
     privileged = can_open_raw_socket()
-    if "arp" in probe_list and not privileged and not quiet:
-        typer.echo(
-            "camscan: note: ARP needs CAP_NET_RAW (run as root, or `setcap "
-            "cap_net_raw+ep` on the interpreter); using the kernel neighbour table "
-            "instead (slower, may miss devices)",
-            err=True,
-        )
+    if not privileged and not quiet:
+        _explain_unprivileged(probe_list)
     if not quiet:
         _warn_if_oui_stale()
     req = ScanRequest(
@@ -300,6 +297,21 @@ def execute_scan(
     )
     with make_progress(enabled=not quiet) as progress:
         return run_pipeline(req, progress)
+
+
+def _explain_unprivileged(probe_list: list[str]) -> None:
+    """One note per chosen probe that needs CAP_NET_RAW: what it does instead, or that it is
+    skipped (the registry says which)."""
+    from camscan.discovery.registry import Need, get
+
+    for spec in map(get, probe_list):
+        if Need.RAW_SOCKET in spec.needs:
+            instead = spec.unprivileged or "skipped"
+            typer.echo(
+                f"camscan: note: {spec.name.upper()} needs CAP_NET_RAW (run as root, or `setcap "
+                f"cap_net_raw+ep` on the interpreter); {instead}",
+                err=True,
+            )
 
 
 def _warn_if_oui_stale() -> None:

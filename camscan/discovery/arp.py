@@ -313,13 +313,14 @@ def sweep_unprivileged(
 
 class ArpProbe:
     name = "arp"
-    needs_raw_socket = True
 
     def __init__(self, progress: Progress | None = None, privileged: bool | None = None) -> None:
-        self.progress = progress
-        self.privileged = can_open_raw_socket() if privileged is None else privileged
+        self.progress = progress  # None: ctx.progress
+        self.privileged = privileged  # None: ctx.privileged
 
     async def run(self, ctx: ProbeContext) -> ProbeOutcome:
+        privileged = ctx.privileged if self.privileged is None else self.privileged
+        report = self.progress or ctx.progress
         outcome = ProbeOutcome()
         groups = plan(ctx)
         total = sum(len(v) for v in groups.values())
@@ -330,11 +331,11 @@ class ArpProbe:
             offset = done_before
 
             def progress(n: int, _t: int, offset: int = offset) -> None:
-                if self.progress:
-                    self.progress(offset + n, total)
+                if report:
+                    report(offset + n, total)
 
             try:
-                if self.privileged:
+                if privileged:
                     found = await asyncio.to_thread(sweep_raw, iface, ips, ctx.rate, progress)
                 else:
                     found = await asyncio.to_thread(
@@ -345,7 +346,7 @@ class ArpProbe:
                 outcome.errors.append(ProbeError("arp", iface.name, error, kind_of(e)))
                 continue
             done_before += len(ips)
-            how = "raw" if self.privileged else "neighbour-table"
+            how = "raw" if privileged else "neighbour-table"
             for ip, mac in found.items():
                 outcome.observations.append(
                     Observation(

@@ -1,14 +1,16 @@
-"""The one interface every discovery probe implements.
+"""The one interface every probe implements (ARP, the multicast probes, banners).
 
 A probe is handed the interfaces to work on, the targets it may touch, and a time window. It
 returns what it observed and what went wrong; it never raises for bad replies (hostile devices
-are expected): it drops them and counts them in `stats`.
+are expected): it drops them and counts them in `stats`. What a probe needs from the host
+(raw sockets, multicast) is declared in its registry entry (camscan/discovery/registry.py).
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+from collections.abc import Callable
 from typing import Protocol
 
 from camscan.model import Observation, ProbeError
@@ -24,6 +26,11 @@ class ProbeContext:
     rate: float = 1000.0  # packets per second, global bound for unicast sweeps
     max_reply_bytes: int = 65536
     stats: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    privileged: bool = True  # False: no CAP_NET_RAW; raw-socket probes run their fallback
+    progress: Callable[[int, int], None] | None = None  # (done, total), for a progress bar
+    hosts: tuple[str, ...] = ()  # inspect-phase probes: the in-scope devices discovery found
+    timeout: float = 3.0  # inspect-phase probes: seconds per request
+    concurrency: int = 128  # inspect-phase probes: connections in flight
 
 
 @dataclasses.dataclass(slots=True)
@@ -33,7 +40,6 @@ class ProbeOutcome:
 
 
 class DiscoveryProbe(Protocol):
-    name: str  # "arp", "wsd", "mdns", "sadp", "dhip", "dvrip", "ssdp"
-    needs_raw_socket: bool  # True only where CAP_NET_RAW is required (ARP)
+    name: str  # its registry name: "arp", "wsd", "mdns", "sadp", "dhip", "dvrip", "ssdp", ...
 
     async def run(self, ctx: ProbeContext) -> ProbeOutcome: ...

@@ -103,7 +103,6 @@ def parse_dhip(data: bytes, src_ip: str) -> list[Observation] | None:
 
 class DhipProbe:
     name = NAME
-    needs_raw_socket = False
 
     async def run(self, ctx: ProbeContext) -> ProbeOutcome:
         search = build_search()

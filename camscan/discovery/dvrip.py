@@ -82,7 +82,6 @@ def parse_dvrip(data: bytes, src_ip: str) -> list[Observation] | None:
 
 class DvripProbe:
     name = NAME
-    needs_raw_socket = False
 
     async def run(self, ctx: ProbeContext) -> ProbeOutcome:
         # The sender binds 5050 itself: devices may answer by broadcast to that port.

@@ -216,7 +216,6 @@ class _Asker:
 
 class MdnsProbe:
     name = NAME
-    needs_raw_socket = False
 
     async def run(self, ctx: ProbeContext) -> ProbeOutcome:
         queries = build_queries([(t, _TYPE_PTR) for t in BROWSE_TYPES])

@@ -13,26 +13,14 @@ import json
 import sys
 from collections.abc import Iterable
 
+from camscan.discovery import registry
 from camscan.discovery.base import DiscoveryProbe, ProbeContext, ProbeOutcome
-from camscan.discovery.dhip import DhipProbe
-from camscan.discovery.dvrip import DvripProbe
-from camscan.discovery.mdns import MdnsProbe
-from camscan.discovery.sadp import SadpProbe
-from camscan.discovery.ssdp import SsdpProbe
-from camscan.discovery.wsd import WsdProbe
 from camscan.errors import ProbeKind
 from camscan.model import Observation, ProbeError, to_jsonable
 from camscan.netif import InterfaceError, select_interfaces
 from camscan.targets import TargetError, TargetSet
 
-PROBES: dict[str, type[DiscoveryProbe]] = {
-    "wsd": WsdProbe,
-    "mdns": MdnsProbe,
-    "sadp": SadpProbe,
-    "dhip": DhipProbe,
-    "dvrip": DvripProbe,
-    "ssdp": SsdpProbe,
-}
+PROBES = registry.multicast()  # the registry's multicast probes; only these run in a round
 GRACE = 2.0  # seconds past the window a probe may use to finish (description fetches, close)
 
 
@@ -54,7 +42,7 @@ async def run_round(ctx: ProbeContext, names: Iterable[str] | None = None) -> Pr
     if unknown:
         known = ", ".join(PROBES)
         raise ValueError(f"unknown discovery probe: {', '.join(unknown)} (known: {known})")
-    outcomes = await asyncio.gather(*(_guarded(PROBES[n](), ctx) for n in chosen))
+    outcomes = await asyncio.gather(*(_guarded(registry.get(n).create(), ctx) for n in chosen))
     merged = ProbeOutcome()
     seen: set[tuple[str, str, str | None, str]] = set()
     for outcome in outcomes:

@@ -79,7 +79,6 @@ def parse_sadp(data: bytes, src_ip: str) -> list[Observation] | None:
 
 class SadpProbe:
     name = NAME
-    needs_raw_socket = False
 
     async def run(self, ctx: ProbeContext) -> ProbeOutcome:
         probe = build_probe()

@@ -156,7 +156,6 @@ async def fetch_description(
 
 class SsdpProbe:
     name = NAME
-    needs_raw_socket = False
 
     async def run(self, ctx: ProbeContext) -> ProbeOutcome:
         fetches: dict[tuple[str, int, str], asyncio.Task[bytes | None]] = {}

@@ -130,7 +130,6 @@ def parse_wsd(data: bytes, src_ip: str) -> list[Observation] | None:
 
 class WsdProbe:
     name = NAME
-    needs_raw_socket = False
 
     async def run(self, ctx: ProbeContext) -> ProbeOutcome:
         plans = [

@@ -1,0 +1,31 @@
+"""The banner probes behind the common probe interface: an inspect-phase probe that reads
+HTTP, HTTPS, RTSP and SDK-port banners from the in-scope devices discovery found (ctx.hosts)."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+
+from camscan.discovery.banners.limits import Limits
+from camscan.discovery.base import ProbeContext, ProbeOutcome
+
+
+class BannerProbe:
+    name = "banners"
+
+    async def run(self, ctx: ProbeContext) -> ProbeOutcome:
+        from camscan.discovery.banners.scheduler import grab_banners
+
+        outcome = ProbeOutcome()
+        if not ctx.hosts:
+            return outcome
+        limits = Limits(deadline=ctx.timeout, concurrency=ctx.concurrency)
+        stats: collections.Counter[str] = collections.Counter()
+        results = await grab_banners(list(ctx.hosts), limits, progress=ctx.progress, stats=stats)
+        ctx.stats.update({f"banners.{k}": v for k, v in stats.items()})
+        for ip, (observations, errors) in results.items():  # each names its host
+            outcome.observations += [
+                o if o.ip else dataclasses.replace(o, ip=ip) for o in observations
+            ]
+            outcome.errors += [e if e.target else dataclasses.replace(e, target=ip) for e in errors]
+        return outcome
