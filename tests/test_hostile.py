@@ -14,6 +14,7 @@ import pytest
 
 from camscan.discovery.banners.tcpports import ProbeFailure
 from camscan.discovery.ssdp import fetch_description
+from camscan.model import Verdict
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -112,3 +113,40 @@ def test_one_flooding_sender_cannot_crowd_out_another() -> None:
     assert not budget.admit(camera)  # a repeat is folded
     assert [e.target for e in budget.errors()] == ["198.18.0.66"]
     assert ctx.stats["wsd.flood"] == 20000 - MAX_DATAGRAMS_PER_SENDER
+
+
+# --- evidence a blank device cannot fake ------------------------------------------------------
+
+
+def _verdict_of(*observations: tuple[str, str, str]) -> Verdict:
+    from camscan.identify.engine import identify_device
+    from camscan.identify.signatures import SignatureDB
+    from camscan.model import Device, Observation
+
+    device = Device(
+        "198.18.0.66",
+        mac="02:00:00:00:00:66",
+        observations=[Observation(ch, raw, probe) for ch, raw, probe in observations],
+    )
+    return identify_device(device, SignatureDB.load(), None)
+
+
+EMPTY_SADP = "<ProbeMatch><Uuid>A1</Uuid><Types>inquiry</Types></ProbeMatch>"
+EMPTY_DHIP = '{"mac":"02:00:00:00:00:66","method":"client.notifyDevInfo","params":{"deviceInfo":{}}}'
+
+
+def test_a_host_accepting_every_port_is_no_maker() -> None:
+    ports = ("80", "443", "554", "8000", "8080", "37777")
+    verdict = _verdict_of(*(("tcp.open", p, f"tcp:{p}") for p in ports))
+    assert verdict.maker is None
+
+
+def test_empty_protocol_replies_make_no_verdict_alone_or_together() -> None:
+    for observations in (
+        [("sadp.reply", EMPTY_SADP, "sadp")],
+        [("dhip.reply", EMPTY_DHIP, "dhip")],
+        [("sadp.reply", EMPTY_SADP, "sadp"), ("dhip.reply", EMPTY_DHIP, "dhip"),
+         ("tcp.open", "37777", "tcp:37777"), ("tcp.open", "8000", "tcp:8000")],
+    ):
+        verdict = _verdict_of(*observations)
+        assert verdict.maker is None, observations

@@ -136,7 +136,8 @@ def test_lorex_rtsp_realm_and_lorex_mac_read_as_dahua_sold_as_lorex() -> None:
 
 
 def test_parser_fields_are_carried_with_the_observations_evidence() -> None:
-    dhip = '{"method":"client.notifyDevInfo","params":{"deviceInfo":{"Vendor":"Private"}}}'
+    dhip = ('{"method":"client.notifyDevInfo","params":{"deviceInfo":'
+            '{"DeviceType":"SS 3530 MF FACE W","Vendor":"Private"}}}')
     device = Device("198.18.0.21", observations=[
         Observation(channels.DHIP_REPLY, dhip, "dhip", fields={
             "model": "SS 3530 MF FACE W", "badge": "Intelbras", "serial": "ABC123456"}),
