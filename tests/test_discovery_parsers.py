@@ -13,9 +13,7 @@ from ipaddress import IPv4Address, IPv4Network
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from zeroconf import const
-from zeroconf._dns import DNSPointer, DNSService, DNSText
-from zeroconf._protocol.outgoing import DNSOutgoing
+from zeroconf import DNSOutgoing, DNSPointer, DNSService, DNSText, const
 
 from camscan import channels as ch
 from camscan.discovery import dhip, dvrip, mdns, sadp, ssdp, wsd

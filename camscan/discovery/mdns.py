@@ -17,9 +17,8 @@ from __future__ import annotations
 import re
 import struct
 
-# zeroconf exports its DNS wire parser only from these modules; it is the parser the browser uses
-from zeroconf._dns import DNSAddress, DNSPointer, DNSService, DNSText
-from zeroconf._protocol.incoming import DNSIncoming
+# zeroconf's DNS wire parser (the one its browser uses), by the names zeroconf exports at its top
+from zeroconf import DNSAddress, DNSIncoming, DNSPointer, DNSService, DNSText
 
 from camscan import channels as ch
 from camscan.discovery.base import ProbeContext, ProbeOutcome
