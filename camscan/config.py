@@ -15,6 +15,7 @@ from typing import Any
 
 from camscan.discovery import registry as probe_registry
 from camscan.errors import DataError
+from camscan.identify.makers import PRESETS, expand_listed
 from camscan.macaddr import normalise_mac
 from camscan.model import MEDIUM_CONFIDENCE, Segment
 from camscan.report.registry import FORMATS
@@ -295,9 +296,16 @@ def _policy(t: dict[str, Any], where: str) -> PolicyConfig:
     mc = _typed(t, "min_confidence", float, d.min_confidence, where, place)
     if not 0 <= mc <= 1:
         raise ConfigError(f"{where}: {place}: min_confidence must be between 0 and 1")
-    makers = _str_list(t, "listed_makers", where, place)
+    listed = t.get("listed_makers")
+    if isinstance(listed, str):  # a preset: "nil", "ndaa889" (camscan.identify.makers.PRESETS)
+        if listed.strip().lower() not in PRESETS:
+            raise ConfigError(f"{where}: {place}: listed_makers {listed!r} is not a preset "
+                              f"({', '.join(sorted(PRESETS))}); give a preset or a list of makers")
+        makers: list[str] | None = [listed]
+    else:
+        makers = _str_list(t, "listed_makers", where, place)
     return PolicyConfig(
-        [m.lower() for m in makers] if makers is not None else d.listed_makers,
+        expand_listed(makers) if makers is not None else d.listed_makers,
         mc,
         {k.lower(): v for k, v in sev.items()},
     )

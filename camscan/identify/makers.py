@@ -26,16 +26,44 @@ DISPLAY_NAMES: dict[str, str] = {
     "sony": "Sony",
     "geovision": "GeoVision",
     "tp-link": "TP-Link",
+    "huawei": "Huawei",
+    "zte": "ZTE",
+    "hytera": "Hytera",
     "generic": "generic embedded stack",
 }
 
 # Headquartered in the PRC (subject to its National Intelligence Law; signatures.md section 4).
 PRC_MAKERS: frozenset[str] = frozenset(
-    {"hikvision", "dahua", "uniview", "tiandy", "xiongmai", "hisilicon-dvr", "milesight", "tvt"}
+    {"hikvision", "dahua", "uniview", "tiandy", "xiongmai", "hisilicon-dvr", "milesight", "tvt",
+     "huawei", "zte", "hytera"}
 )
 
 # The makers the UK guidance names.
 LISTED: frozenset[str] = frozenset({"hikvision", "dahua"})
+
+# US NDAA FY2019 section 889(f)(3): telecommunications or video surveillance equipment produced
+# by Huawei, ZTE, Hytera, Hikvision or Dahua (or their subsidiaries and affiliates).
+NDAA889: frozenset[str] = frozenset({"huawei", "zte", "hytera", "hikvision", "dahua"})
+
+# `listed_makers = "<preset>"` in [policy]: named sets of makers one rule covers.
+PRESETS: dict[str, frozenset[str]] = {
+    "nil": PRC_MAKERS,  # UK: "companies subject to the National Intelligence Law" of the PRC
+    "ndaa889": NDAA889,
+    "uk": LISTED,  # the two makers the UK guidance names (the default)
+}
+
+
+def expand_listed(names: str | list[str]) -> list[str]:
+    """Maker slugs for a [policy] listed_makers value: a preset name, or a list of maker slugs
+    and preset names ("ndaa889", "uniview"). Order kept, repeats dropped; names that are not
+    presets pass through unchanged (validating maker names is the caller's job)."""
+    out: list[str] = []
+    for name in [names] if isinstance(names, str) else names:
+        key = name.strip().lower()
+        for slug in sorted(PRESETS[key]) if key in PRESETS else [key]:
+            if slug not in out:
+                out.append(slug)
+    return out
 
 # Brand spellings seen on the wire, keyed by their letters and digits only, lowercased.
 _BADGE_SPELLINGS: dict[str, str] = {
