@@ -141,8 +141,8 @@ def run_in_lab(lab: Any, tool: Tool, stem: Path) -> Run:
         run.found, run.correct = tool.judge(stem, stdout)
         if tool.stats is not None:
             run.stats = tool.stats(stem)
-    except (OSError, ValueError, KeyError) as exc:
-        run.ok, run.note = False, f"unreadable output: {exc}"
+    except (OSError, ValueError, KeyError) as exc:  # keep the exit code's note: it says why
+        run.ok, run.note = False, "; ".join(filter(None, [run.note, f"unreadable output: {exc}"]))
     return run
 
 
