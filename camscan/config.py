@@ -50,7 +50,7 @@ class ConfigError(DataError):
 class ScanSettings:
     targets: list[str] = dataclasses.field(default_factory=list)
     interfaces: list[str] = dataclasses.field(default_factory=list)
-    rate: float = 1000.0  # ARP frames/s, all interfaces: runZero's global default; one per host
+    rate: float = 1000.0  # ARP frames and new banner connections per second: runZero's default
     discovery_window: float = 1.5
     probes: list[str] = dataclasses.field(default_factory=lambda: list(ALL_PROBES))
     timeout: float = 3.0  # per banner probe

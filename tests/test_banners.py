@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -17,7 +18,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,7 +31,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from camscan.discovery.banners import Limits, grab_banners, parse_head
-from camscan.discovery.banners.http import dechunk, read_head
+from camscan.discovery.banners.http import TELLING_PATHS, dechunk, read_head
+from camscan.discovery.banners.scheduler import SILENT_AFTER
 from camscan.discovery.banners.tcpports import ProbeFailure
 from camscan.errors import ProbeKind
 from camscan.model import Observation, ProbeError
@@ -770,3 +772,63 @@ def test_read_head_on_random_streams_returns_or_fails_cleanly(data: bytes, cuts:
         assert "\n" not in failure
 
     asyncio.run(run())
+
+
+# ---------------------------------------------------------------- silent (filtered) devices
+
+
+@contextlib.contextmanager
+def dropping(ip: str, count: int) -> Iterator[list[int]]:
+    """Ports on `ip` whose handshakes go unanswered, as behind a filter: a listener with a full
+    accept queue (listen(0) plus one connection never accepted) drops every further SYN."""
+    held: list[socket.socket] = []
+    ports = []
+    try:
+        for _ in range(count):
+            listener = socket.socket()
+            listener.bind((ip, 0))
+            listener.listen(0)
+            filler = socket.create_connection(listener.getsockname(), timeout=1.0)
+            held += [listener, filler]
+            ports.append(listener.getsockname()[1])
+        yield ports
+    finally:
+        for sock in held:
+            sock.close()
+
+
+QUICK_CONNECT = dataclasses.replace(FAST, connect_timeout=0.5)
+
+
+def test_a_silent_device_is_not_waited_on_port_after_port() -> None:
+    stats: collections.Counter[str] = collections.Counter()
+    with dropping("127.0.0.9", 6) as ports:
+        results = scan(grab_banners(["127.0.0.9"], QUICK_CONNECT, {"http": ports}, stats=stats))
+    assert results["127.0.0.9"] == ([], [])
+    # handshakes go out per_host (2) at a time: after SILENT_AFTER (3) unanswered, in two
+    # rounds, the other ports are skipped
+    tried = stats["connections"]
+    assert SILENT_AFTER <= tried < SILENT_AFTER + QUICK_CONNECT.per_host
+    assert stats["quiet_host_skipped"] == len(ports) - tried > 0
+    assert stats["quiet"] == len(ports)
+
+
+async def slow_hik_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await asyncio.sleep(0.4)  # a slow camera: well within read_timeout, after a filtered port
+    await hik_http(reader, writer)
+
+
+def test_a_slow_device_whose_other_ports_answer_keeps_every_probe() -> None:
+    stats: collections.Counter[str] = collections.Counter()
+
+    async def run() -> dict[str, tuple[list[Observation], list[ProbeError]]]:
+        with dropping("127.0.0.10", 4) as (first, second, third, last):
+            async with serving({"127.0.0.10": slow_hik_http}) as web:
+                ports = {"http": [first, second, web, third, last]}
+                return await grab_banners(["127.0.0.10"], QUICK_CONNECT, ports, stats=stats)
+
+    found, errors = scan(run())["127.0.0.10"]
+    assert errors == []
+    assert "Hikvision-Webs" in values(found, "http.header.server")
+    assert stats["quiet_host_skipped"] == 0
+    assert stats["connections"] == 4 + 1 + len(TELLING_PATHS)  # every filtered port tried

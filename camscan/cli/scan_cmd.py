@@ -123,7 +123,10 @@ def scan(
     ),
     output: Path = typer.Option(None, "--output", "-o", help="Write the report to this file."),
     rate: float = typer.Option(
-        None, "--rate", help="ARP frames per second (default 1000; lower it for a gentler sweep)."
+        None,
+        "--rate",
+        help="ARP frames and new banner connections per second (default 1000; lower it for a "
+        "gentler scan).",
     ),
     window: float = typer.Option(
         None, "--window", help="Seconds to listen for multicast discovery replies (default 1.5)."

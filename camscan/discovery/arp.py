@@ -227,7 +227,7 @@ def sweep_raw(
 
         Called after every frame sent: replies must not pile up in the socket, whose buffer
         overflows within a few hundred frames and silently loses answers."""
-        while not plan_.done():
+        while len(found) < total:
             wait = max(0.0, until - time.monotonic())  # 0: poll what is queued, do not block
             ready, _, _ = select.select([sock], [], [], wait)
             if not ready:
@@ -255,6 +255,7 @@ def sweep_raw(
             first = plan_.next_first
             if progress and plan_.tries[ip] == 1 and (first % 16 == 0 or first == total):
                 progress(first, total)  # progress = addresses probed once
+        drain(time.monotonic())  # answers queued while this process was not scheduled still count
     finally:
         sock.close()
     return found

@@ -19,7 +19,8 @@ class BannerProbe:
         outcome = ProbeOutcome()
         if not ctx.hosts:
             return outcome
-        limits = Limits(deadline=ctx.timeout, concurrency=ctx.concurrency)
+        # One rate bounds the scan's packets: ARP frames and new connections (SYN + RST) alike.
+        limits = Limits(deadline=ctx.timeout, concurrency=ctx.concurrency, rate=ctx.rate)
         stats: collections.Counter[str] = collections.Counter()
         results = await grab_banners(list(ctx.hosts), limits, progress=ctx.progress, stats=stats)
         ctx.stats.update({f"banners.{k}": v for k, v in stats.items()})

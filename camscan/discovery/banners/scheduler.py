@@ -22,7 +22,13 @@ from typing import TypeVar
 from camscan.discovery.banners.http import TELLING_PATHS, probe_http
 from camscan.discovery.banners.limits import Limits
 from camscan.discovery.banners.rtsp import METHODS, probe_rtsp
-from camscan.discovery.banners.tcpports import ProbeFailure, Quiet, probe_banner, probe_open
+from camscan.discovery.banners.tcpports import (
+    ProbeFailure,
+    Quiet,
+    Unanswered,
+    probe_banner,
+    probe_open,
+)
 from camscan.discovery.banners.tls import probe_https
 from camscan.errors import ProbeKind
 from camscan.model import Observation, ProbeError, to_jsonable
@@ -69,12 +75,25 @@ class TokenBucket:
             await asyncio.sleep(-self._tokens / self._rate)
 
 
+# Unanswered handshakes after which a host that answered none is taken as silent. More than the
+# per-host concurrency (2): the two first requests go out together, so one more, on its own,
+# confirms; one lost burst on a busy network does not cost a device its other ports.
+SILENT_AFTER = 3
+
+
 @dataclasses.dataclass(slots=True)
 class _Host:
     ip: str
     gate: asyncio.Semaphore
     observations: list[Observation] = dataclasses.field(default_factory=list)
     errors: list[ProbeError] = dataclasses.field(default_factory=list)
+    answered: bool = False  # some handshake got an answer (accepted or reset): the host is there
+    unanswered: int = 0  # handshakes that got no answer at all (each after SYN retransmits)
+
+    @property
+    def silent(self) -> bool:
+        """No handshake answered and SILENT_AFTER went unanswered: filtered or gone."""
+        return not self.answered and self.unanswered >= SILENT_AFTER
 
 
 class _Run:
@@ -88,16 +107,33 @@ class _Run:
     async def attempt(
         self, host: _Host, probe: str, work: Callable[[list[Observation]], Awaitable[T]]
     ) -> T | None:
-        """Run one request under every bound; its failure becomes a ProbeError (or nothing)."""
+        """Run one request under every bound; its failure becomes a ProbeError (or nothing).
+
+        A silent device is not waited on port after port: once SILENT_AFTER handshakes to a
+        host went unanswered (no SYN-ACK, no reset) and none to it ever was answered, its
+        remaining requests are counted quiet (filtered) without a connect. A host that answered
+        any handshake, a slow camera included, keeps every probe and every timeout."""
         async with host.gate, self.gate:
+            if host.silent:
+                self.stats["quiet"] += 1
+                self.stats["quiet_host_skipped"] += 1
+                return None
             await self.bucket.take()
             self.stats["connections"] += 1
             try:
                 async with asyncio.timeout(self.limits.deadline):
-                    return await work(host.observations)
+                    result = await work(host.observations)
+                host.answered = True
+                return result
+            except Unanswered:
+                self.stats["quiet"] += 1
+                host.unanswered += 1
+                return None
             except Quiet:
                 self.stats["quiet"] += 1
+                host.answered = True  # refused: the host is there, the port is closed
             except ProbeFailure as exc:
+                host.answered = True
                 host.errors.append(ProbeError(probe, host.ip, str(exc), exc.kind))
             except TimeoutError:
                 error = f"timeout after {self.limits.deadline:.1f}s"

@@ -23,6 +23,10 @@ class Quiet(Exception):
     """Nothing to report: port closed, filtered, or unreachable."""
 
 
+class Unanswered(Quiet):
+    """The handshake got no answer at all (no SYN-ACK, no reset): dropped or filtered."""
+
+
 class ProbeFailure(errors.ProbeFailure):
     """The device answered, but badly; str(self) is the one-line reason."""
 
@@ -48,7 +52,7 @@ async def open_tcp(
         async with asyncio.timeout(limits.connect_timeout):
             return await asyncio.open_connection(ip, port)
     except TimeoutError:
-        raise Quiet(f"connect timeout after {limits.connect_timeout:.1f}s") from None
+        raise Unanswered(f"connect timeout after {limits.connect_timeout:.1f}s") from None
     except OSError as exc:
         if isinstance(exc, ConnectionRefusedError) or exc.errno in _QUIET_ERRNOS:
             raise Quiet(exc.strerror or "unreachable") from None
