@@ -31,6 +31,7 @@ _SCAN_KEYS = {
     "discovery_window",
     "probes",
     "timeout",
+    "read_timeout",
     "concurrency",
     "allow_public",
     "max_hosts",
@@ -53,7 +54,8 @@ class ScanSettings:
     rate: float = 1000.0  # ARP frames and new banner connections per second: runZero's default
     discovery_window: float = 1.5
     probes: list[str] = dataclasses.field(default_factory=lambda: list(ALL_PROBES))
-    timeout: float = 3.0  # per banner probe
+    timeout: float = 4.0  # seconds per banner probe (one request, connect to last byte)
+    read_timeout: float = 3.0  # seconds of silence a banner read tolerates; a 2.5 s camera passes
     concurrency: int = 128  # banner connections in flight
     allow_public: bool = False
     max_hosts: int = 65536
@@ -262,6 +264,7 @@ def _scan(t: dict[str, Any], where: str) -> ScanSettings:
         discovery_window=_typed(t, "discovery_window", float, d.discovery_window, where, place),
         probes=probes if probes is not None else d.probes,
         timeout=_typed(t, "timeout", float, d.timeout, where, place),
+        read_timeout=_typed(t, "read_timeout", float, d.read_timeout, where, place),
         concurrency=_typed(t, "concurrency", int, d.concurrency, where, place),
         allow_public=_typed(t, "allow_public", bool, False, where, place),
         max_hosts=_typed(t, "max_hosts", int, d.max_hosts, where, place),
@@ -270,6 +273,8 @@ def _scan(t: dict[str, Any], where: str) -> ScanSettings:
         raise ConfigError(f"{where}: {place}: rate must be between 1 and 100000 packets/s")
     if not 0.1 <= s.discovery_window <= 60 or not 0.1 <= s.timeout <= 120:
         raise ConfigError(f"{where}: {place}: discovery_window and timeout must be 0.1 to 60 s")
+    if not 0.1 <= s.read_timeout <= 120:  # used as min(read_timeout, timeout)
+        raise ConfigError(f"{where}: {place}: read_timeout must be 0.1 to 120 s")
     if not 1 <= s.concurrency <= 4096:
         raise ConfigError(f"{where}: {place}: concurrency must be between 1 and 4096")
     return s

@@ -40,6 +40,7 @@ class ScanRequest:
     timeout: float
     concurrency: int
     privileged: bool
+    read_timeout: float = 3.0  # banner reads: seconds of silence tolerated ([scan] read_timeout)
 
 
 class Progress:
@@ -77,6 +78,7 @@ def _context(req: ScanRequest, progress: Progress, hosts: tuple[str, ...] = ()) 
         progress=progress.advance,
         hosts=hosts,
         timeout=req.timeout,
+        read_timeout=req.read_timeout,
         concurrency=req.concurrency,
     )
 

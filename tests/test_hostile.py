@@ -150,3 +150,50 @@ def test_empty_protocol_replies_make_no_verdict_alone_or_together() -> None:
     ):
         verdict = _verdict_of(*observations)
         assert verdict.maker is None, observations
+
+
+# --- timeouts as documented -------------------------------------------------------------------
+
+
+def test_a_camera_that_answers_after_2_5_s_is_heard_with_the_default_settings() -> None:
+    import ipaddress
+
+    from camscan.config import ScanSettings
+    from camscan.discovery.banners.http import probe_http
+    from camscan.discovery.banners.probe import limits_for
+    from camscan.discovery.base import ProbeContext
+    from camscan.model import Observation
+    from camscan.targets import TargetSet
+
+    async def slow_camera(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(2.5)
+        writer.write(b"HTTP/1.1 200 OK\r\nServer: Hikvision-Webs\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    s = ScanSettings()
+    ctx = ProbeContext(
+        [], TargetSet([ipaddress.IPv4Network("127.0.0.0/8")]),
+        timeout=s.timeout, read_timeout=s.read_timeout,
+    )
+    limits = limits_for(ctx)
+
+    async def main() -> list[Observation]:
+        server, port = await _serve(slow_camera)
+        out: list[Observation] = []
+        async with server:
+            async with asyncio.timeout(limits.deadline):  # as the scheduler bounds a request
+                await probe_http("127.0.0.1", port, "/", limits, out)
+        return out
+
+    out = asyncio.run(main())
+    assert [o.raw for o in out if o.channel == "http.header.server"] == ["Hikvision-Webs"]
+
+
+def test_read_timeout_is_configurable_and_checked() -> None:
+    from camscan.config import ConfigError, parse_config
+
+    assert parse_config({"scan": {"read_timeout": 5, "timeout": 8}}).scan.read_timeout == 5.0
+    with pytest.raises(ConfigError, match="read_timeout"):
+        parse_config({"scan": {"read_timeout": 0}})

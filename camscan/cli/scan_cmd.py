@@ -131,7 +131,14 @@ def scan(
     window: float = typer.Option(
         None, "--window", help="Seconds to listen for multicast discovery replies (default 1.5)."
     ),
-    timeout: float = typer.Option(None, "--timeout", help="Seconds per banner probe."),
+    timeout: float = typer.Option(
+        None, "--timeout", help="Seconds per banner probe, connect to last byte (default 4)."
+    ),
+    read_timeout: float = typer.Option(
+        None,
+        "--read-timeout",
+        help="Seconds of silence a banner read tolerates (default 3; at most --timeout).",
+    ),
     probes: str = typer.Option(
         None,
         "--probes",
@@ -200,6 +207,11 @@ def scan(
     bad = [p for p in probe_list if p not in ALL_PROBES]
     if bad:
         fail(f"unknown probe {bad[0]!r} (known: {', '.join(ALL_PROBES)})")
+    for flag, value in (("--timeout", timeout), ("--read-timeout", read_timeout)):
+        if value is not None and not 0.1 <= value <= 120:
+            fail(f"{flag} must be 0.1 to 120 seconds, got {value:g}")
+    if read_timeout is not None:
+        s.read_timeout = read_timeout
     ts = _targets(
         targets or [],
         cfg,
@@ -296,7 +308,16 @@ def execute_scan(
     if not quiet:
         _warn_if_oui_stale()
     req = ScanRequest(
-        ts, ifaces, cfg, probe_list, rate, window, timeout, cfg.scan.concurrency, privileged
+        ts,
+        ifaces,
+        cfg,
+        probe_list,
+        rate,
+        window,
+        timeout,
+        cfg.scan.concurrency,
+        privileged,
+        read_timeout=cfg.scan.read_timeout,
     )
     with make_progress(enabled=not quiet) as progress:
         return run_pipeline(req, progress)

@@ -29,7 +29,8 @@ class ProbeContext:
     privileged: bool = True  # False: no CAP_NET_RAW; raw-socket probes run their fallback
     progress: Callable[[int, int], None] | None = None  # (done, total), for a progress bar
     hosts: tuple[str, ...] = ()  # inspect-phase probes: the in-scope devices discovery found
-    timeout: float = 3.0  # inspect-phase probes: seconds per request
+    timeout: float = 4.0  # inspect-phase probes: seconds per request, connect to last byte
+    read_timeout: float = 3.0  # inspect-phase probes: seconds of silence tolerated per read
     concurrency: int = 128  # inspect-phase probes: connections in flight
 
 

@@ -12,8 +12,8 @@ import dataclasses
 @dataclasses.dataclass(frozen=True, slots=True)
 class Limits:
     connect_timeout: float = 1.5  # seconds for the TCP handshake
-    read_timeout: float = 2.0  # seconds of silence tolerated between reads
-    deadline: float = 4.0  # seconds one request may take in all, from connect to last byte
+    read_timeout: float = 3.0  # seconds of silence tolerated between reads ([scan] read_timeout)
+    deadline: float = 4.0  # seconds one request may take, connect to last byte ([scan] timeout)
     host_deadline: float = 30.0  # seconds all requests to one host may take together
     max_head_bytes: int = 65536  # status line + headers
     max_body_bytes: int = 16384  # body bytes kept (and read) per reply

@@ -10,6 +10,18 @@ from camscan.discovery.banners.limits import Limits
 from camscan.discovery.base import ProbeContext, ProbeOutcome
 
 
+def limits_for(ctx: ProbeContext) -> Limits:
+    """[scan] timeout is the per-request deadline, read_timeout the silence per read.
+
+    One rate bounds the scan's packets: ARP frames and new connections (SYN + RST) alike."""
+    return Limits(
+        deadline=ctx.timeout,
+        read_timeout=min(ctx.read_timeout, ctx.timeout),
+        concurrency=ctx.concurrency,
+        rate=ctx.rate,
+    )
+
+
 class BannerProbe:
     name = "banners"
 
@@ -19,8 +31,7 @@ class BannerProbe:
         outcome = ProbeOutcome()
         if not ctx.hosts:
             return outcome
-        # One rate bounds the scan's packets: ARP frames and new connections (SYN + RST) alike.
-        limits = Limits(deadline=ctx.timeout, concurrency=ctx.concurrency, rate=ctx.rate)
+        limits = limits_for(ctx)
         stats: collections.Counter[str] = collections.Counter()
         results = await grab_banners(list(ctx.hosts), limits, progress=ctx.progress, stats=stats)
         ctx.stats.update({f"banners.{k}": v for k, v in stats.items()})
