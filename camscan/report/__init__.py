@@ -20,13 +20,16 @@ def render(
     color: bool | None = None,
     policy: PolicySettings | None = None,
     changes: dict[str, Any] | None = None,
+    excel: bool = False,
 ) -> None:
     """Write `result` to `out` as `fmt`. `color` (table only): None means colour on a terminal.
 
     `policy` (html only) is the policy text shown in the report; defaults to the defaults.
     `changes` (html only): the diff since the previous run (camscan.history.render).
+    `excel` (csv only): a byte order mark first, so Excel on Windows decodes UTF-8.
     """
-    get(fmt).writer()(result, out, RenderOptions(color=color, policy=policy, changes=changes))
+    options = RenderOptions(color=color, policy=policy, changes=changes, excel=excel)
+    get(fmt).writer()(result, out, options)
 
 
 __all__ = ["FORMATS", "RenderOptions", "ReportFormatError", "render"]

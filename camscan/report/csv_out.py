@@ -48,7 +48,12 @@ def safe_cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def write_csv(result: ScanResult, out: TextIO) -> None:
+BOM = "\ufeff"
+
+
+def write_csv(result: ScanResult, out: TextIO, *, excel: bool = False) -> None:
+    if excel:
+        out.write(BOM)  # Excel on Windows reads a CSV without one in the local code page
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for device in result_to_contract(result)["devices"]:
@@ -60,4 +65,4 @@ def write_csv(result: ScanResult, out: TextIO) -> None:
 
 def write(result: ScanResult, out: TextIO, options: RenderOptions) -> None:
     """The report-format interface (camscan/report/interface.py)."""
-    write_csv(result, out)
+    write_csv(result, out, excel=options.excel)

@@ -20,6 +20,7 @@ class RenderOptions:
     policy: PolicySettings | None = None  # formats that explain the policy (html); None: defaults
     # html: the changes since the previous run (camscan.history.render.changes_context), if any
     changes: dict[str, Any] | None = None
+    excel: bool = False  # csv: start with a UTF-8 byte order mark so Excel reads it as UTF-8
 
 
 class Writer(Protocol):

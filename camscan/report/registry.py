@@ -12,6 +12,10 @@ REGISTRY: tuple[ReportFormat, ...] = (
     ReportFormat("jsonl", "one JSON line per device, then one for the run", "camscan.report.jsonl"),
     ReportFormat("csv", "one row per device, for spreadsheets", "camscan.report.csv_out"),
     ReportFormat("html", "a self-contained report page to read or print", "camscan.report.html"),
+    ReportFormat("ecs", "JSON lines with Elastic Common Schema fields", "camscan.report.ecs"),
+    ReportFormat(
+        "defectdojo", "DefectDojo's Generic Findings Import JSON", "camscan.report.defectdojo"
+    ),
 )
 FORMATS: tuple[str, ...] = tuple(f.name for f in REGISTRY)
 

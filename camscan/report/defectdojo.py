@@ -1,0 +1,130 @@
+"""DefectDojo's "Generic Findings Import" JSON: one finding per device of a listed maker.
+
+Only the keys DefectDojo's generic JSON parser accepts are written (the tests check them against
+its published list). Devices of other makers, or none, are not findings. A device covered by an
+exception is imported as risk-accepted, with the severity its zone carries, so the exception's
+expiry is DefectDojo's to track too. `unique_id_from_tool` is the device, not the run, so
+re-imports update one finding per device instead of piling up.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+from camscan.model import ScanResult, Severity
+from camscan.policy.rules import POLICY_SOURCE, PolicySettings, maker_display
+from camscan.report.interface import RenderOptions
+from camscan.report.json_contract import result_to_contract
+from camscan.report.remediation import remedy_for
+
+DOJO_SEVERITY = {
+    Severity.CRITICAL.value: "Critical",
+    Severity.HIGH.value: "High",
+    Severity.MEDIUM.value: "Medium",
+    Severity.INFO.value: "Info",
+}
+
+
+def _md_code(text: str) -> str:
+    """Device text inside a Markdown code span that it cannot close."""
+    longest = 0
+    run = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    ticks = "`" * (longest + 1)
+    return f"{ticks} {text} {ticks}"
+
+
+def _description(device: dict[str, Any]) -> str:
+    lines = [
+        f"**{device['summary'] or 'Identified by camscan'}**",
+        "",
+        device["rationale"] or "",
+        "",
+        f"- IP: {_md_code(device['ip'])}",
+        f"- MAC: {_md_code(device['mac'] or '-')}",
+        f"- Segment: {device['segment'] or 'none'} (zone {device['zone'] or 'none'})",
+        f"- Confidence: {device['confidence']:.2f} ({device['confidence_label']})",
+        "",
+        "Evidence:",
+    ]
+    for e in device["evidence"]:
+        lines.append(
+            f"- {_md_code(e['signature_id'])} ({e['strength']}, {e['channel']}, probe "
+            f"{e['probe'] or '-'}): {_md_code(e['raw'][:300])}"
+        )
+    return "\n".join(lines)
+
+
+def finding(
+    device: dict[str, Any], contract: dict[str, Any], policy: PolicySettings
+) -> dict[str, Any]:
+    run = contract["run"]
+    scan_day = datetime.fromtimestamp(run["started"], UTC).date()
+    accepted = device["severity"] == Severity.ACCEPTED.value
+    severity = (
+        policy.severity_for(device["zone"]).value if accepted else device["severity"] or "info"
+    )
+    maker = maker_display(device["maker"])
+    badge = f" (sold as {device['brand']})" if device["brand"] else ""
+    remedy = remedy_for(
+        {**device, "severity": severity}, policy.min_confidence, scan_day + timedelta(days=90)
+    )
+    steps = ""
+    if remedy:
+        steps = "\n".join(f"{n}. {s}" for n, s in enumerate(remedy.steps, 1))
+        steps += f"\n\n```toml\n{remedy.exception_toml}\n```"
+    key = device["mac"] or device["serial"] or device["ip"]
+    return {
+        "title": f"{maker}{badge} device on {device['segment'] or 'an unassigned network'}: "
+        f"{device['ip']}",
+        "severity": DOJO_SEVERITY.get(severity, "Info"),
+        "description": _description(device),
+        "date": scan_day.isoformat(),
+        "mitigation": steps,
+        "impact": f"Zone {device['zone'] or 'none'}: {POLICY_SOURCE}",
+        "severity_justification": device["rationale"] or "",
+        "references": POLICY_SOURCE,
+        "active": not accepted,
+        "verified": False,
+        "false_p": False,
+        "risk_accepted": accepted,
+        "dynamic_finding": True,
+        "static_finding": False,
+        "component_name": " ".join(x for x in (maker, device["model"]) if x),
+        "component_version": device["firmware"] or "",
+        "unique_id_from_tool": f"camscan:{device.get('device_id') or key}",
+        "vuln_id_from_tool": f"camscan.listed-maker.{device['zone'] or 'unassigned'}",
+        "endpoints": [device["ip"]],
+        "tags": ["camscan", device["maker"], *([device["zone"]] if device["zone"] else [])],
+    }
+
+
+def dojo_document(result: ScanResult, policy: PolicySettings | None = None) -> dict[str, Any]:
+    policy = policy or PolicySettings()
+    contract = result_to_contract(result)
+    run = contract["run"]
+    listed = [d for d in contract["devices"] if d["maker"] in policy.listed_makers]
+    partial = " PARTIAL RUN: devices may be missing." if run["partial"] else ""
+    return {
+        "name": f"camscan {', '.join(run['targets']) or 'import'} {run['started_at'] or ''}"
+        .strip(),
+        "version": contract["tool"]["version"],
+        "description": (
+            f"camscan scan from {run.get('scanner_host') or 'an unrecorded host'}: "
+            f"{contract['summary']['devices']} devices, {len(listed)} of a listed maker, "
+            f"{contract['summary']['flagged']} flagged.{partial}"
+        ),
+        "dynamic_tool": True,
+        "static_tool": False,
+        "findings": [finding(d, contract, policy) for d in listed],
+    }
+
+
+def write(result: ScanResult, out: TextIO, options: RenderOptions) -> None:
+    """The report-format interface (camscan/report/interface.py)."""
+    out.write(json.dumps(dojo_document(result, options.policy), indent=2, ensure_ascii=False))
+    out.write("\n")

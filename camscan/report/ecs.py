@@ -1,0 +1,179 @@
+"""JSON lines for SIEMs in Elastic Common Schema field names: one event per device.
+
+Only fields ECS defines (checked in the tests against ECS's published field list) plus
+camscan's own under `camscan.*` (custom fields go in a namespace of their own, as ECS asks).
+The device is the `host`; camscan, which saw it, is the `observer`. Flagged devices are
+`event.kind: alert`, the rest `event`, so a SIEM rule can fire on the kind alone.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from camscan.model import SCHEMA_VERSION, ScanResult
+from camscan.policy.rules import maker_display
+from camscan.report.interface import RenderOptions
+from camscan.report.json_contract import result_to_contract
+
+ECS_VERSION = "1.2.0"  # every field used here is in ECS 1.2's field list and still in ECS 8
+# event.severity is a number in ECS; higher is worse (the scale is the source's own).
+SEVERITY_NUMBER = {"critical": 4, "high": 3, "medium": 2, "info": 1, "accepted": 0}
+RISK_SCORE = {"critical": 90.0, "high": 70.0, "medium": 40.0, "info": 0.0, "accepted": 0.0}
+
+
+def ecs_mac(mac: str | None) -> list[str]:
+    """ECS writes MACs in IEEE RA notation: upper case, hyphen separated."""
+    return [mac.upper().replace(":", "-")] if mac else []
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    )
+
+
+def device_event(device: dict[str, Any], contract: dict[str, Any]) -> dict[str, Any]:
+    run = contract["run"]
+    sev = device["severity"] or "info"
+    maker = maker_display(device["maker"]) if device["maker"] else None
+    where = device["segment"] or "no configured segment"
+    message = (
+        f"{device['ip']}: {device['summary'] or 'no maker identified'}; {where}; "
+        f"severity {sev}{', flagged' if device['flagged'] else ''}"
+    )
+    labels = {
+        k: v
+        for k, v in {
+            "segment": device["segment"],
+            "zone": device["zone"],
+            "severity": sev,
+            "maker": device["maker"],
+        }.items()
+        if v
+    }
+    return {
+        "@timestamp": _iso(run["ended"] if run["ended"] is not None else run["started"]),
+        "ecs": {"version": ECS_VERSION},
+        "message": message,
+        "tags": ["camscan", *(["flagged"] if device["flagged"] else [])],
+        "labels": labels,
+        "event": {
+            "kind": "alert" if device["flagged"] else "event",
+            "category": "host",
+            "type": "info",
+            "module": "camscan",
+            "dataset": "camscan.device",
+            "severity": SEVERITY_NUMBER[sev],
+            "risk_score": RISK_SCORE[sev],
+            "start": _iso(run["started"]),
+            "end": _iso(run["ended"]),
+            "id": f"{device.get('device_id') or device['ip']}@{_iso(run['started'])}",
+        },
+        "host": {
+            "ip": [device["ip"]] if device["ip"] else [],
+            "mac": ecs_mac(device["mac"]),
+            "type": "camera" if device["vendor"] else "device",
+            **({"id": device["device_id"]} if device.get("device_id") else {}),
+        },
+        "network": {"name": device["segment"]} if device["segment"] else {},
+        "observer": {
+            "type": "scanner",
+            "vendor": "camscan",
+            "product": "camscan",
+            "version": contract["tool"]["version"],
+            "hostname": run.get("scanner_host") or None,
+        },
+        "related": {"ip": [device["ip"]] if device["ip"] else []},
+        "camscan": {
+            "schema_version": SCHEMA_VERSION,
+            "maker": device["maker"],
+            "maker_name": maker,
+            "brand": device["brand"],
+            "model": device["model"],
+            "firmware": device["firmware"],
+            "serial": device["serial"],
+            "confidence": device["confidence"],
+            "confidence_label": device["confidence_label"],
+            "zone": device["zone"],
+            "severity": sev,
+            "flagged": device["flagged"],
+            "rationale": device["rationale"],
+            "exception": device["exception"],
+            "in_scope": device["in_scope"],
+            "partial_run": run["partial"],
+            "signatures": [e["signature_id"] for e in device["evidence"]],
+            "evidence": [
+                {k: e[k] for k in ("signature_id", "channel", "raw", "strength", "probe")}
+                for e in device["evidence"]
+            ],
+        },
+    }
+
+
+def run_event(contract: dict[str, Any]) -> dict[str, Any]:
+    """The last line: the run itself, so an ingest can tell a partial sweep from a clean one."""
+    run, s = contract["run"], contract["summary"]
+    partial = run["partial"]
+    return {
+        "@timestamp": _iso(run["ended"] if run["ended"] is not None else run["started"]),
+        "ecs": {"version": ECS_VERSION},
+        "message": (
+            f"camscan scan of {', '.join(run['targets']) or 'given input'}: {s['devices']} "
+            f"devices, {s['flagged']} flagged"
+            + ("; PARTIAL: devices may be missing" if partial else "")
+        ),
+        "tags": ["camscan", *(["partial"] if partial else [])],
+        "event": {
+            "kind": "event",
+            "category": "host",
+            "type": "info",
+            "module": "camscan",
+            "dataset": "camscan.run",
+            "outcome": "failure" if partial else "success",
+            "start": _iso(run["started"]),
+            "end": _iso(run["ended"]),
+        },
+        "observer": {
+            "type": "scanner",
+            "vendor": "camscan",
+            "product": "camscan",
+            "version": contract["tool"]["version"],
+            "hostname": run.get("scanner_host") or None,
+        },
+        "camscan": {
+            "schema_version": SCHEMA_VERSION,
+            "partial_run": partial,
+            "targets": run["targets"],
+            "probes": run["probes"],
+            "privileged": run["privileged"],
+            "errors": [f"{e['probe']}: {e['error']}" for e in run["errors"]],
+            "summary": s,
+        },
+    }
+
+
+def _pruned(event: dict[str, Any]) -> dict[str, Any]:
+    """ECS fields with no value are left out rather than null; camscan.* keeps its nulls."""
+    out: dict[str, Any] = {}
+    for key, value in event.items():
+        if key != "camscan" and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if v not in (None, [], {})}
+        if value in (None, [], {}):
+            continue
+        out[key] = value
+    return out
+
+
+def write_ecs(result: ScanResult, out: TextIO) -> None:
+    contract = result_to_contract(result)
+    for event in [*(device_event(d, contract) for d in contract["devices"]), run_event(contract)]:
+        out.write(json.dumps(_pruned(event), ensure_ascii=False) + "\n")
+
+
+def write(result: ScanResult, out: TextIO, options: RenderOptions) -> None:
+    """The report-format interface (camscan/report/interface.py)."""
+    write_ecs(result, out)
