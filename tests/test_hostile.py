@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from camscan.discovery.banners.tcpports import ProbeFailure
 from camscan.discovery.ssdp import fetch_description
@@ -197,3 +200,55 @@ def test_read_timeout_is_configurable_and_checked() -> None:
     assert parse_config({"scan": {"read_timeout": 5, "timeout": 8}}).scan.read_timeout == 5.0
     with pytest.raises(ConfigError, match="read_timeout"):
         parse_config({"scan": {"read_timeout": 0}})
+
+
+# --- hostile files: config --------------------------------------------------------------------
+
+
+def test_toml_nested_900_deep_is_a_one_line_config_error(tmp_path: Path) -> None:
+    from camscan.config import ConfigError, load_config
+
+    path = tmp_path / "deep.toml"
+    path.write_text("x = " + "[" * 900 + "]" * 900 + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert "\n" not in str(raised.value) and "deep" in str(raised.value)
+    path.write_text("x = " + "{a = " * 900 + "1" + "}" * 900 + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError):
+        load_config(path)
+
+
+def _segments_toml(cidrs: list[str]) -> dict[str, object]:
+    return {
+        "segment": [
+            {"name": f"s{n}", "cidrs": [c], "zone": "general"} for n, c in enumerate(cidrs)
+        ]
+    }
+
+
+def test_twenty_thousand_segments_are_checked(tmp_path: Path) -> None:
+    from camscan.config import ConfigError, parse_config
+
+    cidrs = [f"10.{n >> 8}.{n & 255}.0/24" for n in range(20000)]
+    assert len(parse_config(_segments_toml(cidrs)).segments) == 20000
+    with pytest.raises(ConfigError, match=r"'s19999' \(10\.78\.31\.0/24\) and 's20000'"):
+        parse_config(_segments_toml([*cidrs, "10.78.31.128/25"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 255), st.integers(24, 30)), min_size=1, max_size=12))
+def test_segment_overlap_check_agrees_with_comparing_every_pair(
+    specs: list[tuple[int, int]],
+) -> None:
+    import ipaddress
+
+    from camscan.config import ConfigError, parse_config
+
+    nets = [ipaddress.IPv4Network((f"10.0.0.{host}", bits), strict=False) for host, bits in specs]
+    overlapping = any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
+    doc = _segments_toml([str(n) for n in nets])
+    if overlapping:
+        with pytest.raises(ConfigError, match="overlap"):
+            parse_config(doc)
+    else:
+        parse_config(doc)
