@@ -16,7 +16,9 @@ Nothing is created in the host's namespace, no namespace has a default route, IP
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from pathlib import Path
 
 from camscan.lab import netns
 from camscan.lab.topology import Topology
@@ -33,6 +35,12 @@ _ARP_STRICT = {
     "net.ipv4.conf.default.arp_ignore": "1",
     "net.ipv4.conf.default.arp_announce": "2",
 }
+
+
+# Every broadcast (an ARP request, a discovery query) is queued once per frame on the macvlan
+# port, then copied to each of its devices. The default queue (1000 frames) overflows on a
+# 1,000-device network swept at 1000 frames/s and ARP requests are lost; a deep queue only delays.
+_BC_QUEUE_LEN = 100_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -55,8 +63,28 @@ def device_ifname(index: int) -> str:
     return f"d{index}"
 
 
+# The kernel's ARP table is one table for every namespace, and a device answers an ARP request
+# only if it can add the asker to it: past gc_thresh3 (default 1024 entries, all labs on the
+# machine together) devices fall silent. A lab of N devices adds about 2N entries (each device's
+# entry for the scanner, the scanner's for each device), so big labs raise the limits, never
+# lower them. These are the only host settings a lab touches; they send nothing.
+_NEIGH = Path("/proc/sys/net/ipv4/neigh/default")
+_NEIGH_ROOM_PER_DEVICE = 4
+_NEIGH_SPARE = 4096
+
+
+def ensure_neighbour_room(devices: int) -> None:
+    wanted = devices * _NEIGH_ROOM_PER_DEVICE + _NEIGH_SPARE
+    for name, value in (("gc_thresh3", wanted), ("gc_thresh2", wanted // 2)):
+        path = _NEIGH / name
+        with contextlib.suppress(OSError, ValueError):  # not Linux or not root: lab_problem says
+            if int(path.read_text()) < value:
+                path.write_text(str(value))
+
+
 def build(topology: Topology, prefix: str) -> Layout:
     """Create the namespaces and links; on any failure, remove what was made and re-raise."""
+    ensure_neighbour_room(len(topology.devices))
     layout = Layout(
         prefix=prefix,
         hub_ns=f"{prefix}hub",
@@ -118,7 +146,8 @@ def _build(topology: Topology, layout: Layout) -> None:
         net = topology.network(dev.network)
         ifname = device_ifname(dev.index)
         devices[layout.device_ns[dev.network]] += [
-            f"link add {ifname} link up0 address {dev.mac} type macvlan mode bridge",
+            f"link add {ifname} link up0 address {dev.mac} type macvlan mode bridge"
+            f" bcqueuelen {_BC_QUEUE_LEN}",
             f"addr add {dev.ip}/{net.cidr.prefixlen} dev {ifname}",
             f"link set {ifname} up",
         ]
