@@ -23,7 +23,7 @@ RTSP_HEADER = "rtsp.header."  # + name: "rtsp.header.server", "rtsp.header.www-a
 RTSP_HEADERS = "rtsp.headers"
 RTSP_SDP = "rtsp.sdp"  # raw: SDP body of a DESCRIBE answered without credentials
 
-HOST_ALIVE = "host.alive"  # raw: how an off-link host answered, e.g. "tcp/80 refused", "icmp echo-reply"
+HOST_ALIVE = "host.alive"  # raw: how an off-link host answered: "tcp/80 refused", "icmp echo-reply"
 TCP_OPEN = "tcp.open"  # raw: port number as text, e.g. "8000"
 TCP_BANNER = "tcp.banner."  # + port: "tcp.banner.8000"; raw: hex of the first bytes sent
 

@@ -22,12 +22,15 @@ from camscan.report.registry import FORMATS
 
 SPECIAL_ZONES = ("core", "sensitive")
 ALL_PROBES = probe_registry.NAMES  # the [scan] probes a config may name
+ENGINES = ("camscan", "nmap")  # who does off-link host discovery and the port scan
 FINDING_SEVERITIES = ("critical", "high", "medium")  # a zone's severity for a listed maker
 _SEGMENT_KEYS = {"name", "cidrs", "zone", "description"}
 _SCAN_KEYS = {
     "targets",
     "interfaces",
     "rate",
+    "host_rate",
+    "engine",
     "discovery_window",
     "probes",
     "timeout",
@@ -51,7 +54,9 @@ class ConfigError(DataError):
 class ScanSettings:
     targets: list[str] = dataclasses.field(default_factory=list)
     interfaces: list[str] = dataclasses.field(default_factory=list)
-    rate: float = 1000.0  # ARP frames and new banner connections per second: runZero's default
+    rate: float = 1000.0  # packets/s: ARP frames, L3 probes, new banner connections (runZero's)
+    host_rate: float = 40.0  # L3 packets/s to any one routed host: runZero's per-host default
+    engine: str = "camscan"  # routed host discovery and port scan: "camscan" or "nmap"
     discovery_window: float = 1.5
     probes: list[str] = dataclasses.field(default_factory=lambda: list(ALL_PROBES))
     timeout: float = 4.0  # seconds per banner probe (one request, connect to last byte)
@@ -310,6 +315,8 @@ def _scan(t: dict[str, Any], where: str) -> ScanSettings:
         targets=_str_list(t, "targets", where, place) or [],
         interfaces=_str_list(t, "interfaces", where, place) or [],
         rate=_typed(t, "rate", float, d.rate, where, place),
+        host_rate=_typed(t, "host_rate", float, d.host_rate, where, place),
+        engine=_typed(t, "engine", str, d.engine, where, place),
         discovery_window=_typed(t, "discovery_window", float, d.discovery_window, where, place),
         probes=probes if probes is not None else d.probes,
         timeout=_typed(t, "timeout", float, d.timeout, where, place),
@@ -320,6 +327,10 @@ def _scan(t: dict[str, Any], where: str) -> ScanSettings:
     )
     if not 1 <= s.rate <= 100_000:
         raise ConfigError(f"{where}: {place}: rate must be between 1 and 100000 packets/s")
+    if not 1 <= s.host_rate <= 10_000:
+        raise ConfigError(f"{where}: {place}: host_rate must be between 1 and 10000 packets/s")
+    if s.engine not in ENGINES:
+        raise ConfigError(f"{where}: {place}: engine must be one of {', '.join(ENGINES)}")
     if not 0.1 <= s.discovery_window <= 60 or not 0.1 <= s.timeout <= 120:
         raise ConfigError(f"{where}: {place}: discovery_window and timeout must be 0.1 to 60 s")
     if not 0.1 <= s.read_timeout <= 120:  # used as min(read_timeout, timeout)

@@ -69,3 +69,21 @@ def interface_for(ip: ipaddress.IPv4Address, ifaces: list[Interface]) -> Interfa
         if ip in i.network and (best is None or i.network.prefixlen > best.network.prefixlen):
             best = i
     return best
+
+
+def has_route(net: ipaddress.IPv4Network, route_table: str = "/proc/thread-self/net/route") -> bool:
+    """Whether the kernel routes every address of `net` somewhere (read, nothing sent)."""
+    try:
+        with open(route_table, encoding="ascii") as f:
+            lines = f.read().splitlines()[1:]
+    except OSError:
+        return True  # cannot tell: let the probes find out
+    routes = []
+    for line in lines:
+        cols = line.split()
+        if len(cols) < 8:
+            continue
+        dest = ipaddress.IPv4Address(socket.ntohl(int(cols[1], 16)))
+        mask = ipaddress.IPv4Address(socket.ntohl(int(cols[7], 16)))
+        routes.append(ipaddress.IPv4Network(f"{dest}/{mask}", strict=False))
+    return any(net.subnet_of(r) for r in routes)

@@ -41,6 +41,8 @@ class ScanRequest:
     concurrency: int
     privileged: bool
     read_timeout: float = 3.0  # banner reads: seconds of silence tolerated ([scan] read_timeout)
+    host_rate: float = 40.0  # L3 packets/s per routed host (rate is the global cap)
+    engine: str = "camscan"  # routed host discovery and port scan: "camscan" or "nmap"
 
 
 class Progress:
@@ -80,6 +82,9 @@ def _context(req: ScanRequest, progress: Progress, hosts: tuple[str, ...] = ()) 
         timeout=req.timeout,
         read_timeout=req.read_timeout,
         concurrency=req.concurrency,
+        host_rate=req.host_rate,
+        engine=req.engine,
+        probes=tuple(req.probes),
     )
 
 

@@ -9,9 +9,11 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from camscan.discovery.nmap_engine import nmap_problem
 from camscan.lab import Lab, TopologyError, load_topology
 from camscan.lab.netns import entered
 from camscan.lab.topology import parse_topology
@@ -112,3 +114,101 @@ def test_router_forwards_unicast_only_and_no_namespace_has_a_default_route(route
     # ... and ARP stops at the router: the only neighbour is on the admin segment
     neigh = routed.run(["ip", "neigh"], capture_output=True, text=True, check=True).stdout
     assert "198.18.61." not in neigh and "198.18.62." not in neigh
+
+
+# -- camscan across the router ---------------------------------------------------------------
+
+ROUTED_TARGETS = ["198.18.60.0/24", "198.18.61.0/24", "198.18.62.0/24"]
+LISTED = {"hikvision", "dahua"}  # the makers camscan flags by default
+
+
+def scan_json(lab: Lab, *args: str) -> dict[str, Any]:
+    env = {**lab.python_env(), "CAMSCAN_LAB_GUARD": "1"}
+    done = lab.run(
+        [sys.executable, "-m", "camscan", "scan", *args, "-f", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    doc: dict[str, Any] = json.loads(done.stdout)
+    return doc
+
+
+def recall(lab: Lab, doc: dict[str, Any], network: str, makers: set[str] | None = None) -> float:
+    got = {d["ip"]: d.get("maker") for d in doc["devices"]}
+    wanted = [
+        d
+        for d in lab.devices
+        if d.network == network and d.expected_maker
+        and (makers is None or d.expected_maker in makers)
+    ]
+    return sum(1 for d in wanted if got.get(d.ip) == d.expected_maker) / len(wanted)
+
+
+def check_routed_scan(routed: Lab, doc: dict[str, Any]) -> None:
+    got = {d["ip"]: d for d in doc["devices"]}
+    routers = {str(n.router) for n in routed.topology.networks if n.router}
+    # every live device is found, attached (ARP) and routed (L3) alike; nothing else but routers
+    assert {d.ip for d in routed.devices} <= set(got)
+    assert set(got) - {d.ip for d in routed.devices} <= routers
+    # no false positive: a maker is either the expected one or none
+    for dev in routed.devices:
+        maker = got[dev.ip].get("maker")
+        assert maker in (dev.expected_maker, None), (dev.persona, maker)
+    for ip in routers & set(got):
+        assert got[ip].get("maker") is None
+    # off-link devices carry no wire MAC (ARP stops at the router); SADP/DHIP-reported MACs
+    # are the devices' own and give OUI evidence, marked as reported
+    for dev in routed.devices:
+        if dev.network != "cctv" or dev.persona not in ("hikvision-ipc", "dahua-ipc"):
+            continue
+        d = got[dev.ip]
+        assert d["mac"] == dev.mac and d["mac_source"] == "reported", d
+        assert any(e["signature_id"].startswith("oui") for e in d["evidence"]), d["evidence"]
+    # the on-link ones keep their wire MAC
+    for dev in routed.devices:
+        if dev.network == "admin":
+            assert got[dev.ip]["mac"] == dev.mac and got[dev.ip]["mac_source"] == "wire"
+
+
+@pytest.mark.lab
+def test_routed_scan_matches_the_on_link_scan(routed: Lab, lab: Lab) -> None:
+    doc = scan_json(routed, *ROUTED_TARGETS)
+    check_routed_scan(routed, doc)
+    assert doc["run"]["stats"]["l3.alive"] >= sum(1 for d in routed.devices if d.network != "admin")
+    on_link = scan_json(lab, str(lab.topology.networks[0].cidr))
+    # the same personas, on-link (mixed lab) and one hop away (routed lab, cctv segment)
+    assert recall(lab, on_link, "mixed", LISTED) - recall(routed, doc, "cctv", LISTED) <= 0.05
+    # every maker: those known only by their wire MAC's OUI (reolink, uniview) are lost off-link
+    assert recall(lab, on_link, "mixed") - recall(routed, doc, "cctv") <= 0.1
+
+
+@pytest.mark.lab
+def test_engine_nmap_gives_the_same_makers(routed: Lab) -> None:
+    if nmap_problem():
+        pytest.skip(nmap_problem() or "")
+    own = scan_json(routed, *ROUTED_TARGETS)
+    via_nmap = scan_json(routed, *ROUTED_TARGETS, "--engine", "nmap")
+    check_routed_scan(routed, via_nmap)
+    makers = {d["ip"]: d.get("maker") for d in own["devices"]}
+    assert {d["ip"]: d.get("maker") for d in via_nmap["devices"]} == makers
+    assert via_nmap["run"]["stats"]["nmap.hosts_up"] >= 40
+
+
+@pytest.mark.lab
+def test_per_host_rate_and_missing_route_are_honoured(routed: Lab) -> None:
+    env = {**routed.python_env(), "CAMSCAN_LAB_GUARD": "1"}
+    # no route to 198.18.99.0/24 anywhere in the lab: refused before any packet, one line
+    done = routed.run(
+        [sys.executable, "-m", "camscan", "scan", "198.18.99.0/24"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3 and "no route to 198.18.99.0/24" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

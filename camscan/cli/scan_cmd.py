@@ -62,19 +62,43 @@ def _targets(
     )
 
 
-def _interfaces(names: list[str], targets: TargetSet) -> list[Interface]:
-    from camscan.netif import select_interfaces
+def _interfaces(names: list[str], targets: TargetSet, probes: list[str]) -> list[Interface]:
+    """The interfaces attached to the targets; the rest of the targets is routed (L3), and
+    must have a kernel route: nothing is silently dropped."""
+    from camscan.netif import has_route, select_interfaces
 
     chosen = select_interfaces(names or None)
     carrying = [i for i in chosen if any(i.network.overlaps(n) for n in targets.networks)]
-    if not carrying:
+    _, routed = targets.split([i.network for i in carrying])
+    if routed and "l3" not in probes:
+        fail(
+            f"{routed} is on no attached network and the l3 probe is not selected; add l3 to "
+            "--probes to reach it through a router",
+        )
+    unroutable = [n for n in routed.networks if not has_route(n)]
+    if unroutable:
         where = ", ".join(f"{i.name} {i.network}" for i in chosen) or "none"
         fail(
-            f"no interface is attached to {targets} (interfaces: {where}); camscan scans "
-            "directly attached networks: run it on a host in that network",
+            f"no route to {', '.join(map(str, unroutable[:4]))}"
+            f"{' ...' if len(unroutable) > 4 else ''}: no interface is attached to it "
+            f"(interfaces: {where}) and the kernel has no route for it",
             EXIT_FAILED,
         )
     return carrying
+
+
+def _engine(name: str) -> str:
+    from camscan.config import ENGINES
+
+    if name not in ENGINES:
+        fail(f"--engine {name!r} is not one of {', '.join(ENGINES)}")
+    if name == "nmap":
+        from camscan.discovery.nmap_engine import nmap_problem
+
+        problem = nmap_problem()
+        if problem:
+            fail(problem, EXIT_FAILED)
+    return name
 
 
 def _print_targets(ts: TargetSet) -> None:
@@ -125,8 +149,16 @@ def scan(
     rate: float = typer.Option(
         None,
         "--rate",
-        help="ARP frames and new banner connections per second (default 1000; lower it for a "
-        "gentler scan).",
+        help="Packets per second overall: ARP frames, L3 probes and new banner connections "
+        "(default 1000; lower it for a gentler scan).",
+    ),
+    host_rate: float = typer.Option(
+        None, "--host-rate", help="L3 packets per second to any one routed host (default 40)."
+    ),
+    engine: str = typer.Option(
+        None,
+        "--engine",
+        help="Routed host discovery and port scan: camscan (default) or nmap (needs nmap).",
     ),
     window: float = typer.Option(
         None, "--window", help="Seconds to listen for multicast discovery replies (default 1.5)."
@@ -226,7 +258,7 @@ def scan(
     if list_targets:
         _print_targets(ts)
         raise typer.Exit(EXIT_OK)
-    ifaces = _interfaces(interface or s.interfaces, ts)
+    ifaces = _interfaces(interface or s.interfaces, ts, probe_list)
     out_path = output or (Path(cfg.output.file) if cfg.output.file else None)
     run_scan_and_report(
         cfg,
@@ -239,6 +271,8 @@ def scan(
         rate=rate or s.rate,
         window=window or s.discovery_window,
         timeout=timeout or s.timeout,
+        host_rate=host_rate or s.host_rate,
+        engine=_engine(engine or s.engine),
         db=db or cfg.store.db,
         site=site,
     )
@@ -256,13 +290,24 @@ def run_scan_and_report(
     rate: float,
     window: float,
     timeout: float,
+    host_rate: float = 40.0,
+    engine: str = "camscan",
     db: str | None = None,
     site: str | None = None,
 ) -> None:
     from camscan.cli.output import write_report
 
     result = execute_scan(
-        cfg, ts, ifaces, probe_list, quiet, rate=rate, window=window, timeout=timeout
+        cfg,
+        ts,
+        ifaces,
+        probe_list,
+        quiet,
+        rate=rate,
+        window=window,
+        timeout=timeout,
+        host_rate=host_rate,
+        engine=engine,
     )
     changes = None
     if db:  # stored before the report, so an HTML report can show the changes
@@ -295,6 +340,8 @@ def execute_scan(
     rate: float,
     window: float,
     timeout: float,
+    host_rate: float = 40.0,
+    engine: str = "camscan",
 ) -> ScanResult:
     """Run the pipeline with the notes a user should see first; return the result."""
     from camscan.cli.progress import make_progress
@@ -318,6 +365,8 @@ def execute_scan(
         cfg.scan.concurrency,
         privileged,
         read_timeout=cfg.scan.read_timeout,
+        host_rate=host_rate,
+        engine=engine,
     )
     with make_progress(enabled=not quiet) as progress:
         return run_pipeline(req, progress)

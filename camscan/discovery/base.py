@@ -32,6 +32,9 @@ class ProbeContext:
     timeout: float = 4.0  # inspect-phase probes: seconds per request, connect to last byte
     read_timeout: float = 3.0  # inspect-phase probes: seconds of silence tolerated per read
     concurrency: int = 128  # inspect-phase probes: connections in flight
+    host_rate: float = 40.0  # L3 probes: packets per second to any one routed host
+    engine: str = "camscan"  # L3 host discovery and port scan: "camscan" or "nmap"
+    probes: tuple[str, ...] = ()  # the chosen probes (l3 sends the unicast forms of these)
 
 
 @dataclasses.dataclass(slots=True)

@@ -27,7 +27,7 @@ NAME = "l3"
 # Hikvision/Dahua web, RTSP and SDK ports first, then the usual alternatives
 CAMERA_PORTS = (80, 443, 554, 8000, 37777, 8080, 8443, 8554, 34567)
 CONNECT_TIMEOUT = 1.0  # seconds per connect; a live host on a LAN or WAN link answers faster
-MAX_OPEN_CONNECTS = 512  # sockets in flight at once (file descriptors)
+MAX_OPEN_CONNECTS = 2048  # sockets in flight at once (file descriptors; ~rate x timeout)
 _DEAD = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN}
 
 
@@ -72,7 +72,7 @@ class _IcmpEcho:
         total = sum(struct.unpack(f"!{len(data) // 2}H", data))
         total = (total >> 16) + (total & 0xFFFF)
         total += total >> 16
-        return ~total & 0xFFFF
+        return int(~total & 0xFFFF)
 
     def send(self, ip: str) -> None:
         self.seq = (self.seq + 1) & 0xFFFF
@@ -110,6 +110,16 @@ def _icmp(on_reply: Callable[[str], None]) -> _IcmpEcho | None:
         return None  # unprivileged: TCP alone
 
 
+def _open_limit() -> int:
+    """MAX_OPEN_CONNECTS, or less when the file-descriptor limit is lower."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_OPEN_CONNECTS
+    return max(16, min(MAX_OPEN_CONNECTS, soft // 2 - 64))
+
+
 async def sweep(
     hosts: list[ipaddress.IPv4Address],
     pacer: Pacer,
@@ -124,7 +134,7 @@ async def sweep(
     stats = {"l3.hosts": len(hosts), "l3.tcp_connects": 0, "l3.icmp_echo": 0}
     done = 0
     events: dict[str, asyncio.Event] = {}
-    limit = asyncio.Semaphore(MAX_OPEN_CONNECTS)
+    limit = asyncio.Semaphore(_open_limit())
 
     def alive(ip: str, how: str) -> None:
         if ip not in found:
@@ -149,7 +159,7 @@ async def sweep(
     async def probe(ip: str) -> None:
         nonlocal done
         answered = events.setdefault(ip, asyncio.Event())
-        tasks: list[asyncio.Task[None]] = []
+        tasks: list[asyncio.Future[object]] = []
         if echo is not None:
             await pacer.slot(ip)
             echo.send(ip)
@@ -161,9 +171,9 @@ async def sweep(
             if answered.is_set():
                 break
             stats["l3.tcp_connects"] += 1
-            tasks.append(asyncio.create_task(connect(ip, port, answered)))
-        waiter = asyncio.create_task(answered.wait())
-        pending: set[asyncio.Task[None]] = {t for t in tasks if not t.done()}
+            tasks.append(asyncio.ensure_future(connect(ip, port, answered)))
+        waiter: asyncio.Future[object] = asyncio.ensure_future(answered.wait())
+        pending: set[asyncio.Future[object]] = {t for t in tasks if not t.done()}
         while pending and not answered.is_set():
             _, still = await asyncio.wait({waiter, *pending}, return_when=asyncio.FIRST_COMPLETED)
             pending = {t for t in still if t is not waiter}

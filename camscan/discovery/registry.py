@@ -62,6 +62,14 @@ REGISTRY: tuple[ProbeSpec, ...] = (
         frozenset({Need.RAW_SOCKET}),
         unprivileged="using the kernel neighbour table instead (slower, may miss devices)",
     ),
+    ProbeSpec(
+        "l3",
+        "routed (off-link) targets: paced TCP-connect/ICMP host sweep (or nmap), then unicast "
+        "WS-Discovery, SADP, DHIP, DVRIP and mDNS to each live host",
+        "camscan.discovery.routed",
+        "L3Probe",
+        frozenset({Need.UNICAST}),
+    ),
     ProbeSpec("wsd", "ONVIF WS-Discovery", "camscan.discovery.wsd", "WsdProbe", _M),
     ProbeSpec("mdns", "mDNS / DNS-SD services", "camscan.discovery.mdns", "MdnsProbe", _M),
     ProbeSpec("sadp", "Hikvision SADP discovery", "camscan.discovery.sadp", "SadpProbe", _M),

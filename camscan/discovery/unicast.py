@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
-import random
 import socket
-import struct
 from collections.abc import Callable
 
 from camscan.discovery import dhip, dvrip, mdns, sadp, wsd
@@ -32,18 +30,11 @@ Parser = Callable[[bytes, str], list[Observation] | None]
 MDNS_QUERY_TYPES = [t for t in mdns.BROWSE_TYPES if t != mdns.SERVICES_META]
 
 
-def mdns_query(types: list[str] | None = None, query_id: int | None = None) -> bytes:
-    """A one-shot (legacy unicast) DNS-SD query for PTR records of `types` (RFC 6762 6.7):
-    sent from an ephemeral port, the responder answers to that port, directly."""
-    names = types or MDNS_QUERY_TYPES
-    qid = random.getrandbits(16) if query_id is None else query_id
-    out = bytearray(struct.pack("!HHHHHH", qid, 0, len(names), 0, 0, 0))
-    for name in names:
-        for label in name.rstrip(".").split("."):
-            raw = label.encode("utf-8")
-            out += bytes([len(raw)]) + raw
-        out += b"\0" + struct.pack("!HH", 12, 1)  # PTR, IN
-    return bytes(out)
+def mdns_query(types: list[str] | None = None) -> list[bytes]:
+    """DNS-SD PTR queries for `types`, built by the multicast probe's own builder. Sent from an
+    ephemeral port they are one-shot (legacy unicast) queries, RFC 6762 6.7: the responder
+    answers to that port, directly."""
+    return mdns.build_queries([(t, 12) for t in (types or MDNS_QUERY_TYPES)])  # 12: PTR
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -64,7 +55,7 @@ PROBES: dict[str, UnicastProbe] = {
     "sadp": UnicastProbe("sadp", sadp.PORT, lambda: [sadp.build_probe()], sadp.parse_sadp),
     "dhip": UnicastProbe("dhip", dhip.PORT, lambda: [dhip.build_search()], dhip.parse_dhip),
     "dvrip": UnicastProbe("dvrip", dvrip.PORT, lambda: [dvrip.REQUEST], dvrip.parse_dvrip),
-    "mdns": UnicastProbe("mdns", 5353, lambda: [mdns_query()], mdns.parse_mdns),
+    "mdns": UnicastProbe("mdns", mdns.PORT, mdns_query, mdns.parse_mdns),
 }
 
 
@@ -131,13 +122,16 @@ async def unicast_round(
                 continue
             endpoints.append((probe, transport, protocol, probe.payloads()))
 
+        async def ask_one(host: str) -> None:
+            for probe, transport, _, payloads in endpoints:
+                for payload in payloads:
+                    await pacer.slot(host)
+                    transport.sendto(payload, (host, probe.port))
+                    ctx.stats[f"{probe.name}.unicast_sent"] += 1
+
         async def ask(targets: list[str]) -> None:
-            for host in targets:
-                for probe, transport, _, payloads in endpoints:
-                    for payload in payloads:
-                        await pacer.slot(host)
-                        transport.sendto(payload, (host, probe.port))
-                        ctx.stats[f"{probe.name}.unicast_sent"] += 1
+            # hosts in parallel: the per-host cap spaces one host's packets, not everyone's
+            await asyncio.gather(*(ask_one(h) for h in targets))
 
         await ask(asked)
         await asyncio.sleep(ctx.window / 2)

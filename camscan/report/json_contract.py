@@ -73,6 +73,7 @@ def device_record(device: Device, finding: Finding | None) -> dict[str, Any]:
         "ip": device.ip,
         "mac": device.mac,
         "device_id": device_key(device.ip, device.mac, v.serial, v.maker),
+        "mac_source": device.mac_source,
         "vendor": v.maker if v.maker in VENDORS else None,
         "maker": v.maker,
         "brand": v.badge,

@@ -193,6 +193,7 @@ def _device(o: _Obj) -> Device:
     return Device(
         ip=o.text("ip"),
         mac=o.opt_text("mac"),
+        mac_source=o.opt_text("mac_source"),
         interface=o.opt_text("interface"),
         in_scope=o.flag("in_scope", True),
         oui_vendor=o.opt_text("oui_vendor"),

@@ -1,0 +1,85 @@
+"""Discovery for targets no interface is attached to: L3 host sweep, then unicast discovery.
+
+The part of the targets on an attached network gets ARP and the multicast round; the rest
+(routed segments) gets this: a paced TCP-connect/ICMP sweep (`l3`) or nmap's host discovery and
+port scan (`nmap_engine`), then the unicast inquiries (`unicast`) to every host that answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from camscan.discovery import l3
+from camscan.discovery.base import ProbeContext, ProbeOutcome
+from camscan.discovery.rate import Pacer
+from camscan.discovery.unicast import PROBES as UNICAST
+from camscan.discovery.unicast import unicast_round
+from camscan.model import Observation
+from camscan.targets import TargetSet
+
+
+async def discover_routed(
+    ctx: ProbeContext,
+    routed: TargetSet,
+    probes: list[str],
+    pacer: Pacer,
+    *,
+    privileged: bool,
+    engine: str = "camscan",
+    timeout: float = 3.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> ProbeOutcome:
+    """Live hosts of `routed`, how each answered, and what they said to unicast discovery."""
+    found: list[Observation]
+    if engine == "nmap":
+        from camscan.discovery.nmap_engine import nmap_discover
+
+        found, errors = await nmap_discover(
+            routed, ctx, privileged=privileged, timeout=timeout, host_rate=1 / pacer.host_gap
+        )
+        live = sorted({o.ip for o in found if o.ip}, key=lambda ip: tuple(map(int, ip.split("."))))
+    else:
+        answers, stats = await l3.sweep(
+            list(routed.hosts()), pacer, icmp=privileged, progress=progress
+        )
+        ctx.stats.update(stats)
+        found, errors = l3.observations(answers), []
+        live = sorted(answers, key=lambda ip: tuple(map(int, ip.split("."))))
+    outcome = ProbeOutcome(found, errors)
+    names = [p for p in probes if p in UNICAST]
+    if names and live:
+        more = await unicast_round(ctx, live, names, pacer)
+        outcome.observations += more.observations
+        outcome.errors += more.errors
+    ctx.stats["l3.alive"] = len(live)
+    return outcome
+
+
+class L3Probe:
+    """The registry's "l3" probe: everything in ctx.targets outside the attached networks."""
+
+    name = "l3"
+
+    async def run(self, ctx: ProbeContext) -> ProbeOutcome:
+        _, routed = ctx.targets.split([i.network for i in ctx.interfaces])
+        if not routed:
+            return ProbeOutcome()
+        sub = ProbeContext(
+            ctx.interfaces,
+            routed,
+            window=ctx.window,
+            rate=ctx.rate,
+            max_reply_bytes=ctx.max_reply_bytes,
+            stats=ctx.stats,
+            privileged=ctx.privileged,
+        )
+        return await discover_routed(
+            sub,
+            routed,
+            [p for p in ctx.probes if p in UNICAST] if ctx.probes else list(UNICAST),
+            Pacer(ctx.rate, ctx.host_rate),
+            privileged=ctx.privileged,
+            engine=ctx.engine,
+            timeout=ctx.timeout,
+            progress=ctx.progress,
+        )

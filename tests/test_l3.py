@@ -1,0 +1,78 @@
+"""L3 discovery pieces that need no lab: pacing, the unicast mDNS query, nmap arguments, routes.
+
+Packets here go to loopback only (127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import itertools
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+from zeroconf._protocol.incoming import DNSIncoming
+
+from camscan.discovery import l3
+from camscan.discovery.nmap_engine import nmap_arguments
+from camscan.discovery.rate import Pacer
+from camscan.discovery.unicast import MDNS_QUERY_TYPES, mdns_query
+from camscan.netif import has_route
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=200))
+def test_pacer_keeps_the_global_and_per_host_caps(hosts: list[str]) -> None:
+    pacer = Pacer(rate=100, host_rate=10)
+    times = [pacer.reserve(h, 0.0) for h in hosts]
+    assert all(b - a >= 0.01 - 1e-9 for a, b in itertools.pairwise(times))
+    for h in set(hosts):
+        mine = [t for t, x in zip(times, hosts, strict=True) if x == h]
+        assert all(b - a >= 0.1 - 1e-9 for a, b in itertools.pairwise(mine))
+
+
+def test_mdns_unicast_query_is_a_valid_ptr_query() -> None:
+    (packet,) = mdns_query()
+    msg = DNSIncoming(packet)
+    assert msg.valid and not msg.is_response()
+    assert [q.name for q in msg.questions] == MDNS_QUERY_TYPES
+    assert {q.type for q in msg.questions} == {12}
+
+
+def test_nmap_arguments_follow_camscans_caps() -> None:
+    args = nmap_arguments(privileged=False, rate=500, host_rate=40, timeout=3)
+    assert "-sT" in args and "--max-rate 500" in args and "--scan-delay 25ms" in args
+    assert "-sV" not in args and "--script" not in args
+    assert "-sS" in nmap_arguments(privileged=True, rate=1000, host_rate=40, timeout=3)
+
+
+def test_has_route_reads_the_kernel_table(tmp_path: Path) -> None:
+    table = tmp_path / "route"
+    # /proc/net/route layout; addresses little-endian hex: 198.18.60.0/24 on eth0, 198.18.61.0/24 via .254
+    table.write_text(
+        "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
+        "eth0\t003C12C6\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+        "eth0\t003D12C6\tFE3C12C6\t0003\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+    )
+    net = ipaddress.IPv4Network
+    assert has_route(net("198.18.61.0/25"), str(table))
+    assert has_route(net("198.18.60.7/32"), str(table))
+    assert not has_route(net("198.18.62.0/24"), str(table))
+    assert not has_route(net("198.18.60.0/23"), str(table))
+
+
+def test_sweep_on_loopback_tells_open_refused_and_records_observations() -> None:
+    async def main() -> tuple[dict[str, l3.HostAnswer], dict[str, int]]:
+        server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            return await l3.sweep(
+                [ipaddress.IPv4Address("127.0.0.1")], Pacer(), ports=(port,), icmp=False
+            )
+        finally:
+            server.close()
+
+    found, stats = asyncio.run(main())
+    assert found["127.0.0.1"].how.endswith("open") and stats["l3.tcp_connects"] == 1
+    obs = l3.observations(found)
+    assert [o.channel for o in obs] == ["host.alive", "tcp.open"]
