@@ -107,6 +107,12 @@ async def _discover(
         from camscan.discovery.round import run_round  # zeroconf: only when asked for
 
         jobs["multicast"] = run_round(ctx, multicast)
+    if "arp" in jobs and "l3" in jobs:
+        # One sender at a time on the wire: the rate cap stays global, and the ARP reader
+        # (a thread) is not starved by the L3 sweep, which would lose its replies.
+        arp: asyncio.Future[ProbeOutcome] = asyncio.ensure_future(jobs["arp"])
+        jobs["arp"] = arp
+        jobs["l3"] = _after(arp, jobs["l3"])
     outcomes = await asyncio.gather(*jobs.values(), return_exceptions=True)
     observations: list[Observation] = []
     for name, out in zip(jobs, outcomes, strict=True):
@@ -120,6 +126,11 @@ async def _discover(
             run.errors.extend(out.errors)
     run.stats.update(ctx.stats)
     return observations
+
+
+async def _after(first: asyncio.Future[ProbeOutcome], job: Awaitable[ProbeOutcome]) -> ProbeOutcome:
+    await asyncio.wait([first])  # whatever its outcome: it is reported by itself
+    return await job
 
 
 def merge_devices(

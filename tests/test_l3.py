@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
-from zeroconf._protocol.incoming import DNSIncoming
+from zeroconf import DNSIncoming
 
 from camscan.discovery import l3
 from camscan.discovery.nmap_engine import nmap_arguments

@@ -309,7 +309,7 @@ def sweep(
     chosen = resolve_site(site, cfg)
     s = cfg.scan
     ts = _targets([], cfg, [], True, False, s.max_hosts)
-    ifaces = _interfaces(interface or s.interfaces, ts)
+    ifaces = _interfaces(interface or s.interfaces, ts, s.probes)
     with opened_store(db, cfg) as store:
         try:
             with store.lock(chosen):
@@ -322,6 +322,8 @@ def sweep(
                     rate=s.rate,
                     window=s.discovery_window,
                     timeout=s.timeout,
+                    host_rate=s.host_rate,
+                    engine=s.engine,
                 )
                 run_id = store.save(result, chosen)
                 run = store.summary(run_id)
