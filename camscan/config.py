@@ -15,7 +15,7 @@ from typing import Any
 
 from camscan.discovery import registry as probe_registry
 from camscan.errors import DataError
-from camscan.identify.makers import PRESETS, expand_listed
+from camscan.identify.makers import PRESETS, default_listed, expand_listed
 from camscan.macaddr import normalise_mac
 from camscan.model import MEDIUM_CONFIDENCE, Segment
 from camscan.report.registry import FORMATS
@@ -74,7 +74,7 @@ class OutputSettings:
 
 @dataclasses.dataclass(slots=True)
 class PolicyConfig:
-    listed_makers: list[str] = dataclasses.field(default_factory=lambda: ["hikvision", "dahua"])
+    listed_makers: list[str] = dataclasses.field(default_factory=lambda: list(default_listed()))
     min_confidence: float = MEDIUM_CONFIDENCE  # one ambiguous hint never flags
     severity: dict[str, str] = dataclasses.field(default_factory=dict)  # zone -> severity
 

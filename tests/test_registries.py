@@ -6,9 +6,11 @@ documents (and the other way round) fails here, so a new entry cannot be half-ad
 
 from __future__ import annotations
 
+import csv
 import inspect
 import io
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,8 @@ from typer.testing import CliRunner
 from camscan.cli.main import app
 from camscan.config import ConfigError, parse_config
 from camscan.discovery import registry as probes
-from camscan.errors import ProbeKind
+from camscan.errors import DataError, ProbeKind
+from camscan.identify import makers
 from camscan.model import ScanResult, ScanRun
 from camscan.report import registry as formats
 from camscan.report import render
@@ -86,3 +89,83 @@ def test_every_probe_error_kind_is_documented_in_the_contract() -> None:
     section = CONTRACT.split("## Probe errors")[1].split("\n## ")[0]
     for kind in ProbeKind:
         assert f"`{kind.value}`" in section, kind
+
+
+# --- makers: one vocabulary (camscan/identify/makers.toml) ---------------------------------------
+
+
+def _raw_maker_slugs() -> dict[str, set[str]]:
+    """Every maker slug the data files name, read from the raw files (not through a loader that
+    might have dropped what it did not know)."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "signatures").glob("*.toml")):
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        for table in [*doc.get("signature", []), *doc.get("rule", [])]:
+            if table.get("maker"):
+                found.setdefault(table["maker"], set()).add(path.name)
+    orgs = tomllib.loads((ROOT / "oui" / "organizations.toml").read_text(encoding="utf-8"))
+    for rule in orgs["rule"]:
+        found.setdefault(rule["maker"], set()).add("organizations.toml")
+    with (ROOT / "oui" / "assignments.csv").open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            found.setdefault(row["maker"], set()).add("assignments.csv")
+    for path in sorted((ROOT / "camscan" / "lab" / "personas").glob("*.toml")):
+        expect = tomllib.loads(path.read_text(encoding="utf-8")).get("expect", {})
+        if expect.get("maker"):
+            found.setdefault(expect["maker"], set()).add(path.name)
+    return found
+
+
+def test_every_maker_any_data_file_names_is_in_the_vocabulary() -> None:
+    found = _raw_maker_slugs()
+    assert {"hikvision", "dahua", "huawei"} <= set(found)  # the files were really read
+    unknown = {slug: files for slug, files in found.items() if not makers.is_known(slug)}
+    assert not unknown
+
+
+def test_every_maker_is_in_the_config_schema_and_the_contract() -> None:
+    table = CONTRACT.split("## Makers")[1].split("\n## ")[0]
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \| ([^|]+) \| ([^|]*) \|$", table, re.M)
+    documented = {slug: (name.strip(), set(filter(None, presets.strip().split(", "))))
+                  for slug, name, presets in rows}
+    assert documented == {m.slug: (m.name, set(m.presets)) for m in makers.known()}
+    for m in makers.known():
+        assert parse_config({"policy": {"listed_makers": [m.slug]}}).policy.listed_makers == [m.slug]
+    for name in makers.PRESETS:
+        assert f"`{name}`" in table
+        assert set(parse_config({"policy": {"listed_makers": name}}).policy.listed_makers) == set(
+            makers.preset(name)
+        )
+
+
+def test_the_defaults_and_the_contract_vendors_come_from_the_vocabulary() -> None:
+    from camscan.policy.rules import PolicySettings
+    from camscan.report.json_contract import VENDORS
+
+    assert makers.default_listed() == ("hikvision", "dahua")
+    assert makers.default_listed() == VENDORS
+    assert parse_config({}).policy.listed_makers == list(makers.default_listed())
+    assert PolicySettings().listed_makers == frozenset(makers.default_listed())
+    assert makers.get("dahua") == makers.Maker("dahua", "Dahua", frozenset({"uk", "nil", "ndaa889"}))
+    assert makers.get("lorex") is None  # a badge, not a maker
+
+
+@pytest.mark.parametrize(
+    ("doc", "says"),
+    [
+        ({"maker": [{"slug": "Acme!", "name": "Acme"}]}, "slug must be"),
+        ({"maker": [{"slug": "acme", "name": "Acme"}] * 2}, "defined twice"),
+        ({"maker": [{"slug": "acme", "name": "Acme", "presets": ["eu"]}]}, "presets must be"),
+        ({"maker": [{"slug": "acme", "name": " "}]}, "needs a name"),
+        ({"maker": []}, "default_preset"),
+    ],
+)
+def test_an_inconsistent_vocabulary_is_one_clear_line(doc: dict[str, object], says: str) -> None:
+    base: dict[str, object] = {"default_preset": "uk", "preset": [{"name": "uk", "about": "x"}]}
+    if says == "default_preset":
+        base["default_preset"] = "eu"
+    with pytest.raises(DataError, match=says):
+        makers.parse_vocabulary({**base, **doc})
+    assert makers.parse_vocabulary(tomllib.loads(makers.VOCABULARY.read_text())).makers == (
+        makers.known()
+    )

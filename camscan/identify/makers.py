@@ -1,56 +1,106 @@
-"""Maker slugs, their display names, and which makers the policy cares about.
+"""The maker vocabulary (makers.toml beside this file, defined once), and badges.
 
 A maker is who built the hardware; a badge is the brand on the box (EZVIZ, Lorex, CP PLUS...).
+Everything that names makers reads them here: signatures and OUI rules are checked against
+`known()`, the policy's default comes from `default_listed()`, its presets from `PRESETS`, the
+JSON contract's `vendor` values are `default_listed()`, and reports show `display_name()`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import tomllib
+from pathlib import Path
+from typing import Any
 
-DISPLAY_NAMES: dict[str, str] = {
-    "hikvision": "Hikvision",
-    "dahua": "Dahua",
-    "uniview": "Uniview",
-    "tiandy": "Tiandy",
-    "xiongmai": "Xiongmai",
-    "hisilicon-dvr": "HiSilicon reference DVR",
-    "milesight": "Milesight",
-    "tvt": "TVT",
-    "hipcam": "Hipcam",
-    "axis": "Axis",
-    "hanwha": "Hanwha Vision",
-    "bosch": "Bosch",
-    "reolink": "Reolink",
-    "vivotek": "Vivotek",
-    "avigilon": "Avigilon",
-    "sony": "Sony",
-    "geovision": "GeoVision",
-    "tp-link": "TP-Link",
-    "huawei": "Huawei",
-    "zte": "ZTE",
-    "hytera": "Hytera",
-    "generic": "generic embedded stack",
-}
+from camscan.errors import DataError
 
-# Headquartered in the PRC (subject to its National Intelligence Law; signatures.md section 4).
-PRC_MAKERS: frozenset[str] = frozenset(
-    {"hikvision", "dahua", "uniview", "tiandy", "xiongmai", "hisilicon-dvr", "milesight", "tvt",
-     "huawei", "zte", "hytera"}
-)
+VOCABULARY = Path(__file__).with_name("makers.toml")
+SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 
-# The makers the UK guidance names.
-LISTED: frozenset[str] = frozenset({"hikvision", "dahua"})
 
-# US NDAA FY2019 section 889(f)(3): telecommunications or video surveillance equipment produced
-# by Huawei, ZTE, Hytera, Hikvision or Dahua (or their subsidiaries and affiliates).
-NDAA889: frozenset[str] = frozenset({"huawei", "zte", "hytera", "hikvision", "dahua"})
+@dataclasses.dataclass(frozen=True, slots=True)
+class Maker:
+    slug: str  # "hikvision": what signatures, OUI rules, configs and the JSON contract use
+    name: str  # "Hikvision": for people
+    presets: frozenset[str] = frozenset()  # the named sets it belongs to ("uk", "nil", ...)
 
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Vocabulary:
+    makers: tuple[Maker, ...]
+    presets: dict[str, str]  # preset name -> what it stands for
+    default_preset: str
+
+
+def parse_vocabulary(doc: dict[str, Any], where: str = "makers.toml") -> Vocabulary:
+    """The vocabulary from a parsed makers.toml; DataError (one line) for any inconsistency."""
+    presets: dict[str, str] = {}
+    for n, p in enumerate(doc.get("preset", []), 1):
+        if not isinstance(p, dict) or not isinstance(p.get("name"), str) or not p.get("about"):
+            raise DataError(f"{where}: preset {n}: needs a name and an about text")
+        presets[p["name"]] = str(p["about"])
+    makers: list[Maker] = []
+    for n, m in enumerate(doc.get("maker", []), 1):
+        slug, name, member_of = (m.get(k) for k in ("slug", "name", "presets"))
+        if not isinstance(slug, str) or not SLUG_RE.fullmatch(slug):
+            raise DataError(f"{where}: maker {n}: slug must be a-z, 0-9 and -, got {slug!r}")
+        if not isinstance(name, str) or not name.strip():
+            raise DataError(f"{where}: maker {slug!r}: needs a name")
+        if any(x.slug == slug for x in makers):
+            raise DataError(f"{where}: maker {slug!r} is defined twice")
+        member_of = member_of if member_of is not None else []
+        if not isinstance(member_of, list) or not set(member_of) <= set(presets):
+            raise DataError(f"{where}: maker {slug!r}: presets must be among {sorted(presets)}")
+        makers.append(Maker(slug, name, frozenset(member_of)))
+    default = doc.get("default_preset")
+    if default not in presets:
+        raise DataError(f"{where}: default_preset {default!r} is not a preset")
+    return Vocabulary(tuple(makers), presets, str(default))
+
+
+def _load() -> Vocabulary:
+    try:
+        doc = tomllib.loads(VOCABULARY.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise DataError(f"{VOCABULARY}: cannot read the maker vocabulary: {e}") from None
+    return parse_vocabulary(doc, str(VOCABULARY))
+
+
+_VOCABULARY = _load()
+
+
+def known() -> tuple[Maker, ...]:
+    """Every maker camscan can name, in the vocabulary's order."""
+    return _VOCABULARY.makers
+
+
+def get(slug: str) -> Maker | None:
+    return next((m for m in _VOCABULARY.makers if m.slug == slug), None)
+
+
+def is_known(slug: str) -> bool:
+    return get(slug) is not None
+
+
+def preset(name: str) -> tuple[str, ...]:
+    """The maker slugs of a preset, in vocabulary order."""
+    return tuple(m.slug for m in _VOCABULARY.makers if name in m.presets)
+
+
+def default_listed() -> tuple[str, ...]:
+    """The makers the policy lists when a config names none: ("hikvision", "dahua")."""
+    return preset(_VOCABULARY.default_preset)
+
+
+# Derived views, for readers that want sets and maps.
+DISPLAY_NAMES: dict[str, str] = {m.slug: m.name for m in known()}
+PRC_MAKERS: frozenset[str] = frozenset(preset("nil"))  # subject to the PRC's NIL
+LISTED: frozenset[str] = frozenset(default_listed())  # the makers the UK guidance names
+NDAA889: frozenset[str] = frozenset(preset("ndaa889"))
 # `listed_makers = "<preset>"` in [policy]: named sets of makers one rule covers.
-PRESETS: dict[str, frozenset[str]] = {
-    "nil": PRC_MAKERS,  # UK: "companies subject to the National Intelligence Law" of the PRC
-    "ndaa889": NDAA889,
-    "uk": LISTED,  # the two makers the UK guidance names (the default)
-}
+PRESETS: dict[str, frozenset[str]] = {name: frozenset(preset(name)) for name in _VOCABULARY.presets}
 
 
 def expand_listed(names: str | list[str]) -> list[str]:

@@ -18,12 +18,16 @@ from pathlib import Path
 
 from camscan.data import data_dir
 from camscan.errors import DataError
+from camscan.identify import makers
 from camscan.macaddr import normalise_mac
 from camscan.model import Evidence, Strength
 
 _BITS = {"MA-L": 24, "MA-M": 28, "MA-S": 36, "IAB": 36}
 _ASSIGNMENT_HEX = {24: 6, 28: 7, 36: 9}
 STALE_AFTER_DAYS = 365
+
+
+VOCAB = "the maker vocabulary (camscan/identify/makers.toml)"
 
 
 class OuiDataError(DataError):
@@ -69,6 +73,8 @@ def load_rules(path: Path) -> list[OrgRule]:
             )
         except (KeyError, ValueError, re.error) as e:
             raise OuiDataError(f"{path}: rule {n}: bad or missing field: {e}") from None
+        if not makers.is_known(rules[-1].maker):
+            raise OuiDataError(f"{path}: rule {n}: maker {rules[-1].maker!r} is not in {VOCAB}")
     return rules
 
 
@@ -143,6 +149,8 @@ class OuiDB:
                         )
                     except (KeyError, ValueError) as e:
                         raise OuiDataError(f"{path}:{n}: bad row: {e}") from None
+                    if not makers.is_known(a.maker):
+                        raise OuiDataError(f"{path}:{n}: maker {a.maker!r} is not in {VOCAB}")
                     by_prefix[a.prefix] = a
         except OSError as e:
             raise OuiDataError(f"{path}: {e.strerror or e}") from None

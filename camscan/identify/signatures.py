@@ -33,7 +33,6 @@ MAX_CAPTURE_CHARS = 128
 NMAP_SERVICE = "nmap.service"  # nmap -sV's product/version/extrainfo (not yet in channels.py)
 
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9_-]+)+")
-_SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _SIGNATURE_KEYS = frozenset(
     {"id", "channel", "pattern", "all_of", "capture", "maker", "badge", "strength",
      "description", "source", "examples", "counter_examples"}
@@ -184,7 +183,6 @@ class SignatureDB:
         """The valid signatures, and one line per problem (bad signatures are left out)."""
         errors: list[str] = []
         sigs: list[Signature] = []
-        extra_makers: dict[str, str] = {}
         files: list[Path] = []
         for d in dirs if dirs is not None else [data_dir("signatures")]:
             if d.is_file():
@@ -195,9 +193,9 @@ class SignatureDB:
                 errors.append(f"{d}: no such signature file or directory")
         docs = [(f, _read_toml(f, errors)) for f in files]
         for f, doc in docs:
-            if doc is not None:
-                extra_makers.update(_read_makers(f, doc, errors))
-        known_makers = set(makers.DISPLAY_NAMES) | set(extra_makers)
+            if doc is not None and "makers" in doc:
+                errors.append(f"{f}: [makers]: makers are defined once, in {makers.VOCABULARY}")
+        known_makers = {m.slug for m in makers.known()}
         seen: dict[str, Path] = {}
         for f, doc in docs:
             for n, table in enumerate(doc.get("signature", []) if doc else [], 1):
@@ -272,17 +270,6 @@ def _read_toml(path: Path, errors: list[str]) -> dict[str, Any] | None:
             errors.append(f"{path}: '{key}' must be an array of tables ([[{key}]])")
             return None
     return doc
-
-
-def _read_makers(path: Path, doc: dict[str, Any], errors: list[str]) -> dict[str, str]:
-    table = doc.get("makers", {})
-    if not isinstance(table, dict) or not all(
-        isinstance(k, str) and _SLUG_RE.fullmatch(k) and isinstance(v, str) and v
-        for k, v in table.items()
-    ):
-        errors.append(f"{path}: [makers] must map slugs (a-z, 0-9, -) to display names")
-        return {}
-    return dict(table)
 
 
 def _build(
@@ -374,7 +361,7 @@ def _parse(
         raise _Invalid(f"unknown channel {channel!r} (see camscan/channels.py)")
     maker = _text(table, "maker") or ""
     if maker not in known_makers:
-        raise _Invalid(f"unknown maker {maker!r} (add it under [makers] in the file)")
+        raise _Invalid(f"unknown maker {maker!r} (add it to camscan/identify/makers.toml)")
     strength_text = _text(table, "strength") or ""
     try:
         strength = Strength(strength_text)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import camscan
+from camscan.identify import makers
 from camscan.identity import device_key
 from camscan.model import (
     SCHEMA_VERSION,
@@ -26,7 +27,7 @@ from camscan.model import (
 from camscan.report.interface import RenderOptions
 
 TOOL_NAME = "camscan"
-VENDORS = ("hikvision", "dahua")  # the two makers the `vendor` key may name
+VENDORS = makers.default_listed()  # the makers the `vendor` key may name: Hikvision, Dahua
 UNASSIGNED = "unassigned"  # summary key for devices outside every segment
 UNKNOWN = "unknown"  # summary key for devices with no maker
 
