@@ -100,6 +100,7 @@ def _raw_maker_slugs() -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for path in sorted((ROOT / "signatures").glob("*.toml")):
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        assert "makers" not in doc, f"{path.name}: packaged makers go in the vocabulary"
         for table in [*doc.get("signature", []), *doc.get("rule", [])]:
             if table.get("maker"):
                 found.setdefault(table["maker"], set()).add(path.name)

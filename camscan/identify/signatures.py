@@ -192,10 +192,10 @@ class SignatureDB:
             else:
                 errors.append(f"{d}: no such signature file or directory")
         docs = [(f, _read_toml(f, errors)) for f in files]
-        for f, doc in docs:
-            if doc is not None and "makers" in doc:
-                errors.append(f"{f}: [makers]: makers are defined once, in {makers.VOCABULARY}")
         known_makers = {m.slug for m in makers.known()}
+        for f, doc in docs:
+            if doc is not None:  # an analyst's own file may bring a maker camscan does not know
+                known_makers.update(_read_makers(f, doc, errors))
         seen: dict[str, Path] = {}
         for f, doc in docs:
             for n, table in enumerate(doc.get("signature", []) if doc else [], 1):
@@ -270,6 +270,22 @@ def _read_toml(path: Path, errors: list[str]) -> dict[str, Any] | None:
             errors.append(f"{path}: '{key}' must be an array of tables ([[{key}]])")
             return None
     return doc
+
+
+def _read_makers(path: Path, doc: dict[str, Any], errors: list[str]) -> set[str]:
+    """Slugs of the makers a signature file adds (`[makers] acme = "Acme Cameras"`). A maker
+    the vocabulary (camscan/identify/makers.toml) already defines must not be defined again."""
+    table = doc.get("makers", {})
+    if not isinstance(table, dict) or not all(
+        isinstance(k, str) and makers.SLUG_RE.fullmatch(k) and isinstance(v, str) and v
+        for k, v in table.items()
+    ):
+        errors.append(f"{path}: [makers] must map slugs (a-z, 0-9, -) to display names")
+        return set()
+    twice = sorted(k for k in table if makers.is_known(k))
+    if twice:
+        errors.append(f"{path}: [makers]: {twice[0]!r} is already defined in {makers.VOCABULARY}")
+    return set(table)
 
 
 def _build(
@@ -361,7 +377,10 @@ def _parse(
         raise _Invalid(f"unknown channel {channel!r} (see camscan/channels.py)")
     maker = _text(table, "maker") or ""
     if maker not in known_makers:
-        raise _Invalid(f"unknown maker {maker!r} (add it to camscan/identify/makers.toml)")
+        raise _Invalid(
+            f"unknown maker {maker!r} (add it to camscan/identify/makers.toml, or to [makers] "
+            "in your own signature file)"
+        )
     strength_text = _text(table, "strength") or ""
     try:
         strength = Strength(strength_text)
