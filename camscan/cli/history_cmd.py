@@ -20,7 +20,7 @@ import typer
 
 from camscan.cli.app import app
 from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, fail
-from camscan.config import Config, ConfigError, load_config, parse_config, site_problem
+from camscan.config import Config, ConfigError, site_problem
 
 if TYPE_CHECKING:
     from camscan.history.diff import RunDiff
@@ -45,7 +45,9 @@ def site_option() -> str:
 
 def load_cfg(path: Path | None) -> Config:
     try:
-        return load_config(path) if path else parse_config({})
+        from camscan.cli.configfile import load_cfg as discovered
+
+        return discovered(path)
     except ConfigError as e:
         fail(str(e))
 

@@ -8,27 +8,42 @@ from pathlib import Path
 import typer
 
 from camscan.cli.app import app
-from camscan.cli.errors import EXIT_FLAGGED, EXIT_OK, fail
+from camscan.cli.errors import fail
+from camscan.cli.options import (
+    config_option,
+    excel_option,
+    fail_on_option,
+    format_option,
+    output_option,
+    path_or_stdin,
+)
 from camscan.model import Device
-from camscan.report.registry import FORMATS
 
 
 @app.command("identify")
 def identify(
-    source: Path = typer.Argument(
-        None,
-        help="JSON lines of {channel, raw[, ip, mac]} or a raw "
-        "HTTP/RTSP response head; default: standard input.",
+    source: str = typer.Argument(
+        "-",
+        metavar="FILE",
+        help="JSON lines of {channel, raw[, ip, mac]} or a raw HTTP/RTSP response head; "
+        "'-' or nothing: standard input.",
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="|".join(FORMATS)),
-    config: Path = typer.Option(None, "--config", "-c", help="camscan.toml for zones."),
+    fmt: str = format_option(),
+    output: list[str] = output_option(),
+    config: Path = config_option(),
+    fail_on: str = fail_on_option(),
+    excel: bool = excel_option(),
 ) -> None:
-    """Classify observations a user already has, without scanning anything."""
+    """Classify observations a user already has, without scanning anything.
+
+    Exit codes as for `camscan scan`: 1 when a finding reaches --fail-on, else 0.
+    """
     from camscan.identify.ingest import observations_from_banner, observations_from_jsonl
     from camscan.model import Observation
 
+    path = path_or_stdin(source)
     try:
-        text = source.read_text(encoding="utf-8", errors="replace") if source else sys.stdin.read()
+        text = path.read_text(encoding="utf-8", errors="replace") if path else sys.stdin.read()
     except OSError as e:
         fail(f"cannot read {source}: {e.strerror or e}")
     lines = [ln for ln in text.splitlines() if ln.strip()]
@@ -47,38 +62,51 @@ def identify(
         dev = devices.setdefault(key, Device(ip=obs.ip or "", mac=obs.mac))
         dev.mac = dev.mac or obs.mac
         dev.observations.append(obs)
-    _classify_and_report(list(devices.values()), fmt, config, "identify")
+    _classify_and_report(list(devices.values()), "identify", fmt, output, config, fail_on, excel)
 
 
 @app.command("import")
 def import_nmap(
-    xml: Path = typer.Argument(..., help="nmap XML output (nmap -sV -oX FILE)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="|".join(FORMATS)),
-    config: Path = typer.Option(None, "--config", "-c", help="camscan.toml for zones."),
-    output: Path = typer.Option(None, "--output", "-o", help="Write the report to this file."),
+    xml: str = typer.Argument(
+        ..., metavar="FILE", help="nmap XML output (nmap -sV -oX FILE); '-' for standard input."
+    ),
+    fmt: str = format_option(),
+    output: list[str] = output_option(),
+    config: Path = config_option(),
+    fail_on: str = fail_on_option(),
+    excel: bool = excel_option(),
 ) -> None:
-    """Check existing nmap scan data for Hikvision and Dahua devices."""
-    from camscan.identify.ingest import devices_from_nmap_xml
+    """Check existing nmap scan data for Hikvision and Dahua devices.
 
-    devices = devices_from_nmap_xml(xml)
-    _classify_and_report(devices, fmt, config, "import", output)
+    Exit codes as for `camscan scan`: 1 when a finding reaches --fail-on, else 0.
+    """
+    from camscan.identify.ingest import MAX_XML_BYTES, devices_from_nmap_xml
+
+    path = path_or_stdin(xml)
+    devices = devices_from_nmap_xml(path if path else sys.stdin.buffer.read(MAX_XML_BYTES + 1))
+    _classify_and_report(devices, "import", fmt, output, config, fail_on, excel)
 
 
 def _classify_and_report(
-    devices: list[Device], fmt: str, config: Path | None, probe: str, output: Path | None = None
+    devices: list[Device],
+    probe: str,
+    fmt: str | None,
+    output: list[str],
+    config: Path | None,
+    fail_on: str,
+    excel: bool,
 ) -> None:
     import time
 
     from camscan import __version__
-    from camscan.cli.output import write_report
-    from camscan.config import load_config, parse_config
+    from camscan.cli.configfile import load_cfg
+    from camscan.cli.output import exit_code_for_result, plan_outputs, write_outputs
     from camscan.model import ScanResult, ScanRun
     from camscan.pipeline import apply_policy, identify_devices
     from camscan.runinfo import data_versions, scanner_host
 
-    if fmt not in FORMATS:
-        fail(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
-    cfg = load_config(config) if config else parse_config({})
+    outputs = plan_outputs(output, fmt)
+    cfg = load_cfg(config)
     now = time.time()
     run = ScanRun(
         targets=[],
@@ -92,5 +120,6 @@ def _classify_and_report(
     identify_devices(devices, run)
     result = ScanResult(run=run, devices=devices, segments=list(cfg.segments))
     apply_policy(result, cfg)
-    write_report(result, fmt, output, quiet=False)
-    raise typer.Exit(EXIT_FLAGGED if any(f.flagged for f in result.findings) else EXIT_OK)
+    code = exit_code_for_result(result, fail_on)
+    write_outputs(result, outputs, cfg, excel=excel)
+    raise typer.Exit(code)

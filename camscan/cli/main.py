@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 
-from camscan.cli.app import app
+from camscan.cli.app import app, linux_only
 from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, EXIT_USAGE, fail, report_error
 
 # The command modules; importing one registers its commands on `app`, in this order in --help.
@@ -33,7 +33,9 @@ __all__ = ["EXIT_FAILED", "EXIT_FLAGGED", "EXIT_OK", "EXIT_USAGE", "app", "fail"
 
 def run() -> None:
     try:
-        app()  # standalone: usage errors print one message and exit 2; ours: see cli/app.py
+        linux_only()
+        # standalone: usage errors print one message and exit 2; ours: see cli/app.py
+        app(prog_name="camscan")
     except Exception as e:  # only what escapes the app's own boundary (e.g. a callback)
         if os.environ.get("CAMSCAN_DEBUG") == "1":
             raise

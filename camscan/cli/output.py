@@ -1,17 +1,99 @@
-"""Where command output goes: a rendered report to stdout or a file, with one-line errors."""
+"""Where command output goes, as nmap users expect: `-o FILE` as often as wanted, each in the
+format its extension names (or `-f`, or `FORMAT:FILE`), `-o -` for standard output, and the
+report on standard output when no `-o` is given. `-q` silences chatter, never a report.
+
+The exit code is the same rule for every command that reports (`exit_code_for_result`):
+1 when a finding reaches `--fail-on` (default: flagged by the policy), else 3 when the run was
+partial, else 0.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from camscan.cli.errors import EXIT_FAILED, fail
+from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, fail
+from camscan.report.registry import FORMATS
 
 if TYPE_CHECKING:  # kept off the start-up path
     from camscan.config import Config
     from camscan.model import ScanResult
     from camscan.policy.rules import PolicySettings
+
+log = logging.getLogger("camscan.cli")
+
+STDOUT = "-"
+# Longest suffix first: "x.ecs.jsonl" is ECS, "x.jsonl" plain JSON lines.
+EXTENSIONS: tuple[tuple[str, str], ...] = (
+    (".ecs.jsonl", "ecs"),
+    (".ecs.ndjson", "ecs"),
+    (".defectdojo.json", "defectdojo"),
+    (".dojo.json", "defectdojo"),
+    (".jsonl", "jsonl"),
+    (".ndjson", "jsonl"),
+    (".json", "json"),
+    (".csv", "csv"),
+    (".html", "html"),
+    (".htm", "html"),
+    (".txt", "table"),
+)
+FAIL_ON = ("flagged", "critical", "high", "medium", "info", "never")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Output:
+    fmt: str
+    path: Path | None  # None: standard output
+
+    def describe(self) -> str:
+        return f"{self.fmt} to {'standard output' if self.path is None else self.path}"
+
+
+def format_from_name(name: str) -> str | None:
+    lower = name.lower()
+    return next((fmt for ext, fmt in EXTENSIONS if lower.endswith(ext)), None)
+
+
+def check_format(fmt: str, flag: str = "--format") -> str:
+    if fmt not in FORMATS:
+        fail(f"{flag} {fmt!r} is not one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def plan_outputs(outputs: list[str], fmt: str | None, default_fmt: str = "table") -> list[Output]:
+    """What to write where. `-f` (fmt) sets the format of every output that does not say its
+    own with FORMAT:FILE; without -f each file's extension decides."""
+    if fmt is not None:
+        check_format(fmt)
+    if not outputs:
+        return [Output(fmt or default_fmt, None)]
+    planned: list[Output] = []
+    for text in outputs:
+        prefix, sep, rest = text.partition(":")
+        if sep and prefix in FORMATS and rest:
+            chosen, target = prefix, rest
+        else:
+            chosen, target = "", text
+        if not chosen:
+            if fmt is not None:
+                chosen = fmt
+            elif target == STDOUT:
+                chosen = default_fmt
+            else:
+                found = format_from_name(target)
+                if found is None:
+                    fail(
+                        f"-o {target}: cannot tell the format from the file name; name it "
+                        f"with -f FORMAT or -o FORMAT:{target} (formats: {', '.join(FORMATS)})"
+                    )
+                chosen = found
+        planned.append(Output(chosen, None if target == STDOUT else Path(target)))
+    if sum(1 for o in planned if o.path is None) > 1:
+        fail("-o - given more than once: only one report can go to standard output")
+    return planned
 
 
 def saved_policy(result: ScanResult) -> PolicySettings | None:
@@ -27,26 +109,63 @@ def saved_policy(result: ScanResult) -> PolicySettings | None:
         return None  # a hand-edited or foreign file: fall back to the defaults
 
 
-def write_report(
+def write_outputs(
     result: ScanResult,
-    fmt: str,
-    out_path: Path | None,
-    quiet: bool,
+    outputs: list[Output],
     cfg: Config | None = None,
     *,
     changes: dict[str, Any] | None = None,
+    excel: bool = False,
 ) -> None:
-    """`changes` (html): the diff since the previous run, shown in its own section."""
+    """Write every planned output; a file is written whole or the command fails (exit 3)."""
     from camscan.policy import settings_from_config
     from camscan.report import render
 
     policy = settings_from_config(cfg.policy) if cfg else saved_policy(result)
-    if out_path is None:
-        if not quiet:
-            render(result, fmt, sys.stdout, policy=policy, changes=changes)
-        return
-    try:
-        with out_path.open("w", encoding="utf-8", newline="") as f:
-            render(result, fmt, f, color=False, policy=policy, changes=changes)
-    except OSError as e:
-        fail(f"cannot write {out_path}: {e.strerror or e}", EXIT_FAILED)
+    for out in outputs:
+        log.info("writing %s", out.describe())
+        if out.path is None:
+            render(result, out.fmt, sys.stdout, policy=policy, changes=changes, excel=excel)
+            sys.stdout.flush()
+            continue
+        try:
+            with out.path.open("w", encoding="utf-8", newline="") as f:
+                render(result, out.fmt, f, color=False, policy=policy, changes=changes, excel=excel)
+        except OSError as e:
+            fail(f"cannot write {out.path}: {e.strerror or e}", EXIT_FAILED)
+
+
+def write_report(
+    result: ScanResult,
+    fmt: str,
+    out_path: Path | None,
+    quiet: bool = False,
+    cfg: Config | None = None,
+    *,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """One report to a file or standard output (`quiet` no longer hides a report)."""
+    del quiet  # kept for callers: -q silences chatter, not the report asked for
+    write_outputs(result, [Output(fmt, out_path)], cfg, changes=changes)
+
+
+def exit_code_for_result(result: ScanResult, fail_on: str = "flagged") -> int:
+    """1 when a finding reaches the --fail-on threshold, else 3 for a partial run, else 0."""
+    from camscan.model import Severity
+    from camscan.policy.rules import severity_rank
+
+    if fail_on not in FAIL_ON:
+        fail(f"--fail-on {fail_on!r} is not one of {', '.join(FAIL_ON)}")
+    if fail_on == "flagged":
+        failing = any(f.flagged for f in result.findings)
+    elif fail_on == "never":
+        failing = False
+    else:
+        floor = severity_rank(Severity(fail_on))
+        failing = any(
+            f.severity is not Severity.ACCEPTED and severity_rank(f.severity) >= floor
+            for f in result.findings
+        )
+    if failing:
+        return int(EXIT_FLAGGED)
+    return int(EXIT_FAILED if result.run.partial else EXIT_OK)

@@ -1,51 +1,67 @@
-"""`camscan report`: re-render a saved JSON result in any format."""
+"""`camscan report`: re-render a saved JSON result (a file, standard input, or a stored run)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from camscan.cli.app import app
-from camscan.cli.errors import fail
-from camscan.report.registry import FORMATS
+from camscan.cli.options import excel_option, fail_on_option, format_option, output_option
+
+if TYPE_CHECKING:
+    from camscan.model import ScanResult
 
 
 @app.command("report")
 def report(
     result: str = typer.Argument(
         ...,
-        help="A JSON result saved by `camscan scan -f json`, or a stored run id (see --db).",
+        metavar="RESULT",
+        help="A JSON result saved by `camscan scan -f json`, '-' to read one from standard "
+        "input, or a stored run id (see --db).",
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="|".join(FORMATS)),
-    output: Path = typer.Option(None, "--output", "-o", help="Write to this file."),
+    fmt: str = format_option(),
+    output: list[str] = output_option(),
+    fail_on: str = fail_on_option(),
+    excel: bool = excel_option(),
     db: str = typer.Option(
-        None, "--db", help="Store to read a run id from (default: the default SQLite file)."
+        None,
+        "--db",
+        metavar="DB",
+        help="Store to read a run id from (default: the default SQLite file).",
     ),
 ) -> None:
     """Re-render a saved JSON result, or a stored run, in any format.
 
-    A stored run rendered as HTML also shows the changes since the previous complete run of its
-    site.
+    Exits like `camscan scan` did for that result: 1 when a finding reaches --fail-on, 3 when
+    the run was partial, else 0. A stored run rendered as HTML also shows the changes since the
+    previous complete run of its site.
     """
-    from camscan.cli.output import write_report
-    from camscan.store.results import load_result
+    from camscan.cli.output import exit_code_for_result, plan_outputs, write_outputs
+    from camscan.store.results import load_result, read_result_stream
 
-    if fmt not in FORMATS:
-        fail(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
-    if result.isdigit() and not Path(result).exists():
-        _report_stored(int(result), db, fmt, output)
-        return
-    write_report(load_result(Path(result)), fmt, output, quiet=False)
+    outputs = plan_outputs(output, fmt)
+    changes: dict[str, Any] | None = None
+    if result == "-":
+        res = read_result_stream(sys.stdin.buffer)
+    elif result.isdigit() and not Path(result).exists():
+        res, changes = _stored(int(result), db, any(o.fmt == "html" for o in outputs))
+    else:
+        res = load_result(Path(result))
+    code = exit_code_for_result(res, fail_on)  # checks --fail-on before writing anything
+    write_outputs(res, outputs, changes=changes, excel=excel)
+    raise typer.Exit(code)
 
 
-def _report_stored(run_id: int, db: str | None, fmt: str, output: Path | None) -> None:
+def _stored(run_id: int, db: str | None, html: bool) -> tuple[ScanResult, dict[str, Any] | None]:
     from camscan.cli.history_cmd import changes_since_baseline, opened_store
-    from camscan.cli.output import write_report
     from camscan.config import parse_config
     from camscan.history.render import changes_context
 
     with opened_store(db, parse_config({})) as store:
         res = store.load(run_id)
-        diff = changes_since_baseline(store, store.summary(run_id)) if fmt == "html" else None
-    write_report(res, fmt, output, quiet=False, changes=changes_context(diff) if diff else None)
+        diff = changes_since_baseline(store, store.summary(run_id)) if html else None
+    return res, changes_context(diff) if diff else None

@@ -9,11 +9,19 @@ from typing import TYPE_CHECKING
 import typer
 
 from camscan.cli.app import app
-from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, EXIT_USAGE, fail
-from camscan.config import ALL_PROBES, Config, load_config
-from camscan.report.registry import FORMATS
+from camscan.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
+from camscan.cli.options import (
+    config_option,
+    excel_option,
+    fail_on_option,
+    format_option,
+    output_option,
+    quiet_option,
+)
+from camscan.config import ALL_PROBES, Config
 
 if TYPE_CHECKING:  # kept off the start-up path
+    from camscan.cli.output import Output
     from camscan.model import ScanResult
     from camscan.netif import Interface
     from camscan.targets import TargetSet
@@ -124,9 +132,7 @@ def scan(
     targets: list[str] = typer.Argument(
         None, help="Networks (CIDR) or addresses to scan.", show_default=False
     ),
-    config: Path = typer.Option(
-        None, "--config", "-c", help="camscan.toml with segments, zones, settings and exceptions."
-    ),
+    config: Path = config_option(),
     segment: list[str] = typer.Option(
         [], "--segment", "-s", help="Scan a segment named in the config (repeatable)."
     ),
@@ -139,13 +145,10 @@ def scan(
         "-i",
         help="Interface to use (repeatable; default: those attached to the targets).",
     ),
-    fmt: str = typer.Option(
-        None,
-        "--format",
-        "-f",
-        help=f"Output: {'|'.join(FORMATS)} (default: table, or the config's).",
-    ),
-    output: Path = typer.Option(None, "--output", "-o", help="Write the report to this file."),
+    fmt: str = format_option("table, or the config's [output] format"),
+    output: list[str] = output_option(),
+    fail_on: str = fail_on_option(),
+    excel: bool = excel_option(),
     rate: float = typer.Option(
         None,
         "--rate",
@@ -201,12 +204,7 @@ def scan(
         "--list-targets",
         help="Print the expanded targets (and resolved host names) and exit; sends nothing.",
     ),
-    quiet: bool = typer.Option(
-        False,
-        "--quiet",
-        "-q",
-        help="Print nothing but errors (for cron); the exit code tells the outcome.",
-    ),
+    quiet: bool = quiet_option(),
     db: str = typer.Option(
         None,
         "--db",
@@ -219,22 +217,26 @@ def scan(
 ) -> None:
     """Discover devices, identify their makers with evidence, and flag them by zone.
 
-    Exit codes: 0 nothing flagged, 1 flagged findings, 2 usage or config error,
-    3 scan failed or partial.
+    Exit codes: 0 nothing flagged, 1 a finding reached --fail-on (default: flagged),
+    2 usage or config error, 3 scan failed or partial.
     """
-    from camscan.config import parse_config
+    from camscan.cli.configfile import load_cfg
+    from camscan.cli.output import plan_outputs
 
     _lab_guard()
-    cfg = load_config(config) if config else parse_config({})
+    cfg = load_cfg(config)
+    _check_fail_on(fail_on)  # before any packet
     if not quiet:
         from camscan.config import config_warnings
 
         for warning in config_warnings(cfg):
             typer.echo(f"camscan: warning: {warning}", err=True)
     s = cfg.scan
-    fmt = fmt or cfg.output.format
-    if fmt not in FORMATS:
-        fail(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if not output and cfg.output.file:
+        output = [cfg.output.file]
+    outputs = plan_outputs(
+        output, fmt or (cfg.output.format if not output else None), cfg.output.format
+    )
     probe_list = [p.strip() for p in probes.split(",")] if probes else s.probes
     bad = [p for p in probe_list if p not in ALL_PROBES]
     if bad:
@@ -259,14 +261,12 @@ def scan(
         _print_targets(ts)
         raise typer.Exit(EXIT_OK)
     ifaces = _interfaces(interface or s.interfaces, ts, probe_list)
-    out_path = output or (Path(cfg.output.file) if cfg.output.file else None)
     run_scan_and_report(
         cfg,
         ts,
         ifaces,
         probe_list,
-        fmt,
-        out_path,
+        outputs,
         quiet,
         rate=rate or s.rate,
         window=window or s.discovery_window,
@@ -275,7 +275,16 @@ def scan(
         engine=_engine(engine or s.engine),
         db=db or cfg.store.db,
         site=site,
+        fail_on=fail_on,
+        excel=excel,
     )
+
+
+def _check_fail_on(fail_on: str) -> None:
+    from camscan.cli.output import FAIL_ON
+
+    if fail_on not in FAIL_ON:
+        fail(f"--fail-on {fail_on!r} is not one of {', '.join(FAIL_ON)}")
 
 
 def run_scan_and_report(
@@ -283,8 +292,7 @@ def run_scan_and_report(
     ts: TargetSet,
     ifaces: list[Interface],
     probe_list: list[str],
-    fmt: str,
-    out_path: Path | None,
+    outputs: list[Output],
     quiet: bool,
     *,
     rate: float,
@@ -294,8 +302,10 @@ def run_scan_and_report(
     engine: str = "camscan",
     db: str | None = None,
     site: str | None = None,
+    fail_on: str = "flagged",
+    excel: bool = False,
 ) -> None:
-    from camscan.cli.output import write_report
+    from camscan.cli.output import exit_code_for_result, write_outputs
 
     result = execute_scan(
         cfg,
@@ -316,18 +326,19 @@ def run_scan_and_report(
 
         diff = store_result(result, db, site, cfg, quiet)
         changes = changes_context(diff) if diff else None
-    write_report(result, fmt, out_path, quiet, cfg, changes=changes)
+    write_outputs(result, outputs, cfg, changes=changes, excel=excel)
     flagged = sum(1 for f in result.findings if f.flagged)
     if not quiet:
         for e in result.run.errors:
             typer.echo(f"camscan: probe {e.probe} failed: {e.error}", err=True)
-        if out_path:
+        files = [str(o.path) for o in outputs if o.path is not None]
+        if files:
             typer.echo(
                 f"camscan: {len(result.devices)} devices, {flagged} flagged; report "
-                f"written to {out_path}",
+                f"written to {', '.join(files)}",
                 err=True,
             )
-    raise typer.Exit(EXIT_FLAGGED if flagged else EXIT_FAILED if result.run.partial else EXIT_OK)
+    raise typer.Exit(exit_code_for_result(result, fail_on))
 
 
 def execute_scan(

@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from camscan.errors import DataError, ProbeKind
 from camscan.model import (
@@ -262,6 +262,23 @@ def load_result(path: Path | str) -> ScanResult:
         raise ResultFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ResultFileError(f"{path}: not UTF-8 text, not a camscan result") from None
+    return parse_result(text, str(path))
+
+
+def read_result_stream(stream: BinaryIO, where: str = "standard input") -> ScanResult:
+    """A result piped in (`camscan report -`), bounded like a file."""
+    data = stream.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ResultFileError(f"{where}: larger than {MAX_FILE_BYTES} bytes, not a result")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ResultFileError(f"{where}: not UTF-8 text, not a camscan result") from None
+    return parse_result(text, where)
+
+
+def parse_result(text: str, path: str) -> ScanResult:
+    """The contract's text to a ScanResult; errors name `path` and fit on one line."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
