@@ -1,4 +1,5 @@
-"""One scan, stage by stage: discover -> inspect (banners) -> identify -> policy.
+"""One scan, stage by stage: discover -> inspect (banners) -> identify -> policy; inspection
+starts on each host as soon as discovery finds it, while discovery goes on.
 
 The probes come from one registry (camscan/discovery/registry.py): discover-phase probes run
 together over the targets, inspect-phase probes over the in-scope devices found, and what each
@@ -14,12 +15,12 @@ import asyncio
 import dataclasses
 import ipaddress
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from camscan import __version__, channels
 from camscan.config import Config
 from camscan.discovery import registry
-from camscan.discovery.base import ProbeContext, ProbeOutcome
+from camscan.discovery.base import HostFeed, ProbeContext, ProbeOutcome
 from camscan.discovery.registry import Need, Phase, ProbeSpec
 from camscan.errors import ProbeKind
 from camscan.macaddr import MacSource
@@ -89,10 +90,15 @@ def _context(req: ScanRequest, progress: Progress, hosts: tuple[str, ...] = ()) 
 
 
 async def _discover(
-    req: ScanRequest, specs: list[ProbeSpec], run: ScanRun, progress: Progress
+    req: ScanRequest,
+    specs: list[ProbeSpec],
+    run: ScanRun,
+    progress: Progress,
+    on_host: Callable[[str], None] | None = None,
 ) -> list[Observation]:
     """Every discover-phase probe concurrently; the multicast ones in one bounded round."""
     ctx = _context(req, progress)
+    ctx.on_host = on_host
     jobs: dict[str, Awaitable[ProbeOutcome]] = {}
     multicast = []
     for spec in specs:
@@ -160,23 +166,72 @@ def merge_devices(
     return sorted(by_ip.values(), key=lambda d: ipaddress.IPv4Address(d.ip))
 
 
-def _inspect(
-    req: ScanRequest, spec: ProbeSpec, devices: list[Device], run: ScanRun, progress: Progress
-) -> None:
-    """One inspect-phase probe over the in-scope devices; what it finds goes to each device."""
-    hosts = tuple(d.ip for d in devices if d.in_scope)
-    if not hosts:
-        return
-    progress.stage(spec.name, len(hosts))
-    ctx = _context(req, progress, hosts)
+async def _discover_and_inspect(
+    req: ScanRequest, specs: list[ProbeSpec], run: ScanRun, progress: Progress
+) -> tuple[list[Observation], list[ProbeOutcome], float]:
+    """Discovery and inspection overlap: each in-scope host a discovery probe finds (ARP, as
+    each answer comes) is handed at once to every inspect-phase probe, so banners start on it
+    while the sweep goes on and the multicast window is still open. Hosts only the multicast
+    round reports join when it ends. Returns discovery's observations, the inspect outcomes,
+    and when discovery ended (time.monotonic())."""
+    inspect = [s for s in specs if s.phase is Phase.INSPECT]
+    feeds = [HostFeed() for _ in inspect]
+    discovering = True
+
+    def on_host(ip: str) -> None:
+        if ip in req.targets:  # in scope only: replies from outside are never probed further
+            for feed in feeds:
+                feed.put(ip)
+
+    def inspect_progress(done: int, total: int) -> None:
+        if not discovering:  # the bar shows discovery until it ends, then the inspect tail
+            progress.advance(done, total)
+
+    contexts = []
+    finished: dict[str, float] = {}
+
+    async def inspect_one(spec: ProbeSpec, ctx: ProbeContext) -> ProbeOutcome:
+        try:
+            return await spec.create().run(ctx)
+        finally:
+            finished[spec.name] = time.monotonic()
+
+    tasks = []
+    for spec, feed in zip(inspect, feeds, strict=True):
+        ctx = _context(req, progress)
+        ctx.feed, ctx.progress = feed, inspect_progress
+        contexts.append(ctx)
+        tasks.append(asyncio.create_task(inspect_one(spec, ctx)))
     try:
-        outcome = asyncio.run(spec.create().run(ctx))
-    except Exception as e:  # a probe bug must not lose what discovery found
-        run.errors.append(ProbeError.caught(spec.name, None, e))
-        run.partial = True
-        return
+        observations = await _discover(req, specs, run, progress, on_host if feeds else None)
+        discovered_at = time.monotonic()
+        for obs in observations:
+            if obs.ip:
+                on_host(obs.ip)
     finally:
+        discovering = False
+        for spec, feed in zip(inspect, feeds, strict=True):
+            if feed.seen:
+                progress.stage(spec.name, len(feed.seen))
+            feed.close()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    inspected = []
+    for spec, ctx, out in zip(inspect, contexts, outcomes, strict=True):
         run.stats.update(ctx.stats)
+        # inspection overlaps discovery: its lap is the time it took past discovery's end
+        run.stats[f"ms.{spec.name}"] = round(max(0.0, finished[spec.name] - discovered_at) * 1000)
+        if isinstance(out, Exception):  # a probe bug must not lose what discovery found
+            run.errors.append(ProbeError.caught(spec.name, None, out))
+            run.partial = True
+        elif isinstance(out, BaseException):
+            raise out
+        else:
+            inspected.append(out)
+    return observations, inspected, discovered_at
+
+
+def _attach(outcome: ProbeOutcome, devices: list[Device], run: ScanRun) -> None:
+    """What an inspect-phase probe found goes to each device."""
     by_ip = {d.ip: d for d in devices}
     for obs in outcome.observations:
         if obs.ip in by_ip:
@@ -225,13 +280,14 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanResult:
         clock = now
 
     specs = usable_probes(req.probes, req.privileged, run)
-    observations = asyncio.run(_discover(req, specs, run, progress))
+    observations, inspected, discovered_at = asyncio.run(
+        _discover_and_inspect(req, specs, run, progress)
+    )
+    run.stats["ms.discovery"] = round((discovered_at - clock) * 1000)
     devices = merge_devices(observations, req.targets, req.interfaces)
-    lap("discovery")
-    for spec in specs:
-        if spec.phase is Phase.INSPECT:
-            _inspect(req, spec, devices, run, progress)
-            lap(spec.name)
+    for outcome in inspected:
+        _attach(outcome, devices, run)
+    clock = time.monotonic()
     progress.stage("identify", len(devices))
     identify_devices(devices, run)
     lap("identify")

@@ -34,6 +34,7 @@ from camscan.discovery.banners import Limits, grab_banners, parse_head
 from camscan.discovery.banners.http import TELLING_PATHS, dechunk, read_head
 from camscan.discovery.banners.scheduler import SILENT_AFTER
 from camscan.discovery.banners.tcpports import ProbeFailure
+from camscan.discovery.base import HostFeed
 from camscan.errors import ProbeKind
 from camscan.model import Observation, ProbeError
 
@@ -832,3 +833,55 @@ def test_a_slow_device_whose_other_ports_answer_keeps_every_probe() -> None:
     assert "Hikvision-Webs" in values(found, "http.header.server")
     assert stats["quiet_host_skipped"] == 0
     assert stats["connections"] == 4 + 1 + len(TELLING_PATHS)  # every filtered port tried
+
+
+# ---------------------------------------------------------------- hosts handed over as found
+
+
+def test_host_feed_hands_each_host_once_and_ends_every_consumer() -> None:
+    async def run() -> list[list[str]]:
+        feed = HostFeed()
+        got: list[list[str]] = [[], [], []]
+
+        async def consume(mine: list[str]) -> None:
+            while (ip := await feed.get()) is not None:
+                mine.append(ip)
+
+        consumers = [asyncio.create_task(consume(m)) for m in got]
+        for ip in ["127.0.0.2", "127.0.0.3", "127.0.0.2", "127.0.0.4"]:
+            feed.put(ip)
+            await asyncio.sleep(0)
+        feed.close()
+        feed.put("127.0.0.5")  # after the end: ignored
+        await asyncio.gather(*consumers)
+        return got
+
+    got = scan(run())
+    assert sorted(ip for mine in got for ip in mine) == ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+
+
+def test_banners_start_on_a_fed_host_before_discovery_ends() -> None:
+    """A host is probed as soon as it is fed: its banners are in before the feed is closed."""
+
+    async def run() -> tuple[int, dict[str, tuple[list[Observation], list[ProbeError]]]]:
+        feed = HostFeed()
+        first_done = asyncio.Event()
+
+        def progress(done: int, _total: int) -> None:
+            first_done.set()
+
+        async with serving({"127.0.0.2": hik_http, "127.0.0.3": hik_http}) as port:
+            grab = asyncio.create_task(grab_banners(feed, FAST, {"http": [port]}, progress))
+            feed.put("127.0.0.2")
+            # discovery still going on: the feed is open, and the first host gets done anyway
+            await asyncio.wait_for(first_done.wait(), timeout=30)
+            assert not grab.done()
+            feed.put("127.0.0.3")
+            feed.close()
+            return port, await grab
+
+    port, results = scan(run())
+    assert list(results) == ["127.0.0.2", "127.0.0.3"]
+    for found, errors in results.values():
+        assert errors == []
+        assert values(found, "http.header.server", f"http:{port}/") == ["Hikvision-Webs"]

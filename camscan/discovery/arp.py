@@ -211,8 +211,11 @@ def sweep_raw(
     rate: float,
     progress: Progress | None = None,
     retries: int | None = None,
+    answered: Callable[[str], None] | None = None,
 ) -> dict[str, str]:
-    """ARP-sweep `targets` on `iface`; returns {ip: mac} of those that answered."""
+    """ARP-sweep `targets` on `iface`; returns {ip: mac} of those that answered.
+
+    `answered(ip)` is called (in this thread) on each first answer, as it comes."""
     if retries is None:  # a second chance for silent hosts, except where nearly all are silent
         retries = 1 if len(targets) <= RETRY_UP_TO else 0
     plan_ = Completion([str(t) for t in targets], retries)
@@ -239,6 +242,8 @@ def sweep_raw(
             reply = _parse_reply(raw)
             if reply and plan_.answer(reply[0], time.monotonic()):
                 found[reply[0]] = reply[1]
+                if answered is not None:
+                    answered(reply[0])
 
     try:
         while not plan_.done():
@@ -281,6 +286,7 @@ def sweep_unprivileged(
     targets: list[ipaddress.IPv4Address],
     rate: float,
     progress: Progress | None = None,
+    answered: Callable[[str], None] | None = None,
 ) -> dict[str, str]:
     """Make the kernel resolve each target (one UDP datagram to port 9), then read its table."""
     wanted = {str(t) for t in targets}
@@ -291,6 +297,8 @@ def sweep_unprivileged(
         for ip, (mac, dev) in read_neighbours().items():
             if ip in wanted and dev == iface.name and ip not in found:
                 found[ip] = mac
+                if answered is not None:
+                    answered(ip)
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.setblocking(False)
@@ -325,6 +333,13 @@ class ArpProbe:
         outcome = ProbeOutcome()
         groups = plan(ctx)
         total = sum(len(v) for v in groups.values())
+        answered: Callable[[str], None] | None = None
+        if ctx.on_host is not None:  # the sweep runs in a thread: hand each host to the loop
+            loop, on_host = asyncio.get_running_loop(), ctx.on_host
+
+            def answered(ip: str) -> None:
+                loop.call_soon_threadsafe(on_host, ip)
+
         done_before = 0
         for iface, ips in groups.items():
             if not ips:
@@ -337,10 +352,12 @@ class ArpProbe:
 
             try:
                 if privileged:
-                    found = await asyncio.to_thread(sweep_raw, iface, ips, ctx.rate, progress)
+                    found = await asyncio.to_thread(
+                        sweep_raw, iface, ips, ctx.rate, progress, answered=answered
+                    )
                 else:
                     found = await asyncio.to_thread(
-                        sweep_unprivileged, iface, ips, ctx.rate, progress
+                        sweep_unprivileged, iface, ips, ctx.rate, progress, answered
                     )
             except (OSError, RawSocketDenied) as e:
                 error = f"ARP sweep failed: {e}"

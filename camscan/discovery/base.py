@@ -8,6 +8,7 @@ are expected): it drops them and counts them in `stats`. What a probe needs from
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import dataclasses
 from collections.abc import Callable
@@ -35,6 +36,38 @@ class ProbeContext:
     host_rate: float = 40.0  # L3 probes: packets per second to any one routed host
     engine: str = "camscan"  # L3 host discovery and port scan: "camscan" or "nmap"
     probes: tuple[str, ...] = ()  # the chosen probes (l3 sends the unicast forms of these)
+    # Discovery probes call on_host(ip) the moment a host answers (in the event loop's thread),
+    # so inspect-phase probes, handed the same hosts through `feed`, start on it at once.
+    on_host: Callable[[str], None] | None = None
+    feed: HostFeed | None = None  # inspect-phase probes: hosts as found (instead of `hosts`)
+
+
+class HostFeed:
+    """In-scope hosts handed from discovery to an inspect-phase probe as they are found.
+
+    Each host is handed out once, to one of any number of consumers; `close()` (discovery is
+    over) makes every consumer's `get()` return None once the queue is empty."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.seen: dict[str, None] = {}  # every host put, in order
+        self.closed = False
+
+    def put(self, ip: str) -> None:
+        if not self.closed and ip not in self.seen:
+            self.seen[ip] = None
+            self._queue.put_nowait(ip)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._queue.put_nowait(None)
+
+    async def get(self) -> str | None:
+        ip = await self._queue.get()
+        if ip is None:
+            self._queue.put_nowait(None)  # the end, for the next consumer too
+        return ip
 
 
 @dataclasses.dataclass(slots=True)

@@ -29,11 +29,12 @@ class BannerProbe:
         from camscan.discovery.banners.scheduler import grab_banners
 
         outcome = ProbeOutcome()
-        if not ctx.hosts:
+        hosts = ctx.feed if ctx.feed is not None else list(ctx.hosts)
+        if not hosts:
             return outcome
         limits = limits_for(ctx)
         stats: collections.Counter[str] = collections.Counter()
-        results = await grab_banners(list(ctx.hosts), limits, progress=ctx.progress, stats=stats)
+        results = await grab_banners(hosts, limits, progress=ctx.progress, stats=stats)
         ctx.stats.update({f"banners.{k}": v for k, v in stats.items()})
         for ip, (observations, errors) in results.items():  # each names its host
             outcome.observations += [

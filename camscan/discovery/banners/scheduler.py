@@ -30,6 +30,7 @@ from camscan.discovery.banners.tcpports import (
     probe_open,
 )
 from camscan.discovery.banners.tls import probe_https
+from camscan.discovery.base import HostFeed
 from camscan.errors import ProbeKind
 from camscan.model import Observation, ProbeError, to_jsonable
 
@@ -211,7 +212,7 @@ def _trim(host: _Host) -> None:
 
 
 async def grab_banners(
-    ips: list[str],
+    ips: list[str] | HostFeed,
     limits: Limits,
     ports: Ports | Mapping[str, Sequence[int]] | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -219,6 +220,8 @@ async def grab_banners(
 ) -> BannerResults:
     """Banner observations and probe errors per IP (every IP given is a key).
 
+    `ips`: a list, or a `HostFeed` that hands hosts over as discovery finds them (each is
+    probed at once; the call returns when the feed is closed and every host is done).
     `ports`: None for the usual camera ports, or a map of kind -> ports (see `Ports`).
     `progress(done, total)` is called as each host finishes. `stats` counts connections and
     quiet (closed/filtered) attempts."""
@@ -226,20 +229,27 @@ async def grab_banners(
         ports = Ports()
     chosen = ports if isinstance(ports, Ports) else Ports.from_map(ports)
     run = _Run(limits, chosen, stats if stats is not None else collections.Counter())
-    unique = list(dict.fromkeys(ips))
+    feed = ips if isinstance(ips, HostFeed) else None
+    unique = [] if isinstance(ips, HostFeed) else list(dict.fromkeys(ips))
     results: BannerResults = {}
     pending = iter(unique)
 
+    async def next_host() -> str | None:
+        if feed is not None:
+            return await feed.get()
+        return next(pending, None)  # one shared iterator: each host goes to exactly one worker
+
     async def worker() -> None:
-        for ip in pending:  # one shared iterator: each host goes to exactly one worker
+        while (ip := await next_host()) is not None:
             host = await run.scan_host(ip)
             results[ip] = (host.observations, host.errors)
             if progress is not None:
-                progress(len(results), len(unique))
+                progress(len(results), len(feed.seen) if feed is not None else len(unique))
 
-    workers = min(len(unique), max(1, limits.concurrency // limits.per_host))
+    slots = max(1, limits.concurrency // limits.per_host)
+    workers = slots if feed is not None else min(len(unique), slots)
     await asyncio.gather(*(worker() for _ in range(workers)))
-    return {ip: results[ip] for ip in unique}
+    return {ip: results[ip] for ip in (feed.seen if feed is not None else unique)}
 
 
 def _lab_problem(ips: list[str]) -> str | None:
