@@ -11,6 +11,8 @@ network = "core"
 count = 2                 # addresses follow the scanner's (or the group's `start`)
 # start = "198.18.10.50"  # optional first address; step = 1 optional stride
 # addresses = ["..."]     # or an explicit list instead of count/start/step
+# mac = "58:50:ed:46:00:15"  # a group of one device: this MAC instead of the derived one
+#                            (a device that moved to another network keeps its MAC)
 
 Routed networks: a network may name a `router = "198.18.x.254"` address. Networks with a router
 get a leg of one router namespace (ip_forward on there only). A network without `scanner` is not
@@ -30,6 +32,7 @@ from typing import Any
 
 from camscan.lab.guard import LAB_SPACE
 from camscan.lab.persona import Persona, PersonaError, derive_mac, load_persona
+from camscan.macaddr import normalise_mac
 
 BUNDLED_TOPOLOGIES = Path(__file__).parent / "topologies"
 
@@ -117,6 +120,17 @@ def _network(entry: dict[str, Any], where: str) -> LabNetwork:
     return LabNetwork(name, cidr, scanner, router)
 
 
+def _group_mac(group: dict[str, Any], count: int, where: str) -> str | None:
+    if "mac" not in group:
+        return None
+    mac = normalise_mac(str(group["mac"]))
+    if mac is None:
+        raise TopologyError(f"{where}: mac {group['mac']!r} is not a MAC address")
+    if count != 1:
+        raise TopologyError(f"{where}: mac is for a group of one device, not {count}")
+    return mac
+
+
 def _group_addresses(
     group: dict[str, Any], net: LabNetwork, after: ipaddress.IPv4Address, where: str
 ) -> list[ipaddress.IPv4Address]:
@@ -195,7 +209,9 @@ def parse_topology(data: dict[str, Any], where: str, persona_dirs: list[Path]) -
             except PersonaError as exc:
                 raise TopologyError(f"{gwhere}: {exc}") from None
         persona = personas[pname]
-        for addr in _group_addresses(group, net, last[net.name], gwhere):
+        addresses = _group_addresses(group, net, last[net.name], gwhere)
+        fixed_mac = _group_mac(group, len(addresses), gwhere)
+        for addr in addresses:
             if addr not in net.cidr or addr in (
                 net.cidr.network_address,
                 net.cidr.broadcast_address,
@@ -205,7 +221,7 @@ def parse_topology(data: dict[str, Any], where: str, persona_dirs: list[Path]) -
                 raise TopologyError(f"{gwhere}: address {addr} is used twice")
             taken.add(addr)
             last[net.name] = max(last[net.name], addr)
-            mac = derive_mac(persona.mac_prefix, addr)
+            mac = fixed_mac or derive_mac(persona.mac_prefix, addr)
             model = persona.expect.model
             if model and "$" in model:
                 model = persona.device_vars(addr, mac).get("model", model)

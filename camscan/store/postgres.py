@@ -100,7 +100,12 @@ class PostgresStore(SqlStore):
             yield
 
     def _has_schema_table(self) -> bool:
-        rows = self._query("SELECT to_regclass('camscan_schema') IS NOT NULL")
+        # A catalog query, not to_regclass(): the name cache may still hold "no such table" from
+        # before another sensor's migration committed; a query reads with a fresh snapshot.
+        rows = self._query(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables "
+            "WHERE schemaname = current_schema() AND tablename = 'camscan_schema')"
+        )
         return bool(rows[0][0])
 
     @contextlib.contextmanager

@@ -92,6 +92,11 @@ class SqlStore:
 
     def migrate(self, target: int = LATEST) -> int:
         """Bring the schema up to `target` in place; refuse a newer one. Returns the version."""
+        current = self.schema_version()
+        if current >= min(target, LATEST) and current <= LATEST:
+            # Up to date: a plain read, so opening never queues behind another writer (a
+            # sweep in progress holds SQLite's write lock, and its site lock must be seen).
+            return current
         with self._schema_transaction():
             current = self.schema_version()
             if current > LATEST:
