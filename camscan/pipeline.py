@@ -63,7 +63,7 @@ def usable_probes(names: list[str], privileged: bool, run: ScanRun) -> list[Prob
     for name in names:
         spec = registry.get(name)
         if not privileged and not spec.runs_unprivileged():
-            error = "needs CAP_NET_RAW (run as root or setcap cap_net_raw+ep); skipped"
+            error = "needs CAP_NET_RAW (run as root, or see README 'What needs root'); skipped"
             run.errors.append(ProbeError(name, None, error, ProbeKind.PERMISSION))
             run.partial = True
             continue

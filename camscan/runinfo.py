@@ -28,12 +28,14 @@ def _digest(name: str, pattern: str) -> tuple[int, str]:
 
 def data_versions() -> dict[str, str]:
     """The OUI data's generation date and the signature set's digest, as display strings."""
+    from camscan.data import refreshed_data_dir
     from camscan.identify.oui import data_date
 
     versions: dict[str, str] = {}
     try:
         generated = data_date()
-        versions["oui"] = f"generated {generated}" if generated else "date unknown"
+        where = "refreshed by oui update" if refreshed_data_dir("oui") else "shipped"
+        versions["oui"] = f"generated {generated} ({where})" if generated else "date unknown"
         count, digest = _digest("signatures", "*.toml")
         versions["signatures"] = f"{count} files, sha256 {digest}"
     except OSError as e:  # unreadable data is reported elsewhere; the run still completes

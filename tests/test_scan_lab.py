@@ -301,7 +301,8 @@ def test_cron_run_quiet_exit_codes(mixed: dict[str, Any], tmp_path: Path) -> Non
     )
     r = camscan(lab, "scan", "-c", str(cfg), "--all-segments", "-q")  # no terminal here
     assert r.returncode == 1
-    assert r.stdout == "" and r.stderr == ""
+    assert r.stderr == ""  # -q silences the chatter; the report asked for still prints
+    assert "flagged" in r.stdout.splitlines()[-1]
     cfg.write_text(cfg.read_text().replace('"sensitive"', '"general"'))
     r = camscan(
         lab,

@@ -63,12 +63,21 @@ def oui_update(
         ..., help="IEEE registry CSVs (oui.csv, mam.csv, oui36.csv) you downloaded."
     ),
     output: Path = typer.Option(
-        None, "--output", help="Directory to write (default: the data directory camscan reads)."
+        None,
+        "--output",
+        metavar="DIR",
+        help="Directory to write (default: DATA/oui in camscan's user data directory, "
+        "$CAMSCAN_DATA_DIR or ~/.local/share/camscan, which upgrades leave alone).",
     ),
 ) -> None:
-    """Rebuild oui/assignments.csv from IEEE registry CSV files (camscan never downloads)."""
+    """Rebuild the OUI data from IEEE registry CSV files (camscan never downloads).
+
+    The result goes to the user data directory, outside the installed package: camscan reads
+    it from then on, until a camscan upgrade ships newer data of its own.
+    """
     import datetime as dt
 
+    from camscan.data import shipped_data_dir, user_data_dir
     from camscan.identify.oui import (
         OuiDB,
         load_rules,
@@ -78,9 +87,10 @@ def oui_update(
     )
 
     old = _load_oui()
-    out_dir = output or old.directory
+    shipped = shipped_data_dir("oui")  # the rules ship with camscan and are kept current there
+    out_dir = output or user_data_dir() / "oui"
     try:
-        rules = load_rules(old.directory / "organizations.toml")
+        rules = load_rules(shipped / "organizations.toml")
         rows = []
         for f in files:
             rows.extend(
@@ -96,9 +106,9 @@ def oui_update(
                 "IEEE registry CSVs?"
             )
         out_dir.mkdir(parents=True, exist_ok=True)
-        if out_dir != old.directory:
+        if out_dir.resolve() != shipped.resolve():
             (out_dir / "organizations.toml").write_text(
-                (old.directory / "organizations.toml").read_text(encoding="utf-8"), encoding="utf-8"
+                (shipped / "organizations.toml").read_text(encoding="utf-8"), encoding="utf-8"
             )
         write_assignments(out_dir / "assignments.csv", rows)
         names = ", ".join(f'"{f.name}"' for f in files)

@@ -32,7 +32,16 @@ def find_config(explicit: Path | None) -> Path | None:
         return explicit
     if os.environ.get(ENV):
         return Path(os.environ[ENV])
-    return next((p for p in default_locations() if p.is_file()), None)
+    return next((p for p in default_locations() if _readable_file(p)), None)
+
+
+def _readable_file(path: Path) -> bool:
+    """A default place counts only if it holds a file this user may read (an unprivileged user
+    with root's HOME meets unreadable directories: that is no config, not an error)."""
+    try:
+        return path.is_file() and os.access(path, os.R_OK)
+    except OSError:
+        return False
 
 
 def load_cfg(explicit: Path | None) -> Config:

@@ -392,8 +392,8 @@ def _explain_unprivileged(probe_list: list[str]) -> None:
         if Need.RAW_SOCKET in spec.needs:
             instead = spec.unprivileged or "skipped"
             typer.echo(
-                f"camscan: note: {spec.name.upper()} needs CAP_NET_RAW (run as root, or `setcap "
-                f"cap_net_raw+ep` on the interpreter); {instead}",
+                f"camscan: note: {spec.name.upper()} needs CAP_NET_RAW (run as root, or give "
+                f"camscan alone the capability: README, 'What needs root'); {instead}",
                 err=True,
             )
 

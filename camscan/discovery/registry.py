@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class Need(enum.StrEnum):
     """What a probe needs from the host or the network."""
 
-    RAW_SOCKET = "raw-socket"  # CAP_NET_RAW (root, or setcap cap_net_raw+ep on the interpreter)
+    RAW_SOCKET = "raw-socket"  # CAP_NET_RAW (root, or camscan alone: README, What needs root)
     MULTICAST = "multicast"  # link-local multicast: reaches directly attached networks only
     UNICAST = "unicast"  # connects to addresses one by one (routed networks too)
 

@@ -1,0 +1,150 @@
+"""Packaging: refreshed OUI data lives outside the package and survives upgrades; the wheel
+carries LICENSE, the schemas and the templates; the privilege recipe in the README grants raw
+sockets to camscan's own interpreter copy only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from camscan.data import shipped_data_dir
+
+ROOT = Path(__file__).parents[1]
+IEEE = (
+    "Registry,Assignment,Organization Name,Organization Address\n"
+    'MA-L,4419B6,"Hangzhou Hikvision Digital Technology Co.,Ltd.","Hangzhou CN"\n'
+    'MA-L,AABBCC,"Hangzhou Hikvision Digital Technology Co.,Ltd.","Hangzhou CN"\n'
+    'MA-L,3CEF8C,"Zhejiang Dahua Technology Co., Ltd.","Hangzhou CN"\n'
+)
+
+
+def camscan(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "camscan", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+    )
+
+
+def test_oui_update_writes_the_user_data_dir_and_camscan_reads_it(tmp_path: Path) -> None:
+    shipped = shipped_data_dir("oui") / "assignments.csv"
+    before = shipped.read_bytes()
+    ieee = tmp_path / "oui.csv"
+    ieee.write_text(IEEE)
+    env = {"CAMSCAN_DATA_DIR": str(tmp_path / "data")}
+    assert "not a listed maker" in camscan("oui", "lookup", "aa:bb:cc:00:00:01", env=env).stdout
+    r = camscan("oui", "update", str(ieee), env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"{tmp_path / 'data' / 'oui'}: 3 blocks")
+    assert shipped.read_bytes() == before  # the installed package is never written
+    assert {p.name for p in (tmp_path / "data" / "oui").iterdir()} == {
+        "assignments.csv",
+        "organizations.toml",
+        "provenance.toml",
+    }
+    found = camscan("oui", "lookup", "aa:bb:cc:00:00:01", env=env).stdout
+    assert "hikvision" in found and "AABBCC" in found  # read from the refreshed copy
+    # an upgrade replaces the package, not the data directory: a fresh process still reads it
+    assert "hikvision" in camscan("oui", "lookup", "aa:bb:cc:00:00:02", env=env).stdout
+
+
+def test_shipped_data_wins_when_the_refresh_is_older_or_broken(tmp_path: Path) -> None:
+    ieee = tmp_path / "oui.csv"
+    ieee.write_text(IEEE)
+    env = {"CAMSCAN_DATA_DIR": str(tmp_path / "data")}
+    assert camscan("oui", "update", str(ieee), env=env).returncode == 0
+    provenance = tmp_path / "data" / "oui" / "provenance.toml"
+    provenance.write_text(provenance.read_text().replace("generated = ", "generated = 2001-01-01 #"))
+    older = camscan("oui", "lookup", "aa:bb:cc:00:00:01", "44:19:b6:00:00:01", env=env).stdout
+    assert "not a listed maker" in older.splitlines()[0]  # newer shipped data is read instead
+    assert "hikvision" in older.splitlines()[1]
+    (tmp_path / "data" / "oui" / "assignments.csv").unlink()
+    provenance.write_text('generated = 2999-01-01\nrules = "organizations.toml"\n')
+    broken = camscan("oui", "lookup", "44:19:b6:00:00:01", env=env)
+    assert broken.returncode == 0 and "hikvision" in broken.stdout  # falls back, no error
+
+
+def test_wheel_carries_license_schemas_and_templates(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    wheel = next(tmp_path.glob("camscan-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    licence = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+    assert licence, names
+    text = zipfile.ZipFile(wheel).read(licence[0]).decode()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in text
+    for needed in (
+        "camscan/schemas/result.schema.json",
+        "camscan/schemas/ecs.schema.json",
+        "camscan/report/templates/report.css",
+        "camscan/_data/oui/assignments.csv",
+    ):
+        assert needed in names, needed
+    meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    assert "License-Expression: Apache-2.0" in zipfile.ZipFile(wheel).read(meta).decode()
+
+
+RAW_TRY = "import socket; socket.socket(socket.AF_PACKET, socket.SOCK_RAW); print('raw ok')"
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setcap") or not shutil.which("setpriv"),
+    reason="needs root, setcap (libcap2-bin) and setpriv to try the privilege recipe",
+)
+def test_privilege_recipe_grants_raw_sockets_to_the_copy_only() -> None:
+    base = Path(tempfile.mkdtemp(prefix="camscan-cap-"))
+    try:
+        base.chmod(0o755)
+        venv = base / "venv"
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--copies", "--without-pip", str(venv)], check=True
+        )
+        copy = venv / "bin" / "python3"
+        assert not copy.is_symlink()  # --copies: the capability stays on this file
+        for p in [base, *venv.rglob("*")]:
+            p.chmod(p.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if p.is_dir() else 0))
+        copy.chmod(0o755)
+        subprocess.run(["setcap", "cap_net_raw+ep", str(copy)], check=True)
+
+        def as_nobody(python: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                 "--inh-caps=-all", python, "-c", RAW_TRY],
+                capture_output=True, text=True, timeout=60, cwd=base,
+            )  # fmt: skip
+
+        assert as_nobody(str(copy)).stdout.strip() == "raw ok"
+        system = os.path.realpath(sys.executable)
+        refused = as_nobody(system)
+        assert refused.returncode != 0 and "PermissionError" in refused.stderr
+        assert socket.AF_PACKET  # the check above is about permission, not a missing family
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_readme_recipe_never_caps_the_system_interpreter() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    setcaps = [line.strip() for line in readme.splitlines() if "setcap cap_net_raw" in line]
+    assert setcaps == ["sudo setcap cap_net_raw+ep /opt/camscan/venv/bin/python3"]
+    assert "python3 -m venv --copies /opt/camscan/venv" in readme
+    assert "AmbientCapabilities=CAP_NET_RAW" in readme
+    sources = " ".join(p.read_text(encoding="utf-8") for p in (ROOT / "camscan").rglob("*.py"))
+    assert "on the interpreter" not in sources  # no message tells users to cap python3
