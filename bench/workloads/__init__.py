@@ -15,6 +15,7 @@ NAMES = (
     "ident_half",
     "sparse16",
     "scale",
+    "routed",
 )
 
 
