@@ -165,3 +165,21 @@ def test_look_alikes_are_not_hikvision_or_dahua(obs: Observation) -> None:
 def test_derived_kinds_are_reported_by_the_decoders() -> None:
     kinds = {f.kind for f in derive(wsd(channels.WSD_SCOPES, DAHUA_SCOPES))}
     assert kinds == {Kind.MODEL, Kind.BADGE}
+
+
+def test_macs_reported_in_mdns_names_and_txt_records() -> None:
+    inst = Observation(channels.MDNS_INSTANCE, "AXIS M3045-V - ACCC8E123456._axis-video._tcp.local.",
+                       "mdns")
+    txt = Observation(channels.MDNS_TXT, "macaddress=ACCC8E123456 path=/", "mdns")
+    assert [f.value for f in derive(inst) if f.kind is Kind.MAC] == ["ac:cc:8e:12:34:56"]
+    assert [f.value for f in derive(txt) if f.kind is Kind.MAC] == ["ac:cc:8e:12:34:56"]
+    v = identify_device(device(inst, txt), SIGS, OUIS)  # Axis's own block ACCC8E
+    assert v.maker == "axis"
+    assert len([e for e in v.evidence if e.signature_id.startswith("oui.")]) == 1
+
+
+def test_a_dahua_serial_alone_only_corroborates() -> None:
+    obs = Observation(channels.UPNP_MODEL, "NVR", "ssdp", fields={"serial": "6C01E93PAG69A7D"})
+    v = identify_device(device(obs), SIGS, OUIS)
+    assert v.maker is None
+    assert [e.strength for e in v.evidence if e.maker == "dahua"] == [Strength.WEAK]

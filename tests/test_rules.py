@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from camscan import channels
 from camscan.data import data_dir
@@ -95,3 +97,17 @@ def test_rules_see_only_the_observations_they_name() -> None:
     obs = [Observation(channels.UPNP_MODEL, "WEB SERVICE", "ssdp"),
            Observation(channels.HTTP_BODY, BODY, "http:80")]
     assert RULE not in [e.signature_id for e in verdict(obs).evidence]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["http.title", "http.body", "http.header.server",
+                                           "rtsp.header.server", "wsd.scopes"]),
+                          st.one_of(st.text(max_size=200),
+                                    st.sampled_from(["WEB SERVICE", BODY, "lighttpd", ""])),
+                          st.sampled_from(["http:80", "http:8080"])),
+                max_size=8))
+def test_rules_never_raise_and_none_of_always_holds(items: list[tuple[str, str, str]]) -> None:
+    obs = [Observation(ch, raw, probe) for ch, raw, probe in items]
+    for ev in DB.match_rules(obs):
+        rule = next(r for r in DB.rules if r.id == ev.signature_id)
+        group = [o for o in obs if o.probe == ev.probe] if rule.same_probe else obs
+        assert not any(c.matches(o) for c in rule.none_of for o in group)

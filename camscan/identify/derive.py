@@ -232,6 +232,10 @@ def _upnp_manufacturer(obs: Observation) -> Iterable[Derived]:
                   "upnp-manufacturer")
 
 
+_INSTANCE_MAC_RE = re.compile(r" - ([0-9A-Fa-f]{12})$")  # "AXIS M3045-V - ACCC8E123456"
+_TXT_MAC_KEYS = frozenset({"macaddress", "mac", "mac_address", "hwaddr"})
+
+
 def _mdns_instance(obs: Observation) -> Iterable[Derived]:
     label = obs.raw.split("._", 1)[0]
     badge, _, rest = label.partition(" ")
@@ -239,6 +243,17 @@ def _mdns_instance(obs: Observation) -> Iterable[Derived]:
         yield Derived(Kind.BADGE, badge[:MAX_VALUE_CHARS], "the mDNS instance name", "mdns-name")
     for tok in _tokens(label):
         yield Derived(Kind.MODEL, tok, "the mDNS instance name", "mdns-name")
+    if (m := _INSTANCE_MAC_RE.search(label)) and (mac := normalise_mac(m.group(1))):
+        yield Derived(Kind.MAC, mac, "the mDNS instance name (reported by the device)",
+                      "mdns-name")
+
+
+def _mdns_txt_macs(obs: Observation) -> Iterable[Derived]:
+    for pair in obs.raw.split()[:32]:
+        key, sep, value = pair.partition("=")
+        if sep and key.lower() in _TXT_MAC_KEYS and (mac := normalise_mac(value)):
+            yield Derived(Kind.MAC, mac, f"the mDNS TXT record {key}= (reported by the device)",
+                          "mdns-txt-mac")
 
 
 def _mdns_target(obs: Observation) -> Iterable[Derived]:
@@ -263,6 +278,7 @@ DECODERS: tuple[Decoder, ...] = (
     Decoder("upnp-manufacturer", (channels.UPNP_MANUFACTURER,), _upnp_manufacturer),
     Decoder("mdns-name", (channels.MDNS_INSTANCE,), _mdns_instance),
     Decoder("mdns-target", (channels.MDNS_SERVER,), _mdns_target),
+    Decoder("mdns-txt-mac", (channels.MDNS_TXT,), _mdns_txt_macs),
     Decoder("title-model", (channels.HTTP_TITLE,), _title_models),
 )
 
