@@ -69,9 +69,12 @@ def test_identify_json_lines_reports_bad_lines_and_keeps_the_rest() -> None:
         ]
     )
     r = camscan("identify", "-f", "json", stdin=lines)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 3, r.stderr  # partial input: never passes as a clean result
     assert "line 2" in r.stderr
-    devices = {d["ip"]: d for d in json.loads(r.stdout)["devices"]}
+    result = json.loads(r.stdout)
+    assert result["run"]["partial"] is True
+    assert any("line 2" in e["error"] for e in result["run"]["errors"])
+    devices = {d["ip"]: d for d in result["devices"]}
     assert devices["192.0.2.7"]["vendor"] == "hikvision"
     assert devices["192.0.2.8"]["maker"] is None  # a weak generic hint alone decides nothing
 

@@ -252,3 +252,109 @@ def test_segment_overlap_check_agrees_with_comparing_every_pair(
             parse_config(doc)
     else:
         parse_config(doc)
+
+
+# --- hostile files: saved results, identify, import -------------------------------------------
+
+
+def _cli(*args: str, stdin: str | bytes | None = None) -> tuple[int, str, str]:
+    from typer.testing import CliRunner
+
+    from camscan.cli.main import app
+
+    r = CliRunner().invoke(app, list(args), input=stdin, prog_name="camscan")
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise r.exception  # a traceback past the CLI boundary
+    return r.exit_code, r.stdout, r.stderr
+
+
+def _saved_result(tmp_path: Path, started: str) -> Path:
+    import json
+
+    code, out, err = _cli(
+        "identify", "-f", "json",
+        stdin=json.dumps({"channel": "http.header.server", "raw": "webserver", "ip": "192.0.2.7"}),
+    )
+    assert code == 0, err
+    path = tmp_path / "result.json"
+    path.write_text(out.replace('"started": ', f'"started": {started}, "x_was": ', 1))
+    return path
+
+
+@pytest.mark.parametrize("started", ["1e300", "NaN", "-Infinity", "-5"])
+def test_a_saved_result_with_an_impossible_start_time_is_a_one_line_error(
+    tmp_path: Path, started: str
+) -> None:
+    code, _, err = _cli("report", str(_saved_result(tmp_path, started)))
+    assert code == 2, err
+    assert err.count("\n") == 1 and "started" in err
+
+
+def test_identify_json_lines_with_one_junk_line_keeps_the_rest_and_names_the_line() -> None:
+    import json
+
+    good = json.dumps({"channel": "http.header.server", "raw": "Hikvision-Webs", "ip": "192.0.2.7"})
+    code, out, err = _cli("identify", "-f", "json", stdin=f"{good}\nthis is junk\n{good}\n")
+    assert "line 2" in err
+    result = json.loads(out)
+    assert [d["vendor"] for d in result["devices"]] == ["hikvision"]
+    assert result["run"]["partial"] is True and code == 3
+
+
+@pytest.mark.parametrize("text", ["{not json\n", '{"channel": 1}\n{"raw": "x"}\n', "{" * 5000])
+def test_identify_of_a_malformed_json_lines_file_is_exit_2_with_one_line(text: str) -> None:
+    code, _, err = _cli("identify", stdin=text)
+    assert code == 2, err
+    assert err.count("\n") == 1 and "line 1" in err
+
+
+def test_identify_reads_an_overlong_line_without_holding_it(tmp_path: Path) -> None:
+    import json
+
+    from camscan.identify.ingest import MAX_LINE_CHARS
+
+    good = json.dumps({"channel": "http.header.server", "raw": "Hikvision-Webs", "ip": "192.0.2.7"})
+    path = tmp_path / "big.jsonl"
+    with path.open("w") as f:
+        f.write(good + "\n" + '{"raw": "' + "x" * (3 * MAX_LINE_CHARS) + '"}\n' + good + "\n")
+    _code, out, err = _cli("identify", "-f", "json", str(path))
+    assert "line 2: longer than" in err
+    assert [d["vendor"] for d in json.loads(out)["devices"]] == ["hikvision"]
+
+
+def _nmap_xml(hosts: int) -> bytes:
+    host = (
+        '<host><status state="up"/><address addr="198.18.9.{n}" addrtype="ipv4"/>'
+        '<ports><port protocol="tcp" portid="80"><state state="open"/>'
+        '<service name="http" product="Hikvision IP camera httpd"/></port></ports></host>'
+    )
+    body = "".join(host.format(n=n % 250 + 1) for n in range(hosts))
+    return (
+        '<?xml version="1.0"?><!DOCTYPE nmaprun><nmaprun scanner="nmap">'
+        f"{body}</nmaprun>"
+    ).encode()
+
+
+def test_nmap_import_streams_and_keeps_the_doctype_nmap_writes() -> None:
+    from camscan.identify.ingest import devices_from_nmap_xml
+
+    devices = devices_from_nmap_xml(_nmap_xml(2000))
+    assert len(devices) == 250  # the same addresses again merge into one device each
+    assert all(d.observations for d in devices)
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><nmaprun>&a;</nmaprun>',
+        b"<nmaprun><host>",
+        b"<other/>",
+        b"",
+    ],
+)
+def test_nmap_import_of_hostile_xml_is_a_one_line_error(xml: bytes) -> None:
+    from camscan.identify.ingest import IngestError, devices_from_nmap_xml
+
+    with pytest.raises(IngestError) as raised:
+        devices_from_nmap_xml(xml)
+    assert "\n" not in str(raised.value)

@@ -38,31 +38,34 @@ def identify(
 
     Exit codes as for `camscan scan`: 1 when a finding reaches --fail-on, else 0.
     """
-    from camscan.identify.ingest import observations_from_banner, observations_from_jsonl
-    from camscan.model import Observation
+    from camscan.identify.ingest import MAX_LINE_ERRORS, read_observations
 
     path = path_or_stdin(source)
+    name = str(path) if path else "standard input"
     try:
-        text = path.read_text(encoding="utf-8", errors="replace") if path else sys.stdin.read()
+        if path:
+            with path.open("rb") as stream:
+                observations, errors = read_observations(stream)
+        else:
+            observations, errors = read_observations(sys.stdin.buffer)
     except OSError as e:
-        fail(f"cannot read {source}: {e.strerror or e}")
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    observations: list[Observation]
-    if lines and all(ln.lstrip().startswith("{") for ln in lines):
-        observations, errors = observations_from_jsonl(lines)
-        for err in errors:
-            typer.echo(f"camscan: skipped: {err}", err=True)
-    else:
-        observations = observations_from_banner(text)
+        fail(f"cannot read {name}: {e.strerror or e}")
     if not observations:
-        fail("no observations in the input (expected JSON lines or a banner)")
+        why = f" ({errors[0]})" if errors else " (expected JSON lines or a banner)"
+        fail(f"{name}: no observations in the input{why}")
+    for err in errors[:MAX_LINE_ERRORS]:
+        typer.echo(f"camscan: {name}: skipped {err}", err=True)
+    if len(errors) > MAX_LINE_ERRORS:
+        typer.echo(f"camscan: {name}: {len(errors) - MAX_LINE_ERRORS} more lines skipped", err=True)
     devices: dict[str, Device] = {}
     for obs in observations:
         key = obs.ip or obs.mac or "input"
         dev = devices.setdefault(key, Device(ip=obs.ip or "", mac=obs.mac))
         dev.mac = dev.mac or obs.mac
         dev.observations.append(obs)
-    _classify_and_report(list(devices.values()), "identify", fmt, output, config, fail_on, excel)
+    _classify_and_report(
+        list(devices.values()), "identify", fmt, output, config, fail_on, excel, skipped=errors
+    )
 
 
 @app.command("import")
@@ -80,10 +83,10 @@ def import_nmap(
 
     Exit codes as for `camscan scan`: 1 when a finding reaches --fail-on, else 0.
     """
-    from camscan.identify.ingest import MAX_XML_BYTES, devices_from_nmap_xml
+    from camscan.identify.ingest import devices_from_nmap_xml
 
     path = path_or_stdin(xml)
-    devices = devices_from_nmap_xml(path if path else sys.stdin.buffer.read(MAX_XML_BYTES + 1))
+    devices = devices_from_nmap_xml(path if path else sys.stdin.buffer)  # streamed either way
     _classify_and_report(devices, "import", fmt, output, config, fail_on, excel)
 
 
@@ -95,13 +98,17 @@ def _classify_and_report(
     config: Path | None,
     fail_on: str,
     excel: bool,
+    skipped: list[str] | None = None,
 ) -> None:
+    """`skipped`: input lines that could not be read; the result records them and is partial
+    (exit 3 unless a finding fails it first), so a half-read file never passes as clean."""
     import time
 
     from camscan import __version__
     from camscan.cli.configfile import load_cfg
     from camscan.cli.output import exit_code_for_result, plan_outputs, write_outputs
-    from camscan.model import ScanResult, ScanRun
+    from camscan.errors import ProbeKind
+    from camscan.model import ProbeError, ScanResult, ScanRun
     from camscan.pipeline import apply_policy, identify_devices
     from camscan.runinfo import data_versions, scanner_host
 
@@ -117,6 +124,9 @@ def _classify_and_report(
         scanner_host=scanner_host(),
         data_versions=data_versions(),
     )
+    for line in (skipped or [])[:1000]:
+        run.errors.append(ProbeError(probe, None, line, ProbeKind.MALFORMED))
+    run.partial = bool(skipped)
     identify_devices(devices, run)
     result = ScanResult(run=run, devices=devices, segments=list(cfg.segments))
     apply_policy(result, cfg)

@@ -7,12 +7,15 @@ good lines still count; IngestError for a whole document), never a traceback.
 from __future__ import annotations
 
 import html
+import io
 import ipaddress
 import json
 import re
+import typing
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import defusedxml
 import defusedxml.ElementTree as SafeET
@@ -24,7 +27,12 @@ from camscan.model import Device, Observation
 
 MAX_RAW_CHARS = 65536
 MAX_LINE_CHARS = 1 << 20
-MAX_XML_BYTES = 256 << 20
+MAX_XML_BYTES = 4 << 30  # nmap XML is streamed: memory follows the hosts kept, not the file
+MAX_XML_HOSTS = 65536  # "up" hosts one import may hold (scan's max_hosts default)
+MAX_HOST_OBSERVATIONS = 1024  # per imported host, however often it appears in the file
+MAX_INPUT_BYTES = 256 << 20  # `identify` input, file or stdin
+MAX_OBSERVATIONS = 200_000  # observations one `identify` input may give
+MAX_LINE_ERRORS = 20  # per-line errors listed one by one; the rest are counted
 _MAC_RE = re.compile(r"[0-9a-f]{2}(?:[:-][0-9a-f]{2}){5}")
 _HEADER_RE = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*:[ \t]*(.*)")
 _TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -75,9 +83,12 @@ def observations_from_jsonl(
         text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
         if not text.strip():
             continue
-        if len(text) > MAX_LINE_CHARS:
+        if len(text.rstrip("\r\n")) > MAX_LINE_CHARS:
             errors.append(f"line {n}: longer than {MAX_LINE_CHARS} characters")
             continue
+        if len(found) >= MAX_OBSERVATIONS:
+            errors.append(f"line {n}: more than {MAX_OBSERVATIONS} observations; the rest skipped")
+            break
         try:
             found.append(_jsonl_observation(json.loads(text), probe))
         except json.JSONDecodeError as e:
@@ -85,6 +96,46 @@ def observations_from_jsonl(
         except (ValueError, RecursionError) as e:
             errors.append(f"line {n}: {' '.join(str(e).split()) or 'invalid'}")
     return found, errors
+
+
+def bounded_lines(stream: BinaryIO, limit: int = MAX_INPUT_BYTES) -> Iterator[bytes]:
+    """Lines of `stream`, each cut at MAX_LINE_CHARS + 1 bytes (the rest of an overlong line is
+    skipped, unread into memory); raises IngestError past `limit` bytes in all."""
+    total = 0
+    while True:
+        line = stream.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        total += len(line)
+        if len(line) > MAX_LINE_CHARS and not line.endswith(b"\n"):
+            while (rest := stream.readline(1 << 16)) and not rest.endswith(b"\n"):
+                total += len(rest)
+                if total > limit:
+                    break
+            total += len(rest)
+        if total > limit:
+            raise IngestError(f"input larger than {limit >> 20} MiB")
+        yield line
+
+
+def read_observations(stream: BinaryIO) -> tuple[list[Observation], list[str]]:
+    """`camscan identify` input: JSON lines when the first non-blank byte is "{" (bad lines are
+    reported by number and skipped, good ones kept), else one HTTP/RTSP banner. Bounded: at
+    most MAX_INPUT_BYTES read, MAX_LINE_CHARS per line, MAX_OBSERVATIONS kept."""
+    first = stream.read(1)
+    while first and first in b" \t\r\n\xef\xbb\xbf":  # whitespace, UTF-8 BOM
+        first = stream.read(1)
+    if first != b"{":
+        banner = first + stream.read(4 * MAX_RAW_CHARS)  # the banner is cut at MAX_RAW_CHARS
+        return observations_from_banner(banner.decode("utf-8", "replace")), []
+    found, errors = observations_from_jsonl(_prefixed(first, bounded_lines(stream)))
+    return found, errors
+
+
+def _prefixed(first: bytes, lines: Iterator[bytes]) -> Iterator[bytes]:
+    head = next(lines, b"")
+    yield first + head
+    yield from lines
 
 
 # --- Banners ----------------------------------------------------------------------------------
@@ -248,41 +299,108 @@ def _host_device(host: ET.Element) -> Device | None:
     return device
 
 
-def _read_xml(source: Path | str | bytes) -> bytes:
+class _Capped(io.RawIOBase):
+    """A binary stream that refuses to yield more than `limit` bytes."""
+
+    def __init__(self, raw: BinaryIO, limit: int) -> None:
+        self.raw, self.limit, self.seen = raw, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.raw.read(min(len(buffer), 1 << 16))
+        self.seen += len(data)
+        if self.seen > self.limit:
+            raise IngestError(f"nmap XML larger than {self.limit >> 20} MiB")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _Borrowed(io.RawIOBase):
+    """Someone else's stream (stdin): read it, leave closing it to its owner."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.raw.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _open_xml(source: Path | str | bytes | BinaryIO) -> BinaryIO:
     if isinstance(source, bytes):
-        data = source
-    else:
-        path = Path(source)
-        try:
-            with path.open("rb") as f:
-                data = f.read(MAX_XML_BYTES + 1)
-        except OSError as e:
-            raise IngestError(f"cannot read {path}: {e.strerror or e}") from None
-    if len(data) > MAX_XML_BYTES:
-        raise IngestError(f"nmap XML larger than {MAX_XML_BYTES >> 20} MiB")
-    return data
-
-
-def devices_from_nmap_xml(source: Path | str | bytes) -> list[Device]:
-    """Devices from nmap -oX output (a path, or the XML bytes); raises IngestError."""
-    data = _read_xml(source)
+        return io.BytesIO(source)
+    if not isinstance(source, Path | str):
+        return typing.cast(BinaryIO, _Borrowed(source))
+    path = Path(source)
     try:
-        root = SafeET.fromstring(data)  # refuses entity declarations: no billion laughs
-    except defusedxml.DefusedXmlException as e:
-        raise IngestError(f"nmap XML refused: {type(e).__name__} (entities or external "
-                          "references are not allowed)") from None
-    except ET.ParseError as e:
-        raise IngestError(f"nmap XML is not well-formed: {e}") from None
-    if root.tag != "nmaprun":
-        raise IngestError(f"not nmap XML: root element is <{root.tag}>, expected <nmaprun>")
+        return path.open("rb")
+    except OSError as e:
+        raise IngestError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def devices_from_nmap_xml(source: Path | str | bytes | BinaryIO) -> list[Device]:
+    """Devices from nmap -oX output (a path, the XML bytes or a binary stream); raises
+    IngestError.
+
+    Streamed (iterparse): each <host> is turned into a Device and then freed, so memory follows
+    the hosts kept (at most MAX_XML_HOSTS), not the size of the file. Still defused: any DTD,
+    entity or external reference is refused."""
     devices: dict[str, Device] = {}
-    for host in root.iter("host"):
-        device = _host_device(host)
-        if device is None:
-            continue
-        if (known := devices.get(device.ip)) is None:
-            devices[device.ip] = device
-        else:
-            known.observations.extend(device.observations)
-            known.mac = known.mac or device.mac
+    with _open_xml(source) as raw:
+        stream = io.BufferedReader(_Capped(raw, MAX_XML_BYTES))
+        # nmap writes <!DOCTYPE nmaprun>: a bare DTD is allowed, entities and externals are not
+        events = SafeET.iterparse(stream, events=("start", "end"))
+        depth = 0
+        root: ET.Element | None = None
+        try:
+            for event, element in events:
+                if event == "start":
+                    depth += 1
+                    if depth == 1:
+                        if element.tag != "nmaprun":
+                            raise IngestError(
+                                f"not nmap XML: root element is <{element.tag}>, "
+                                "expected <nmaprun>"
+                            )
+                        root = element
+                    continue
+                depth -= 1
+                if depth != 1 or root is None:
+                    continue
+                if element.tag == "host":
+                    _add_host(devices, element)
+                root.clear()  # the finished child and everything in it: memory stays flat
+        except defusedxml.DefusedXmlException as e:
+            raise IngestError(f"nmap XML refused: {type(e).__name__} (entities, DTDs or "
+                              "external references are not allowed)") from None
+        except ET.ParseError as e:
+            raise IngestError(f"nmap XML is not well-formed: {e}") from None
+        except RecursionError:
+            raise IngestError("nmap XML is nested too deep") from None
+        except OSError as e:
+            raise IngestError(f"cannot read nmap XML: {e.strerror or e}") from None
     return list(devices.values())
+
+
+def _add_host(devices: dict[str, Device], host: ET.Element) -> None:
+    device = _host_device(host)
+    if device is None:
+        return
+    if (known := devices.get(device.ip)) is None:
+        if len(devices) >= MAX_XML_HOSTS:
+            raise IngestError(f"nmap XML holds more than {MAX_XML_HOSTS} hosts that are up")
+        known = Device(ip=device.ip, mac=device.mac, oui_vendor=device.oui_vendor)
+        devices[device.ip] = known
+    known.mac = known.mac or device.mac
+    have = {(o.channel, o.probe, o.raw) for o in known.observations}  # repeats: merged once
+    for obs in device.observations:
+        key = (obs.channel, obs.probe, obs.raw)
+        if key not in have and len(known.observations) < MAX_HOST_OBSERVATIONS:
+            have.add(key)
+            known.observations.append(obs)

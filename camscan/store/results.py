@@ -7,6 +7,7 @@ any problem becomes a ResultFileError naming the file and the place, never a tra
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -36,6 +37,8 @@ class ResultFileError(DataError):
     """A result file cannot be read; the message is one line."""
 
 
+_LATEST_TIMESTAMP = 32503680000.0  # 3000-01-01T00:00:00Z
+
 class _Obj:
     """Typed access to one JSON object; `where` names it in error messages."""
 
@@ -64,10 +67,22 @@ class _Obj:
         value = self.data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self._fail(key, "a number")
+        if not math.isfinite(value):  # json.loads reads NaN and Infinity
+            raise self._fail(key, "a finite number")
         return float(value)
 
     def opt_number(self, key: str) -> float | None:
         return None if self.data.get(key) is None else self.number(key)
+
+    def timestamp(self, key: str) -> float:
+        """Seconds since the epoch, between 1970 and the year 3000 (renderable as a date)."""
+        value = self.number(key)
+        if not 0 <= value <= _LATEST_TIMESTAMP:
+            raise self._fail(key, "a time between 1970 and 3000 (seconds since the epoch)")
+        return value
+
+    def opt_timestamp(self, key: str) -> float | None:
+        return None if self.data.get(key) is None else self.timestamp(key)
 
     def flag(self, key: str, default: bool) -> bool:
         value = self.data.get(key, default)
@@ -126,8 +141,8 @@ def _run(o: _Obj) -> ScanRun:
     return ScanRun(
         targets=o.texts("targets"),
         probes=o.texts("probes"),
-        started=o.number("started"),
-        ended=o.opt_number("ended"),
+        started=o.timestamp("started"),
+        ended=o.opt_timestamp("ended"),
         interfaces=o.texts("interfaces"),
         privileged=o.flag("privileged", True),
         partial=o.flag("partial", False),
@@ -170,7 +185,7 @@ def _observation(o: _Obj) -> Observation:
         ip=o.opt_text("ip"),
         mac=o.opt_text("mac"),
         fields=o.text_map("fields"),
-        at=o.number("at", 0.0),
+        at=o.opt_timestamp("at") or 0.0,
     )
 
 
