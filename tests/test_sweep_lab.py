@@ -203,6 +203,35 @@ def test_second_sweep_names_exactly_the_four_changes(site_a: Any, db: str) -> No
     with Lab(after) as lab:
         second = sweep(lab, cfg, db, "-f", "json")
         quiet = sweep(lab, cfg, db, "-q")  # nothing changed since: nothing printed
+        pruning = sweep(lab, cfg, db, "-q", "--keep-runs", "2", "--site", "pruned")
+        pruning = sweep(lab, cfg, db, "-q", "--keep-runs", "2", "--site", "pruned")
+        pruning = sweep(lab, cfg, db, "--keep-runs", "2", "--site", "pruned")
+        pruned = json.loads(camscan("history", "--db", db, "--site", "pruned", "-f", "json").stdout)
+        # `scan --db` stores too, and its HTML report shows the changes since the last run.
+        page = tmp / "scan.html"
+        scanned = lab.run(
+            [
+                sys.executable,
+                "-m",
+                "camscan",
+                "scan",
+                "-c",
+                str(cfg),
+                "--all-segments",
+                "--db",
+                db,
+                "--site",
+                "pruned",
+                "-f",
+                "html",
+                "-o",
+                str(page),
+            ],
+            capture_output=True,
+            text=True,
+            env=env(),
+            timeout=300,
+        )
     assert second.returncode == 1, second.stderr  # a finding is newly flagged
     diff = json.loads(second.stdout)
     named = {(c["kind"], c["ip"]) for c in diff["changes"]}
@@ -237,6 +266,14 @@ def test_second_sweep_names_exactly_the_four_changes(site_a: Any, db: str) -> No
     assert "Changes since the previous run" in html.stdout and MOVED_MAC in html.stdout
     csv_out = camscan("diff", "--db", db, "--site", "hq", "-f", "csv")
     assert csv_out.returncode == 0 and len(csv_out.stdout.splitlines()) == 1  # header only
+    # Retention: the "pruned" site keeps its newest two runs, and the "hq" site is untouched.
+    assert pruning.returncode == 0 and "1 old runs removed" in pruning.stderr, pruning.stderr
+    assert len(pruned) == 2
+    assert scanned.returncode == 1, scanned.stderr  # flagged devices, as any scan
+    assert f"stored as run {pruned[0]['run'] + 1} of site 'pruned'" in scanned.stderr
+    html_page = page.read_text()
+    assert "Changes since the previous run" in html_page and "No changes." in html_page
+    assert len(json.loads(camscan("history", "--db", db, "--site", "hq", "-f", "json").stdout)) == 3
     consistent(db)
 
 
