@@ -283,13 +283,25 @@ DECODERS: tuple[Decoder, ...] = (
 )
 
 
-def derive(obs: Observation, decoders: Iterable[Decoder] = DECODERS) -> list[Derived]:
-    """Every fact the decoders read out of one observation, without repeats."""
+_FOR_CHANNEL: dict[str, tuple[Decoder, ...]] = {}  # channel -> the decoders that read it
+
+
+def decoders_for(channel: str) -> tuple[Decoder, ...]:
+    found = _FOR_CHANNEL.get(channel)
+    if found is None:
+        found = tuple(d for d in DECODERS if d.reads(channel))
+        if len(_FOR_CHANNEL) < 4096:  # channel names come from devices: bound the cache
+            _FOR_CHANNEL[channel] = found
+    return found
+
+
+def derive(obs: Observation, decoders: Iterable[Decoder] | None = None) -> list[Derived]:
+    """Every fact the decoders (default: DECODERS) read out of one observation, no repeats."""
     found: list[Derived] = []
     seen: set[tuple[Kind, str]] = set()
-    for decoder in decoders:
-        if not decoder.reads(obs.channel):
-            continue
+    chosen = decoders_for(obs.channel) if decoders is None else [
+        d for d in decoders if d.reads(obs.channel)]
+    for decoder in chosen:
         for fact in decoder.decode(obs):
             key = (fact.kind, fact.value.lower())
             if fact.value and key not in seen:
