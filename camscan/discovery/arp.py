@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import heapq
 import ipaddress
-import select
 import socket
 import struct
 import time
@@ -139,6 +138,13 @@ class Completion:
                 return ip
         return None
 
+    def requeue(self, ip: str) -> None:
+        """A request handed out could not be sent: hand it out again next."""
+        if self.tries.get(ip, 0) == 0:
+            self.next_first -= 1  # a first request: it was the last one handed out
+        else:
+            heapq.heappush(self.waiting, (0.0, -1, ip))
+
     def next_request(self, now: float) -> str | None:
         """The address to ask now: a due retry first, then the next first request."""
         due = self._expire(now)
@@ -205,7 +211,7 @@ def _open_packet_socket(iface: Interface) -> socket.socket:
     return sock
 
 
-def sweep_raw(
+async def sweep_raw(
     iface: Interface,
     targets: list[ipaddress.IPv4Address],
     rate: float,
@@ -215,53 +221,72 @@ def sweep_raw(
 ) -> dict[str, str]:
     """ARP-sweep `targets` on `iface`; returns {ip: mac} of those that answered.
 
-    `answered(ip)` is called (in this thread) on each first answer, as it comes."""
+    Runs in the event loop, not a thread: the replies are read by a loop reader as they come,
+    so banner probes sharing the loop (they start on each host as it answers) cannot starve the
+    reader of the GIL and overflow the socket's buffer. `answered(ip)` is called on each first
+    answer, as it comes."""
     if retries is None:  # a second chance for silent hosts, except where nearly all are silent
         retries = 1 if len(targets) <= RETRY_UP_TO else 0
     plan_ = Completion([str(t) for t in targets], retries)
     found: dict[str, str] = {}
     sock = _open_packet_socket(iface)
     template = bytearray(_arp_frame(iface, targets[0]))
-    pacer = Pacer(rate)
     total = len(targets)
+    loop = asyncio.get_running_loop()
+    news = asyncio.Event()  # an answer came: the sweep may be over
 
-    def drain(until: float) -> None:
-        """Read every queued reply, then wait for more until `until` (if it is still ahead).
-
-        Called after every frame sent: replies must not pile up in the socket, whose buffer
-        overflows within a few hundred frames and silently loses answers."""
-        while len(found) < total:
-            wait = max(0.0, until - time.monotonic())  # 0: poll what is queued, do not block
-            ready, _, _ = select.select([sock], [], [], wait)
-            if not ready:
-                return
+    def read_replies() -> None:
+        """Everything queued; the socket buffer must never fill (it drops answers silently)."""
+        while True:
             try:
                 raw = sock.recv(2048)
-            except BlockingIOError:
-                continue
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return  # the interface went away: what was found stands
             reply = _parse_reply(raw)
             if reply and plan_.answer(reply[0], time.monotonic()):
                 found[reply[0]] = reply[1]
+                news.set()
                 if answered is not None:
                     answered(reply[0])
 
+    interval, burst = 1.0 / rate, 8
+    tokens, stamp = float(burst), time.monotonic()
+    loop.add_reader(sock.fileno(), read_replies)
     try:
         while not plan_.done():
-            ip = plan_.next_request(time.monotonic())
+            now = time.monotonic()
+            tokens = min(float(burst), tokens + (now - stamp) / interval)
+            stamp = now
+            if tokens < 1.0:  # paced: at most `rate` frames a second
+                await asyncio.sleep((1.0 - tokens) * interval)
+                continue
+            ip = plan_.next_request(now)
             if ip is None:  # nothing to send yet: wait for answers until the next wait ends
                 wake = plan_.wake_at()
-                drain(wake if wake is not None else time.monotonic())
+                news.clear()
+                if wake is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(news.wait(), max(0.0, wake - time.monotonic()))
                 continue
             template[38:42] = socket.inet_aton(ip)  # ARP target protocol address
-            pacer.wait()
-            sock.send(template)
+            try:
+                sock.send(template)
+            except BlockingIOError:  # the interface's queue is full: the request waits its turn
+                await asyncio.sleep(interval)
+                plan_.requeue(ip)
+                continue
+            tokens -= 1.0
             plan_.sent(ip, time.monotonic())
-            drain(time.monotonic())  # read what has already arrived, do not wait
             first = plan_.next_first
             if progress and plan_.tries[ip] == 1 and (first % 16 == 0 or first == total):
                 progress(first, total)  # progress = addresses probed once
-        drain(time.monotonic())  # answers queued while this process was not scheduled still count
+            if tokens < 1.0:
+                await asyncio.sleep(0)  # let the reader and other probes run between frames
+        read_replies()  # answers queued before the end still count
     finally:
+        loop.remove_reader(sock.fileno())
         sock.close()
     return found
 
@@ -333,9 +358,10 @@ class ArpProbe:
         outcome = ProbeOutcome()
         groups = plan(ctx)
         total = sum(len(v) for v in groups.values())
+        on_host = ctx.on_host
         answered: Callable[[str], None] | None = None
-        if ctx.on_host is not None:  # the sweep runs in a thread: hand each host to the loop
-            loop, on_host = asyncio.get_running_loop(), ctx.on_host
+        if on_host is not None:  # the unprivileged sweep runs in a thread: hand hosts to the loop
+            loop = asyncio.get_running_loop()
 
             def answered(ip: str) -> None:
                 loop.call_soon_threadsafe(on_host, ip)
@@ -352,9 +378,7 @@ class ArpProbe:
 
             try:
                 if privileged:
-                    found = await asyncio.to_thread(
-                        sweep_raw, iface, ips, ctx.rate, progress, answered=answered
-                    )
+                    found = await sweep_raw(iface, ips, ctx.rate, progress, answered=on_host)
                 else:
                     found = await asyncio.to_thread(
                         sweep_unprivileged, iface, ips, ctx.rate, progress, answered
