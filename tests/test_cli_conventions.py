@@ -93,6 +93,14 @@ def test_identify_writes_files_too(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "i.json").read_text())["devices"][0]["maker"] == "hikvision"
 
 
+def test_config_check_reads_standard_input() -> None:
+    r = camscan("config", "check", "-", stdin=CORE)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "-: OK: 1 segments: hq (core: 198.18.0.64/32); 0 exceptions\n"
+    bad = camscan("config", "check", "-", stdin="[[segment]]\nname = 1\n")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
 def test_import_and_report_read_standard_input(saved: Path) -> None:
     r = camscan("import", "-", "-f", "json", stdin=FIXTURE.read_text())
     assert r.returncode == 0, r.stderr

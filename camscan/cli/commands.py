@@ -22,11 +22,15 @@ app.add_typer(oui_app, name="oui")
 
 
 @config_app.command("check")
-def config_check(path: Path = typer.Argument(..., help="The camscan.toml to validate.")) -> None:
+def config_check(
+    path: str = typer.Argument(
+        ..., metavar="FILE", help="The camscan.toml to validate; '-' for standard input."
+    ),
+) -> None:
     """Validate a config file; say exactly what is wrong and where."""
     from camscan.config import config_warnings, load_config
 
-    cfg = load_config(path)
+    cfg = load_config(Path("/dev/stdin") if path == "-" else Path(path))
     for warning in config_warnings(cfg):
         typer.echo(f"{path}: warning: {warning}", err=True)
     zones = ", ".join(f"{s.name} ({s.zone}: {' '.join(s.cidrs)})" for s in cfg.segments)
