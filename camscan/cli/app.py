@@ -7,7 +7,6 @@ with typer.testing.CliRunner sees exactly what a user sees: one line on stderr a
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from typing import Any
@@ -86,6 +85,8 @@ def _version(value: bool) -> None:
 
 
 def _logging(verbose: int, debug: bool) -> None:
+    import logging  # only when asked for: it is not free to import
+
     level = logging.DEBUG if debug or verbose >= 2 else logging.INFO if verbose else None
     if level is None:
         return

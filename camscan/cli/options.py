@@ -7,8 +7,9 @@ from typing import Any
 
 import typer
 
-from camscan.cli.output import FAIL_ON
 from camscan.report.registry import FORMATS
+
+FAIL_ON = ("flagged", "critical", "high", "medium", "info", "never")  # --fail-on thresholds
 
 CONFIG_HELP = (
     "camscan.toml with segments, zones, settings and exceptions. Without it camscan reads "

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, fail
+from camscan.cli.options import FAIL_ON
 from camscan.report.registry import FORMATS
 
 if TYPE_CHECKING:  # kept off the start-up path
@@ -40,7 +41,6 @@ EXTENSIONS: tuple[tuple[str, str], ...] = (
     (".htm", "html"),
     (".txt", "table"),
 )
-FAIL_ON = ("flagged", "critical", "high", "medium", "info", "never")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
