@@ -27,7 +27,7 @@ DERIVED = {
     "hik-derived-mdns-serial": ("hikvision", None, "DS-2CD2722FWD-IZS", "high",
                                 "read from the mDNS SRV target host name"),
 }
-LOOKALIKES = ("lookalike-onvif-derived",)
+LOOKALIKES = ("lookalike-onvif-derived", "lookalike-badge-serial")
 
 
 @pytest.fixture(scope="module")
