@@ -571,3 +571,15 @@ def test_every_emitted_key_is_documented() -> None:
     keys |= {*data["findings"][0], *device["observations"][0]}
     undocumented = sorted(k for k in keys if f'"{k}"' not in doc and f"`{k}`" not in doc)
     assert not undocumented
+
+
+def test_streamed_json_is_the_contract_one_record_per_line(tmp_path: Path) -> None:
+    from camscan.report.json_contract import dump_contract, result_to_contract
+
+    result = sample_result()
+    out = io.StringIO()
+    dump_contract(result, out)
+    text = out.getvalue()
+    assert json.loads(text) == json.loads(json.dumps(result_to_contract(result)))
+    device_lines = [ln for ln in text.splitlines() if ln.startswith('    {"ip": ')]
+    assert len(device_lines) == len(result.devices)  # one device per line: grep-able, streamable

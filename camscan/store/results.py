@@ -28,7 +28,7 @@ from camscan.model import (
     Strength,
     Verdict,
 )
-from camscan.report.json_contract import dumps_contract
+from camscan.report.json_contract import dump_contract
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # far above any real scan; refuses to read a runaway file
 
@@ -260,7 +260,7 @@ def save_result(result: ScanResult, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(dumps_contract(result))
+            dump_contract(result, out)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
