@@ -191,6 +191,8 @@ def test_verbose_logs_to_stderr_and_keeps_stdout_clean(tmp_path: Path) -> None:
     assert "camscan: INFO: camscan.cli: config: none found" in loud.stderr
     assert "writing json to standard output" in loud.stderr
     assert json.loads(loud.stdout) and loud.stdout.count("\n") == quiet.stdout.count("\n")
+    debug = camscan("--debug", "import", str(FIXTURE), "-f", "json")
+    assert "camscan: INFO: camscan.cli: writing json" in debug.stderr
 
 
 def test_completion_and_version() -> None:
@@ -240,3 +242,29 @@ def test_other_systems_get_one_line_not_a_traceback() -> None:
         "camscan: error: camscan runs on Linux only (it reads Linux network interfaces and "
         "neighbour tables); this system is darwin\n"
     )
+
+
+def test_history_and_diff_take_dash_for_standard_output(tmp_path: Path) -> None:
+    from camscan.store import open_store
+    from tests.test_report import sample_result
+
+    db = tmp_path / "runs.sqlite"
+    store = open_store(str(db))
+    try:
+        first, second = sample_result(), sample_result()
+        second.run.started += 3600
+        second.devices = second.devices[1:]
+        store.save(first, "hq")
+        store.save(second, "hq")
+    finally:
+        store.close()
+    r = camscan("diff", "--db", str(db), "--site", "hq", "-f", "json", "-o", "-", cwd=tmp_path)
+    assert r.returncode in (0, 1), r.stderr
+    assert json.loads(r.stdout)
+    h = camscan("history", "--db", str(db), "-f", "csv", "-o", "-", cwd=tmp_path)
+    assert h.returncode == 0, h.stderr
+    assert len(h.stdout.strip().splitlines()) == 3  # header and two runs
+    assert not (tmp_path / "-").exists()
+    out = tmp_path / "runs.csv"
+    assert camscan("history", "--db", str(db), "-f", "csv", "-o", str(out)).returncode == 0
+    assert out.read_text() == h.stdout

@@ -110,7 +110,7 @@ def store_result(
 def write_changes(diff: RunDiff, fmt: str, output: Path | None) -> None:
     from camscan.history.render import write_diff
 
-    if output is None:
+    if output is None or str(output) == "-":  # '-' is standard output, as for every report
         write_diff(diff, fmt, sys.stdout)
         return
     try:
@@ -187,6 +187,9 @@ def history(
     config: Path = typer.Option(None, "--config", "-c", help="camscan.toml ([store] db, site)."),
     limit: int = typer.Option(50, "--limit", "-n", help="At most this many runs, newest first."),
     fmt: str = typer.Option("table", "--format", "-f", help="table|json|csv"),
+    output: Path = typer.Option(
+        None, "--output", "-o", metavar="FILE", help="Write to FILE ('-': standard output)."
+    ),
 ) -> None:
     """List stored runs: site, time, targets, devices, flagged, partial."""
     if fmt not in ("table", "json", "csv"):
@@ -199,7 +202,14 @@ def history(
         where = f" of site {chosen!r}" if chosen else ""
         typer.echo(f"camscan: no stored runs{where} in {store.url}", err=True)
         return
-    _write_history(runs, fmt, sys.stdout)
+    if output is None or str(output) == "-":
+        _write_history(runs, fmt, sys.stdout)
+        return
+    try:
+        with output.open("w", encoding="utf-8", newline="") as f:
+            _write_history(runs, fmt, f)
+    except OSError as e:
+        fail(f"cannot write {output}: {e.strerror or e}", EXIT_FAILED)
 
 
 # -- diff -----------------------------------------------------------------------------------
@@ -245,7 +255,9 @@ def diff(
     site: str = site_option(),
     config: Path = typer.Option(None, "--config", "-c", help="camscan.toml ([store] db, site)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table|json|csv|html"),
-    output: Path = typer.Option(None, "--output", "-o", help="Write to this file."),
+    output: Path = typer.Option(
+        None, "--output", "-o", metavar="FILE", help="Write to FILE ('-': standard output)."
+    ),
 ) -> None:
     """What changed between two runs: new, gone, moved, changed, newly flagged, resolved.
 
@@ -285,7 +297,13 @@ def sweep(
         [], "--interface", "-i", help="Interface to use (repeatable)."
     ),
     fmt: str = typer.Option("table", "--format", "-f", help="Changes as table|json|csv|html."),
-    output: Path = typer.Option(None, "--output", "-o", help="Write the changes to this file."),
+    output: Path = typer.Option(
+        None,
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write the changes to FILE ('-': standard output).",
+    ),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print only changes, and nothing when there are none."
     ),
