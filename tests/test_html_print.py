@@ -119,3 +119,33 @@ def test_first_page_picture_has_content_and_severity_colours(pdf: Path, tmp_path
         check=True,
     )  # fmt: skip
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _ppm_pixels(pdf: Path, where: Path) -> list[bytes]:
+    assert PDFTOPPM is not None
+    subprocess.run(
+        [PDFTOPPM, "-f", "1", "-l", "1", "-r", "30", str(pdf), str(where / "t")], check=True
+    )
+    ppm = next(where.glob("t*.ppm")).read_bytes()
+    _, width, height, _, pixels = ppm.split(maxsplit=4)
+    return [pixels[i : i + 3] for i in range(0, int(width) * int(height) * 3, 3)]
+
+
+def test_only_the_reports_own_styles_apply(tmp_path: Path) -> None:
+    out = io.StringIO()
+    render(office_result(), "html", out)
+    page = out.getvalue()
+    assert "'unsafe-inline'" not in page
+    magenta = "<style>body, main, section { background:#ff00ff !important; }</style>"
+    for name, text in (("own", page), ("injected", page.replace("</head>", magenta + "</head>"))):
+        html = tmp_path / f"{name}.html"
+        html.write_text(text, encoding="utf-8")
+        pdf = tmp_path / f"{name}.pdf"
+        done = _chromium([f"--print-to-pdf={pdf}", html.as_uri()], tmp_path / f"profile-{name}")
+        assert done.returncode == 0, done.stderr[-2000:]
+        (tmp_path / name).mkdir()
+        pixels = _ppm_pixels(pdf, tmp_path / name)
+        pink = sum(1 for r, g, b in pixels if r > 200 and g < 60 and b > 200)
+        red = sum(1 for r, g, b in pixels if r > 150 and g < 70 and b < 70)
+        assert pink == 0, name  # the extra, unhashed <style> is refused by the page's CSP
+        assert red > 10, name  # while the report's own stylesheet applies

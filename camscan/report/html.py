@@ -6,8 +6,11 @@ Content-Security-Policy that forbids scripts, so even a templating mistake stays
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -219,6 +222,22 @@ def _other_run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+# The template's policy allows inline styles; the written page pins them instead: only the
+# page's own <style> elements, by hash, may style it (no style attributes, no injected CSS).
+_STYLE_POLICY = "style-src 'unsafe-inline'"
+_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+
+
+def pin_styles(page: str) -> str:
+    """Replace the template's style-src with the SHA-256 of each <style> element's text."""
+    hashes = sorted(
+        {base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode()
+         for m in _STYLE.finditer(page)}
+    )  # fmt: skip
+    pinned = "style-src " + " ".join(f"'sha256-{h}'" for h in hashes) if hashes else ""
+    return page.replace(_STYLE_POLICY, pinned or "style-src 'none'", 1)
+
+
 def write_html(
     result: ScanResult,
     out: TextIO,
@@ -273,7 +292,7 @@ def write_html(
             changes=changes,
         )
     )
-    out.write(page)
+    out.write(pin_styles(page))
 
 
 def write(result: ScanResult, out: TextIO, options: RenderOptions) -> None:
