@@ -36,6 +36,9 @@ MDNS_INSTANCE = "mdns.instance"  # raw: "HIKVISION DS-2CD2722FWD-IZS - 733050075
 MDNS_SERVER = "mdns.server"  # raw: SRV target host name
 MDNS_TXT = "mdns.txt"  # raw: "key=value" pairs, space-separated
 MDNS_TYPE = "mdns.type"  # raw: service type, e.g. "_CGI._tcp.local."
+# raw: instance name of a service the sender announced for ANOTHER address (its A record names
+# fields["reported_ip"], not the sender): a claim by the sender, evidence about no one
+MDNS_CLAIM = "mdns.claim"
 
 SADP_REPLY = "sadp.reply"  # raw: the ProbeMatch XML (bounded)
 DHIP_REPLY = "dhip.reply"  # raw: the JSON body after the 32-byte header

@@ -358,3 +358,37 @@ def test_nmap_import_of_hostile_xml_is_a_one_line_error(xml: bytes) -> None:
     with pytest.raises(IngestError) as raised:
         devices_from_nmap_xml(xml)
     assert "\n" not in str(raised.value)
+
+
+# --- attribution only to the sender -----------------------------------------------------------
+
+
+def _mdns_reply(address: str) -> bytes:
+    from zeroconf import DNSAddress, DNSOutgoing, DNSPointer, DNSService, const
+
+    out = DNSOutgoing(const._FLAGS_QR_RESPONSE | const._FLAGS_AA)
+    stype = "_CGI._tcp.local."
+    instance = f"HIKVISION DS-2CD2385G1-I - 733050075.{stype}"
+    server = "DS-2CD2385G1-I20200414AAWRE733050075.local."
+    out.add_answer_at_time(DNSPointer(stype, const._TYPE_PTR, const._CLASS_IN, 120, instance), 0)
+    out.add_answer_at_time(
+        DNSService(instance, const._TYPE_SRV, const._CLASS_IN, 120, 0, 0, 80, server), 0
+    )
+    packed = bytes(int(p) for p in address.split("."))
+    out.add_answer_at_time(DNSAddress(server, const._TYPE_A, const._CLASS_IN, 120, packed), 0)
+    return out.packets()[0]
+
+
+def test_an_mdns_service_announced_for_another_address_is_only_a_claim() -> None:
+    from camscan.discovery.mdns import parse_mdns
+
+    spoofer = "198.18.60.31"
+    for named in ("198.18.60.20", "127.0.0.1"):
+        observations = parse_mdns(_mdns_reply(named), spoofer)
+        assert observations is not None
+        assert [o.channel for o in observations] == ["mdns.claim"]
+        assert {o.ip for o in observations} == {spoofer}  # the sender, never the named host
+        assert observations[0].fields["reported_ip"] == named
+        assert _verdict_of(*((o.channel, o.raw, o.probe) for o in observations)).maker is None
+    own = parse_mdns(_mdns_reply(spoofer), spoofer)  # a device announcing itself still counts
+    assert own is not None and "mdns.instance" in {o.channel for o in own}

@@ -8,6 +8,8 @@ are still learned and asked (up to MAX_TYPES).
 Attribution is to the sender only: every observation belongs to the address the reply came
 from. An A record inside a reply is the sender's claim about some address; it is kept as the
 `reported_ip` field ("reported by" the sender) and never creates or speaks for another device.
+A service whose A records name only other addresses (a spoofer, or a sleep proxy) becomes one
+`mdns.claim` observation on the sender: recorded, but evidence about no one.
 Queries go from an ephemeral port (RFC 6762 6.7 "legacy unicast"): responders answer straight
 to that socket, so the source address of each reply is known. zeroconf's wire parser reads them.
 """
@@ -117,7 +119,7 @@ def parse_mdns(data: bytes, src_ip: str) -> list[Observation] | None:
     types: dict[str, str] = {}  # instance -> service type
     services: dict[str, DNSService] = {}
     texts: dict[str, bytes] = {}
-    addresses: dict[str, str] = {}  # host name (lowercase) -> IPv4 the reply claims for it
+    addresses: dict[str, list[str]] = {}  # host name (lowercase) -> IPv4s the reply claims
     for record in message.answers():
         if isinstance(record, DNSPointer) and record.name.lower() != SERVICES_META:
             types[record.alias] = record.name
@@ -128,11 +130,19 @@ def parse_mdns(data: bytes, src_ip: str) -> list[Observation] | None:
         elif isinstance(record, DNSAddress) and record.type == _TYPE_A:
             address = ipv4_or_none(_address_text(record.address))
             if address:
-                addresses.setdefault(record.name.lower(), address)
+                addresses.setdefault(record.name.lower(), []).append(address)
     found: list[Observation] = []
     for instance in sorted(set(types) | set(services)):
         service_type = types.get(instance) or instance.split(".", 1)[-1]
         srv = services.get(instance)
+        claimed = addresses.get(srv.server.lower(), []) if srv else []
+        if claimed and src_ip not in claimed:  # announced for another host: a claim only
+            fields = {ch.FIELD_IP: src_ip, "reported_by": src_ip, "reported_ip": claimed[0]}
+            if srv and srv.server:
+                fields[ch.FIELD_HOSTNAME] = srv.server.removesuffix(".")[:RAW_LIMIT]
+            claim = Observation(ch.MDNS_CLAIM, instance[:RAW_LIMIT], NAME, src_ip, None, fields)
+            found.append(claim)
+            continue
         found += service_observations(
             service_type,
             instance,
@@ -140,7 +150,7 @@ def parse_mdns(data: bytes, src_ip: str) -> list[Observation] | None:
             srv.port if srv else None,
             txt_pairs(texts.get(instance, b"")),
             src_ip,
-            addresses.get(srv.server.lower()) if srv else None,
+            claimed[0] if claimed else None,
         )
     return found
 

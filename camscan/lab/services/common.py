@@ -109,6 +109,7 @@ class ReplyProtocol(asyncio.DatagramProtocol):
     def __init__(self, answer: Any, flood: int = 1) -> None:
         self.answer = answer
         self.flood = max(1, min(flood, 100_000))
+        self.floods: set[asyncio.Task[None]] = set()  # strong references while they run
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -123,8 +124,18 @@ class ReplyProtocol(asyncio.DatagramProtocol):
             if self.flood == 1:
                 self.transport.sendto(reply, addr)
                 return
-            for n in range(self.flood):
-                self.transport.sendto(reply + distinct_tail(n), addr)
+            task = asyncio.get_running_loop().create_task(self._flood(reply, addr))
+            self.floods.add(task)
+            task.add_done_callback(self.floods.discard)
+
+    async def _flood(self, reply: bytes, addr: tuple[str | Any, int]) -> None:
+        """In batches, yielding between them: the other emulated devices keep answering."""
+        for n in range(self.flood):
+            if self.transport is None or self.transport.is_closing():
+                return
+            self.transport.sendto(reply + distinct_tail(n), addr)
+            if n % 256 == 255:
+                await asyncio.sleep(0.001)
 
     def error_received(self, exc: Exception) -> None:
         return  # e.g. ICMP unreachable from a scanner that closed its socket
