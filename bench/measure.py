@@ -24,7 +24,7 @@ TOOL_TIMEOUT = 1800.0  # seconds: a hung tool ends its run instead of the benchm
 def measure(result_path: str, stdout_path: str, argv: list[str]) -> int:
     """Run argv, write {wall, rss_kb, rc} to result_path; refuse outside a lab namespace."""
     sys.path.insert(0, str(ROOT))
-    from camscan.lab.guard import lab_namespace_problem
+    from camscan.labguard import lab_namespace_problem
 
     problem = lab_namespace_problem()
     if problem:

@@ -256,7 +256,7 @@ def test_scanner_namespace_is_a_guarded_lab_namespace(lab: Lab) -> None:
     out = in_scanner(
         lab,
         """
-        from camscan.lab.guard import lab_namespace_problem
+        from camscan.labguard import lab_namespace_problem
         print(lab_namespace_problem())
         """,
     )

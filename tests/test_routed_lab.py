@@ -74,7 +74,7 @@ def test_bad_routed_topologies_are_refused(networks: list[dict[str, str]], messa
 
 @pytest.mark.lab
 def test_router_forwards_unicast_only_and_no_namespace_has_a_default_route(routed: Lab) -> None:
-    from camscan.lab.guard import lab_namespace_problem
+    from camscan.labguard import lab_namespace_problem
 
     assert routed.layout is not None and routed.layout.router_ns
     for ns in routed.namespaces:

@@ -120,7 +120,7 @@ def _print_targets(ts: TargetSet) -> None:
 def _lab_guard() -> None:
     # Tests and the demo set this so that a mistake can never scan a real network.
     if os.environ.get("CAMSCAN_LAB_GUARD") == "1":
-        from camscan.lab.guard import lab_namespace_problem
+        from camscan.labguard import lab_namespace_problem
 
         problem = lab_namespace_problem()
         if problem:

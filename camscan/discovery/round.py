@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if not args.outside_lab:
-        from camscan.lab.guard import lab_namespace_problem  # a test tool: keep it in the lab
+        from camscan.labguard import lab_namespace_problem  # a test tool: keep it in the lab
 
         problem = lab_namespace_problem()
         if problem:

@@ -6,11 +6,11 @@ benchmarks. Every address lives in 198.18.0.0/15; nothing is created in the host
         lab.run(["ip", "-br", "addr"])
 """
 
-from camscan.lab.guard import lab_namespace_problem
 from camscan.lab.instance import Lab, LabError, lab_problem
 from camscan.lab.netns import remove_stale
 from camscan.lab.persona import Persona, PersonaError, bundled_persona_names, load_persona
 from camscan.lab.topology import LabDevice, LabNetwork, Topology, TopologyError, load_topology
+from camscan.labguard import lab_namespace_problem
 
 __all__ = [
     "Lab",

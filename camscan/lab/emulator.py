@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from camscan.lab import netns
-from camscan.lab.guard import lab_namespace_problem
 from camscan.lab.services import dhip, dvrip, http, mdns, rtsp, sadp, ssdp, tcp, wsd
 from camscan.lab.services.common import DeviceContext, Starter
+from camscan.labguard import lab_namespace_problem
 
 PR_SET_PDEATHSIG = 1
 

@@ -30,8 +30,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from camscan.lab.guard import LAB_SPACE
 from camscan.lab.persona import Persona, PersonaError, derive_mac, load_persona
+from camscan.labguard import LAB_SPACE
 from camscan.macaddr import normalise_mac
 
 BUNDLED_TOPOLOGIES = Path(__file__).parent / "topologies"

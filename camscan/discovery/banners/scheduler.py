@@ -256,10 +256,8 @@ def _lab_problem(ips: list[str]) -> str | None:
     """This entry point is for loopback and the lab only: refuse anything else."""
     if all(ipaddress.ip_address(ip).is_loopback for ip in ips):
         return None
-    try:
-        from camscan.lab.guard import lab_namespace_problem
-    except ImportError:
-        return "non-loopback targets need the lab guard (camscan.lab.guard), which is missing"
+    from camscan.labguard import lab_namespace_problem
+
     problem = lab_namespace_problem()
     if problem is not None:
         return f"non-loopback targets only inside a camscan lab namespace: {problem}"

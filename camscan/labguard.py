@@ -1,5 +1,8 @@
 """Refuse to play devices or send lab traffic anywhere but inside a lab namespace.
 
+Used by the lab (camscan/lab/), by `camscan scan` under CAMSCAN_LAB_GUARD=1, and by the probes'
+own test entry points; it lives outside camscan/lab/ so that discovery never imports the lab.
+
 A lab namespace holds only 198.18.0.0/15 IPv4 addresses (RFC 2544 benchmarking space) besides
 loopback, no global IPv6 address, and no default route: traffic from it cannot leave the lab.
 """
