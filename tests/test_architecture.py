@@ -1,0 +1,206 @@
+"""Imports point one way: foundation <- discovery <- identify <- policy <- report <- store.
+
+Every module under camscan/ is parsed (no import needed, so nothing is executed). An import
+inside `if TYPE_CHECKING:` is left out: it is a type annotation, not a runtime dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "camscan"
+
+# Plain values and small helpers every stage may use; they import nothing from the stages.
+FOUNDATION = {
+    "camscan", "errors", "model", "channels", "macaddr", "netif", "targets", "data", "identity",
+    "labguard", "contract",
+}
+# The pipeline's stages, in the order data flows. A stage may import the foundation and any
+# stage before it, never one after it.
+STAGES = ["discovery", "identify", "policy", "report", "store", "history"]
+# Each extension point's registry or vocabulary: leaf modules any layer may read (the config
+# schema and the CLI choices come from them), importing only the foundation.
+VOCABULARY = {"discovery.registry", "report.registry", "report.interface", "identify.makers"}
+# What wires the stages together; nothing below imports these.
+WIRING = {"config", "pipeline", "runinfo", "cli", "__main__"}
+# The emulated lab: a test tool outside the pipeline; no pipeline module imports it.
+TOOLS = {"lab"}
+# Known backward imports still to remove, each with its reason. The test below fails when one
+# is gone (so the list only shrinks) and when any other appears.
+KNOWN = {
+    ("camscan.discovery.nmap_engine", "camscan.identify.ingest"): (
+        "nmap's XML reader lives in identify/ingest.py (for `camscan import`); it produces "
+        "observations, so it belongs in discovery/"
+    ),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """camscan modules `path` imports at run time (module level or inside functions)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    me = module_name(path).split(".")
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "camscan")
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = me if is_package else me[:-1]
+                base = base[: len(base) - node.level + 1]
+                mod = ".".join([*base, node.module] if node.module else base)
+            else:
+                mod = node.module or ""
+            if mod.split(".")[0] == "camscan":
+                found.add(mod)
+                found.update(f"{mod}.{a.name}" for a in node.names)  # `from camscan import x`
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def _known(mod: str, modules: set[str]) -> str | None:
+    while mod and mod not in modules:
+        mod = mod.rpartition(".")[0]
+    return mod or None
+
+
+def graph() -> dict[str, set[str]]:
+    paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    modules = set(paths)
+    return {
+        m: {k for i in runtime_imports(p) if (k := _known(i, modules)) and k != m}
+        for m, p in paths.items()
+    }
+
+
+def unit(mod: str) -> str:
+    """The architectural unit of a module: its vocabulary module, or its top-level package."""
+    rel = mod.removeprefix("camscan.") if mod != "camscan" else "camscan"
+    for v in VOCABULARY:
+        if rel == v or rel.startswith(v + "."):
+            return v
+    return rel.split(".")[0]
+
+
+def layer(u: str) -> tuple[int, str]:
+    if u in FOUNDATION:
+        return (0, "foundation")
+    if u in VOCABULARY:
+        return (1, "vocabulary")
+    if u in STAGES:
+        return (2 + STAGES.index(u), u)
+    if u in TOOLS:
+        return (90, u)
+    if u in WIRING:
+        return (100, "wiring")
+    raise AssertionError(f"camscan.{u}: not placed in any layer; add it to test_architecture.py")
+
+
+def allowed(src: str, dst: str) -> bool:
+    (ls, _), (ld, _) = layer(src), layer(dst)
+    if src == dst or ld == 0:
+        return True  # itself, or the foundation
+    if src in FOUNDATION:
+        return False
+    if src in VOCABULARY:  # leaves: only the foundation and their own package's vocabulary
+        return dst in VOCABULARY and dst.split(".")[0] == src.split(".")[0]
+    if dst in VOCABULARY:
+        return True
+    if src in STAGES:
+        return dst in STAGES and ld < ls
+    if src in TOOLS:
+        return dst in STAGES or dst in TOOLS  # the lab may use any stage's parsers
+    return src in WIRING  # wiring may import anything
+
+
+def test_every_module_is_placed_in_a_layer() -> None:
+    for mod in graph():
+        layer(unit(mod))
+
+
+def test_imports_point_one_way_between_layers_and_stages() -> None:
+    backward = {
+        (src, dst)
+        for src, dsts in graph().items()
+        for dst in dsts
+        if not allowed(unit(src), unit(dst))
+    }
+    bad = sorted(
+        f"{src} imports {dst} ({layer(unit(src))[1]} -> {layer(unit(dst))[1]})"
+        for src, dst in backward - set(KNOWN)
+    )
+    assert bad == []
+    assert set(KNOWN) <= backward, "a known backward import is gone: drop it from KNOWN"
+
+
+def test_no_import_cycle_between_units() -> None:
+    edges: dict[str, set[str]] = {}
+    for src, dsts in graph().items():
+        for dst in dsts:
+            if unit(src) != unit(dst):
+                edges.setdefault(unit(src), set()).add(unit(dst))
+    cycles: list[list[str]] = []
+
+    def walk(node: str, path: list[str]) -> None:
+        for nxt in sorted(edges.get(node, ())):
+            if nxt in path:
+                cycles.append([*path[path.index(nxt):], nxt])
+            elif len(path) < 12:
+                walk(nxt, [*path, nxt])
+
+    for start in sorted(edges):
+        walk(start, [start])
+    assert cycles == []
+
+
+def test_the_cli_package_has_no_cycle_between_main_and_the_commands() -> None:
+    g = graph()
+    assert not {d for d in g["camscan.cli.main"] if d.endswith("_cmd")}  # registered by name
+    for mod, deps in g.items():
+        if mod.startswith("camscan.cli."):
+            assert "camscan.cli.main" not in deps, f"{mod} imports cli.main (a cycle)"
+
+
+def test_the_checker_sees_imports_and_would_catch_a_backward_one(tmp_path: Path) -> None:
+    src = tmp_path / "camscan" / "identify" / "x.py"
+    src.parent.mkdir(parents=True)
+    src.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "from camscan.model import Device\n"
+        "if TYPE_CHECKING:\n    from camscan.report import render\n"
+        "def f():\n    from camscan.policy.rules import evaluate\n    from . import engine\n"
+    )
+    global PACKAGE
+    saved, PACKAGE = PACKAGE, tmp_path / "camscan"
+    try:
+        found = runtime_imports(src)
+    finally:
+        PACKAGE = saved
+    assert "camscan.model" in found and "camscan.policy.rules" in found
+    assert "camscan.identify.engine" in found
+    assert not any(f.startswith("camscan.report") for f in found)
+    assert not allowed("identify", "policy") and allowed("policy", "identify")
+    assert not allowed("store", "history") and not allowed("model", "identify")
