@@ -20,6 +20,7 @@ import typer
 
 from camscan.cli.app import app
 from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, fail
+from camscan.cli.options import config_option
 from camscan.config import Config, ConfigError, site_problem
 
 if TYPE_CHECKING:
@@ -184,7 +185,7 @@ def history(
     site: str = typer.Option(
         None, "--site", help="Only this site (default: [store] site, else every site)."
     ),
-    config: Path = typer.Option(None, "--config", "-c", help="camscan.toml ([store] db, site)."),
+    config: Path = config_option(),
     limit: int = typer.Option(50, "--limit", "-n", help="At most this many runs, newest first."),
     fmt: str = typer.Option("table", "--format", "-f", help="table|json|csv"),
     output: Path = typer.Option(
@@ -253,7 +254,7 @@ def diff(
     ),
     db: str = db_option(),
     site: str = site_option(),
-    config: Path = typer.Option(None, "--config", "-c", help="camscan.toml ([store] db, site)."),
+    config: Path = config_option(),
     fmt: str = typer.Option("table", "--format", "-f", help="table|json|csv|html"),
     output: Path = typer.Option(
         None, "--output", "-o", metavar="FILE", help="Write to FILE ('-': standard output)."
@@ -285,9 +286,7 @@ def diff(
 # -- sweep ----------------------------------------------------------------------------------
 @app.command("sweep")
 def sweep(
-    config: Path = typer.Option(
-        ..., "--config", "-c", help="camscan.toml whose segments the sweep scans."
-    ),
+    config: Path = config_option(),
     db: str = db_option(),
     site: str = site_option(),
     keep_runs: int = typer.Option(
@@ -322,7 +321,9 @@ def sweep(
     _check_format(fmt)
     cfg = load_cfg(config)
     if not cfg.segments:
-        fail(f"{config}: a sweep scans the config's segments, and it has no [[segment]]")
+        if cfg.path is None:
+            fail("a sweep scans the segments of a camscan.toml, and none was found (give --config)")
+        fail(f"{cfg.path} has no [[segment]]: a sweep scans the segments of its config")
     keep = keep_runs if keep_runs is not None else cfg.store.keep_runs
     if keep is not None and keep < 1:
         fail("--keep-runs must be at least 1")
