@@ -1,0 +1,133 @@
+"""`camscan history`, `diff` and `report RUN` against stored runs, in-process (no lab, no packets).
+
+Runs are built from real observations through camscan's identify and policy stages (see
+tests/test_store.py) and stored on both backends.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+from camscan.history.diff import DeviceChange, FieldChange, RunDiff, RunRef
+from camscan.history.render import CSV_COLUMNS, write_diff
+from camscan.store import open_store
+from tests.test_cli import camscan
+from tests.test_store import baseline_devices, later_devices, result
+
+
+def stored(url: str) -> tuple[int, int, int]:
+    """Two complete runs of site hq, then a partial one; one run of site branch."""
+    store = open_store(url)
+    try:
+        t = time.time() - 1000
+        a = store.save(result(baseline_devices(), started=t), "hq")
+        b = store.save(result(later_devices(), started=t + 10), "hq")
+        p = store.save(result(baseline_devices(), partial=True, started=t + 20), "hq")
+        store.save(result(baseline_devices(), started=t + 30), "branch")
+    finally:
+        store.close()
+    return a, b, p
+
+
+def test_history_lists_runs_newest_first(store_url: str) -> None:
+    a, b, p = stored(store_url)
+    r = camscan("history", "--db", store_url, "-f", "json")
+    assert r.returncode == 0, r.stderr
+    runs = json.loads(r.stdout)
+    assert [(x["site"], x["partial"]) for x in runs] == [
+        ("branch", False),
+        ("hq", True),
+        ("hq", False),
+        ("hq", False),
+    ]
+    table = camscan("history", "--db", store_url, "--site", "hq")
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == [
+        "run",
+        "site",
+        "started",
+        "targets",
+        "devices",
+        "flagged",
+        "partial",
+    ]
+    assert [line.split()[0] for line in lines[1:]] == [str(p), str(b), str(a)]
+    assert lines[1].split()[-1] == "yes" and lines[2].split()[-1] == "no"
+
+
+def test_diff_defaults_to_the_last_two_complete_runs_of_the_site(store_url: str) -> None:
+    a, b, _ = stored(store_url)
+    r = camscan("diff", "--db", store_url, "--site", "hq", "-f", "json")
+    assert r.returncode == 1, r.stderr  # findings newly flagged
+    doc = json.loads(r.stdout)
+    assert (doc["before"]["id"], doc["after"]["id"]) == (a, b)  # the partial run is skipped
+    assert doc["counts"] == {
+        "newly_flagged": 2,
+        "new": 1,
+        "gone": 1,
+        "moved": 1,
+        "changed": 1,
+        "resolved": 0,
+    }
+    back = camscan("diff", str(b), str(a), "--db", store_url, "-f", "json")
+    assert back.returncode == 0  # the other way round nothing is newly flagged...
+    assert json.loads(back.stdout)["counts"]["resolved"] == 2  # ...two are resolved
+
+
+def test_diff_errors_are_one_line_with_the_usage_code(store_url: str) -> None:
+    a, _, _ = stored(store_url)
+    for args, needle in (
+        (["diff", str(a), "999"], "no run 999"),
+        (["diff", "--site", "branch"], "fewer than two complete runs"),
+        (["diff", "1", "2", "3"], "at most two run ids"),
+        (["diff", "x1"], "not a run id"),
+        (["diff", str(a), "-f", "jsonl"], "--format 'jsonl'"),
+    ):
+        r = camscan(*args, "--db", store_url)
+        assert r.returncode == 2, (args, r.stderr)
+        assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_report_of_a_stored_run_shows_the_changes_in_html(store_url: str) -> None:
+    a, b, _ = stored(store_url)
+    page = camscan("report", str(b), "--db", store_url, "-f", "html").stdout
+    assert "Changes since the previous run" in page
+    assert f"run {a} (" in page and "V5.7.3build 220112" in page
+    first = camscan("report", str(a), "--db", store_url, "-f", "html").stdout
+    assert "<h1" in first and "Changes since the previous run" not in first  # nothing before it
+    as_json = json.loads(camscan("report", str(b), "--db", store_url, "-f", "json").stdout)
+    assert {d["device_id"] for d in as_json["devices"]} >= {"mac:58:50:ed:00:00:20"}
+
+
+def test_hostile_text_stays_inert_in_every_diff_format() -> None:
+    # Device text reaches a diff verbatim (models, badges, firmware are what devices say).
+    evil = '=HYPERLINK("http://x")\x1b[2J<script>alert(1)</script>'
+    change = DeviceChange(
+        kind="changed",
+        device_id="serial:" + evil,
+        ip="198.18.70.10",
+        mac=None,
+        maker="hikvision",
+        brand=evil,
+        model=evil,
+        segment="servers",
+        zone="core",
+        severity="critical",
+        fields=(FieldChange("firmware", "V5.6.2", evil),),
+    )
+    diff = RunDiff(RunRef(1, "hq", 0.0, False), RunRef(2, "hq", 10.0, False), (change,))
+    out = {}
+    for fmt in ("table", "json", "csv", "html"):
+        buf = io.StringIO()
+        write_diff(diff, fmt, buf)
+        out[fmt] = buf.getvalue()
+    assert "\x1b" not in out["table"] and "\\x1b[2J" in out["table"]
+    rows = list(csv.reader(io.StringIO(out["csv"])))
+    assert all(not cell.startswith("=") for row in rows for cell in row)
+    assert rows[1][CSV_COLUMNS.index("model")].startswith("'=HYPERLINK")
+    assert "<script>" not in out["html"] and "&lt;script&gt;" in out["html"]
+    assert "\x1b" not in out["html"]
+    assert json.loads(out["json"])["changes"][0]["model"] == evil  # JSON keeps it exactly
