@@ -66,3 +66,4 @@ FIELD_DEVICE_TYPE = "device_type"  # IPC, NVR, ...
 FIELD_ACTIVATED = "activated"  # "true"/"false" (SADP)
 FIELD_PORT = "port"
 FIELD_MAC_SOURCE = "mac_source"  # how an observation's MAC was learned (camscan.macaddr.MacSource)
+FIELD_INTERFACE = "interface"  # the local interface a reply was heard on

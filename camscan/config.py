@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ipaddress
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ SPECIAL_ZONES = ("core", "sensitive")
 ALL_PROBES = probe_registry.NAMES  # the [scan] probes a config may name
 ENGINES = ("camscan", "nmap")  # who does off-link host discovery and the port scan
 FINDING_SEVERITIES = ("critical", "high", "medium")  # a zone's severity for a listed maker
-_SEGMENT_KEYS = {"name", "cidrs", "zone", "description"}
+_SEGMENT_KEYS = {"name", "cidrs", "zone", "description", "interfaces"}
 _SCAN_KEYS = {
     "targets",
     "interfaces",
@@ -41,6 +42,7 @@ _SCAN_KEYS = {
 }
 _OUTPUT_KEYS = {"format", "file"}
 _POLICY_KEYS = {"listed_makers", "min_confidence", "severity"}
+_IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")  # Linux IFNAMSIZ - 1
 _EXCEPTION_KEYS = {"mac", "serial", "reason", "accepted_by", "expires"}
 _STORE_KEYS = {"db", "site", "keep_runs"}
 _TOP_KEYS = {"segment", "scan", "output", "policy", "exception", "store"}
@@ -273,7 +275,14 @@ def _segment(s: Any, n: int, where: str) -> Segment:
             raise ConfigError(
                 f"{where}: {place}: cidrs[{i}] {c!r} is not an IPv4 CIDR ({e})"
             ) from None
-    return Segment(name=name, cidrs=cidrs, zone=zone.strip().lower())
+    interfaces = _str_list(s, "interfaces", where, place) or []
+    for i, iface in enumerate(interfaces):
+        if not _IFNAME.fullmatch(iface):
+            raise ConfigError(
+                f"{where}: {place}: interfaces[{i}] {iface!r} is not an interface name "
+                "(like eth1 or eth0.20)"
+            )
+    return Segment(name=name, cidrs=cidrs, zone=zone.strip().lower(), interfaces=interfaces)
 
 
 def _check_segments(segments: list[Segment], where: str) -> None:
@@ -284,6 +293,15 @@ def _check_segments(segments: list[Segment], where: str) -> None:
                 f"{where}: duplicate segment name {s.name!r} (segments {seen[s.name]} and {n})"
             )
         seen[s.name] = n
+    owner: dict[str, str] = {}
+    for s in segments:
+        for iface in s.interfaces:
+            if iface in owner and owner[iface] != s.name:
+                raise ConfigError(
+                    f"{where}: interface {iface!r} is named by segments {owner[iface]!r} and "
+                    f"{s.name!r}: a device heard on it would have two zones"
+                )
+            owner[iface] = s.name
     # CIDRs either nest or are disjoint: sorted by first address (widest first), each one
     # overlaps an earlier one exactly when it starts before the furthest end seen so far.
     # O(n log n): 20,000 segments check in well under a second (every pair took minutes).
@@ -325,19 +343,51 @@ def _scan(t: dict[str, Any], where: str) -> ScanSettings:
         allow_public=_typed(t, "allow_public", bool, False, where, place),
         max_hosts=_typed(t, "max_hosts", int, d.max_hosts, where, place),
     )
-    if not 1 <= s.rate <= 100_000:
-        raise ConfigError(f"{where}: {place}: rate must be between 1 and 100000 packets/s")
-    if not 1 <= s.host_rate <= 10_000:
-        raise ConfigError(f"{where}: {place}: host_rate must be between 1 and 10000 packets/s")
     if s.engine not in ENGINES:
         raise ConfigError(f"{where}: {place}: engine must be one of {', '.join(ENGINES)}")
-    if not 0.1 <= s.discovery_window <= 60 or not 0.1 <= s.timeout <= 120:
-        raise ConfigError(f"{where}: {place}: discovery_window and timeout must be 0.1 to 60 s")
-    if not 0.1 <= s.read_timeout <= 120:  # used as min(read_timeout, timeout)
-        raise ConfigError(f"{where}: {place}: read_timeout must be 0.1 to 120 s")
-    if not 1 <= s.concurrency <= 4096:
-        raise ConfigError(f"{where}: {place}: concurrency must be between 1 and 4096")
+    for key in BOUNDS:
+        problem = bound_problem(key, getattr(s, key))
+        if problem:
+            raise ConfigError(f"{where}: {place}: {key} {problem}")
     return s
+
+
+# One set of bounds for [scan] and the command-line flags that override it (--rate, ...).
+BOUNDS: dict[str, tuple[float, float, str]] = {
+    "rate": (1, 100_000, "packets/s"),
+    "host_rate": (1, 10_000, "packets/s"),
+    "discovery_window": (0.1, 60, "s"),
+    "timeout": (0.1, 120, "s"),
+    "read_timeout": (0.1, 120, "s"),  # used as min(read_timeout, timeout)
+    "concurrency": (1, 4096, "connections"),
+    "max_hosts": (1, 1 << 24, "addresses"),
+}
+
+
+def bound_problem(key: str, value: float) -> str | None:
+    """Why `value` is out of bounds for setting `key` ("must be between ..."), or None.
+
+    NaN and infinities are out of bounds too: `not lo <= nan <= hi`."""
+    lo, hi, unit = BOUNDS[key]
+    if isinstance(value, bool) or not lo <= value <= hi:
+        return f"must be between {lo:g} and {hi:g} {unit}, got {value!r}"
+    return None
+
+
+def check_makers(cfg: Config, known: set[str]) -> None:
+    """Every maker in [policy] listed_makers must be one camscan can identify: a typo would
+    silently flag nothing ("hikvison" rated every Hikvision camera on a core segment info)."""
+    import difflib
+
+    for name in cfg.policy.listed_makers:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            where = cfg.path or "config"
+            raise ConfigError(
+                f"{where}: [policy]: listed_makers {name!r} is not a maker camscan knows "
+                f"({hint}known: {', '.join(sorted(known))})"
+            )
 
 
 def _policy(t: dict[str, Any], where: str) -> PolicyConfig:

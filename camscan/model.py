@@ -14,8 +14,9 @@ from typing import Any
 
 from camscan.errors import ProbeKind, kind_of
 
-SCHEMA_VERSION = "1.3"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
-# run.scanner_host and run.data_versions; 1.3 devices[].device_id
+SCHEMA_VERSION = "1.4"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
+# run.scanner_host and run.data_versions; 1.3 devices[].device_id; 1.4 verdict, run.coverage,
+# run.not_covered, run.stopped, run.warnings, out_of_scope, segment interfaces, segment_by
 HIGH_CONFIDENCE = 0.85  # verdict confidence labels: "high" from here,
 MEDIUM_CONFIDENCE = 0.7  # "medium" from here (the default floor for flagging), "low" below
 
@@ -122,6 +123,32 @@ class Segment:
     name: str
     cidrs: list[str]
     zone: str  # "core", "sensitive", or any other label ("general", ...)
+    # Interfaces (or VLAN interfaces, "eth0.20") on this segment: a device heard on one of them
+    # whose address lies in no segment's CIDRs (a factory address) is judged in this segment.
+    interfaces: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(slots=True)
+class Coverage:
+    """What one part of one target got: planned, probed, answered, and by which probes.
+
+    A target is split by how camscan can reach it: `method` "arp" (directly attached to
+    `interface`: ARP, multicast and banners), "l3" (routed, off-link probes) or "none" (no way
+    to reach it: not covered). Anything not `covered` makes the run partial.
+    """
+
+    target: str  # the target network as scanned (CIDR)
+    network: str  # this part of it (CIDR)
+    method: str  # "arp", "l3" or "none"
+    interface: str | None = None
+    segments: list[str] = dataclasses.field(default_factory=list)  # configured segments in it
+    planned: int = 0  # addresses camscan planned to probe here
+    probed: int = 0  # addresses the discovery probes actually reached
+    answered: int = 0  # devices that answered from here
+    probes: list[str] = dataclasses.field(default_factory=list)  # probes that ran here
+    failed: list[str] = dataclasses.field(default_factory=list)  # "arp: ARP sweep failed: ..."
+    covered: bool = False
+    note: str = ""  # why it is not covered, one line
 
 
 @dataclasses.dataclass(slots=True)
@@ -135,6 +162,7 @@ class Finding:
     flagged: bool
     rationale: str
     exception: str | None = None  # reason text when an exception downgraded it
+    segment_by: str | None = None  # "address" or "interface": how the segment was decided
 
 
 @dataclasses.dataclass(slots=True)
@@ -153,6 +181,12 @@ class ScanRun:
     excluded: list[str] = dataclasses.field(default_factory=list)  # --exclude, as given
     scanner_host: str = ""  # host name of the machine that ran the scan
     data_versions: dict[str, str] = dataclasses.field(default_factory=dict)  # oui, signatures
+    coverage: list[Coverage] = dataclasses.field(default_factory=list)
+    # Everything asked for and not covered, one line each (coverage gaps, failed stages, a stop
+    # by signal); non-empty means partial.
+    not_covered: list[str] = dataclasses.field(default_factory=list)
+    stopped: str | None = None  # "SIGTERM during banners": the run was interrupted
+    warnings: list[str] = dataclasses.field(default_factory=list)  # e.g. expired exceptions
 
 
 @dataclasses.dataclass(slots=True)

@@ -16,18 +16,24 @@ import dataclasses
 import ipaddress
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from camscan import __version__, channels
+from camscan import __version__, channels, coverage
 from camscan.config import Config
 from camscan.discovery import registry
 from camscan.discovery.base import HostFeed, ProbeContext, ProbeOutcome
 from camscan.discovery.registry import Need, Phase, ProbeSpec
-from camscan.errors import ProbeKind
+from camscan.errors import DataError, ProbeKind
 from camscan.macaddr import MacSource
 from camscan.model import Device, Observation, ProbeError, ScanResult, ScanRun
 from camscan.netif import Interface, interface_for
 from camscan.runinfo import data_versions, scanner_host
+from camscan.stopping import Stopped, StopSignal
 from camscan.targets import TargetSet
+
+if TYPE_CHECKING:
+    from camscan.identify.oui import OuiDB
+    from camscan.identify.signatures import SignatureDB
 
 
 @dataclasses.dataclass(slots=True)
@@ -44,6 +50,43 @@ class ScanRequest:
     read_timeout: float = 3.0  # banner reads: seconds of silence tolerated ([scan] read_timeout)
     host_rate: float = 40.0  # L3 packets/s per routed host (rate is the global cap)
     engine: str = "camscan"  # routed host discovery and port scan: "camscan" or "nmap"
+    stop: StopSignal = dataclasses.field(default_factory=StopSignal)
+
+
+class DataFileError(DataError):
+    """The signature or OUI data cannot be loaded; the message is one line (exit 2)."""
+
+
+@dataclasses.dataclass(slots=True)
+class IdentifyData:
+    """Signatures and OUI blocks, loaded and checked before any packet is sent."""
+
+    signatures: SignatureDB
+    ouis: OuiDB
+
+    @classmethod
+    def load(cls) -> IdentifyData:
+        from camscan.identify.oui import OuiDataError, OuiDB
+        from camscan.identify.signatures import SignatureDB, SignatureError
+
+        try:
+            sigs = SignatureDB.load()
+        except SignatureError as e:
+            problems = e.args[0] if e.args and isinstance(e.args[0], list) else [str(e)]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise DataFileError(f"signature data: {problems[0]}{more}") from None
+        try:
+            ouis = OuiDB.load()
+        except OuiDataError as e:
+            raise DataFileError(f"OUI data: {e}") from None
+        return cls(sigs, ouis)
+
+    def makers(self) -> set[str]:
+        """Every maker camscan can name: the vocabulary, and those the signature files add."""
+        from camscan.identify import makers
+
+        found = {m.slug for m in makers.known()} | {s.maker for s in self.signatures.signatures}
+        return {m for m in found if m and m != "generic"}
 
 
 class Progress:
@@ -86,6 +129,7 @@ def _context(req: ScanRequest, progress: Progress, hosts: tuple[str, ...] = ()) 
         host_rate=req.host_rate,
         engine=req.engine,
         probes=tuple(req.probes),
+        stop=req.stop.event,
     )
 
 
@@ -95,8 +139,12 @@ async def _discover(
     run: ScanRun,
     progress: Progress,
     on_host: Callable[[str], None] | None = None,
+    observations: list[Observation] | None = None,
 ) -> list[Observation]:
-    """Every discover-phase probe concurrently; the multicast ones in one bounded round."""
+    """Every discover-phase probe concurrently; the multicast ones in one bounded round.
+
+    Results go into `observations` as each probe ends, so a stop keeps those already in."""
+    observations = [] if observations is None else observations
     ctx = _context(req, progress)
     ctx.on_host = on_host
     jobs: dict[str, Awaitable[ProbeOutcome]] = {}
@@ -119,18 +167,20 @@ async def _discover(
         arp: asyncio.Future[ProbeOutcome] = asyncio.ensure_future(jobs["arp"])
         jobs["arp"] = arp
         jobs["l3"] = _after(arp, jobs["l3"])
-    outcomes = await asyncio.gather(*jobs.values(), return_exceptions=True)
-    observations: list[Observation] = []
-    for name, out in zip(jobs, outcomes, strict=True):
-        if isinstance(out, Exception):
-            run.errors.append(ProbeError.caught(name, None, out))
+    async def collect(name: str, job: Awaitable[ProbeOutcome]) -> None:
+        try:
+            out = await job
+        except Exception as e:  # a crashed probe is recorded, the other probes go on
+            run.errors.append(ProbeError.caught(name, None, e))
             run.partial = True
-        elif isinstance(out, BaseException):
-            raise out
-        else:
-            observations.extend(out.observations)
-            run.errors.extend(out.errors)
-    run.stats.update(ctx.stats)
+            return
+        observations.extend(out.observations)
+        run.errors.extend(out.errors)
+
+    try:
+        await asyncio.gather(*(collect(name, job) for name, job in jobs.items()))
+    finally:
+        run.stats.update(ctx.stats)
     return observations
 
 
@@ -157,6 +207,8 @@ def merge_devices(
             dev = by_ip[obs.ip] = Device(
                 ip=obs.ip, in_scope=obs.ip in targets, interface=iface.name if iface else None
             )
+        if dev.interface is None:  # not on any attached network: where was it heard?
+            dev.interface = obs.fields.get(channels.FIELD_INTERFACE) or None
         mac = obs.mac or obs.fields.get(channels.FIELD_MAC)
         if mac and (dev.mac is None or obs.channel == channels.ARP_MAC):
             dev.mac = mac.lower()
@@ -166,14 +218,23 @@ def merge_devices(
     return sorted(by_ip.values(), key=lambda d: ipaddress.IPv4Address(d.ip))
 
 
+@dataclasses.dataclass(slots=True)
+class _Found:
+    """What the probe stages have found so far: kept when a signal cuts them short."""
+
+    observations: list[Observation] = dataclasses.field(default_factory=list)
+    inspected: list[ProbeOutcome] = dataclasses.field(default_factory=list)
+    discovered_at: float | None = None
+
+
 async def _discover_and_inspect(
-    req: ScanRequest, specs: list[ProbeSpec], run: ScanRun, progress: Progress
-) -> tuple[list[Observation], list[ProbeOutcome], float]:
+    req: ScanRequest, specs: list[ProbeSpec], run: ScanRun, progress: Progress, found: _Found
+) -> None:
     """Discovery and inspection overlap: each in-scope host a discovery probe finds (ARP, as
     each answer comes) is handed at once to every inspect-phase probe, so banners start on it
     while the sweep goes on and the multicast window is still open. Hosts only the multicast
-    round reports join when it ends. Returns discovery's observations, the inspect outcomes,
-    and when discovery ended (time.monotonic())."""
+    round reports join when it ends. Fills `found`: discovery's observations, the inspect
+    outcomes, and when discovery ended (time.monotonic())."""
     inspect = [s for s in specs if s.phase is Phase.INSPECT]
     feeds = [HostFeed() for _ in inspect]
     discovering = True
@@ -203,8 +264,11 @@ async def _discover_and_inspect(
         contexts.append(ctx)
         tasks.append(asyncio.create_task(inspect_one(spec, ctx)))
     try:
-        observations = await _discover(req, specs, run, progress, on_host if feeds else None)
-        discovered_at = time.monotonic()
+        observations = await _discover(
+            req, specs, run, progress, on_host if feeds else None, found.observations
+        )
+        discovered_at = found.discovered_at = time.monotonic()
+        req.stop.stage = ", ".join(s.name for s in inspect) or "discovery"
         for obs in observations:
             if obs.ip:
                 on_host(obs.ip)
@@ -215,7 +279,6 @@ async def _discover_and_inspect(
                 progress.stage(spec.name, len(feed.seen))
             feed.close()
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-    inspected = []
     for spec, ctx, out in zip(inspect, contexts, outcomes, strict=True):
         run.stats.update(ctx.stats)
         # inspection overlaps discovery: its lap is the time it took past discovery's end
@@ -226,8 +289,7 @@ async def _discover_and_inspect(
         elif isinstance(out, BaseException):
             raise out
         else:
-            inspected.append(out)
-    return observations, inspected, discovered_at
+            found.inspected.append(out)
 
 
 def _attach(outcome: ProbeOutcome, devices: list[Device], run: ScanRun) -> None:
@@ -241,24 +303,42 @@ def _attach(outcome: ProbeOutcome, devices: list[Device], run: ScanRun) -> None:
         (dev.probe_errors if dev else run.errors).append(err)
 
 
-def identify_devices(devices: list[Device], run: ScanRun) -> None:
+def identify_devices(
+    devices: list[Device], run: ScanRun, data: IdentifyData | None = None
+) -> None:
     from camscan.identify.engine import identify_device
-    from camscan.identify.oui import OuiDB, display_vendor
-    from camscan.identify.signatures import SignatureDB
+    from camscan.identify.oui import display_vendor
 
-    sigs, ouis = SignatureDB.load(), OuiDB.load()
+    data = data or IdentifyData.load()
     for dev in devices:
         try:
-            dev.verdict = identify_device(dev, sigs, ouis)
+            dev.verdict = identify_device(dev, data.signatures, data.ouis)
         except Exception as e:  # one bad device must not lose the others
             dev.probe_errors.append(ProbeError.caught("identify", dev.ip, e))
-            run.partial = True
+            run.partial = True  # coverage.finish lists it as not covered
         if dev.mac:
             dev.oui_vendor = display_vendor(dev.mac)
 
 
-def scan(req: ScanRequest, progress: Progress | None = None) -> ScanResult:
+def _device_errors_to_devices(run: ScanRun, devices: list[Device]) -> None:
+    """A probe error about one device (an SSDP description that timed out) is that device's,
+    not a failed stage: it moves to the device and does not make the run partial."""
+    by_ip = {d.ip: d for d in devices}
+    kept = []
+    for e in run.errors:
+        if e.target is not None and e.target in by_ip:
+            by_ip[e.target].probe_errors.append(e)
+        else:
+            kept.append(e)
+    run.errors = kept
+
+
+def scan(
+    req: ScanRequest, progress: Progress | None = None, data: IdentifyData | None = None
+) -> ScanResult:
+    """Run every stage; a signal (req.stop) ends the probe stages early, never the result."""
     progress = progress or Progress()
+    data = data or IdentifyData.load()  # before any packet: a bad data file loses nothing
     run = ScanRun(
         targets=[str(n) for n in req.targets.networks],
         probes=list(req.probes),
@@ -279,18 +359,27 @@ def scan(req: ScanRequest, progress: Progress | None = None) -> ScanResult:
         run.stats[f"ms.{stage}"] = round((now - clock) * 1000)
         clock = now
 
+    planned = coverage.plan(req.targets, req.interfaces, req.config.segments, req.probes)
+    run.coverage = planned
     specs = usable_probes(req.probes, req.privileged, run)
-    observations, inspected, discovered_at = asyncio.run(
-        _discover_and_inspect(req, specs, run, progress)
-    )
+    found = _Found()
+    try:
+        req.stop.run("discovery", _discover_and_inspect(req, specs, run, progress, found))
+    except Stopped:
+        run.stopped = req.stop.describe()
+    discovered_at = found.discovered_at or time.monotonic()
     run.stats["ms.discovery"] = round((discovered_at - clock) * 1000)
-    devices = merge_devices(observations, req.targets, req.interfaces)
-    for outcome in inspected:
+    devices = merge_devices(found.observations, req.targets, req.interfaces)
+    for outcome in found.inspected:
         _attach(outcome, devices, run)
     clock = time.monotonic()
     progress.stage("identify", len(devices))
-    identify_devices(devices, run)
+    identify_devices(devices, run, data)  # bounded CPU work: runs even after a signal
     lap("identify")
+    if req.stop.stopped and run.stopped is None:  # the signal came after the probe stages
+        run.stopped = req.stop.describe()
+    _device_errors_to_devices(run, devices)
+    coverage.finish(planned, run, devices)
     run.ended = time.time()
     result = ScanResult(run=run, devices=devices, segments=list(req.config.segments))
     apply_policy(result, req.config)

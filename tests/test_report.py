@@ -201,7 +201,8 @@ def sample_result() -> ScanResult:
             mac="00:40:8c:01:02:03",
             verdict=Verdict(maker="axis", confidence=0.9, confidence_label="high"),
         ),
-        Device(ip="198.18.9.1", mac=None, in_scope=False),
+        Device(ip="198.18.3.99", mac=None),  # scanned, nothing known, in no segment
+        Device(ip="198.18.9.1", mac=None, in_scope=False),  # heard from outside the targets
     ]
     exceptions = [
         ExceptionEntry("replacement ordered", "CISO", date(2099, 1, 1), mac="44:19:b6:00:00:09")
@@ -258,10 +259,12 @@ def test_contract_shape_and_order() -> None:
     assert list(data) == [
         "schema_version",
         "tool",
+        "verdict",
         "run",
         "segments",
         "summary",
         "devices",
+        "out_of_scope",
         "findings",
         "policy",
     ]
@@ -276,8 +279,10 @@ def test_contract_shape_and_order() -> None:
         "198.18.1.21",
         "198.18.2.5",
         "198.18.2.77",
-        "198.18.9.1",
+        "198.18.3.99",
     ]
+    assert [d["ip"] for d in data["out_of_scope"]] == ["198.18.9.1"]
+    assert data["out_of_scope"][0]["in_scope"] is False
     by_ip = {d["ip"]: d for d in data["devices"]}
     assert set(by_ip["198.18.0.10"]) >= DEVICE_KEYS
     assert set(by_ip["198.18.0.10"]["evidence"][0]) >= {
@@ -298,8 +303,7 @@ def test_contract_shape_and_order() -> None:
     assert not by_ip["198.18.1.21"]["flagged"]
     assert by_ip["198.18.2.5"]["severity"] == "medium"
     assert not by_ip["198.18.2.5"]["flagged"]
-    assert by_ip["198.18.9.1"]["segment"] is None
-    assert by_ip["198.18.9.1"]["in_scope"] is False
+    assert by_ip["198.18.3.99"]["segment"] is None
 
 
 def test_summary_counts() -> None:
@@ -439,7 +443,8 @@ def test_random_json_never_tracebacks(value: Any) -> None:
 def test_jsonl_one_line_per_device_then_run() -> None:
     lines = rendered(sample_result(), "jsonl").splitlines()
     records = [json.loads(line) for line in lines]
-    assert [r["type"] for r in records] == ["device"] * 8 + ["run"]
+    assert [r["type"] for r in records] == ["verdict"] + ["device"] * 8 + ["out_of_scope", "run"]
+    assert records[0]["verdict"]["status"] == "action"
     core = next(r for r in records if r.get("ip") == "198.18.0.10")
     assert core["severity"] == "critical"
     assert "core network" in core["rationale"]
@@ -451,7 +456,10 @@ def test_jsonl_one_line_per_device_then_run() -> None:
 def test_csv_one_row_per_device_and_no_formulas() -> None:
     text = rendered(sample_result(), "csv")
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert len(rows) == 8
+    assert rows[0]["record"] == "verdict"
+    assert rows[0]["summary"] == "action: 4 devices must be acted on under the policy"
+    assert [r["record"] for r in rows[1:]] == ["device"] * 8 + ["out_of_scope"]
+    rows = [r for r in rows if r["record"] == "device"]
     bad = next(r for r in rows if r["ip"] == "198.18.0.66")
     assert bad["model"].startswith("'=HYPERLINK(")
     assert bad["brand"] == "'" + CMD
@@ -535,7 +543,7 @@ def test_html_is_self_contained_and_inert() -> None:
 
 def test_html_lists_flagged_devices_and_evidence() -> None:
     page = rendered(sample_result(), "html")
-    assert "4 devices must be acted on." in page
+    assert "4 devices must be acted on under the policy." in page
     assert "hikvision.sadp.probematch" in page
     assert "DS-2CD2385G1-I20200414AAWRE33842150" in page
     assert "replacement ordered" in page  # the accepted exception is shown
@@ -545,7 +553,9 @@ def test_html_lists_flagged_devices_and_evidence() -> None:
 def test_html_with_nothing_found() -> None:
     empty = ScanResult(run=ScanRun(targets=[], probes=[], started=0.0), devices=[])
     page = rendered(empty, "html")
-    assert "No device needs action" in page
+    # Issue 10: no segments configured is never a green "No device needs action".
+    assert "No device needs action" not in page
+    assert "no zones configured: findings are for review, nothing was assessed" in page
     assert "No flagged devices." in page
 
 
@@ -568,6 +578,7 @@ def test_every_emitted_key_is_documented() -> None:
     data = result_to_contract(sample_result())
     device = data["devices"][0]
     keys = {*data, *data["run"], *data["summary"], *device, *device["evidence"][0]}
+    keys |= {*data["verdict"]}
     keys |= {*data["findings"][0], *device["observations"][0]}
     undocumented = sorted(k for k in keys if f'"{k}"' not in doc and f"`{k}`" not in doc)
     assert not undocumented

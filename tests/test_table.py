@@ -68,10 +68,11 @@ def test_findings_come_first() -> None:
 
 def test_narrow_layout_groups_devices_nothing_is_known_about() -> None:
     text = table_at(80)
-    assert "No maker identified, no evidence (1): 198.18.9.1" in text
+    assert "No maker identified, no evidence (1): 198.18.3.99" in text
+    assert "Out of scope, not assessed (1" in text
     assert "FLAGGED" in text
     wide = table_at(160)
-    assert "| 198.18.9.1 " in wide  # the table keeps one row per device
+    assert "| 198.18.3.99 " in wide  # the table keeps one row per device
 
 
 def test_wide_table_drops_low_priority_columns_before_shrinking_needed_ones() -> None:

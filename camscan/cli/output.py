@@ -10,6 +10,7 @@ partial, else 0.
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import sys
 from pathlib import Path
@@ -120,6 +121,7 @@ def write_outputs(
     """Write every planned output; a file is written whole or the command fails (exit 3)."""
     from camscan.policy import settings_from_config
     from camscan.report import render
+    from camscan.store.results import atomic_write_text
 
     policy = settings_from_config(cfg.policy) if cfg else saved_policy(result)
     for out in outputs:
@@ -128,9 +130,12 @@ def write_outputs(
             render(result, out.fmt, sys.stdout, policy=policy, changes=changes, excel=excel)
             sys.stdout.flush()
             continue
+        # Rendered whole first, then written atomically: a failure or a kill -9 midway never
+        # leaves a half-written or empty file in place of the previous report.
+        buffer = io.StringIO()
+        render(result, out.fmt, buffer, color=False, policy=policy, changes=changes, excel=excel)
         try:
-            with out.path.open("w", encoding="utf-8", newline="") as f:
-                render(result, out.fmt, f, color=False, policy=policy, changes=changes, excel=excel)
+            atomic_write_text(out.path, buffer.getvalue())
         except OSError as e:
             fail(f"cannot write {out.path}: {e.strerror or e}", EXIT_FAILED)
 

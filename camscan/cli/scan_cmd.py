@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # kept off the start-up path
     from camscan.cli.output import Output
     from camscan.model import ScanResult
     from camscan.netif import Interface
+    from camscan.pipeline import IdentifyData
+    from camscan.stopping import StopSignal
     from camscan.targets import TargetSet
 
 EXPLAIN_NO_TARGET = """camscan scans only what you name. Give targets, for example:
@@ -152,11 +154,13 @@ def scan(
     rate: float = typer.Option(
         None,
         "--rate",
-        help="Packets per second overall: ARP frames, L3 probes and new banner connections "
-        "(default 1000; lower it for a gentler scan).",
+        help="Packets per second overall: ARP frames, L3 probes and new banner connections, "
+        "1 to 100000 (default 1000; lower it for a gentler scan).",
     ),
     host_rate: float = typer.Option(
-        None, "--host-rate", help="L3 packets per second to any one routed host (default 40)."
+        None,
+        "--host-rate",
+        help="L3 packets per second to any one routed host, 1 to 10000 (default 40).",
     ),
     engine: str = typer.Option(
         None,
@@ -164,15 +168,23 @@ def scan(
         help="Routed host discovery and port scan: camscan (default) or nmap (needs nmap).",
     ),
     window: float = typer.Option(
-        None, "--window", help="Seconds to listen for multicast discovery replies (default 1.5)."
+        None,
+        "--window",
+        help="Seconds to listen for multicast discovery replies, 0.1 to 60 (default 1.5).",
     ),
     timeout: float = typer.Option(
-        None, "--timeout", help="Seconds per banner probe, connect to last byte (default 4)."
+        None,
+        "--timeout",
+        help="Seconds per banner probe, connect to last byte, 0.1 to 120 (default 4).",
     ),
     read_timeout: float = typer.Option(
         None,
         "--read-timeout",
-        help="Seconds of silence a banner read tolerates (default 3; at most --timeout).",
+        help="Seconds of silence a banner read tolerates, 0.1 to 120 (default 3; at most "
+        "--timeout).",
+    ),
+    concurrency: int = typer.Option(
+        None, "--concurrency", help="Banner connections in flight, 1 to 4096 (default 128)."
     ),
     probes: str = typer.Option(
         None,
@@ -185,7 +197,10 @@ def scan(
         help="Allow targets outside private ranges (only networks you own).",
     ),
     max_hosts: int = typer.Option(
-        65536, "--max-hosts", help="Refuse target sets larger than this (after exclusions)."
+        None,
+        "--max-hosts",
+        help="Refuse target sets larger than this, after exclusions (default 65536, or the "
+        "config's [scan] max_hosts).",
     ),
     input_list: list[str] = typer.Option(
         [],
@@ -232,6 +247,17 @@ def scan(
         for warning in config_warnings(cfg):
             typer.echo(f"camscan: warning: {warning}", err=True)
     s = cfg.scan
+    # Flags override [scan] and obey the same bounds: checked here, before any packet.
+    settings = _flag_settings(
+        cfg,
+        rate=rate,
+        discovery_window=window,
+        timeout=timeout,
+        read_timeout=read_timeout,
+        concurrency=concurrency,
+        max_hosts=max_hosts,
+        host_rate=host_rate,
+    )
     if not output and cfg.output.file:
         output = [cfg.output.file]
     outputs = plan_outputs(
@@ -241,18 +267,16 @@ def scan(
     bad = [p for p in probe_list if p not in ALL_PROBES]
     if bad:
         fail(f"unknown probe {bad[0]!r} (known: {', '.join(ALL_PROBES)})")
-    for flag, value in (("--timeout", timeout), ("--read-timeout", read_timeout)):
-        if value is not None and not 0.1 <= value <= 120:
-            fail(f"{flag} must be 0.1 to 120 seconds, got {value:g}")
-    if read_timeout is not None:
-        s.read_timeout = read_timeout
+    s.read_timeout = settings["read_timeout"]
+    _check_outputs(outputs)
+    data = _identify_data(cfg)
     ts = _targets(
         targets or [],
         cfg,
         segment,
         all_segments,
         allow_public,
-        max_hosts,
+        int(settings["max_hosts"]),
         input_list,
         exclude,
         exclude_file,
@@ -261,6 +285,7 @@ def scan(
         _print_targets(ts)
         raise typer.Exit(EXIT_OK)
     ifaces = _interfaces(interface or s.interfaces, ts, probe_list)
+    cfg.scan.concurrency = int(settings["concurrency"])
     run_scan_and_report(
         cfg,
         ts,
@@ -268,16 +293,65 @@ def scan(
         probe_list,
         outputs,
         quiet,
-        rate=rate or s.rate,
-        window=window or s.discovery_window,
-        timeout=timeout or s.timeout,
-        host_rate=host_rate or s.host_rate,
+        rate=settings["rate"],
+        window=settings["discovery_window"],
+        timeout=settings["timeout"],
+        host_rate=settings["host_rate"],
         engine=_engine(engine or s.engine),
         db=db or cfg.store.db,
         site=site,
         fail_on=fail_on,
         excel=excel,
+        data=data,
     )
+
+
+_FLAGS = {
+    "rate": "--rate",
+    "discovery_window": "--window",
+    "timeout": "--timeout",
+    "read_timeout": "--read-timeout",
+    "concurrency": "--concurrency",
+    "max_hosts": "--max-hosts",
+    "host_rate": "--host-rate",
+}
+
+
+def _flag_settings(cfg: Config, **given: float | None) -> dict[str, float]:
+    """Each setting from its flag when given, else from [scan]; a flag out of the bounds the
+    config obeys is a one-line usage error (`--rate -5` once stalled the sweep)."""
+    from camscan.config import bound_problem
+
+    chosen: dict[str, float] = {}
+    for key, value in given.items():
+        if value is None:
+            chosen[key] = getattr(cfg.scan, key)
+            continue
+        problem = bound_problem(key, value)
+        if problem:
+            fail(f"{_FLAGS[key]} {problem}")
+        chosen[key] = value
+    return chosen
+
+
+def _check_outputs(outputs: list[Output]) -> None:
+    """A report file that cannot be written is found now, not after the scan."""
+    from camscan.store.results import check_writable
+
+    for out in outputs:
+        if out.path is not None and (problem := check_writable(out.path)):
+            fail(f"cannot write the report to {out.path}: {problem}")
+
+
+def _identify_data(cfg: Config) -> IdentifyData:
+    """Signatures and OUI data loaded and checked before discovery, and the listed makers
+    checked against the makers they name (DataError, exit 2, otherwise)."""
+    from camscan.config import check_makers
+    from camscan.pipeline import IdentifyData
+
+    data = IdentifyData.load()
+    check_makers(cfg, data.makers())
+    return data
 
 
 def _check_fail_on(fail_on: str) -> None:
@@ -304,21 +378,46 @@ def run_scan_and_report(
     site: str | None = None,
     fail_on: str = "flagged",
     excel: bool = False,
+    data: IdentifyData | None = None,
 ) -> None:
-    from camscan.cli.output import exit_code_for_result, write_outputs
+    from camscan.cli.output import exit_code_for_result
+    from camscan.stopping import StopSignal
 
-    result = execute_scan(
-        cfg,
-        ts,
-        ifaces,
-        probe_list,
-        quiet,
-        rate=rate,
-        window=window,
-        timeout=timeout,
-        host_rate=host_rate,
-        engine=engine,
-    )
+    stop = StopSignal()
+    stop.install()  # SIGINT/SIGTERM end the scan early; its partial result is still written
+    try:
+        result = execute_scan(
+            cfg,
+            ts,
+            ifaces,
+            probe_list,
+            quiet,
+            rate=rate,
+            window=window,
+            timeout=timeout,
+            host_rate=host_rate,
+            engine=engine,
+            data=data,
+            stop=stop,
+        )
+        _store_and_write(result, cfg, outputs, quiet, db, site, excel)
+    finally:
+        stop.restore()
+    _tell(result, outputs, quiet)
+    raise typer.Exit(exit_code_for_result(result, fail_on))
+
+
+def _store_and_write(
+    result: ScanResult,
+    cfg: Config,
+    outputs: list[Output],
+    quiet: bool,
+    db: str | None,
+    site: str | None,
+    excel: bool,
+) -> None:
+    from camscan.cli.output import write_outputs
+
     changes = None
     if db:  # stored before the report, so an HTML report can show the changes
         from camscan.cli.history_cmd import store_result
@@ -327,18 +426,28 @@ def run_scan_and_report(
         diff = store_result(result, db, site, cfg, quiet)
         changes = changes_context(diff) if diff else None
     write_outputs(result, outputs, cfg, changes=changes, excel=excel)
-    flagged = sum(1 for f in result.findings if f.flagged)
-    if not quiet:
-        for e in result.run.errors:
-            typer.echo(f"camscan: probe {e.probe} failed: {e.error}", err=True)
-        files = [str(o.path) for o in outputs if o.path is not None]
-        if files:
-            typer.echo(
-                f"camscan: {len(result.devices)} devices, {flagged} flagged; report "
-                f"written to {', '.join(files)}",
-                err=True,
-            )
-    raise typer.Exit(exit_code_for_result(result, fail_on))
+
+
+def _tell(result: ScanResult, outputs: list[Output], quiet: bool) -> None:
+    """What went wrong, on stderr even with -q (a partial run is an error, not chatter)."""
+    from camscan.report.json_contract import split_scope
+
+    run = result.run
+    if run.partial or run.not_covered:
+        gaps = run.not_covered or ["a probe stage failed"]
+        typer.echo(f"camscan: error: partial scan, {len(gaps)} not covered:", err=True)
+        for gap in gaps:
+            typer.echo(f"camscan:   not covered: {gap}", err=True)
+    files = [str(o.path) for o in outputs if o.path is not None]
+    if files and not quiet:
+        flagged = sum(1 for f in result.findings if f.flagged)
+        assessed, outside = split_scope(result)
+        more = f", {len(outside)} out of scope" if outside else ""
+        typer.echo(
+            f"camscan: {len(assessed)} devices{more}, {flagged} flagged; report written to "
+            f"{', '.join(files)}",
+            err=True,
+        )
 
 
 def execute_scan(
@@ -353,12 +462,15 @@ def execute_scan(
     timeout: float,
     host_rate: float = 40.0,
     engine: str = "camscan",
+    data: IdentifyData | None = None,
+    stop: StopSignal | None = None,
 ) -> ScanResult:
     """Run the pipeline with the notes a user should see first; return the result."""
     from camscan.cli.progress import make_progress
     from camscan.discovery.arp import can_open_raw_socket
     from camscan.pipeline import ScanRequest
     from camscan.pipeline import scan as run_pipeline
+    from camscan.stopping import StopSignal
 
     privileged = can_open_raw_socket()
     if not privileged and not quiet:
@@ -378,9 +490,14 @@ def execute_scan(
         read_timeout=cfg.scan.read_timeout,
         host_rate=host_rate,
         engine=engine,
+        stop=stop or StopSignal(),
     )
     with make_progress(enabled=not quiet) as progress:
-        return run_pipeline(req, progress)
+        result = run_pipeline(req, progress, data)
+    from camscan.config import config_warnings
+
+    result.run.warnings = config_warnings(cfg)
+    return result
 
 
 def _explain_unprivileged(probe_list: list[str]) -> None:

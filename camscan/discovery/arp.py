@@ -16,6 +16,7 @@ import heapq
 import ipaddress
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable
 
@@ -69,17 +70,20 @@ def plan(ctx: ProbeContext) -> dict[Interface, list[ipaddress.IPv4Address]]:
 class Pacer:
     """Token bucket: at most `rate` events per second, with a burst of a few events."""
 
-    def __init__(self, rate: float, burst: int = 8) -> None:
+    def __init__(self, rate: float, burst: int = 8, stop: threading.Event | None = None) -> None:
         self.interval = 1.0 / rate
         self.burst = burst
         self.next_at = time.monotonic()
+        self.stop = stop or threading.Event()
 
-    def wait(self) -> None:
+    def wait(self) -> bool:
+        """Wait for the next slot; False when told to stop (SIGINT/SIGTERM) meanwhile."""
         now = time.monotonic()
         self.next_at = max(self.next_at, now - self.burst * self.interval) + self.interval
         delay = self.next_at - now
         if delay > 0:
-            time.sleep(delay)
+            return not self.stop.wait(delay)
+        return not self.stop.is_set()
 
 
 class Completion:
@@ -218,8 +222,10 @@ async def sweep_raw(
     progress: Progress | None = None,
     retries: int | None = None,
     answered: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, str]:
-    """ARP-sweep `targets` on `iface`; returns {ip: mac} of those that answered.
+    """ARP-sweep `targets` on `iface`; returns {ip: mac} of those that answered (so far, when
+    `stop` is set midway: SIGINT/SIGTERM end it at once, with what it found).
 
     Runs in the event loop, not a thread: the replies are read by a loop reader as they come,
     so banner probes sharing the loop (they start on each host as it answers) cannot starve the
@@ -255,7 +261,7 @@ async def sweep_raw(
     tokens, stamp = float(burst), time.monotonic()
     loop.add_reader(sock.fileno(), read_replies)
     try:
-        while not plan_.done():
+        while not plan_.done() and not (stop is not None and stop.is_set()):
             now = time.monotonic()
             tokens = min(float(burst), tokens + (now - stamp) / interval)
             stamp = now
@@ -312,11 +318,12 @@ def sweep_unprivileged(
     rate: float,
     progress: Progress | None = None,
     answered: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, str]:
     """Make the kernel resolve each target (one UDP datagram to port 9), then read its table."""
     wanted = {str(t) for t in targets}
     found: dict[str, str] = {}
-    pacer = Pacer(rate)
+    pacer = Pacer(rate, stop=stop)
 
     def harvest() -> None:
         for ip, (mac, dev) in read_neighbours().items():
@@ -329,7 +336,8 @@ def sweep_unprivileged(
         s.setblocking(False)
         last_harvest = time.monotonic()
         for n, ip in enumerate(targets, 1):
-            pacer.wait()
+            if not pacer.wait():
+                break
             with contextlib.suppress(OSError):  # EHOSTUNREACH after a failed resolution
                 s.sendto(b"", (str(ip), 9))
             if progress and n % 16 == 0:  # progress = addresses probed
@@ -339,7 +347,8 @@ def sweep_unprivileged(
                 last_harvest = time.monotonic()
         deadline = time.monotonic() + 1.0 + REPLY_TIMEOUT  # kernel retries ARP for ~1 s
         while time.monotonic() < deadline and len(found) < len(wanted):
-            time.sleep(0.1)
+            if pacer.stop.wait(0.1):
+                break
             harvest()
     harvest()
     return found
@@ -378,10 +387,12 @@ class ArpProbe:
 
             try:
                 if privileged:
-                    found = await sweep_raw(iface, ips, ctx.rate, progress, answered=on_host)
+                    found = await sweep_raw(
+                        iface, ips, ctx.rate, progress, answered=on_host, stop=ctx.stop
+                    )
                 else:
                     found = await asyncio.to_thread(
-                        sweep_unprivileged, iface, ips, ctx.rate, progress, answered
+                        sweep_unprivileged, iface, ips, ctx.rate, progress, answered, ctx.stop
                     )
             except (OSError, RawSocketDenied) as e:
                 error = f"ARP sweep failed: {e}"
@@ -397,7 +408,7 @@ class ArpProbe:
                         f"arp:{how}",
                         ip=ip,
                         mac=mac,
-                        fields={channels.FIELD_MAC: mac, "interface": iface.name},
+                        fields={channels.FIELD_MAC: mac, channels.FIELD_INTERFACE: iface.name},
                     )
                 )
         return outcome

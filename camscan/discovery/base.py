@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import threading
 from collections.abc import Callable
 from typing import Protocol
 
@@ -40,6 +41,8 @@ class ProbeContext:
     # so inspect-phase probes, handed the same hosts through `feed`, start on it at once.
     on_host: Callable[[str], None] | None = None
     feed: HostFeed | None = None  # inspect-phase probes: hosts as found (instead of `hosts`)
+    # Set on SIGINT/SIGTERM: probes working in threads (ARP) poll it to end within a second.
+    stop: threading.Event = dataclasses.field(default_factory=threading.Event)
 
 
 class HostFeed:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
+from camscan import channels
 from camscan.discovery.base import ProbeContext
 from camscan.errors import ProbeKind, kind_of
 from camscan.model import Observation, ProbeError
@@ -423,5 +424,7 @@ def parse_datagrams(
         if observations is None:
             ctx.stats[f"{name}.dropped"] += 1
         else:
+            for o in observations:
+                o.fields.setdefault(channels.FIELD_INTERFACE, d.iface)  # zone by interface
             collector.add(d.src_ip, observations)
     return collector.found

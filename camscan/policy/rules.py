@@ -100,10 +100,57 @@ def assign_segment(ip: str, segments: list[Segment]) -> Segment | None:
     return _segment_finder(segments)(ip)
 
 
-def _where(seg: Segment | None) -> str:
-    if seg is None:
-        return "outside every configured segment"
-    return f"in segment '{seg.name}' (zone {seg.zone})"
+# Addresses devices ship with (signatures.md): one still on it was never configured.
+FACTORY_ADDRESSES = {"192.0.0.64": "Hikvision", "192.168.1.108": "Dahua"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a device sits for the policy, and how that was decided."""
+
+    segment: Segment | None
+    by: str | None  # "address", "interface", or None (in no segment)
+    interface: str | None = None
+
+    def where(self, ip: str) -> str:
+        factory = FACTORY_ADDRESSES.get(ip)
+        hint = f" ({ip} is the {factory} factory-default address)" if factory else ""
+        seg = self.segment
+        if seg is None:
+            if factory and self.interface:
+                hint += (
+                    f"; name interface {self.interface} in its segment (interfaces = "
+                    f'["{self.interface}"]) to judge it'
+                )
+            return f"outside every configured segment{hint}"
+        where = f"in segment '{seg.name}' (zone {seg.zone})"
+        if self.by == "interface":
+            where += (
+                f", by the interface it was heard on ({self.interface}): its address lies in "
+                f"no segment{hint}"
+            )
+        return where
+
+
+def place(device: Device, segments: list[Segment]) -> Placement:
+    """By address first; else by the segment naming the interface the device was heard on."""
+    return _placer(segments)(device)
+
+
+def _placer(segments: list[Segment]) -> Callable[[Device], Placement]:
+    by_address = _segment_finder(segments)
+    by_interface = {i: seg for seg in segments for i in seg.interfaces}
+
+    def find(device: Device) -> Placement:
+        seg = by_address(device.ip)
+        if seg is not None:
+            return Placement(seg, "address", device.interface)
+        seg = by_interface.get(device.interface or "")
+        if seg is not None:
+            return Placement(seg, "interface", device.interface)
+        return Placement(None, None, device.interface)
+
+    return find
 
 
 def _pieces(n: int) -> str:
@@ -124,10 +171,12 @@ def _made_by(device: Device) -> str:
     return f"{made}, sold as {v.badge}," if v.badge else made
 
 
-def _judge(device: Device, seg: Segment | None, policy: PolicySettings) -> tuple[Finding, str]:
+def _judge(device: Device, placed: Placement, policy: PolicySettings) -> tuple[Finding, str]:
     """The finding, and the closing sentence to add unless a valid exception replaces it."""
     v = device.verdict
+    seg = placed.segment
     zone = seg.zone if seg else None
+    where = placed.where(device.ip)
     finding = Finding(
         device_ip=device.ip,
         device_mac=device.mac,
@@ -137,10 +186,11 @@ def _judge(device: Device, seg: Segment | None, policy: PolicySettings) -> tuple
         severity=Severity.INFO,
         flagged=False,
         rationale="",
+        segment_by=placed.by,
     )
     if v.maker is None:
         finding.rationale = (
-            f"No maker identified {_where(seg)} ({_pieces(len(v.evidence))}); not flagged."
+            f"No maker identified {where} ({_pieces(len(v.evidence))}); not flagged."
         )
         return finding, ""
     if v.maker not in policy.listed_makers:
@@ -151,14 +201,14 @@ def _judge(device: Device, seg: Segment | None, policy: PolicySettings) -> tuple
             else ""
         )
         finding.rationale = (
-            f"{_made_by(device)} {_where(seg)}; {maker_display(v.maker)} is not a listed maker, "
+            f"{_made_by(device)} {where}; {maker_display(v.maker)} is not a listed maker, "
             f"so not flagged.{prc}"
         )
         return finding, ""
     action = ZONE_ACTIONS[zone_class(zone)]
     # A listed maker is always a finding: at least medium, whatever the zone table says.
     finding.severity = max(policy.severity_for(zone), Severity.MEDIUM, key=_RANK.__getitem__)
-    base = f"{_made_by(device)} {_where(seg)}, {_evidence_words(device)}"
+    base = f"{_made_by(device)} {where}, {_evidence_words(device)}"
     if v.confidence < policy.min_confidence:
         finding.severity = min(finding.severity, Severity.MEDIUM, key=_RANK.__getitem__)
         finding.rationale = (
@@ -197,11 +247,18 @@ def evaluate(
     exceptions: list[ExceptionEntry],
     today: date,
 ) -> list[Finding]:
-    """One finding per device, in the order given."""
-    find_segment = _segment_finder(segments)
+    """One finding per assessed device, in the order given.
+
+    A device outside the targets (it answered multicast from elsewhere) is assessed only when
+    the interface it was heard on places it in a segment; otherwise it gets no finding and is
+    reported out of scope."""
+    placer = _placer(segments)
     findings = []
     for device in devices:
-        finding, closing = _judge(device, find_segment(device.ip), policy)
+        placed = placer(device)
+        if not device.in_scope and placed.by != "interface":
+            continue
+        finding, closing = _judge(device, placed, policy)
         entry = None
         if is_finding(finding):  # exceptions accept findings; a non-finding has nothing to accept
             entry = find_exception(device, exceptions, today)

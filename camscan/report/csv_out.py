@@ -16,6 +16,7 @@ from camscan.report.json_contract import result_to_contract
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 COLUMNS = (
+    "record",  # "verdict" and "not_covered" rows first (text in summary), then "device" rows
     "ip",
     "mac",
     "vendor",
@@ -56,11 +57,23 @@ def write_csv(result: ScanResult, out: TextIO, *, excel: bool = False) -> None:
         out.write(BOM)  # Excel on Windows reads a CSV without one in the local code page
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    for device in result_to_contract(result)["devices"]:
-        row = dict(device)
-        row["evidence_count"] = len(device["evidence"])
-        row["signatures"] = ";".join(e["signature_id"] for e in device["evidence"])
-        writer.writerow([safe_cell(row.get(col)) for col in COLUMNS])
+    contract = result_to_contract(result)
+    verdict = contract["verdict"]
+    writer.writerow(
+        [safe_cell(v) for v in _run_row("verdict", f"{verdict['status']}: {verdict['text']}")]
+    )
+    for gap in verdict["not_covered"]:
+        writer.writerow([safe_cell(v) for v in _run_row("not_covered", gap)])
+    for kind, key in (("device", "devices"), ("out_of_scope", "out_of_scope")):
+        for device in contract[key]:
+            row = dict(device, record=kind)
+            row["evidence_count"] = len(device["evidence"])
+            row["signatures"] = ";".join(e["signature_id"] for e in device["evidence"])
+            writer.writerow([safe_cell(row.get(col)) for col in COLUMNS])
+
+
+def _run_row(kind: str, text: str) -> list[str | None]:
+    return [kind if col == "record" else text if col == "summary" else None for col in COLUMNS]
 
 
 def write(result: ScanResult, out: TextIO, options: RenderOptions) -> None:

@@ -92,6 +92,7 @@ def device_record(device: Device, finding: Finding | None) -> dict[str, Any]:
         "flagged": finding.flagged if finding else False,
         "rationale": finding.rationale if finding else None,
         "exception": finding.exception if finding else None,
+        "segment_by": finding.segment_by if finding else None,
         "in_scope": device.in_scope,
         "interface": device.interface,
         "oui_vendor": device.oui_vendor,
@@ -129,12 +130,36 @@ def _count(keys: list[str]) -> dict[str, int]:
     return dict(sorted(Counter(keys).items()))
 
 
+def split_scope(result: ScanResult) -> tuple[list[Device], list[Device]]:
+    """(devices scanned and assessed, devices heard from outside the targets and not assessed).
+
+    Out-of-scope devices answered multicast from elsewhere: they are reported in their own
+    section and never counted as scanned devices."""
+    assessed, outside = [], []
+    for d in result.devices:
+        if d.in_scope or finding_for(d, result.findings) is not None:
+            assessed.append(d)
+        else:
+            outside.append(d)
+    return assessed, outside
+
+
+def verdict_record(result: ScanResult) -> dict[str, Any]:
+    from camscan.policy.outcome import outcome
+
+    record = outcome(result).record()
+    record["not_covered"] = list(result.run.not_covered)
+    return record
+
+
 def summary_record(result: ScanResult) -> dict[str, Any]:
-    pairs = [(d, finding_for(d, result.findings)) for d in result.devices]
+    assessed, outside = split_scope(result)
+    pairs = [(d, finding_for(d, result.findings)) for d in assessed]
     flagged = [(d, f) for d, f in pairs if f is not None and f.flagged]
     by_severity = Counter(f.severity.value for _, f in pairs if f is not None)
     return {
         "devices": len(pairs),
+        "out_of_scope": len(outside),
         "identified": sum(1 for d, _ in pairs if d.verdict.maker),
         "flagged": len(flagged),
         "by_severity": {s.value: by_severity.get(s.value, 0) for s in Severity},
@@ -146,16 +171,18 @@ def summary_record(result: ScanResult) -> dict[str, Any]:
 
 
 def result_to_contract(result: ScanResult) -> dict[str, Any]:
-    devices = sorted_devices(result.devices)
-    paired = [(d, finding_for(d, result.findings)) for d in devices]
+    assessed, outside = split_scope(result)
+    paired = [(d, finding_for(d, result.findings)) for d in sorted_devices(assessed)]
     findings = sorted(result.findings, key=lambda f: (ip_sort_key(f.device_ip), f.device_mac or ""))
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": camscan.__version__},
+        "verdict": verdict_record(result),
         "run": run_record(result.run),
         "segments": [to_jsonable(s) for s in result.segments],
         "summary": summary_record(result),
         "devices": [device_record(d, f) for d, f in paired],
+        "out_of_scope": [device_record(d, None) for d in sorted_devices(outside)],
         "findings": [to_jsonable(f) for f in findings],
         "policy": to_jsonable(result.policy),
     }

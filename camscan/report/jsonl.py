@@ -21,10 +21,22 @@ def _line(record: dict[str, Any]) -> str:
 def write_jsonl(result: ScanResult, out: TextIO) -> None:
     contract = result_to_contract(result)
     started = contract["run"]["started_at"]
-    for device in contract["devices"]:
-        record = {"type": "device", "schema_version": SCHEMA_VERSION, "run_started": started}
-        record.update({k: v for k, v in device.items() if k != "observations"})
-        out.write(_line(record))
+    # The verdict first, so a consumer reading one line knows whether the rest is complete.
+    out.write(
+        _line(
+            {
+                "type": "verdict",
+                "schema_version": SCHEMA_VERSION,
+                "run_started": started,
+                "verdict": contract["verdict"],
+            }
+        )
+    )
+    for kind, key in (("device", "devices"), ("out_of_scope", "out_of_scope")):
+        for device in contract[key]:
+            record = {"type": kind, "schema_version": SCHEMA_VERSION, "run_started": started}
+            record.update({k: v for k, v in device.items() if k != "observations"})
+            out.write(_line(record))
     out.write(
         _line(
             {
@@ -34,6 +46,7 @@ def write_jsonl(result: ScanResult, out: TextIO) -> None:
                 "run": contract["run"],
                 "segments": contract["segments"],
                 "summary": contract["summary"],
+                "verdict": contract["verdict"],
             }
         )
     )

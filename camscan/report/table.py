@@ -35,7 +35,14 @@ SEVERITY_STYLE = {
 PLAIN_WIDTH = 160  # files and pipes without $COLUMNS: wide enough that rows rarely wrap
 COMPACT_BELOW = 100  # narrower than this: one block per device instead of a table
 
-__all__ = ["COMPACT_BELOW", "PLAIN_WIDTH", "colour_wanted", "printable", "summary_line"]
+__all__ = [
+    "COMPACT_BELOW",
+    "PLAIN_WIDTH",
+    "colour_wanted",
+    "printable",
+    "summary_line",
+    "verdict_lines",
+]
 
 
 def colour_wanted(out: TextIO, color: bool | None) -> bool:
@@ -76,14 +83,31 @@ def _severity(device: dict[str, Any]) -> str:
     return (device["severity"] or "-").upper()
 
 
+VERDICT_STYLE = {
+    "action": "bold white on red",
+    "partial": "bold black on yellow",
+    "not_assessed": "bold yellow",
+    "clean": "bold green",
+}
+
+
+def verdict_lines(contract: dict[str, Any]) -> list[tuple[str, str]]:
+    """The verdict, then one line per thing not covered: printed above everything else."""
+    verdict = contract["verdict"]
+    lines = [(f"camscan verdict: {verdict['text']}", VERDICT_STYLE.get(verdict["status"], "bold"))]
+    lines += [(f"  not covered: {gap}", "yellow") for gap in verdict["not_covered"]]
+    return lines
+
+
 def summary_line(contract: dict[str, Any]) -> str:
     s = contract["summary"]
     counts = ", ".join(f"{n} {sev}" for sev, n in s["by_severity"].items() if n)
     run = contract["run"]
     partial = " (partial run)" if run["partial"] else ""
+    outside = f"; {s['out_of_scope']} out of scope" if s.get("out_of_scope") else ""
     return (
         f"{s['devices']} devices, {s['identified']} identified, {s['flagged']} flagged"
-        f"{': ' + counts if counts else ''}{partial}"
+        f"{': ' + counts if counts else ''}{outside}{partial}"
     )
 
 
@@ -221,6 +245,8 @@ def write_table(
         soft_wrap=False,
     )
     contract = result_to_contract(result)
+    for line, style in verdict_lines(contract):
+        console.print(Text(printable(line), style=style if colour else ""))
     devices = sorted(contract["devices"], key=_row_order)
     if console.width >= COMPACT_BELOW:
         console.print(_table(devices, colour, console.width))
@@ -234,6 +260,19 @@ def write_table(
             console.print(
                 Text(f"No maker identified, no evidence ({len(unknown)}): {ips}", "dim")
             )
+    outside = contract["out_of_scope"]
+    if outside:
+        listed = "  ".join(
+            printable(f"{d['ip']} ({maker_display(d['maker']) if d['maker'] else 'unknown'})")
+            for d in outside
+        )
+        console.print(
+            Text(
+                f"Out of scope, not assessed ({len(outside)}: answered discovery from outside "
+                f"the targets): {listed}",
+                "dim",
+            )
+        )
     console.print(Text(summary_line(contract), style="bold"))
 
 

@@ -6,16 +6,19 @@ any problem becomes a ResultFileError naming the file and the place, never a tra
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 from camscan.errors import DataError, ProbeKind
 from camscan.model import (
     SCHEMA_VERSION,
+    Coverage,
     Device,
     Evidence,
     Finding,
@@ -153,6 +156,34 @@ def _run(o: _Obj) -> ScanRun:
         excluded=o.texts("excluded"),
         scanner_host=o.opt_text("scanner_host") or "",
         data_versions=o.text_map("data_versions"),
+        coverage=[_coverage(c) for c in o.objs("coverage")],
+        not_covered=o.texts("not_covered"),
+        stopped=o.opt_text("stopped"),
+        warnings=o.texts("warnings"),
+    )
+
+
+def _count(o: _Obj, key: str) -> int:
+    value = o.number(key, 0)
+    if value < 0 or value != int(value):
+        raise o._fail(key, "a whole number >= 0")
+    return int(value)
+
+
+def _coverage(o: _Obj) -> Coverage:
+    return Coverage(
+        target=o.text("target"),
+        network=o.text("network"),
+        method=o.text("method"),
+        interface=o.opt_text("interface"),
+        segments=o.texts("segments"),
+        planned=_count(o, "planned"),
+        probed=_count(o, "probed"),
+        answered=_count(o, "answered"),
+        probes=o.texts("probes"),
+        failed=o.texts("failed"),
+        covered=o.flag("covered", False),
+        note=o.opt_text("note") or "",
     )
 
 
@@ -218,6 +249,11 @@ def _device(o: _Obj) -> Device:
     )
 
 
+def _out_of_scope(device: Device) -> Device:
+    device.in_scope = False
+    return device
+
+
 def _finding(o: _Obj) -> Finding:
     return Finding(
         device_ip=o.text("device_ip"),
@@ -229,11 +265,17 @@ def _finding(o: _Obj) -> Finding:
         flagged=o.flag("flagged", False),
         rationale=o.opt_text("rationale") or "",
         exception=o.opt_text("exception"),
+        segment_by=o.opt_text("segment_by"),
     )
 
 
 def _segment(o: _Obj) -> Segment:
-    return Segment(name=o.text("name"), cidrs=o.texts("cidrs"), zone=o.text("zone"))
+    return Segment(
+        name=o.text("name"),
+        cidrs=o.texts("cidrs"),
+        zone=o.text("zone"),
+        interfaces=o.texts("interfaces"),
+    )
 
 
 def result_from_contract(data: object) -> ScanResult:
@@ -247,24 +289,62 @@ def result_from_contract(data: object) -> ScanResult:
         )
     return ScanResult(
         run=_run(top.obj("run")),
-        devices=[_device(d) for d in top.objs("devices")],
+        devices=[_device(d) for d in top.objs("devices")]
+        + [_out_of_scope(_device(d)) for d in top.objs("out_of_scope")],
         findings=[_finding(f) for f in top.objs("findings")],
         segments=[_segment(s) for s in top.objs("segments")],
         policy=top.data["policy"] if isinstance(top.data.get("policy"), dict) else {},
     )
 
 
-def save_result(result: ScanResult, path: Path) -> None:
-    """Write atomically: a reader never sees half a file."""
+def atomic_write(path: Path, write: Callable[[TextIO], None]) -> None:
+    """Let `write` fill a temporary file beside `path`, flush it to disk, then rename it over
+    `path`: a reader (or a kill -9 midway) sees the old file or the new one, never half of one."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            dump_contract(result, out)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(OSError):  # keep the permissions of the file it replaces
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    def write(out: TextIO) -> None:
+        out.write(text)
+
+    atomic_write(path, write)
+
+
+def check_writable(path: Path) -> str | None:
+    """Why `path` cannot be written as a report (one line), or None; sends nothing, writes
+    only a temporary file it removes, so a bad -o is found before the scan, not after."""
+    path = Path(path)
+    if path.is_dir():
+        return f"{path} is a directory"
+    parent = path.parent
+    if not parent.is_dir():
+        return f"{parent} is not an existing directory"
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        return f"cannot write in {parent}: {e.strerror or e}"
+    os.close(fd)
+    Path(tmp).unlink(missing_ok=True)
+    if path.exists() and not os.access(path, os.W_OK) and not os.access(parent, os.W_OK):
+        return f"{path} is not writable"
+    return None
+
+
+def save_result(result: ScanResult, path: Path) -> None:
+    """Write atomically (streamed: a large result is never held whole as text)."""
+    atomic_write(path, lambda out: dump_contract(result, out))
 
 
 def load_result(path: Path | str) -> ScanResult:

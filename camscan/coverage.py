@@ -1,0 +1,149 @@
+"""Coverage: for each target, what was planned, probed and answered, and by which probes.
+
+`plan` splits every target network by how camscan can reach it before any packet is sent;
+`finish` fills in what happened once the stages have run. Anything asked for and not covered
+(a part no interface is attached to, a probe stage that failed there, a stop by signal) goes
+into `ScanRun.not_covered`, one line each, and makes the run partial. A compliance report that
+silently covered less than it was asked to would read as a false "clean".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from camscan.model import Coverage, Device, ScanRun, Segment
+from camscan.netif import Interface
+from camscan.targets import TargetSet
+
+DISCOVERY = ("arp", "l3", "wsd", "mdns", "sadp", "dhip", "dvrip", "ssdp")
+# Off-link, the l3 probe finds hosts and sends the unicast forms of the discovery probes itself;
+# banners then run on what it found. Multicast and ARP do not cross a router.
+L3_PROBES = ("l3", "banners")
+NO_ROUTE = "no interface is attached to it and the l3 probe (routed targets) was not chosen"
+
+Net = ipaddress.IPv4Network
+
+
+def _host_count(part: Net, iface: Interface | None) -> int:
+    """Addresses a sweep of `part` would probe: not the interface's own, network or broadcast."""
+    if iface is None:
+        return part.num_addresses
+    special = {iface.address, iface.network.network_address, iface.broadcast}
+    return part.num_addresses - sum(1 for a in special if a in part)
+
+
+def _segments_in(part: Net, segments: list[Segment]) -> list[str]:
+    return [s.name for s in segments if any(part.overlaps(Net(c)) for c in s.cidrs)]
+
+
+def _split(target: Net, interfaces: list[Interface]) -> list[tuple[Net, Interface | None]]:
+    """`target` cut into the parts each interface reaches directly, and the unattached rest."""
+    rest = [target]
+    parts: list[tuple[Net, Interface | None]] = []
+    # Most specific interface network first, as netif.interface_for decides.
+    for iface in sorted(interfaces, key=lambda i: -i.network.prefixlen):
+        remaining: list[Net] = []
+        for r in rest:
+            if r.subnet_of(iface.network):
+                parts.append((r, iface))
+            elif iface.network.subnet_of(r):
+                parts.append((iface.network, iface))
+                remaining.extend(r.address_exclude(iface.network))
+            else:
+                remaining.append(r)
+        rest = remaining
+    parts.extend((r, None) for r in ipaddress.collapse_addresses(rest))
+    return sorted(parts, key=lambda p: (int(p[0].network_address), p[0].prefixlen))
+
+
+def plan(
+    targets: TargetSet, interfaces: list[Interface], segments: list[Segment], probes: list[str]
+) -> list[Coverage]:
+    """One entry per part of each target: attached ("arp"), routed ("l3", when the l3 probe is
+    chosen) or unreachable ("none", not covered)."""
+    planned: list[Coverage] = []
+    routed = "l3" in probes
+    for target in targets.networks:
+        for part, iface in _split(target, interfaces):
+            if iface is not None:
+                method, chosen = "arp", [p for p in probes if p != "l3"]
+            elif routed:
+                method, chosen = "l3", [p for p in probes if p in L3_PROBES]
+            else:
+                method, chosen = "none", []
+            entry = Coverage(
+                target=str(target),
+                network=str(part),
+                method=method,
+                interface=iface.name if iface else None,
+                segments=_segments_in(part, segments),
+                planned=_host_count(part, iface) if method != "none" else 0,
+                probes=chosen,
+            )
+            if method == "none":
+                entry.note = NO_ROUTE
+            planned.append(entry)
+    return planned
+
+
+def _failures(run: ScanRun, entry: Coverage) -> list[str]:
+    """Run-level probe errors that hit this part: those on its interface, and stage-wide ones."""
+    return [
+        f"{e.probe}: {e.error}"
+        for e in run.errors
+        if e.target is None or (entry.interface is not None and e.target == entry.interface)
+    ]
+
+
+def _failed_probe(line: str) -> str:
+    return line.split(":", 1)[0].split(".", 1)[0]
+
+
+def finish(coverage: list[Coverage], run: ScanRun, devices: Iterable[Device]) -> None:
+    """Fill in probed/answered/failed for each part, then list the gaps on the run."""
+    devices = list(devices)
+    in_scope = [ipaddress.IPv4Address(d.ip) for d in devices if d.in_scope]
+    for entry in coverage:
+        part = Net(entry.network)
+        entry.answered = sum(1 for ip in in_scope if ip in part)
+        if entry.method == "none":
+            entry.covered = False
+            entry.probes = []
+            continue
+        entry.failed = _failures(run, entry)
+        if run.stopped:
+            entry.failed.append(f"stopped: {run.stopped}")
+        failed = {_failed_probe(f) for f in entry.failed}
+        entry.probes = [p for p in entry.probes if p not in failed]
+        # ARP (on-link) and the l3 sweep (routed) ask every address; multicast asks the link as
+        # a whole, so probed stays 0 without them.
+        entry.probed = entry.planned if {"arp", "l3"} & set(entry.probes) else 0
+        entry.covered = not entry.failed and any(p in DISCOVERY for p in entry.probes)
+        if not entry.covered and not entry.failed:
+            entry.note = "no discovery probe ran on it"
+    gaps = [
+        f"{c.network} (target {c.target}"
+        + (f", {c.interface}" if c.interface else "")
+        + f"): {c.note or '; '.join(c.failed)}"
+        for c in coverage
+        if not c.covered
+    ]
+    # Failures not tied to a part (e.g. on an interface carrying no target) still count.
+    tied = {f for c in coverage for f in c.failed}
+    gaps += [
+        f"{e.probe} on {e.target}: {e.error}"
+        for e in run.errors
+        if f"{e.probe}: {e.error}" not in tied
+    ]
+    gaps += [
+        f"identify failed for {d.ip}: {e.error}"
+        for d in devices
+        for e in d.probe_errors
+        if e.probe == "identify"
+    ]
+    if run.stopped and not coverage:
+        gaps.append(f"stopped: {run.stopped}")
+    run.not_covered = gaps
+    if gaps:
+        run.partial = True
