@@ -253,4 +253,4 @@ def test_csv_bom_only_when_asked_and_non_ascii_survives() -> None:
     assert excel[1:] == plain
     decoded = excel.encode("utf-8").decode("utf-8-sig")  # what Excel does with the BOM
     assert "Kamera Außenbereich, 東門" in decoded
-    assert next(csv.reader(io.StringIO(decoded)))[0] == "ip"  # the header is not garbled
+    assert next(csv.reader(io.StringIO(decoded)))[0] == "record"  # the header is not garbled
