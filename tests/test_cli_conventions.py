@@ -61,7 +61,7 @@ def test_repeatable_outputs_take_the_format_from_the_name(tmp_path: Path) -> Non
     assert r.stdout == ""  # every report went to its file
     assert json.loads((tmp_path / "r.json").read_text())["schema_version"]
     assert json.loads((tmp_path / "r.jsonl").read_text().splitlines()[-1])["type"] == "run"
-    assert (tmp_path / "r.csv").read_text().startswith("ip,mac,")
+    assert (tmp_path / "r.csv").read_text().startswith("record,ip,mac,")
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
     assert "3 devices, 3 identified" in (tmp_path / "r.txt").read_text()
     ecs = json.loads((tmp_path / "r.ecs.jsonl").read_text().splitlines()[0])
@@ -75,7 +75,7 @@ def test_dash_is_standard_output_not_a_file_named_dash(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["devices"]
     assert not (tmp_path / "-").exists()
-    assert (tmp_path / "x.out").read_text().startswith("ip,mac,")  # FORMAT:FILE wins over -f
+    assert (tmp_path / "x.out").read_text().startswith("record,ip,mac,")  # FORMAT:FILE wins over -f
 
 
 def test_unknown_extension_or_two_stdouts_are_one_line_usage_errors(tmp_path: Path) -> None:
