@@ -16,6 +16,7 @@ NAMES = (
     "sparse16",
     "scale",
     "routed",
+    "hostile",
 )
 
 

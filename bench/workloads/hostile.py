@@ -1,0 +1,76 @@
+"""hostile: every hostile lab device beside the normal camera set (topology "hostile", issue 11).
+
+A full `camscan scan` at its defaults. Targets: every device's maker right (hostile devices:
+no maker, normal ones: their persona's), the scan ends within WALL_BOUND, peak RSS and the JSON
+report stay under the bounds the README documents.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench import tools
+from bench.runner import Options, Result, Target, Tool, Workload, alternate, available
+
+# window 1.5 s + SSDP description grace 1 s + the slow camera's five sequential 2.5 s requests
+# on port 80 (12.5 s) + a margin for 2 shared cores: a drip-fed, flooding or silent device
+# must not add to it
+WALL_BOUND = 20.0
+RSS_BOUND_MB = 400.0
+REPORT_BOUND = 4 << 20
+
+
+def _report_bytes(stem: Path) -> dict[str, Any]:
+    path = stem.with_suffix(".json")
+    return {"report_bytes": path.stat().st_size if path.exists() else -1}
+
+
+def run(opts: Options) -> Result:
+    from camscan.lab import Lab, load_topology
+
+    topo = load_topology("hostile")
+    cidr = str(topo.networks[0].cidr)
+    truth = {d.ip: d.expected_maker for d in topo.devices}
+    result = Result("hostile", f"full scan of {cidr}: hostile devices beside cameras", len(truth))
+    scan = tools.camscan_scan(cidr, truth)
+    measured = Tool(scan.name, scan.argv, scan.judge, ok_codes=(0, 1, 3), stats=_stats(scan))
+    with Lab(topo) as lab:
+        result.extra["lab_ready_s"] = round(lab.ready_seconds, 2)
+        alternate(lab, available([measured], result), opts.runs, opts.workdir, result,
+                  label="hostile")
+    return result
+
+
+def _stats(scan: Tool) -> Any:
+    def stats(stem: Path) -> dict[str, Any]:
+        base = scan.stats(stem) if scan.stats else {}
+        return {**base, **_report_bytes(stem)}
+
+    return stats
+
+
+def targets(result: Result, _results: dict[str, Result]) -> list[Target]:
+    cs = result.summary("camscan (defaults)")
+    text = (
+        f"all {result.expected} makers right, ends within {WALL_BOUND:g} s, peak RSS under "
+        f"{RSS_BOUND_MB:g} MB, report under {REPORT_BOUND >> 20} MiB"
+    )
+    if not cs:
+        return [Target("hostile", text, None, "camscan did not run")]
+    runs = result.tools["camscan (defaults)"]
+    report = max(int(r.stats.get("report_bytes", -1)) for r in runs)
+    ok = (
+        cs["correct_min"] == result.expected
+        and cs["wall_max"] <= WALL_BOUND
+        and cs["rss_mb_max"] < RSS_BOUND_MB
+        and 0 <= report < REPORT_BOUND
+    )
+    measured = (
+        f"{cs['correct_min']:g}/{result.expected} right, wall max {cs['wall_max']:.1f} s, "
+        f"RSS max {cs['rss_mb_max']:.0f} MB, report {report} bytes"
+    )
+    return [Target("hostile", text, ok, measured)]
+
+
+WORKLOAD = Workload("hostile", "hostile devices beside cameras (topology hostile)", 3, run, targets)
