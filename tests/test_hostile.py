@@ -392,3 +392,17 @@ def test_an_mdns_service_announced_for_another_address_is_only_a_claim() -> None
         assert _verdict_of(*((o.channel, o.raw, o.probe) for o in observations)).maker is None
     own = parse_mdns(_mdns_reply(spoofer), spoofer)  # a device announcing itself still counts
     assert own is not None and "mdns.instance" in {o.channel for o in own}
+
+
+def test_answering_two_makers_protocols_is_a_conflict_not_a_confident_verdict() -> None:
+    sadp = (
+        "<ProbeMatch><Types>inquiry</Types><DeviceDescription>DS-2CD2385G1-I</DeviceDescription>"
+        "<DeviceSN>DS-2CD2385G1-I20200414AAWRE33842150</DeviceSN></ProbeMatch>"
+    )
+    dhip = (
+        '{"method":"client.notifyDevInfo","params":{"deviceInfo":'
+        '{"DeviceType":"IPC-HDW1431T1-S4","SerialNo":"6C01E93PAG69A7D"}}}'
+    )
+    verdict = _verdict_of(("sadp.reply", sadp, "sadp"), ("dhip.reply", dhip, "dhip"))
+    assert verdict.conflicts  # the other maker is named as conflicting evidence
+    assert verdict.confidence_label == "low"  # under the default flagging floor (medium)
