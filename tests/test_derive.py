@@ -183,3 +183,15 @@ def test_a_dahua_serial_alone_only_corroborates() -> None:
     v = identify_device(device(obs), SIGS, OUIS)
     assert v.maker is None
     assert [e.strength for e in v.evidence if e.maker == "dahua"] == [Strength.WEAK]
+
+
+def test_a_model_only_mentioned_in_free_text_counts_one_strength_lower() -> None:
+    # a HomeKit bridge may advertise the camera it proxies under the camera's name
+    obs = Observation(channels.MDNS_INSTANCE, "Hikvision DS-2CD2385G1-I._hap._tcp.local.", "mdns")
+    v = identify_device(device(obs), SIGS, OUIS)
+    assert v.confidence_label != "high"
+    assert {e.strength for e in v.evidence if e.maker} <= {Strength.MEDIUM, Strength.WEAK}
+    assert any("named in free text" in e.description for e in v.evidence)
+    title = Observation(channels.HTTP_TITLE, "DS-2CD2385G1-I", "http:80")
+    assert [e.strength for e in identify_device(device(title), SIGS, OUIS).evidence
+            if e.maker] == [Strength.MEDIUM]

@@ -53,6 +53,10 @@ class Derived:
     value: str
     how: str  # "the ONVIF endpoint UUID (time-based: its node field is the MAC)"
     decoder: str  # the decoder's name, e.g. "uuid-mac"
+    # Read from free text (a page title, an mDNS instance name a user can rename, a HomeKit
+    # bridge can name after the camera it proxies), not from a field the device fills about
+    # itself: it counts one strength lower.
+    mention: bool = False
 
 
 DecodeFn = Callable[[Observation], Iterable[Derived]]
@@ -240,9 +244,10 @@ def _mdns_instance(obs: Observation) -> Iterable[Derived]:
     label = obs.raw.split("._", 1)[0]
     badge, _, rest = label.partition(" ")
     if rest:
-        yield Derived(Kind.BADGE, badge[:MAX_VALUE_CHARS], "the mDNS instance name", "mdns-name")
+        yield Derived(Kind.BADGE, badge[:MAX_VALUE_CHARS], "the mDNS instance name", "mdns-name",
+                      mention=True)
     for tok in _tokens(label):
-        yield Derived(Kind.MODEL, tok, "the mDNS instance name", "mdns-name")
+        yield Derived(Kind.MODEL, tok, "the mDNS instance name", "mdns-name", mention=True)
     if (m := _INSTANCE_MAC_RE.search(label)) and (mac := normalise_mac(m.group(1))):
         yield Derived(Kind.MAC, mac, "the mDNS instance name (reported by the device)",
                       "mdns-name")
@@ -264,7 +269,7 @@ def _mdns_target(obs: Observation) -> Iterable[Derived]:
 
 def _title_models(obs: Observation) -> Iterable[Derived]:
     for tok in _tokens(obs.raw):
-        yield Derived(Kind.MODEL, tok, "the page title", "title-model")
+        yield Derived(Kind.MODEL, tok, "the page title", "title-model", mention=True)
 
 
 DECODERS: tuple[Decoder, ...] = (

@@ -59,7 +59,7 @@ def _fact_evidence(obs: Observation, facts: dict[str, str]) -> Evidence:
 
 
 # A MAC a device reports, or one decoded from another value, can be spoofed: it counts one
-# strength lower than a MAC seen on the wire.
+# strength lower than a MAC seen on the wire. So does a fact only mentioned in free text.
 _REPORTED_STRENGTH = {Strength.STRONG: Strength.MEDIUM, Strength.MEDIUM: Strength.WEAK,
                       Strength.WEAK: Strength.WEAK}
 
@@ -109,9 +109,14 @@ def derived_evidence(device: Device, sigs: SignatureDB, ouis: OuiSource | None) 
                 continue
             synthetic = Observation(CHANNEL[fact.kind], fact.value, obs.probe, obs.ip)
             for ev in sigs.match(synthetic):
-                if (ev.signature_id, obs.probe) not in hits:
-                    hits.add((ev.signature_id, obs.probe))
-                    found.append(_derived_from(ev, obs, fact))
+                if (ev.signature_id, obs.probe) in hits:
+                    continue
+                hits.add((ev.signature_id, obs.probe))
+                note = ""
+                if fact.mention:
+                    ev.strength = _REPORTED_STRENGTH[ev.strength]
+                    note = f" (counted {ev.strength}: named in free text, not a device field)"
+                found.append(_derived_from(ev, obs, fact, note))
     return found
 
 
