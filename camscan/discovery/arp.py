@@ -257,7 +257,9 @@ async def sweep_raw(
                 if answered is not None:
                     answered(reply[0])
 
-    interval, burst = 1.0 / rate, 8
+    # A burst of 20 ms worth of frames (at least 8): the loop's sleeps overshoot by a few ms
+    # when other probes share it, and the bucket must catch up rather than lose the time.
+    interval, burst = 1.0 / rate, max(8, int(rate / 50))
     tokens, stamp = float(burst), time.monotonic()
     loop.add_reader(sock.fileno(), read_replies)
     try:
