@@ -103,7 +103,12 @@ def test_a_flooder_is_named_and_cannot_hide_a_camera(scanned: dict[str, Any]) ->
     assert devices["198.18.60.12"]["maker"] == "hikvision"  # answers SADP only
     assert devices["198.18.60.13"]["maker"] == "dahua"  # answers DHIP only
     assert devices["198.18.60.14"]["maker"] == "hikvision"  # answers WS-Discovery only
-    floods = [e for e in scanned["result"]["run"]["errors"] if e["target"] == "198.18.60.32"]
+    flooder = devices["198.18.60.32"]
+    floods = [
+        e
+        for e in [*scanned["result"]["run"]["errors"], *flooder.get("probe_errors", [])]
+        if e["target"] == "198.18.60.32" and e["kind"] == "overflow"
+    ]
     assert {e["probe"] for e in floods} >= {"wsd", "sadp", "dhip"}, floods
 
 
