@@ -195,3 +195,9 @@ def test_a_model_only_mentioned_in_free_text_counts_one_strength_lower() -> None
     title = Observation(channels.HTTP_TITLE, "DS-2CD2385G1-I", "http:80")
     assert [e.strength for e in identify_device(device(title), SIGS, OUIS).evidence
             if e.maker] == [Strength.MEDIUM]
+
+
+def test_a_value_full_of_uuids_yields_a_bounded_number_of_macs() -> None:
+    raw = " ".join(str(uuid.uuid1(node=0x5850ED000000 + n)) for n in range(100))
+    facts = derive(Observation(channels.WSD_EPR, raw, "wsd"))
+    assert 1 <= len(facts) <= 8

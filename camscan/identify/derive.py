@@ -26,7 +26,7 @@ from camscan import channels
 from camscan.macaddr import normalise_mac
 from camscan.model import Observation
 
-MAX_CANDIDATES = 8  # tokens tried per observation: a hostile title must not cost much
+MAX_CANDIDATES = 8  # tokens or MACs per observation: a hostile value must not cost much
 MAX_VALUE_CHARS = 64  # a model, badge or serial longer than this is not one
 
 
@@ -113,7 +113,7 @@ def _uuid_macs(obs: Observation) -> Iterable[Derived]:
     for text in texts:
         for m in _UUID_RE.finditer(text[:4096]):
             mac = mac_from_uuid(m.group())
-            if mac and mac not in seen:
+            if mac and mac not in seen and len(seen) < MAX_CANDIDATES:
                 seen.add(mac)
                 yield Derived(Kind.MAC, mac, f"{where} (time-based: its node field is the MAC)",
                               "uuid-mac")
@@ -139,7 +139,7 @@ def _eui64_macs(obs: Observation) -> Iterable[Derived]:
     seen: set[str] = set()
     for m in _LINK_LOCAL_RE.finditer(obs.raw[:4096]):
         mac = mac_from_eui64(m.group(1))
-        if mac and mac not in seen:
+        if mac and mac not in seen and len(seen) < MAX_CANDIDATES:
             seen.add(mac)
             yield Derived(Kind.MAC, mac, "the IPv6 link-local address in the ONVIF XAddrs "
                           "(EUI-64: the MAC with ff:fe in the middle)", "eui64-mac")
