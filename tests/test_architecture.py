@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "camscan"
 # Plain values and small helpers every stage may use; they import nothing from the stages.
 FOUNDATION = {
     "camscan", "errors", "model", "channels", "macaddr", "netif", "targets", "data", "identity",
-    "labguard", "contract", "coverage",
+    "labguard", "contract",
 }
 # The pipeline's stages, in the order data flows. A stage may import the foundation and any
 # stage before it, never one after it.
