@@ -23,6 +23,19 @@ from camscan.lab import Lab, lab_problem
 
 LabFactory = Callable[[str | Path], Lab]
 
+# Hermetic runs: a developer's own camscan.toml or refreshed OUI data must not change what the
+# tests see. Every camscan the tests start inherits these (tests that try the places set their
+# own); the directories stay empty unless a test writes there.
+_HOME = Path(tempfile.mkdtemp(prefix="camscan-tests-"))
+_HOME.chmod(0o755)
+os.environ["CAMSCAN_DATA_DIR"] = str(_HOME / "data")
+os.environ["XDG_CONFIG_HOME"] = str(_HOME / "config")
+os.environ.pop("CAMSCAN_CONFIG", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_HOME, ignore_errors=True)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     problem = lab_problem()
