@@ -72,7 +72,7 @@ class IdentifyData:
         try:
             sigs = SignatureDB.load()
         except SignatureError as e:
-            problems = e.args[0] if e.args and isinstance(e.args[0], list) else [str(e)]
+            problems = list(e.errors) or [str(e)]
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise DataFileError(f"signature data: {problems[0]}{more}") from None
         try:
