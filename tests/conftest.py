@@ -90,6 +90,38 @@ def _pg_missing(reason: str) -> None:
     pytest.skip(f"no PostgreSQL server: {reason}")
 
 
+PG_PREFIX = "camscan-pg-"
+
+
+def _remove_stale_pg(bindir: Path, as_user: list[str]) -> None:
+    """Stop and delete throwaway servers whose test session died (SIGKILL skips teardown)."""
+    for base in Path(tempfile.gettempdir()).glob(f"{PG_PREFIX}*"):
+        try:
+            owner = int((base / "owner.pid").read_text())
+            os.kill(owner, 0)
+            continue  # its session is alive
+        except ProcessLookupError:
+            pass
+        except (OSError, ValueError):
+            continue  # not ours to judge
+        if (base / "data").is_dir():
+            subprocess.run(
+                [
+                    *as_user,
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(base / "data"),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
+                check=False,
+                capture_output=True,
+            )
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The conninfo of a PostgreSQL server listening on a Unix socket only (nothing on the network).
@@ -108,12 +140,13 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if bindir is None:
         _pg_missing("Debian's postgresql is not installed (apt-get install postgresql)")
     assert bindir is not None
-    base = Path(tempfile.mkdtemp(prefix="camscan-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    _remove_stale_pg(bindir, as_user)
+    base = Path(tempfile.mkdtemp(prefix=PG_PREFIX))
+    (base / "owner.pid").write_text(f"{os.getpid()}\n")
+    if as_user:
         pw = pwd.getpwnam("postgres")
         os.chown(base, pw.pw_uid, pw.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
     data, port = base / "data", "55432"
     subprocess.run(
         [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "camscan"],
@@ -122,8 +155,15 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     ctl = [*as_user, str(bindir / "pg_ctl"), "-D", str(data)]
     subprocess.run(
-        [*ctl, "-o", f"-k {base} -p {port} -c listen_addresses=''", "-l", str(base / "log"), "-w",
-         "start"],
+        [
+            *ctl,
+            "-o",
+            f"-k {base} -p {port} -c listen_addresses=''",
+            "-l",
+            str(base / "log"),
+            "-w",
+            "start",
+        ],
         check=True,
         capture_output=True,
     )
