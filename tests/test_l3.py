@@ -76,3 +76,59 @@ def test_sweep_on_loopback_tells_open_refused_and_records_observations() -> None
     assert found["127.0.0.1"].how.endswith("open") and stats["l3.tcp_connects"] == 1
     obs = l3.observations(found)
     assert [o.channel for o in obs] == ["host.alive", "tcp.open"]
+
+
+def test_unicast_round_reads_replies_only_from_asked_hosts_within_budget() -> None:
+    """A loopback 'device' answers an SADP inquiry once with a real ProbeMatch, then floods;
+    127.0.0.2, which nobody asked, sends a ProbeMatch too. Only the asked host counts, and only
+    up to the per-sender budget."""
+    import dataclasses
+    import socket
+
+    from camscan.discovery.base import ProbeContext, ProbeOutcome
+    from camscan.discovery.multicast import MAX_DATAGRAMS_PER_SENDER
+    from camscan.discovery.unicast import PROBES, unicast_round
+    from camscan.targets import TargetSet
+    from tests.test_discovery_parsers import SADP_HIK
+
+    device = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    device.bind(("127.0.0.1", 0))
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(("127.0.0.2", 0))
+    probe = dataclasses.replace(PROBES["sadp"], port=device.getsockname()[1])
+    seen: list[bytes] = []
+
+    def answer() -> None:
+        data, addr = device.recvfrom(65536)
+        seen.append(data)
+        if len(seen) == 1:
+            for i in range(MAX_DATAGRAMS_PER_SENDER + 20):
+                device.sendto(SADP_HIK.replace(b"flase", f"f{i}".encode()), addr)
+            stranger.sendto(SADP_HIK, addr)
+
+    async def main() -> tuple[ProbeContext, ProbeOutcome]:
+        loop = asyncio.get_running_loop()
+        loop.add_reader(device.fileno(), answer)
+        ctx = ProbeContext([], TargetSet([ipaddress.IPv4Network("127.0.0.1/32")]), window=0.4)
+        try:
+            out = await unicast_round(
+                ctx, ["127.0.0.1", "127.0.0.3"], ["sadp"], Pacer(), {"sadp": probe}
+            )
+        finally:
+            loop.remove_reader(device.fileno())
+        return ctx, out
+
+    try:
+        ctx, out = asyncio.run(main())
+    finally:
+        device.close()
+        stranger.close()
+    assert seen and b"<Types>inquiry</Types>" in seen[0]
+    assert ctx.stats["sadp.unicast_sent"] == 1  # 127.0.0.3 is not a target: never asked
+    assert ctx.stats["sadp.unsolicited"] == 1  # the stranger's reply is not looked at
+    assert ctx.stats["sadp.flood"] >= 20
+    obs = out.observations
+    assert obs and {o.ip for o in obs} == {"127.0.0.1"}
+    assert obs[0].fields["mac"] == "58:50:ed:1f:e3:85"
+    assert len(obs) <= MAX_DATAGRAMS_PER_SENDER
+    assert any("distinct replies" in e.error for e in out.errors)

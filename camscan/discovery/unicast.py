@@ -101,8 +101,11 @@ async def unicast_round(
     hosts: list[str],
     names: list[str],
     pacer: Pacer,
+    probes: dict[str, UnicastProbe] | None = None,
 ) -> ProbeOutcome:
-    """Ask every host with every named probe; listen ctx.window seconds after the last send."""
+    """Ask every host with every named probe; listen ctx.window seconds after the last send.
+    `probes` replaces the table of PROBES (tests point them at other ports)."""
+    table = PROBES if probes is None else probes
     loop = asyncio.get_running_loop()
     asked = [h for h in hosts if h in ctx.targets]  # never a host outside the targets
     asked_set = set(asked)
@@ -110,7 +113,7 @@ async def unicast_round(
     endpoints: list[tuple[UnicastProbe, asyncio.DatagramTransport, _Replies, list[bytes]]] = []
     try:
         for name in names:
-            probe = PROBES[name]
+            probe = table[name]
             try:
                 transport, protocol = await loop.create_datagram_endpoint(
                     lambda p=probe: _Replies(ctx, p, asked_set),  # type: ignore[misc]
