@@ -212,3 +212,78 @@ def test_per_host_rate_and_missing_route_are_honoured(routed: Lab) -> None:
     )
     assert done.returncode == 3 and "no route to 198.18.99.0/24" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.lab
+def test_host_names_resolve_once_from_the_labs_hosts_file(routed: Lab, tmp_path: Path) -> None:
+    from camscan.lab.builder import host_name
+
+    hik = next(d for d in routed.devices if d.network == "cctv" and d.persona == "hikvision-ipc")
+    name = host_name(hik.persona, hik.index)
+    env = {**routed.python_env(), "CAMSCAN_LAB_GUARD": "1"}
+    listing = tmp_path / "names.txt"
+    listing.write_text(f"{name}\n")
+    listed = routed.run(
+        [sys.executable, "-m", "camscan", "scan", "-iL", str(listing), "--list-targets"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert f"# {name} -> {hik.ip}" in listed.stdout and f"{hik.ip}/32" in listed.stdout
+    doc = scan_json(routed, name)
+    assert doc["run"]["resolved"] == {name: [hik.ip]}
+    (dev,) = doc["devices"]
+    assert dev["ip"] == hik.ip and dev["maker"] == "hikvision"
+    missing = routed.run(
+        [sys.executable, "-m", "camscan", "scan", "nvr-9.lab", "--list-targets"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert missing.returncode == 2 and "does not resolve" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.lab
+def test_all_segments_plans_attached_by_arp_and_routed_by_l3(routed: Lab, tmp_path: Path) -> None:
+    config = tmp_path / "camscan.toml"
+    config.write_text(
+        textwrap.dedent(
+            """
+            [[segment]]
+            name = "admin"
+            cidrs = ["198.18.60.0/24"]
+            zone = "general"
+            [[segment]]
+            name = "cctv"
+            cidrs = ["198.18.61.0/24"]
+            zone = "sensitive"
+            [[segment]]
+            name = "office"
+            cidrs = ["198.18.62.0/24"]
+            zone = "core"
+            """
+        )
+    )
+    doc = scan_json(routed, "-c", str(config), "--all-segments")
+    check_routed_scan(routed, doc)
+    by_ip = {d["ip"]: d for d in doc["devices"]}
+    findings = {f["device_ip"]: f for f in doc["findings"]}
+    flagged = {ip for ip, f in findings.items() if f["flagged"]}
+    assert all(by_ip[ip]["maker"] in LISTED for ip in flagged)
+    for name in ("hikvision-ipc", "dahua-ipc"):  # strongly identified on both routed segments
+        for dev in routed.devices_of(name):
+            if dev.network != "admin":
+                assert dev.ip in flagged and findings[dev.ip]["segment"] == dev.network
+    for dev in routed.devices:
+        # how each device was reached: ARP on the admin segment, L3 behind the router
+        probes = {o["probe"].split(":")[0] for o in by_ip[dev.ip].get("observations", [])}
+        if dev.network == "admin":
+            assert "arp" in probes
+        else:
+            assert "l3" in probes and "arp" not in probes

@@ -158,10 +158,27 @@ def _build(topology: Topology, layout: Layout) -> None:
             )
     netns.ip_batch(hub, namespace=layout.hub_ns)
     netns.ip_batch(scanner, namespace=layout.scanner_ns)
+    # Host names for the devices, seen by commands run with `ip netns exec` in the scanner
+    # namespace; the only name server is the namespace's own loopback, where none listens.
+    netns.write_etc(
+        layout.scanner_ns,
+        {"hosts": hosts_file(topology), "resolv.conf": "nameserver 127.0.0.1\n"},
+    )
     if layout.router_ns:
         netns.ip_batch(router, namespace=layout.router_ns)
     for name, commands in devices.items():
         netns.ip_batch(commands, namespace=name)
+
+
+def host_name(persona: str, index: int) -> str:
+    """The lab's name for a device: "<persona>-<index>.lab"."""
+    return f"{persona}-{index}.lab"
+
+
+def hosts_file(topology: Topology) -> str:
+    lines = ["127.0.0.1 localhost"]
+    lines += [f"{d.ip} {host_name(d.persona, d.index)}" for d in topology.devices]
+    return "\n".join(lines) + "\n"
 
 
 def teardown(layout: Layout) -> None:

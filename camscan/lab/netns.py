@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import os
 import re
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -64,9 +65,22 @@ def add(name: str) -> None:
     ip("netns", "add", name)
 
 
+ETC_NETNS = Path("/etc/netns")  # `ip netns exec NAME` bind-mounts /etc/netns/NAME/* over /etc
+
+
 def delete(name: str) -> None:
     with contextlib.suppress(NetnsError):
         ip("netns", "delete", name)
+    if _LAB_NAME.match(name):
+        shutil.rmtree(ETC_NETNS / name, ignore_errors=True)
+
+
+def write_etc(name: str, files: dict[str, str]) -> None:
+    """Files `ip netns exec` shows in place of /etc's inside namespace `name` (hosts, ...)."""
+    folder = ETC_NETNS / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for filename, text in files.items():
+        (folder / filename).write_text(text, encoding="utf-8")
 
 
 def existing() -> list[str]:
