@@ -58,18 +58,24 @@ def _split(target: Net, interfaces: list[Interface]) -> list[tuple[Net, Interfac
 
 
 def plan(
-    targets: TargetSet, interfaces: list[Interface], segments: list[Segment], probes: list[str]
+    targets: TargetSet,
+    interfaces: list[Interface],
+    segments: list[Segment],
+    probes: list[str],
+    engine: str = "camscan",
 ) -> list[Coverage]:
-    """One entry per part of each target: attached ("arp"), routed ("l3", when the l3 probe is
-    chosen) or unreachable ("none", not covered)."""
+    """One entry per part of each target: attached ("arp"), routed ("l3", or "nmap" when nmap
+    does the routed host discovery, when the l3 probe is chosen) or unreachable ("none", not
+    covered)."""
     planned: list[Coverage] = []
     routed = "l3" in probes
+    routed_method = "nmap" if engine == "nmap" else "l3"
     for target in targets.networks:
         for part, iface in _split(target, interfaces):
             if iface is not None:
                 method, chosen = "arp", [p for p in probes if p != "l3"]
             elif routed:
-                method, chosen = "l3", [p for p in probes if p in L3_PROBES]
+                method, chosen = routed_method, [p for p in probes if p in L3_PROBES]
             else:
                 method, chosen = "none", []
             entry = Coverage(

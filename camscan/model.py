@@ -139,7 +139,7 @@ class Coverage:
 
     target: str  # the target network as scanned (CIDR)
     network: str  # this part of it (CIDR)
-    method: str  # "arp", "l3" or "none"
+    method: str  # "arp", "l3", "nmap" (l3 with --engine nmap) or "none"
     interface: str | None = None
     segments: list[str] = dataclasses.field(default_factory=list)  # configured segments in it
     planned: int = 0  # addresses camscan planned to probe here

@@ -359,7 +359,9 @@ def scan(
         run.stats[f"ms.{stage}"] = round((now - clock) * 1000)
         clock = now
 
-    planned = coverage.plan(req.targets, req.interfaces, req.config.segments, req.probes)
+    planned = coverage.plan(
+        req.targets, req.interfaces, req.config.segments, req.probes, req.engine
+    )
     run.coverage = planned
     specs = usable_probes(req.probes, req.privileged, run)
     found = _Found()

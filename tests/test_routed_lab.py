@@ -148,8 +148,13 @@ def recall(lab: Lab, doc: dict[str, Any], network: str, makers: set[str] | None 
     return sum(1 for d in wanted if got.get(d.ip) == d.expected_maker) / len(wanted)
 
 
-def check_routed_scan(routed: Lab, doc: dict[str, Any]) -> None:
+def check_routed_scan(routed: Lab, doc: dict[str, Any], method: str = "l3") -> None:
     got = {d["ip"]: d for d in doc["devices"]}
+    # each target's coverage says which way it was scanned, and every part was covered
+    ways = {c["network"]: c["method"] for c in doc["run"]["coverage"]}
+    assert ways == {"198.18.60.0/24": "arp", "198.18.61.0/24": method, "198.18.62.0/24": method}
+    assert all(c["covered"] for c in doc["run"]["coverage"]), doc["run"]["not_covered"]
+    assert not doc["run"]["partial"]
     routers = {str(n.router) for n in routed.topology.networks if n.router}
     # every live device is found, attached (ARP) and routed (L3) alike; nothing else but routers
     assert {d.ip for d in routed.devices} <= set(got)
@@ -192,7 +197,7 @@ def test_engine_nmap_gives_the_same_makers(routed: Lab) -> None:
         pytest.skip(nmap_problem() or "")
     own = scan_json(routed, *ROUTED_TARGETS)
     via_nmap = scan_json(routed, *ROUTED_TARGETS, "--engine", "nmap")
-    check_routed_scan(routed, via_nmap)
+    check_routed_scan(routed, via_nmap, "nmap")
     makers = {d["ip"]: d.get("maker") for d in own["devices"]}
     assert {d["ip"]: d.get("maker") for d in via_nmap["devices"]} == makers
     assert via_nmap["run"]["stats"]["nmap.hosts_up"] >= 40
