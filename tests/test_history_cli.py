@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import time
+from pathlib import Path
 
 from camscan.history.diff import DeviceChange, FieldChange, RunDiff, RunRef
 from camscan.history.render import CSV_COLUMNS, write_diff
@@ -131,3 +132,16 @@ def test_hostile_text_stays_inert_in_every_diff_format() -> None:
     assert "<script>" not in out["html"] and "&lt;script&gt;" in out["html"]
     assert "\x1b" not in out["html"]
     assert json.loads(out["json"])["changes"][0]["model"] == evil  # JSON keeps it exactly
+
+
+def test_diff_output_format_follows_the_file_name(store_url: str, tmp_path: Path) -> None:
+    a, b, _ = stored(store_url)
+    for name, starts in (
+        ("d.csv", "change,device_id,"),
+        ("d.html", "<!DOCTYPE html>"),
+        ("d.json", "{"),
+        ("d.txt", "changes of site 'hq'"),
+    ):
+        r = camscan("diff", str(a), str(b), "--db", store_url, "-o", str(tmp_path / name))
+        assert r.returncode == 1, r.stderr
+        assert (tmp_path / name).read_text().startswith(starts), name

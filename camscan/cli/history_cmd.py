@@ -121,9 +121,14 @@ def write_changes(diff: RunDiff, fmt: str, output: Path | None) -> None:
         fail(f"cannot write {output}: {e.strerror or e}", EXIT_FAILED)
 
 
-def _check_format(fmt: str) -> None:
+def _diff_format(fmt: str | None, output: Path | None) -> str:
+    """-f if given, else what the output file's name ends with (.json, .csv, .html), else table."""
+    if fmt is None:
+        suffix = output.suffix.lower().lstrip(".") if output else ""
+        fmt = {"json": "json", "csv": "csv", "html": "html", "htm": "html"}.get(suffix, "table")
     if fmt not in DIFF_FORMATS:
         fail(f"--format {fmt!r} is not one of {', '.join(DIFF_FORMATS)}")
+    return fmt
 
 
 # -- history --------------------------------------------------------------------------------
@@ -255,7 +260,9 @@ def diff(
     db: str = db_option(),
     site: str = site_option(),
     config: Path = config_option(),
-    fmt: str = typer.Option("table", "--format", "-f", help="table|json|csv|html"),
+    fmt: str = typer.Option(
+        None, "--format", "-f", help="table|json|csv|html (default: from -o's name, else table)."
+    ),
     output: Path = typer.Option(
         None, "--output", "-o", metavar="FILE", help="Write to FILE ('-': standard output)."
     ),
@@ -266,7 +273,7 @@ def diff(
     """
     from camscan.store import RunNotFound, StoreError
 
-    _check_format(fmt)
+    fmt = _diff_format(fmt, output)
     ids = [_run_id(r) for r in runs or []]
     if len(ids) > 2:
         fail("diff takes at most two run ids")
@@ -295,7 +302,12 @@ def sweep(
     interface: list[str] = typer.Option(
         [], "--interface", "-i", help="Interface to use (repeatable)."
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="Changes as table|json|csv|html."),
+    fmt: str = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help="Changes as table|json|csv|html (default: from -o's name, else table).",
+    ),
     output: Path = typer.Option(
         None,
         "--output",
@@ -318,7 +330,7 @@ def sweep(
     from camscan.store import StoreError
 
     _lab_guard()
-    _check_format(fmt)
+    fmt = _diff_format(fmt, output)
     cfg = load_cfg(config)
     if not cfg.segments:
         if cfg.path is None:
