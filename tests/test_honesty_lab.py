@@ -149,6 +149,9 @@ def test_sigterm_mid_scan_leaves_a_valid_partial_result(small: Lab, tmp_path: Pa
     assert doc["run"]["stopped"].startswith("SIGTERM during "), doc["run"]["stopped"]
     assert doc["verdict"]["status"] == "partial"
     assert any("SIGTERM" in g for g in doc["run"]["not_covered"])
+    # What was found before the signal is kept: the SADP round ended while ARP was still paced.
+    hik = next(d for d in doc["devices"] if d["ip"] == "198.18.60.64")
+    assert hik["maker"] == "hikvision"
     assert not list(tmp_path.glob(".r.json.*.tmp"))  # no temporary file left behind
 
 

@@ -302,16 +302,29 @@ async def udp_round(
         for at in repeats:
             if at >= ctx.window:
                 break
-            await asyncio.sleep(at - elapsed)
+            if await _listen(ctx, at - elapsed):
+                break
             elapsed = at
             for sock, plan in senders:
                 if plan.repeat_after == at:
                     _send_all(sock, plan)  # failures were reported on the first send
-        await asyncio.sleep(max(0.0, ctx.window - elapsed))
+        await _listen(ctx, ctx.window - elapsed)
     finally:
         for t in transports:
             t.close()
     return received, errors + budget.errors()
+
+
+async def _listen(ctx: ProbeContext, seconds: float) -> bool:
+    """Let replies come in for `seconds`; True when SIGINT/SIGTERM asked to stop (the round
+    then ends at once with what it heard, instead of being cancelled and losing it)."""
+    end = asyncio.get_running_loop().time() + max(0.0, seconds)
+    while not ctx.stop.is_set():
+        left = end - asyncio.get_running_loop().time()
+        if left <= 0:
+            return False
+        await asyncio.sleep(min(left, 0.1))
+    return True
 
 
 class _Collector:
