@@ -17,7 +17,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,7 +29,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from camscan.discovery.banners import Limits, grab_banners, parse_head
+from camscan.discovery.banners import Limits, grab_banners, parse_head, scheduler
 from camscan.discovery.banners.http import TELLING_PATHS, dechunk, read_head
 from camscan.discovery.banners.scheduler import SILENT_AFTER
 from camscan.discovery.banners.tcpports import ProbeFailure
@@ -48,7 +47,6 @@ FAST = Limits(
     host_deadline=20.0,
     banner_wait=0.3,
 )
-SLACK = 0.5  # scheduling slack on a loaded 2-core machine
 
 FAVICON = bytes(range(256)) * 5
 HIK_REALM = 'Digest qop="auth", realm="IP Camera(C2183)", nonce="4e6a", stale="FALSE"'
@@ -493,14 +491,27 @@ HOSTILE: dict[str, tuple[Handler, str]] = {
 def test_hostile_hosts_are_bounded_and_do_not_spoil_a_good_host() -> None:
     handlers: dict[str, Handler] = {"127.0.0.2": hik_http, "127.0.0.8": endless_body}
     handlers |= {ip: handler for ip, (handler, _) in HOSTILE.items()}
-    finished: dict[str, float] = {}
+    finished: list[str] = []
+    in_flight: set[str] = set()
+    slow = {"127.0.0.3", "127.0.0.7", "127.0.0.8"}  # each holds its connection for a deadline
+    together: list[int] = []  # how many slow hosts had a connection open, each time one opened
+
+    def counted(ip: str, handler: Handler) -> Handler:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            in_flight.add(ip)
+            together.append(len(in_flight & slow))
+            try:
+                await handler(reader, writer)
+            finally:
+                in_flight.discard(ip)
+
+        return handle
 
     async def run() -> tuple[int, dict[str, tuple[list[Observation], list[ProbeError]]]]:
-        async with serving(handlers) as port:
-            started = time.monotonic()
+        async with serving({ip: counted(ip, h) for ip, h in handlers.items()}) as port:
 
             def progress(done: int, total: int) -> None:
-                finished[f"{done}/{total}"] = time.monotonic() - started
+                finished.append(f"{done}/{total}")
 
             return port, await grab_banners(list(handlers), FAST, {"http": [port]}, progress)
 
@@ -524,9 +535,9 @@ def test_hostile_hosts_are_bounded_and_do_not_spoil_a_good_host() -> None:
     assert len(bodies) == 4  # every path but the favicon keeps a body
     assert all(len(body) == FAST.max_body_bytes for body in bodies)
     assert values(endless, "http.favicon.md5") == []  # cut at the bound: no hash of a part
-    # Six bad hosts in parallel cost about one deadline, not six.
-    assert max(finished.values()) <= FAST.deadline + SLACK
-    assert list(finished) == [f"{n}/{len(handlers)}" for n in range(1, len(handlers) + 1)]
+    # The slow hosts are waited on side by side (one deadline for all, not one each).
+    assert max(together) == len(slow)
+    assert finished == [f"{n}/{len(handlers)}" for n in range(1, len(handlers) + 1)]
 
 
 def test_slow_body_after_a_good_head_keeps_head_and_partial_body() -> None:
@@ -538,19 +549,15 @@ def test_slow_body_after_a_good_head_keeps_head_and_partial_body() -> None:
             await writer.drain()
             await asyncio.sleep(0.1)
 
-    async def run() -> tuple[float, dict[str, tuple[list[Observation], list[ProbeError]]]]:
+    async def run() -> dict[str, tuple[list[Observation], list[ProbeError]]]:
         async with serving({"127.0.0.2": drip_body}) as port:
-            started = time.monotonic()
             limits = Limits(deadline=1.0, read_timeout=0.5, host_deadline=1.5)
-            results = await grab_banners(["127.0.0.2"], limits, {"http": [port]})
-            return time.monotonic() - started, results
+            return await grab_banners(["127.0.0.2"], limits, {"http": [port]})
 
-    elapsed, results = scan(run())
-    found, errors = results["127.0.0.2"]
-    assert one_error(errors) == "timeout after 1.0s"
+    found, errors = scan(run())["127.0.0.2"]
+    assert one_error(errors) == "timeout after 1.0s"  # the deadline, not the endless body, ended it
     assert values(found, "http.header.server") == ["Hikvision-Webs"]
-    assert 3 <= len(values(found, "http.body")[0]) <= 12
-    assert elapsed <= 1.0 + SLACK
+    assert 1 <= len(values(found, "http.body")[0]) < 999  # what had come is kept, and no more
 
 
 def test_host_budget_stops_a_host_that_answers_slowly_everywhere() -> None:
@@ -560,18 +567,14 @@ def test_host_budget_stops_a_host_that_answers_slowly_everywhere() -> None:
         writer.write(http_reply("200 OK", [("Server", "slow")]))
         await writer.drain()
 
-    async def run() -> tuple[float, dict[str, tuple[list[Observation], list[ProbeError]]]]:
+    async def run() -> dict[str, tuple[list[Observation], list[ProbeError]]]:
         async with serving({"127.0.0.2": slow_ok}) as port:
             limits = Limits(deadline=1.0, host_deadline=1.0, per_host=1)
-            started = time.monotonic()
-            results = await grab_banners(["127.0.0.2"], limits, {"http": [port]})
-            return time.monotonic() - started, results
+            return await grab_banners(["127.0.0.2"], limits, {"http": [port]})
 
-    elapsed, results = scan(run())
-    found, errors = results["127.0.0.2"]
+    found, errors = scan(run())["127.0.0.2"]
     assert 1 <= len(values(found, "http.status")) < 5
     assert one_error(errors).startswith("host budget of 1.0s spent")
-    assert elapsed <= 1.0 + SLACK
 
 
 # ---------------------------------------------------------------- bounds on concurrency and rate
@@ -623,21 +626,34 @@ def test_connections_in_flight_stay_within_per_host_and_global_bounds(
     assert peak["all"] == min(2 * per_host, concurrency)
 
 
-def test_connection_rate_is_bounded() -> None:
+def test_every_connection_passes_the_rate_bucket() -> None:
     ips = [f"127.0.0.{n}" for n in range(10, 20)]
     closed = free_port(ips)
     stats: collections.Counter[str] = collections.Counter()
-
-    async def run() -> float:
-        started = time.monotonic()
-        limits = Limits(rate=20.0, rate_burst=1)
-        await grab_banners(ips, limits, {"http": [closed], "rtsp": [closed]}, stats=stats)
-        return time.monotonic() - started
-
-    elapsed = scan(run())
+    limits = Limits(rate=1000.0, rate_burst=1)
+    scan(grab_banners(ips, limits, {"http": [closed], "rtsp": [closed]}, stats=stats))
     assert stats["connections"] == 20
     assert stats["quiet"] == 20
-    assert 19 / 20 - 0.05 <= elapsed <= 19 / 20 + SLACK
+
+
+def test_the_rate_bucket_spaces_connections_at_the_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The bucket's own clock and sleeps, replaced by a counter: what is checked is the time it
+    # asks to wait, not how long a loaded machine takes (speed goals live in bench/).
+    clock = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    async def twenty() -> None:
+        monkeypatch.setattr(scheduler.time, "monotonic", lambda: clock[0])
+        monkeypatch.setattr(scheduler.asyncio, "sleep", sleep)
+        bucket = scheduler.TokenBucket(rate=20.0, burst=1)
+        for _ in range(20):
+            await bucket.take()
+        monkeypatch.undo()
+
+    asyncio.run(twenty())
+    assert clock[0] == pytest.approx(19 / 20)  # the first goes at once, then one per 1/20 s
 
 
 def test_bad_targets_and_ports_are_errors_not_tracebacks() -> None:

@@ -47,7 +47,7 @@ HIK_SERVER = Evidence(
     probe="http:80",
 )
 HIK_REALM = Evidence(
-    signature_id="hikvision.rtsp.realm.ip-camera",
+    signature_id="hikvision.auth.realm.ip-camera",
     channel="rtsp.header.www-authenticate",
     raw='Digest realm="IP Camera(C2875)", nonce="938032d91ffc30ca80b5da94c18887ac", stale="FALSE"',
     maker="hikvision",
@@ -55,7 +55,7 @@ HIK_REALM = Evidence(
     probe="rtsp:554",
 )
 DAHUA_DHIP = Evidence(
-    signature_id="dahua.dhip.notify-devinfo",
+    signature_id="dahua.dhip.notify",
     channel="dhip.reply",
     raw='{"method":"client.notifyDevInfo","params":{"deviceInfo":{"DeviceType":"SS 3530 MF FACE W",'
     '"SerialNo":"6C01E93PAG69A7D","Vendor":"Intelbras"}}}',
@@ -101,7 +101,7 @@ def intelbras(ip: str) -> Device:
 
 def axis(ip: str) -> Device:
     ev = Evidence(
-        "axis.http.realm",
+        "axis.auth.realm",
         "http.header.www-authenticate",
         'Digest realm="AXIS_ACCC8E"',
         "axis",
@@ -314,7 +314,7 @@ def test_evaluate_result_follows_the_users_config() -> None:
             confidence_label="high",
             evidence=[
                 Evidence(
-                    "uniview.http.favicon.nvr",
+                    "uniview.http.favicon",
                     "http.favicon.md5",
                     "1536f25632f78fb03babedcb156d3f69",
                     "uniview",
@@ -362,3 +362,15 @@ def test_every_flagged_finding_is_at_least_medium(sev: Severity, conf: float, ip
     assert f.severity in (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM)
     if f.flagged:
         assert conf >= policy.min_confidence
+
+
+def test_fixture_evidence_names_real_signatures() -> None:
+    from camscan.identify.signatures import SignatureDB
+
+    db = SignatureDB.load()
+    ids = {s.id for s in db.signatures}
+    devices = [hikvision("198.18.0.1"), intelbras("198.18.0.2"), axis("198.18.0.3")]
+    for ev in (e for d in devices for e in d.verdict.evidence):
+        assert ev.signature_id in ids, ev.signature_id
+        [sig] = [s for s in db.signatures if s.id == ev.signature_id]
+        assert (sig.maker, sig.strength) == (ev.maker, ev.strength), ev.signature_id

@@ -115,7 +115,8 @@ def hik_sadp(ip: str, mac: str) -> Device:
                     Strength.STRONG,
                     "http:80",
                 ),
-                _ev("oui.hikvision", "arp.mac", mac, "hikvision", Strength.MEDIUM, "arp"),
+                _ev(f"oui.ma-l.{mac[:8].replace(':', '')}", "arp.mac", mac, "hikvision",
+                    Strength.STRONG, "arp"),
             ],
         ),
     )
@@ -138,7 +139,7 @@ def lorex(ip: str) -> Device:
             summary="Dahua-made, sold as Lorex (high confidence: 1 strong)",
             evidence=[
                 _ev(
-                    "dahua.rtsp.realm.login-to",
+                    "dahua.auth.realm.login-to",
                     "rtsp.header.www-authenticate",
                     realm,
                     "dahua",
@@ -174,7 +175,7 @@ def hostile(ip: str) -> Device:
             summary=f"\t{SCRIPT}",
             evidence=[
                 _ev(
-                    "dahua.dhip.notify-devinfo",
+                    "dahua.dhip.notify",
                     "dhip.reply",
                     banner,
                     "dahua",
@@ -594,3 +595,18 @@ def test_streamed_json_is_the_contract_one_record_per_line(tmp_path: Path) -> No
     assert json.loads(text) == json.loads(json.dumps(result_to_contract(result)))
     device_lines = [ln for ln in text.splitlines() if ln.startswith('    {"ip": ')]
     assert len(device_lines) == len(result.devices)  # one device per line: grep-able, streamable
+
+
+def test_fixture_evidence_names_real_signatures_and_oui_blocks() -> None:
+    from camscan.identify.oui import OuiDB
+    from camscan.identify.signatures import SignatureDB
+
+    db, ouis = SignatureDB.load(), OuiDB.load()
+    ids = {s.id for s in db.signatures} | {r.id for r in db.rules}
+    for dev in sample_result().devices:
+        for ev in dev.verdict.evidence:
+            if ev.signature_id.startswith("oui."):
+                got = ouis.evidence(ev.raw)
+                assert got is not None and got.signature_id == ev.signature_id, ev
+            else:
+                assert ev.signature_id in ids, ev.signature_id

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -31,10 +33,45 @@ def _id(sig: Signature) -> str:
     return sig.id
 
 
+# What the files say, read as plain TOML: the tests below check it, not only what the loader
+# accepted (a loader that silently dropped a signature would otherwise pass every test).
+RAW = [
+    (path.name, table)
+    for path in sorted(data_dir("signatures").glob("*.toml"))
+    for table in tomllib.loads(path.read_text(encoding="utf-8")).get("signature", [])
+]
+BY_ID = {sig.id: sig for sig in SIGS}
+
+
 def test_packaged_signatures_load_without_errors() -> None:
     assert LOAD_ERRORS == []
     assert len(SIGS) >= 80
     assert data_dir("signatures") == Path(__file__).resolve().parents[1] / "signatures"
+
+
+def test_every_signature_in_the_files_is_loaded_once() -> None:
+    ids = [table.get("id") for _, table in RAW]
+    assert len(ids) >= 80
+    assert len(set(ids)) == len(ids)
+    assert sorted(ids) == sorted(BY_ID), "the loader dropped or invented signatures"
+
+
+@pytest.mark.parametrize(("file", "table"), RAW, ids=[f"{f}:{t.get('id')}" for f, t in RAW])
+def test_every_example_written_in_the_files_matches(file: str, table: dict[str, Any]) -> None:
+    sig = BY_ID.get(table.get("id", ""))
+    assert sig is not None, f"{file}: {table.get('id')} was not loaded"
+    examples = table.get("examples", [])
+    assert examples, f"{file}: {sig.id}: no examples"
+    for ex in examples:
+        value = ex if isinstance(ex, str) else ex["value"]
+        hit = sig.search(value)
+        assert hit is not None, f"{file}: {sig.id}: example does not match: {value!r}"
+        for name, want in ({} if isinstance(ex, str) else ex).items():
+            if name != "value":
+                assert hit[1].get(name) == want, f"{file}: {sig.id}: {name} from {value!r}"
+    for value in table.get("counter_examples", []):
+        assert sig.search(value) is None, f"{file}: {sig.id}: counter-example matches {value!r}"
+    assert table.get("maker") in makers.DISPLAY_NAMES, f"{file}: {sig.id}: unknown maker"
 
 
 @pytest.mark.parametrize("sig", SIGS, ids=_id)
