@@ -42,7 +42,12 @@ async def run_round(ctx: ProbeContext, names: Iterable[str] | None = None) -> Pr
     if unknown:
         known = ", ".join(PROBES)
         raise ValueError(f"unknown discovery probe: {', '.join(unknown)} (known: {known})")
-    outcomes = await asyncio.gather(*(_guarded(registry.get(n).create(), ctx) for n in chosen))
+    return await run_probes(ctx, [registry.get(n).create() for n in chosen])
+
+
+async def run_probes(ctx: ProbeContext, probes: list[DiscoveryProbe]) -> ProbeOutcome:
+    """Run `probes` concurrently, each guarded; one outcome, identical observations once."""
+    outcomes = await asyncio.gather(*(_guarded(p, ctx) for p in probes))
     merged = ProbeOutcome()
     seen: set[tuple[str, str, str | None, str]] = set()
     for outcome in outcomes:
