@@ -1,4 +1,4 @@
-"""Imports point one way: foundation <- discovery <- identify <- policy <- report <- store.
+"""Imports point one way: foundation <- discovery <- identify <- policy <- contract <- report, store.
 
 Every module under camscan/ is parsed (no import needed, so nothing is executed). An import
 inside `if TYPE_CHECKING:` is left out: it is a type annotation, not a runtime dependency.
@@ -14,11 +14,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "camscan"
 # Plain values and small helpers every stage may use; they import nothing from the stages.
 FOUNDATION = {
     "camscan", "errors", "model", "channels", "macaddr", "netif", "targets", "data", "identity",
-    "labguard", "contract",
+    "labguard",
 }
 # The pipeline's stages, in the order data flows. A stage may import the foundation and any
-# stage before it, never one after it.
-STAGES = ["discovery", "identify", "policy", "report", "store", "history"]
+# stage in a tier before it, never one in its own tier or after it: report and store both
+# write the JSON contract (camscan/contract.py) and neither imports the other.
+STAGES = [{"discovery"}, {"identify"}, {"policy"}, {"contract"}, {"report", "store"}, {"history"}]
+TIER = {stage: n for n, tier in enumerate(STAGES) for stage in tier}
 # Each extension point's registry or vocabulary: leaf modules any layer may read (the config
 # schema and the CLI choices come from them), importing only the foundation.
 VOCABULARY = {"discovery.registry", "report.registry", "report.interface", "identify.makers"}
@@ -110,8 +112,8 @@ def layer(u: str) -> tuple[int, str]:
         return (0, "foundation")
     if u in VOCABULARY:
         return (1, "vocabulary")
-    if u in STAGES:
-        return (2 + STAGES.index(u), u)
+    if u in TIER:
+        return (2 + TIER[u], u)
     if u in TOOLS:
         return (90, u)
     if u in WIRING:
@@ -129,10 +131,10 @@ def allowed(src: str, dst: str) -> bool:
         return dst in VOCABULARY and dst.split(".")[0] == src.split(".")[0]
     if dst in VOCABULARY:
         return True
-    if src in STAGES:
-        return dst in STAGES and ld < ls
+    if src in TIER:
+        return dst in TIER and ld < ls
     if src in TOOLS:
-        return dst in STAGES or dst in TOOLS  # the lab may use any stage's parsers
+        return dst in TIER or dst in TOOLS  # the lab may use any stage's parsers
     return src in WIRING  # wiring may import anything
 
 
@@ -204,3 +206,6 @@ def test_the_checker_sees_imports_and_would_catch_a_backward_one(tmp_path: Path)
     assert not any(f.startswith("camscan.report") for f in found)
     assert not allowed("identify", "policy") and allowed("policy", "identify")
     assert not allowed("store", "history") and not allowed("model", "identify")
+    assert not allowed("store", "report") and not allowed("report", "store")
+    assert allowed("store", "contract") and allowed("report", "contract")
+    assert not allowed("contract", "report") and allowed("contract", "policy")

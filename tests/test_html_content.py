@@ -8,8 +8,8 @@ import re
 import tomllib
 from html.parser import HTMLParser
 
+from camscan.contract import result_to_contract
 from camscan.report.html import HtmlSection, write_html
-from camscan.report.json_contract import result_to_contract
 from camscan.report.remediation import remedy_for
 from tests.html_sample import office_result
 

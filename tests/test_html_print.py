@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from camscan.contract import result_to_contract
 from camscan.report import render
-from camscan.report.json_contract import result_to_contract
 from tests.html_sample import office_result
 from tests.test_html_chromium import CHROMIUM, _chromium
 

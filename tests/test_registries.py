@@ -140,8 +140,8 @@ def test_every_maker_is_in_the_config_schema_and_the_contract() -> None:
 
 
 def test_the_defaults_and_the_contract_vendors_come_from_the_vocabulary() -> None:
+    from camscan.contract import VENDORS
     from camscan.policy.rules import PolicySettings
-    from camscan.report.json_contract import VENDORS
 
     assert makers.default_listed() == ("hikvision", "dahua")
     assert makers.default_listed() == VENDORS

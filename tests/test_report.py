@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from camscan.contract import result_to_contract
 from camscan.model import (
     SCHEMA_VERSION,
     Device,
@@ -32,7 +33,6 @@ from camscan.model import (
 from camscan.policy import ExceptionEntry, PolicySettings, evaluate
 from camscan.report import FORMATS, ReportFormatError, render
 from camscan.report.csv_out import safe_cell
-from camscan.report.json_contract import result_to_contract
 from camscan.store.results import ResultFileError, load_result, result_from_contract, save_result
 
 SCRIPT = "<script>alert(1)</script>"
@@ -586,7 +586,7 @@ def test_every_emitted_key_is_documented() -> None:
 
 
 def test_streamed_json_is_the_contract_one_record_per_line(tmp_path: Path) -> None:
-    from camscan.report.json_contract import dump_contract, result_to_contract
+    from camscan.contract import dump_contract, result_to_contract
 
     result = sample_result()
     out = io.StringIO()

@@ -18,10 +18,10 @@ import pytest
 
 from camscan import channels
 from camscan.config import parse_config
+from camscan.contract import result_to_contract
 from camscan.history.diff import RunRef, diff_results
 from camscan.model import Device, Observation, ScanResult, ScanRun
 from camscan.pipeline import apply_policy, identify_devices
-from camscan.report.json_contract import result_to_contract
 from camscan.store import StoreError, StoreLocked, open_store
 from camscan.store.migrations import MIGRATIONS
 

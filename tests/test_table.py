@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from camscan.contract import result_to_contract
 from camscan.policy.rules import maker_display
 from camscan.report import render
-from camscan.report.json_contract import result_to_contract
 from camscan.report.table import write_table
 from camscan.store.results import save_result
 from tests.test_report import sample_result

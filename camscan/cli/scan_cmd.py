@@ -430,7 +430,7 @@ def _store_and_write(
 
 def _tell(result: ScanResult, outputs: list[Output], quiet: bool) -> None:
     """What went wrong, on stderr even with -q (a partial run is an error, not chatter)."""
-    from camscan.report.json_contract import split_scope
+    from camscan.contract import split_scope
 
     run = result.run
     if run.partial or run.not_covered:

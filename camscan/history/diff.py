@@ -12,8 +12,8 @@ import dataclasses
 from collections import Counter
 from typing import Any
 
+from camscan.contract import ip_sort_key, result_to_contract
 from camscan.model import ScanResult
-from camscan.report.json_contract import ip_sort_key, result_to_contract
 
 DIFF_SCHEMA_VERSION = "1.0"
 # The order changes are listed in: what needs action first.

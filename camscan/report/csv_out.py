@@ -9,9 +9,9 @@ from __future__ import annotations
 import csv
 from typing import Any, TextIO
 
+from camscan.contract import result_to_contract
 from camscan.model import ScanResult
 from camscan.report.interface import RenderOptions
-from camscan.report.json_contract import result_to_contract
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -13,10 +13,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
+from camscan.contract import result_to_contract
 from camscan.model import ScanResult, Severity
 from camscan.policy.rules import POLICY_SOURCE, PolicySettings, maker_display
 from camscan.report.interface import RenderOptions
-from camscan.report.json_contract import result_to_contract
 from camscan.report.remediation import remedy_for
 
 DOJO_SEVERITY = {

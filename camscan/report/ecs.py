@@ -12,10 +12,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from camscan.contract import result_to_contract
 from camscan.model import SCHEMA_VERSION, ScanResult
 from camscan.policy.rules import maker_display
 from camscan.report.interface import RenderOptions
-from camscan.report.json_contract import result_to_contract
 
 ECS_VERSION = "1.2.0"  # every field used here is in ECS 1.2's field list and still in ECS 8
 # event.severity is a number in ECS; higher is worse (the scale is the source's own).

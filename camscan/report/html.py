@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import jinja2
 import markupsafe
 
+from camscan.contract import UNASSIGNED, ip_sort_key, result_to_contract
 from camscan.model import ScanResult, Severity
 from camscan.policy.rules import (
     DEFAULT_ZONE_SEVERITY,
@@ -30,7 +31,6 @@ from camscan.policy.rules import (
     severity_rank,
 )
 from camscan.report.interface import RenderOptions
-from camscan.report.json_contract import UNASSIGNED, ip_sort_key, result_to_contract
 from camscan.report.remediation import ACTIONABLE, remedy_for
 from camscan.report.text import printable
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
+from camscan.contract import result_to_contract
 from camscan.model import SCHEMA_VERSION, ScanResult
 from camscan.report.interface import RenderOptions
-from camscan.report.json_contract import result_to_contract
 
 
 def _line(record: dict[str, Any]) -> str:

@@ -19,10 +19,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from camscan.contract import ip_sort_key, result_to_contract
 from camscan.model import ScanResult, Severity
 from camscan.policy.rules import maker_display, severity_rank
 from camscan.report.interface import RenderOptions
-from camscan.report.json_contract import ip_sort_key, result_to_contract
 from camscan.report.text import printable
 
 SEVERITY_STYLE = {

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
+from camscan.contract import dump_contract
 from camscan.errors import DataError, ProbeKind
 from camscan.model import (
     SCHEMA_VERSION,
@@ -31,7 +32,6 @@ from camscan.model import (
     Strength,
     Verdict,
 )
-from camscan.report.json_contract import dump_contract
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # far above any real scan; refuses to read a runaway file
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from camscan.contract import result_to_contract
 from camscan.model import ScanResult
-from camscan.report.json_contract import result_to_contract
 from camscan.store.interface import RunNotFound, RunSummary, StoreError
 from camscan.store.migrations import LATEST, MIGRATIONS, Migration
 from camscan.store.results import ResultFileError, result_from_contract
