@@ -88,6 +88,19 @@ class Verdict:
     summary: str = ""  # "Dahua-made, sold as Lorex (high: 2 strong signatures)"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Identified:
+    """identify's output for one device (ip, mac name it): the verdict, the display name of the
+    MAC's assignee, or the error that stopped identification (the device keeps its verdict).
+    The pipeline copies it onto the Device; identify itself changes no device."""
+
+    ip: str
+    mac: str | None
+    verdict: Verdict | None
+    oui_vendor: str | None
+    error: ProbeError | None = None
+
+
 @dataclasses.dataclass(slots=True)
 class Device:
     ip: str
@@ -151,8 +164,10 @@ class Coverage:
     note: str = ""  # why it is not covered, one line
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Finding:
+    """policy's judgement of one device; a value: policy builds it whole, nothing changes it."""
+
     device_ip: str
     device_mac: str | None
     maker: str | None

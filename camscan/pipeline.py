@@ -25,7 +25,7 @@ from camscan.discovery.base import HostFeed, ProbeContext, ProbeOutcome
 from camscan.discovery.registry import Need, Phase, ProbeSpec
 from camscan.errors import DataError, ProbeKind
 from camscan.macaddr import MacSource
-from camscan.model import Device, Observation, ProbeError, ScanResult, ScanRun
+from camscan.model import Device, Finding, Identified, Observation, ProbeError, ScanResult, ScanRun
 from camscan.netif import Interface, interface_for
 from camscan.runinfo import data_versions, scanner_host
 from camscan.stopping import Stopped, StopSignal
@@ -303,21 +303,42 @@ def _attach(outcome: ProbeOutcome, devices: list[Device], run: ScanRun) -> None:
         (dev.probe_errors if dev else run.errors).append(err)
 
 
-def identify_devices(
-    devices: list[Device], run: ScanRun, data: IdentifyData | None = None
-) -> None:
+def identify_verdicts(devices: list[Device], data: IdentifyData) -> tuple[Identified, ...]:
+    """identify's stage: one Identified value per device, in order; changes no device."""
     from camscan.identify.engine import identify_device
     from camscan.identify.oui import display_vendor
 
-    data = data or IdentifyData.load()
+    out = []
     for dev in devices:
+        verdict, error = None, None
         try:
-            dev.verdict = identify_device(dev, data.signatures, data.ouis)
+            verdict = identify_device(dev, data.signatures, data.ouis)
         except Exception as e:  # one bad device must not lose the others
-            dev.probe_errors.append(ProbeError.caught("identify", dev.ip, e))
+            error = ProbeError.caught("identify", dev.ip, e)
+        vendor = display_vendor(dev.mac) if dev.mac else None
+        out.append(Identified(dev.ip, dev.mac, verdict, vendor, error))
+    return tuple(out)
+
+
+def apply_verdicts(
+    devices: list[Device], identified: tuple[Identified, ...], run: ScanRun
+) -> None:
+    """Put identify's values on the devices they name; an error keeps the device's verdict."""
+    for dev, ident in zip(devices, identified, strict=True):
+        assert (dev.ip, dev.mac) == (ident.ip, ident.mac), "verdicts out of step with devices"
+        if ident.verdict is not None:
+            dev.verdict = ident.verdict
+        if ident.error is not None:
+            dev.probe_errors.append(ident.error)
             run.partial = True  # coverage.finish lists it as not covered
         if dev.mac:
-            dev.oui_vendor = display_vendor(dev.mac)
+            dev.oui_vendor = ident.oui_vendor
+
+
+def identify_devices(
+    devices: list[Device], run: ScanRun, data: IdentifyData | None = None
+) -> None:
+    apply_verdicts(devices, identify_verdicts(devices, data or IdentifyData.load()), run)
 
 
 def _device_errors_to_devices(run: ScanRun, devices: list[Device]) -> None:
@@ -376,20 +397,33 @@ def scan(
         _attach(outcome, devices, run)
     clock = time.monotonic()
     progress.stage("identify", len(devices))
-    identify_devices(devices, run, data)  # bounded CPU work: runs even after a signal
+    identified = identify_verdicts(devices, data)  # bounded CPU work: runs even after a signal
+    apply_verdicts(devices, identified, run)
     lap("identify")
     if req.stop.stopped and run.stopped is None:  # the signal came after the probe stages
         run.stopped = req.stop.describe()
     _device_errors_to_devices(run, devices)
     coverage.finish(planned, run, devices)
     run.ended = time.time()
-    result = ScanResult(run=run, devices=devices, segments=list(req.config.segments))
-    apply_policy(result, req.config)
-    return result
+    judged = ScanResult(run=run, devices=devices, segments=list(req.config.segments))
+    return assemble(judged, judge(judged, req.config), req.config)
+
+
+def judge(result: ScanResult, config: Config) -> tuple[Finding, ...]:
+    """policy's stage: the findings about `result`'s devices; changes nothing."""
+    from camscan.policy import evaluate_result
+
+    return evaluate_result(result, config)
+
+
+def assemble(result: ScanResult, findings: tuple[Finding, ...], config: Config) -> ScanResult:
+    """The ScanResult handed to report and store: `result` with policy's findings."""
+    return dataclasses.replace(
+        result, findings=list(findings), policy=dataclasses.asdict(config.policy)
+    )
 
 
 def apply_policy(result: ScanResult, config: Config) -> None:
-    from camscan.policy import evaluate_result
-
-    result.findings = evaluate_result(result, config)
+    """For callers holding a result (offline identify, tests): fill in its findings."""
+    result.findings = list(judge(result, config))
     result.policy = dataclasses.asdict(config.policy)

@@ -94,7 +94,7 @@ def office_result() -> ScanResult:
         ExceptionEntry("replacement ordered (CHG-1234)", "J. Smith, CISO", date(2099, 1, 1),
                        mac="44:19:b6:00:00:0c")
     ]  # fmt: skip
-    findings = evaluate(devices, SEGMENTS, PolicySettings(), exceptions, date(2025, 6, 1))
+    findings = list(evaluate(devices, SEGMENTS, PolicySettings(), exceptions, date(2025, 6, 1)))
     run = ScanRun(
         targets=["198.18.0.0/22"],
         probes=["arp", "sadp", "dhip", "wsd", "http", "rtsp"],

@@ -258,7 +258,7 @@ def test_out_of_scope_devices_are_their_own_section_in_every_format() -> None:
     scanned = hikvision("198.18.10.5")
     outside = [hikvision(f"198.18.30.{n}", "eth0", in_scope=False) for n in range(1, 31)]
     devices = [scanned, *outside]
-    findings = evaluate(devices, SEGMENTS, PolicySettings(), [], TODAY)
+    findings = list(evaluate(devices, SEGMENTS, PolicySettings(), [], TODAY))
     assert [f.device_ip for f in findings] == ["198.18.10.5"]  # the others are not assessed
     result = ScanResult(run=run_of(["198.18.10.5/32"], ["sadp"]), devices=devices,
                         findings=findings, segments=SEGMENTS)
@@ -282,7 +282,7 @@ def test_a_saved_result_keeps_coverage_verdict_and_out_of_scope(tmp_path: Path) 
     devices = [hikvision("198.18.10.5"), hikvision("198.18.50.1", "eth0", in_scope=False)]
     coverage.finish(planned, run, devices)
     run.coverage = planned
-    findings = evaluate(devices, SEGMENTS, PolicySettings(), [], TODAY)
+    findings = list(evaluate(devices, SEGMENTS, PolicySettings(), [], TODAY))
     result = ScanResult(run=run, devices=devices, findings=findings, segments=SEGMENTS)
     path = tmp_path / "r.json"
     path.write_text(rendered(result, "json"))

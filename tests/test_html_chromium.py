@@ -106,7 +106,7 @@ def report_result() -> ScanResult:
             "198.18.2.9", "00:40:8c:01:02:03", "axis", "P3245", 'Digest realm="AXIS_ACCC8E010203"'
         ),
     ]
-    findings = evaluate(devices, SEGMENTS, PolicySettings(), [], date(2025, 6, 1))
+    findings = list(evaluate(devices, SEGMENTS, PolicySettings(), [], date(2025, 6, 1)))
     run = ScanRun(
         targets=["198.18.0.0/22"],
         probes=["arp", "sadp", "dhip", "http", "rtsp"],

@@ -6,6 +6,7 @@ real packets."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 
 import pytest
@@ -16,9 +17,20 @@ from camscan.discovery import registry
 from camscan.discovery.base import ProbeContext, ProbeOutcome
 from camscan.discovery.round import run_probes, run_round
 from camscan.errors import ProbeKind
-from camscan.model import Observation, ProbeError, ScanResult, ScanRun
+from camscan.model import Observation, ProbeError, ScanResult, ScanRun, Verdict
 from camscan.netif import Interface
-from camscan.pipeline import _attach, apply_policy, identify_devices, merge_devices, usable_probes
+from camscan.pipeline import (
+    IdentifyData,
+    _attach,
+    apply_policy,
+    apply_verdicts,
+    assemble,
+    identify_devices,
+    identify_verdicts,
+    judge,
+    merge_devices,
+    usable_probes,
+)
 from camscan.targets import TargetSet
 
 LAN = Interface("eth0", 2, None, ipaddress.IPv4Address("198.18.0.1"), ipaddress.IPv4Network("198.18.0.0/24"))
@@ -110,6 +122,50 @@ def test_identify_then_policy_flags_a_hikvision_on_a_core_segment() -> None:
     assert flagged == {"198.18.0.10"}
     assert result.policy["listed_makers"] == ["hikvision", "dahua"]
     assert run.errors == [] and not run.partial
+
+
+def test_identify_and_policy_hand_forward_values_and_change_no_device() -> None:
+    observations = [
+        arp("198.18.0.10", HIK_MAC),
+        Observation("http.header.server", "Hikvision-Webs", "http:80", ip="198.18.0.10"),
+    ]
+    devices = merge_devices(observations, TARGETS, [LAN])
+    before = [dataclasses.replace(d) for d in devices]
+    [ident] = identify_verdicts(devices, IdentifyData.load())
+    assert devices == before  # identify returned a value; the device is as it was
+    assert (ident.ip, ident.mac) == ("198.18.0.10", HIK_MAC) and ident.error is None
+    assert ident.verdict is not None and ident.verdict.maker == "hikvision"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ident.verdict = None  # type: ignore[misc]
+    run = run_record()
+    apply_verdicts(devices, (ident,), run)
+    assert devices[0].verdict is ident.verdict and devices[0].verdict != Verdict()
+    config = parse_config(
+        {"segment": [{"name": "core", "cidrs": ["198.18.0.0/25"], "zone": "core"}]}
+    )
+    unjudged = ScanResult(run=run, devices=devices, segments=list(config.segments))
+    findings = judge(unjudged, config)
+    assert isinstance(findings, tuple) and unjudged.findings == []  # policy changed nothing
+    [finding] = findings
+    assert finding.flagged
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        finding.flagged = False  # type: ignore[misc]
+    result = assemble(unjudged, findings, config)
+    assert result.findings == [finding] and result.policy["listed_makers"] == ["hikvision", "dahua"]
+    assert result.devices is devices and result.run is run
+
+
+def test_a_device_identify_cannot_judge_keeps_its_verdict_and_makes_the_run_partial() -> None:
+    devices = merge_devices([arp("198.18.0.10", HIK_MAC)], TARGETS, [LAN])
+    data = IdentifyData.load()
+    broken = dataclasses.replace(data, signatures=None)  # the engine fails on this device
+    [ident] = identify_verdicts(devices, broken)
+    assert ident.verdict is None and ident.error is not None
+    assert ident.error.probe == "identify" and ident.error.kind is ProbeKind.INTERNAL
+    run = run_record()
+    apply_verdicts(devices, (ident,), run)
+    assert devices[0].verdict == Verdict() and devices[0].probe_errors == [ident.error]
+    assert run.partial
 
 
 # --- the multicast round's guard, with probes that implement the interface ------------------

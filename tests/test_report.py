@@ -208,7 +208,7 @@ def sample_result() -> ScanResult:
     exceptions = [
         ExceptionEntry("replacement ordered", "CISO", date(2099, 1, 1), mac="44:19:b6:00:00:09")
     ]
-    findings = evaluate(devices, SEGMENTS, PolicySettings(), exceptions, date(2025, 6, 1))
+    findings = list(evaluate(devices, SEGMENTS, PolicySettings(), exceptions, date(2025, 6, 1)))
     run = ScanRun(
         targets=["198.18.0.0/22"],
         probes=["arp", "sadp", "dhip", "http"],

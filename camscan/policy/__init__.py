@@ -44,8 +44,11 @@ def exceptions_from_config(entries: list[ExceptionConfig]) -> list[ExceptionEntr
     ]
 
 
-def evaluate_result(result: ScanResult, config: Config, today: date | None = None) -> list[Finding]:
-    """One finding per device of `result`, under the config's segments, policy and exceptions."""
+def evaluate_result(
+    result: ScanResult, config: Config, today: date | None = None
+) -> tuple[Finding, ...]:
+    """One finding per device of `result`, under the config's segments, policy and exceptions.
+    Frozen values, handed forward: the pipeline puts them in the ScanResult."""
     return evaluate(
         result.devices,
         config.segments,

@@ -35,20 +35,23 @@ class ExceptionEntry:
         key = f"MAC {self.mac}" if self.mac else f"serial {self.serial}"
         return f"{key}: {self.reason} (accepted by {self.accepted_by}, until {self.expires})"
 
-    def apply(self, finding: Finding, today: date) -> None:
-        """Downgrade `finding` if this exception is still valid; otherwise say it expired."""
+    def apply(self, finding: Finding, today: date) -> Finding:
+        """`finding` downgraded if this exception is still valid; otherwise saying it expired."""
         if self.is_valid(today):
-            finding.severity = Severity.ACCEPTED
-            finding.flagged = False
-            finding.exception = self.reason
-            finding.rationale += (
-                f" Accepted by {self.accepted_by} until {self.expires}: {self.reason}."
+            return dataclasses.replace(
+                finding,
+                severity=Severity.ACCEPTED,
+                flagged=False,
+                exception=self.reason,
+                rationale=finding.rationale
+                + f" Accepted by {self.accepted_by} until {self.expires}: {self.reason}.",
             )
-        else:
-            finding.rationale += (
-                f" An exception ({self.reason}, accepted by {self.accepted_by}) expired on "
-                f"{self.expires} and no longer applies."
-            )
+        return dataclasses.replace(
+            finding,
+            rationale=finding.rationale
+            + f" An exception ({self.reason}, accepted by {self.accepted_by}) expired on "
+            f"{self.expires} and no longer applies.",
+        )
 
 
 def find_exception(

@@ -189,8 +189,11 @@ def _judge(device: Device, placed: Placement, policy: PolicySettings) -> tuple[F
         segment_by=placed.by,
     )
     if v.maker is None:
-        finding.rationale = (
-            f"No maker identified {where} ({_pieces(len(v.evidence))}); not flagged."
+        finding = dataclasses.replace(
+            finding,
+            rationale=(
+                f"No maker identified {where} ({_pieces(len(v.evidence))}); not flagged."
+            ),
         )
         return finding, ""
     if v.maker not in policy.listed_makers:
@@ -200,24 +203,33 @@ def _judge(device: Device, placed: Placement, policy: PolicySettings) -> tuple[F
             if v.maker in PRC_MAKERS
             else ""
         )
-        finding.rationale = (
-            f"{_made_by(device)} {where}; {maker_display(v.maker)} is not a listed maker, "
-            f"so not flagged.{prc}"
+        finding = dataclasses.replace(
+            finding,
+            rationale=(
+                f"{_made_by(device)} {where}; {maker_display(v.maker)} is not a listed maker, "
+                f"so not flagged.{prc}"
+            ),
         )
         return finding, ""
     action = ZONE_ACTIONS[zone_class(zone)]
     # A listed maker is always a finding: at least medium, whatever the zone table says.
-    finding.severity = max(policy.severity_for(zone), Severity.MEDIUM, key=_RANK.__getitem__)
+    severity = max(policy.severity_for(zone), Severity.MEDIUM, key=_RANK.__getitem__)
+    finding = dataclasses.replace(finding, severity=severity)
     base = f"{_made_by(device)} {where}, {_evidence_words(device)}"
     if v.confidence < policy.min_confidence:
-        finding.severity = min(finding.severity, Severity.MEDIUM, key=_RANK.__getitem__)
-        finding.rationale = (
-            f"{base}: confidence is below the {policy.min_confidence:.2f} needed to flag, "
-            "so review it."
+        severity = min(finding.severity, Severity.MEDIUM, key=_RANK.__getitem__)
+        finding = dataclasses.replace(finding, severity=severity)
+        finding = dataclasses.replace(
+            finding,
+            rationale=(
+                f"{base}: confidence is below the {policy.min_confidence:.2f} needed to flag, "
+                "so review it."
+            ),
         )
         return finding, ""
-    finding.flagged = zone in policy.flag_zones
-    finding.rationale = f"{base}: {action}."
+    finding = dataclasses.replace(
+        finding, flagged=zone in policy.flag_zones, rationale=f"{base}: {action}."
+    )
     return finding, " Flagged." if finding.flagged else " Reported for review, not flagged."
 
 
@@ -246,14 +258,14 @@ def evaluate(
     policy: PolicySettings,
     exceptions: list[ExceptionEntry],
     today: date,
-) -> list[Finding]:
+) -> tuple[Finding, ...]:
     """One finding per assessed device, in the order given.
 
     A device outside the targets (it answered multicast from elsewhere) is assessed only when
     the interface it was heard on places it in a segment; otherwise it gets no finding and is
     reported out of scope."""
     placer = _placer(segments)
-    findings = []
+    findings: list[Finding] = []
     for device in devices:
         placed = placer(device)
         if not device.in_scope and placed.by != "interface":
@@ -263,8 +275,8 @@ def evaluate(
         if is_finding(finding):  # exceptions accept findings; a non-finding has nothing to accept
             entry = find_exception(device, exceptions, today)
         if entry is None or not entry.is_valid(today):
-            finding.rationale += closing
+            finding = dataclasses.replace(finding, rationale=finding.rationale + closing)
         if entry is not None:
-            entry.apply(finding, today)
+            finding = entry.apply(finding, today)
         findings.append(finding)
-    return findings
+    return tuple(findings)
