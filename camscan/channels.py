@@ -5,6 +5,9 @@
 Structured values a parser reads with certainty go in Observation.fields under FIELD_* keys.
 """
 
+import functools
+import re
+
 ARP_MAC = "arp.mac"  # raw: "44:19:b6:12:34:56" (lowercase, colon-separated)
 
 # HTTP / HTTPS (one observation per header; name lowercased after "http.header.")
@@ -67,3 +70,23 @@ FIELD_ACTIVATED = "activated"  # "true"/"false" (SADP)
 FIELD_PORT = "port"
 FIELD_MAC_SOURCE = "mac_source"  # how an observation's MAC was learned (camscan.macaddr.MacSource)
 FIELD_INTERFACE = "interface"  # the local interface a reply was heard on
+
+
+@functools.cache
+def _vocabulary() -> tuple[frozenset[str], tuple[str, ...]]:
+    """Exact channel names and channel prefixes ("http.header.") defined above."""
+    values = [v for k, v in globals().items()
+              if k.isupper() and not k.startswith("FIELD_") and isinstance(v, str)]
+    return (frozenset(v for v in values if not v.endswith(".")),
+            tuple(v for v in values if v.endswith(".")))
+
+
+def is_known(spec: str) -> bool:
+    """A known channel, a prefix channel with a suffix, or a glob whose literal head fits one."""
+    exact, prefixes = _vocabulary()
+    if any(c in spec for c in "*?["):
+        head = re.split(r"[*?\[]", spec, maxsplit=1)[0]
+        return any(n.startswith(head) or head.startswith(n) for n in (*exact, *prefixes))
+    if spec in exact:
+        return True
+    return any(spec.startswith(p) and len(spec) > len(p) for p in prefixes)

@@ -30,12 +30,7 @@ WIRING = {"config", "pipeline", "coverage", "stopping", "runinfo", "cli", "__mai
 TOOLS = {"lab"}
 # Known backward imports still to remove, each with its reason. The test below fails when one
 # is gone (so the list only shrinks) and when any other appears.
-KNOWN = {
-    ("camscan.discovery.nmap_engine", "camscan.identify.ingest"): (
-        "nmap's XML reader lives in identify/ingest.py (for `camscan import`); it produces "
-        "observations, so it belongs in discovery/"
-    ),
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path) -> str:

@@ -20,8 +20,8 @@ from camscan.cli.main import app
 from camscan.config import ConfigError
 from camscan.discovery.arp import RawSocketDenied
 from camscan.discovery.banners.tcpports import ProbeFailure as BannerFailure
+from camscan.discovery.ingest import IngestError
 from camscan.errors import ExitCode, ProbeKind, exit_code_for, kind_of
-from camscan.identify.ingest import IngestError
 from camscan.identify.oui import OuiDataError
 from camscan.identify.signatures import SignatureError
 from camscan.model import ProbeError

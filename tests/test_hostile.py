@@ -311,7 +311,7 @@ def test_identify_of_a_malformed_json_lines_file_is_exit_2_with_one_line(text: s
 def test_identify_reads_an_overlong_line_without_holding_it(tmp_path: Path) -> None:
     import json
 
-    from camscan.identify.ingest import MAX_LINE_CHARS
+    from camscan.discovery.ingest import MAX_LINE_CHARS
 
     good = json.dumps({"channel": "http.header.server", "raw": "Hikvision-Webs", "ip": "192.0.2.7"})
     path = tmp_path / "big.jsonl"
@@ -336,7 +336,7 @@ def _nmap_xml(hosts: int) -> bytes:
 
 
 def test_nmap_import_streams_and_keeps_the_doctype_nmap_writes() -> None:
-    from camscan.identify.ingest import devices_from_nmap_xml
+    from camscan.discovery.ingest import devices_from_nmap_xml
 
     devices = devices_from_nmap_xml(_nmap_xml(2000))
     assert len(devices) == 250  # the same addresses again merge into one device each
@@ -353,7 +353,7 @@ def test_nmap_import_streams_and_keeps_the_doctype_nmap_writes() -> None:
     ],
 )
 def test_nmap_import_of_hostile_xml_is_a_one_line_error(xml: bytes) -> None:
-    from camscan.identify.ingest import IngestError, devices_from_nmap_xml
+    from camscan.discovery.ingest import IngestError, devices_from_nmap_xml
 
     with pytest.raises(IngestError) as raised:
         devices_from_nmap_xml(xml)

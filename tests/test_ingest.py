@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from camscan.identify.engine import identify_device
-from camscan.identify.ingest import (
+from camscan.discovery.ingest import (
     IngestError,
     devices_from_nmap_xml,
     observations_from_banner,
     observations_from_jsonl,
 )
+from camscan.identify.engine import identify_device
 from camscan.identify.oui import OuiDB
 from camscan.identify.signatures import SignatureDB
 

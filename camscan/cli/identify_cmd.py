@@ -38,7 +38,7 @@ def identify(
 
     Exit codes as for `camscan scan`: 1 when a finding reaches --fail-on, else 0.
     """
-    from camscan.identify.ingest import MAX_LINE_ERRORS, read_observations
+    from camscan.discovery.ingest import MAX_LINE_ERRORS, read_observations
 
     path = path_or_stdin(source)
     name = str(path) if path else "standard input"
@@ -83,7 +83,7 @@ def import_nmap(
 
     Exit codes as for `camscan scan`: 1 when a finding reaches --fail-on, else 0.
     """
-    from camscan.identify.ingest import devices_from_nmap_xml
+    from camscan.discovery.ingest import devices_from_nmap_xml
 
     path = path_or_stdin(xml)
     devices = devices_from_nmap_xml(path if path else sys.stdin.buffer)  # streamed either way

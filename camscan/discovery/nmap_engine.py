@@ -62,7 +62,7 @@ async def nmap_discover(
     host_rate: float = 40.0,
 ) -> tuple[list[Observation], list[ProbeError]]:
     """Observations for every host nmap found up (host.alive, tcp.open per open port)."""
-    from camscan.identify.ingest import IngestError, devices_from_nmap_xml
+    from camscan.discovery.ingest import IngestError, devices_from_nmap_xml
 
     hosts = " ".join(str(n) for n in targets.networks)
     arguments = nmap_arguments(privileged, ctx.rate, host_rate, timeout)

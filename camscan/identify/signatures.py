@@ -30,7 +30,7 @@ CAPTURE_NAMES = frozenset({"model", "firmware", "serial", "badge"})
 MAX_SEARCH_CHARS = 65536  # regexes see at most this much of a raw value
 MAX_EVIDENCE_RAW = 240  # evidence keeps this much of the raw value, around the match
 MAX_CAPTURE_CHARS = 128
-NMAP_SERVICE = "nmap.service"  # nmap -sV's product/version/extrainfo (not yet in channels.py)
+NMAP_SERVICE = channels.NMAP_SERVICE
 
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9_-]+)+")
 _SIGNATURE_KEYS = frozenset(
@@ -47,26 +47,9 @@ class SignatureError(DataError):
         self.errors = errors
 
 
-def _known_channels() -> tuple[frozenset[str], tuple[str, ...]]:
-    """Exact channel names and channel prefixes ("http.header.") from camscan.channels."""
-    values = [v for k, v in vars(channels).items()
-              if k.isupper() and not k.startswith("FIELD_") and isinstance(v, str)]
-    exact = frozenset(v for v in values if not v.endswith(".")) | {NMAP_SERVICE}
-    return exact, tuple(v for v in values if v.endswith("."))
-
-
-_EXACT_CHANNELS, _CHANNEL_PREFIXES = _known_channels()
-
-
 def channel_is_known(spec: str) -> bool:
-    """A known channel, a prefix channel with a suffix, or a glob whose literal head fits one."""
-    if any(c in spec for c in "*?["):
-        head = re.split(r"[*?\[]", spec, maxsplit=1)[0]
-        names = [*_EXACT_CHANNELS, *_CHANNEL_PREFIXES]
-        return any(n.startswith(head) or head.startswith(n) for n in names)
-    if spec in _EXACT_CHANNELS:
-        return True
-    return any(spec.startswith(p) and len(spec) > len(p) for p in _CHANNEL_PREFIXES)
+    """A channel camscan.channels defines (see channels.is_known)."""
+    return channels.is_known(spec)
 
 
 def channels_overlap(a: str, b: str) -> bool:

@@ -22,7 +22,6 @@ import defusedxml.ElementTree as SafeET
 
 from camscan import channels
 from camscan.errors import DataError
-from camscan.identify.signatures import NMAP_SERVICE, channel_is_known
 from camscan.model import Device, Observation
 
 MAX_RAW_CHARS = 65536
@@ -49,7 +48,7 @@ def _jsonl_observation(doc: object, default_probe: str) -> Observation:
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     channel, raw = doc.get("channel"), doc.get("raw")
-    if not isinstance(channel, str) or any(c in channel for c in "*?[") or not channel_is_known(
+    if not isinstance(channel, str) or any(c in channel for c in "*?[") or not channels.is_known(
         channel
     ):
         raise ValueError(f"unknown channel {channel!r} (see camscan/channels.py)")
@@ -267,7 +266,7 @@ def _port_observations(port: ET.Element) -> list[Observation]:
         if extra := service.get("extrainfo"):
             product += f" ({extra})"
         if product:
-            out.append(Observation(NMAP_SERVICE, product, probe))
+            out.append(Observation(channels.NMAP_SERVICE, product, probe))
         if fp := service.get("servicefp"):
             out.extend(_servicefp_observations(fp, number, probe))
     for script in port.findall("script"):
