@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -590,9 +591,12 @@ def test_labs_of_dead_owners_are_removed_and_their_emulator_dies(tmp_path: Path)
     while Path(f"/proc/{emulator_pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not Path(f"/proc/{emulator_pid}").exists(), "emulator outlived its parent"
+    assert list(Path(tempfile.gettempdir()).glob(f"{prefix}*")), "the owner left no scratch folder"
     removed = remove_stale()
     assert set(owned_by(prefix)) == set() and len([n for n in removed if n.startswith(prefix)]) == 3
     assert all(not n.startswith(prefix) for n in existing())
+    # ... and so is its scratch folder (the emulator's spec and log)
+    assert list(Path(tempfile.gettempdir()).glob(f"{prefix}*")) == []
 
 
 @pytest.mark.lab

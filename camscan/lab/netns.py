@@ -2,6 +2,8 @@
 
 Lab namespaces are named "<prefix><role>" with prefix "cs<owner pid>x<n>-"; the owner pid in the
 name lets any later lab remove namespaces left behind by a process that died without cleaning up.
+The same prefix names the lab's scratch folders in the temporary directory (the emulator's spec
+and log), so they are removed with the namespaces.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,14 +104,21 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _stale(name: str) -> bool:
+    m = _LAB_NAME.match(name)
+    return m is not None and not _pid_alive(int(m.group(1)))
+
+
 def remove_stale() -> list[str]:
-    """Delete lab namespaces whose owner process is gone; returns the names removed."""
-    removed: list[str] = []
-    for name in existing():
-        m = _LAB_NAME.match(name)
-        if m and not _pid_alive(int(m.group(1))):
-            delete(name)
-            removed.append(name)
+    """Delete lab namespaces and scratch folders whose owner process is gone.
+
+    Returns the namespace names removed."""
+    removed = [name for name in existing() if _stale(name)]
+    for name in removed:
+        delete(name)
+    for folder in Path(tempfile.gettempdir()).glob("cs*x*-*"):
+        if folder.is_dir() and _stale(folder.name):
+            shutil.rmtree(folder, ignore_errors=True)
     return removed
 
 
