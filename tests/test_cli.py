@@ -132,3 +132,15 @@ def test_saved_result_rerenders_with_the_policy_it_was_judged_by(tmp_path: Path)
     assert "0.70" in html
     default = camscan("import", str(FIXTURE), "-f", "html").stdout
     assert "Axis" not in default.split("Listed makers:")[1][:200]
+
+
+def test_scan_help_states_the_bounds_the_config_enforces() -> None:
+    from camscan.config import BOUNDS, ScanSettings
+
+    text = " ".join(camscan("scan", "--help").stdout.split())
+    for key, flag in [("rate", "--rate"), ("host_rate", "--host-rate"),
+                      ("discovery_window", "--window"), ("timeout", "--timeout"),
+                      ("read_timeout", "--read-timeout"), ("concurrency", "--concurrency")]:
+        lo, hi, _ = BOUNDS[key]
+        after_flag = text.split(f"{flag} ", 1)[1][:200]
+        assert f"{lo:g} to {hi:g} (default {getattr(ScanSettings(), key):g}" in after_flag, key

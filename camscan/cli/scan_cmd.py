@@ -18,7 +18,7 @@ from camscan.cli.options import (
     output_option,
     quiet_option,
 )
-from camscan.config import ALL_PROBES, Config
+from camscan.config import ALL_PROBES, BOUNDS, Config, ScanSettings
 
 if TYPE_CHECKING:  # kept off the start-up path
     from camscan.cli.output import Output
@@ -129,6 +129,14 @@ def _lab_guard() -> None:
             fail(f"lab guard: refusing to scan: {problem}", EXIT_USAGE)
 
 
+
+def _bounds(key: str, extra: str = "") -> str:
+    """ "1 to 100000 (default 1000)": the flag's range and default, read from the one table the
+    config uses too, so help and validation cannot drift apart."""
+    lo, hi, _ = BOUNDS[key]
+    default = getattr(ScanSettings(), key)
+    return f"{lo:g} to {hi:g} (default {default:g}{extra})"
+
 @app.command("scan")
 def scan(
     targets: list[str] = typer.Argument(
@@ -155,12 +163,12 @@ def scan(
         None,
         "--rate",
         help="Packets per second overall: ARP frames, L3 probes and new banner connections, "
-        "1 to 100000 (default 1000; lower it for a gentler scan).",
+        f"{_bounds('rate', '; lower it for a gentler scan')}.",
     ),
     host_rate: float = typer.Option(
         None,
         "--host-rate",
-        help="L3 packets per second to any one routed host, 1 to 10000 (default 40).",
+        help=f"L3 packets per second to any one routed host, {_bounds('host_rate')}.",
     ),
     engine: str = typer.Option(
         None,
@@ -170,21 +178,21 @@ def scan(
     window: float = typer.Option(
         None,
         "--window",
-        help="Seconds to listen for multicast discovery replies, 0.1 to 60 (default 1.5).",
+        help=f"Seconds to listen for multicast discovery replies, {_bounds('discovery_window')}.",
     ),
     timeout: float = typer.Option(
         None,
         "--timeout",
-        help="Seconds per banner probe, connect to last byte, 0.1 to 120 (default 4).",
+        help=f"Seconds per banner probe, connect to last byte, {_bounds('timeout')}.",
     ),
     read_timeout: float = typer.Option(
         None,
         "--read-timeout",
-        help="Seconds of silence a banner read tolerates, 0.1 to 120 (default 3; at most "
-        "--timeout).",
+        help="Seconds of silence a banner read tolerates, "
+        f"{_bounds('read_timeout', '; at most --timeout')}.",
     ),
     concurrency: int = typer.Option(
-        None, "--concurrency", help="Banner connections in flight, 1 to 4096 (default 128)."
+        None, "--concurrency", help=f"Banner connections in flight, {_bounds('concurrency')}."
     ),
     probes: str = typer.Option(
         None,
