@@ -15,9 +15,9 @@ import fnmatch
 import re
 import tomllib
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from camscan import channels
 from camscan.data import data_dir
@@ -165,7 +165,6 @@ class SignatureDB:
     def load_with_errors(cls, dirs: list[Path] | None = None) -> tuple[SignatureDB, list[str]]:
         """The valid signatures, and one line per problem (bad signatures are left out)."""
         errors: list[str] = []
-        sigs: list[Signature] = []
         files: list[Path] = []
         for d in dirs if dirs is not None else [data_dir("signatures")]:
             if d.is_file():
@@ -179,28 +178,9 @@ class SignatureDB:
         for f, doc in docs:
             if doc is not None:  # an analyst's own file may bring a maker camscan does not know
                 known_makers.update(_read_makers(f, doc, errors))
-        seen: dict[str, Path] = {}
-        for f, doc in docs:
-            for n, table in enumerate(doc.get("signature", []) if doc else [], 1):
-                sig = _build(f, n, table, known_makers, errors)
-                if sig is None:
-                    continue
-                if sig.id in seen:
-                    errors.append(f"{f}: {sig.id}: duplicate id (first in {seen[sig.id].name})")
-                    continue
-                seen[sig.id] = f
-                sigs.append(sig)
-        rules: list[Rule] = []
-        for f, doc in docs:
-            for n, table in enumerate(doc.get("rule", []) if doc else [], 1):
-                rule = _build_rule(f, n, table, known_makers, errors)
-                if rule is None:
-                    continue
-                if rule.id in seen:
-                    errors.append(f"{f}: {rule.id}: duplicate id (first in {seen[rule.id].name})")
-                    continue
-                seen[rule.id] = f
-                rules.append(rule)
+        seen: dict[str, Path] = {}  # signature and rule ids share one namespace
+        sigs: list[Signature] = _unique(docs, "signature", _build, known_makers, seen, errors)
+        rules: list[Rule] = _unique(docs, "rule", _build_rule, known_makers, seen, errors)
         db = cls(sigs, rules)
         for sig in sigs:
             errors.extend(f"{sig.file}: {sig.id}: {p}" for p in db.counter_example_clashes(sig))
@@ -269,6 +249,37 @@ def _read_makers(path: Path, doc: dict[str, Any], errors: list[str]) -> set[str]
     if twice:
         errors.append(f"{path}: [makers]: {twice[0]!r} is already defined in {makers.VOCABULARY}")
     return set(table)
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_Item = TypeVar("_Item", bound=_HasId)
+
+
+def _unique(
+    docs: list[tuple[Path, dict[str, Any] | None]],
+    key: str,
+    build: Callable[[Path, int, object, set[str], list[str]], _Item | None],
+    known_makers: set[str],
+    seen: dict[str, Path],
+    errors: list[str],
+) -> list[_Item]:
+    """Build every `[[key]]` table of every file; a bad one or a repeated id is an error line."""
+    items: list[_Item] = []
+    for f, doc in docs:
+        for n, table in enumerate(doc.get(key, []) if doc else [], 1):
+            item = build(f, n, table, known_makers, errors)
+            if item is None:
+                continue
+            if item.id in seen:
+                errors.append(f"{f}: {item.id}: duplicate id (first in {seen[item.id].name})")
+                continue
+            seen[item.id] = f
+            items.append(item)
+    return items
 
 
 def _build(
