@@ -129,6 +129,7 @@ def test_a_reported_mac_without_a_wire_mac_is_not_taken_for_one() -> None:
      "hikvision", "HiWatch", None),
     ("onvif://www.onvif.org/Profile/Streaming onvif://www.onvif.org/hardware/CP-UNC-TA21PL3",
      "dahua", "CP PLUS", "CP-UNC-TA21PL3"),
+    (UNIVIEW_SCOPES, "uniview", None, "IPC2124LR3-PF40"),
 ])
 def test_a_model_or_badge_in_a_scope_names_the_maker(scopes: str, maker: str, badge: str | None,
                                                      model: str | None) -> None:
@@ -160,6 +161,23 @@ def test_the_dahua_scope_facts_stay_dahua() -> None:
 def test_look_alikes_are_not_hikvision_or_dahua(obs: Observation) -> None:
     v = identify_device(device(obs), SIGS, OUIS)
     assert v.maker not in ("hikvision", "dahua"), v.evidence
+
+
+def test_reolink_and_uniview_are_named_without_their_wire_mac() -> None:
+    # off-link (issue 12): no ARP, so no OUI; what is left names the maker, with low confidence
+    body = Observation(channels.HTTP_BODY, '<img src="/skin/default_1/images/logo.png">', "http:80")
+    uniview = identify_device(device(wsd(channels.WSD_SCOPES, UNIVIEW_SCOPES), body, mac=None),
+                              SIGS, OUIS)
+    assert (uniview.maker, uniview.confidence_label) == ("uniview", "low"), uniview.summary
+    assert {e.signature_id for e in uniview.evidence if e.maker} == {
+        "uniview.model.ipc", "uniview.http.body.skin-path"}
+    reolink = identify_device(
+        device(Observation(channels.HTTP_TITLE, "Reolink", "http:80"), mac=None), SIGS, OUIS)
+    assert (reolink.maker, reolink.confidence_label) == ("reolink", "low"), reolink.summary
+    # the skin path alone only corroborates; a page merely naming Reolink is not one
+    assert identify_device(device(body, mac=None), SIGS, OUIS).maker is None
+    other = Observation(channels.HTTP_TITLE, "chibasys by reolink", "http:80")
+    assert identify_device(device(other, mac=None), SIGS, OUIS).maker is None
 
 
 def test_derived_kinds_are_reported_by_the_decoders() -> None:

@@ -148,6 +148,10 @@ def recall(lab: Lab, doc: dict[str, Any], network: str, makers: set[str] | None 
     return sum(1 for d in wanted if got.get(d.ip) == d.expected_maker) / len(wanted)
 
 
+def doc_maker(doc: dict[str, Any], ip: str) -> str | None:
+    return next((d.get("maker") for d in doc["devices"] if d["ip"] == ip), None)
+
+
 def check_routed_scan(routed: Lab, doc: dict[str, Any], method: str = "l3") -> None:
     got = {d["ip"]: d for d in doc["devices"]}
     # each target's coverage says which way it was scanned, and every part was covered
@@ -187,8 +191,12 @@ def test_routed_scan_matches_the_on_link_scan(routed: Lab, lab: Lab) -> None:
     on_link = scan_json(lab, str(lab.topology.networks[0].cidr))
     # the same personas, on-link (mixed lab) and one hop away (routed lab, cctv segment)
     assert recall(lab, on_link, "mixed", LISTED) - recall(routed, doc, "cctv", LISTED) <= 0.05
-    # every maker: those known only by their wire MAC's OUI (reolink, uniview) are lost off-link
-    assert recall(lab, on_link, "mixed") - recall(routed, doc, "cctv") <= 0.1
+    # every maker, within the 0.05 too: no wire MAC crosses the router, but Reolink's page
+    # title and Uniview's model number in its ONVIF hardware/ scope still name them off-link
+    assert recall(lab, on_link, "mixed") - recall(routed, doc, "cctv") <= 0.05
+    for persona, maker in (("reolink", "reolink"), ("uniview", "uniview")):
+        dev = next(d for d in routed.devices if d.network == "cctv" and d.persona == persona)
+        assert doc_maker(doc, dev.ip) == maker, persona
 
 
 @pytest.mark.lab
