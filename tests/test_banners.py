@@ -577,6 +577,45 @@ def test_host_budget_stops_a_host_that_answers_slowly_everywhere() -> None:
     assert one_error(errors).startswith("host budget of 1.0s spent")
 
 
+
+def test_a_slow_camera_is_read_in_one_answers_time() -> None:
+    """A port's telling paths go out once its first connection is accepted, not one after
+    another: a camera taking 0.4 s per answer gives all five within a 1.0 s host budget, which
+    five requests in turn (2.0 s) would overrun."""
+    async def slow_hik(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        _, path = await read_request(reader)
+        await asyncio.sleep(0.4)
+        status = "200 OK" if path == "/" else "404 Not Found"
+        writer.write(http_reply(status, [("Server", "Hikvision-Webs")]))
+        await writer.drain()
+
+    async def run() -> dict[str, tuple[list[Observation], list[ProbeError]]]:
+        async with serving({"127.0.0.2": slow_hik}) as port:
+            limits = Limits(deadline=1.0, host_deadline=1.0)
+            return await grab_banners(["127.0.0.2"], limits, {"http": [port]})
+
+    found, errors = scan(run())["127.0.0.2"]
+    assert errors == []
+    answered = {o.fields["path"] for o in found if o.channel == "http.status"}
+    assert answered == {"/", *TELLING_PATHS}
+
+
+def test_followers_of_a_failed_first_request_are_not_reported_twice() -> None:
+    """A port whose "/" fails after connecting (here: garbage) had its other paths sent
+    alongside; their failures are the same story and are dropped, so the report holds one."""
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"\x00\xff garbage, not HTTP\r\n\r\n")
+        await writer.drain()
+
+    async def run() -> dict[str, tuple[list[Observation], list[ProbeError]]]:
+        async with serving({"127.0.0.2": garbage}) as port:
+            return await grab_banners(["127.0.0.2"], FAST, {"http": [port]})
+
+    found, errors = scan(run())["127.0.0.2"]
+    assert [e.probe for e in errors] == [errors[0].probe] and errors[0].probe.endswith("/")
+    assert [o for o in found if o.channel.startswith("http.")] == []
+
 # ---------------------------------------------------------------- bounds on concurrency and rate
 
 
@@ -819,11 +858,11 @@ QUICK_CONNECT = dataclasses.replace(FAST, connect_timeout=0.5)
 
 def test_a_silent_device_is_not_waited_on_port_after_port() -> None:
     stats: collections.Counter[str] = collections.Counter()
-    with dropping("127.0.0.9", 6) as ports:
+    with dropping("127.0.0.9", 2 * QUICK_CONNECT.per_host) as ports:
         results = scan(grab_banners(["127.0.0.9"], QUICK_CONNECT, {"http": ports}, stats=stats))
     assert results["127.0.0.9"] == ([], [])
-    # handshakes go out per_host (2) at a time: after SILENT_AFTER (3) unanswered, in two
-    # rounds, the other ports are skipped
+    # handshakes go out per_host (6) at a time: once SILENT_AFTER (3) went unanswered, the
+    # ports still queued are skipped
     tried = stats["connections"]
     assert SILENT_AFTER <= tried < SILENT_AFTER + QUICK_CONNECT.per_host
     assert stats["quiet_host_skipped"] == len(ports) - tried > 0

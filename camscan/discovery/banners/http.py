@@ -314,10 +314,14 @@ async def probe_http(
     out: list[Observation],
     *,
     expect_http: bool = True,
+    on_open: Callable[[], None] | None = None,
 ) -> bool:
     """GET `path` over plain HTTP. `expect_http=False` (port 8000, shared with Hikvision's SDK
-    protocol): a port that gives no HTTP head (silence, other protocol) is quiet, not an error."""
+    protocol): a port that gives no HTTP head (silence, other protocol) is quiet, not an error.
+    `on_open` is called once the connection is accepted, before the request goes out."""
     reader, writer = await open_tcp(ip, port, limits)
+    if on_open is not None:
+        on_open()
     already = len(out)
     try:
         await get_into(reader, writer, ip, "http", port, path, limits, out)

@@ -14,14 +14,17 @@ class Limits:
     connect_timeout: float = 1.5  # seconds for the TCP handshake
     read_timeout: float = 3.0  # seconds of silence tolerated between reads ([scan] read_timeout)
     deadline: float = 4.0  # seconds one request may take, connect to last byte ([scan] timeout)
-    host_deadline: float = 30.0  # seconds all requests to one host may take together
+    # seconds one host may have requests in flight, all together (queueing behind other hosts
+    # not counted): its follow-up requests run alongside the first, so one request's deadline
+    # plus the 8000 banner wait is what an honest slow camera needs
+    host_deadline: float = 5.0
     max_head_bytes: int = 65536  # status line + headers
     max_body_bytes: int = 16384  # body bytes kept (and read) per reply
     max_favicon_bytes: int = 65536  # favicons are hashed whole, so they get a larger bound
     banner_wait: float = 1.0  # seconds to wait for bytes a port sends unprompted
     max_banner_bytes: int = 256
     concurrency: int = 256  # connections open at once, all hosts together
-    per_host: int = 2  # connections open at once to one host
+    per_host: int = 6  # connections open at once to one host (as many as a web browser opens)
     rate: float = 500.0  # new connections per second, all hosts together
     rate_burst: int = 32  # connections that may start at once before the rate applies
 

@@ -13,9 +13,12 @@ from camscan.discovery.base import ProbeContext, ProbeOutcome
 def limits_for(ctx: ProbeContext) -> Limits:
     """[scan] timeout is the per-request deadline, read_timeout the silence per read.
 
-    One rate bounds the scan's packets: ARP frames and new connections (SYN + RST) alike."""
+    One rate bounds the scan's packets: ARP frames and new connections (SYN + RST) alike.
+    A host's budget is one deadline plus the wait for an unprompted banner: its requests run
+    side by side, so that is what the slowest honest camera needs, and all a hostile one gets."""
     return Limits(
         deadline=ctx.timeout,
+        host_deadline=ctx.timeout + Limits().banner_wait,
         read_timeout=min(ctx.read_timeout, ctx.timeout),
         concurrency=ctx.concurrency,
         rate=ctx.rate,

@@ -6,6 +6,8 @@ and Public headers and, when DESCRIBE is answered without login, the SDP tell th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from camscan import channels
 from camscan.discovery.banners.http import head_observations, host_for_url, read_body, read_head
 from camscan.discovery.banners.limits import Limits
@@ -25,10 +27,19 @@ def build_request(method: str, ip: str, port: int, cseq: int) -> bytes:
 
 
 async def probe_rtsp(
-    ip: str, port: int, method: str, limits: Limits, out: list[Observation]
+    ip: str,
+    port: int,
+    method: str,
+    limits: Limits,
+    out: list[Observation],
+    *,
+    on_open: Callable[[], None] | None = None,
 ) -> bool:
-    """One request per connection: cameras often hang up after a 401."""
+    """One request per connection: cameras often hang up after a 401. `on_open` is called once
+    the connection is accepted."""
     reader, writer = await open_tcp(ip, port, limits)
+    if on_open is not None:
+        on_open()
     try:
         await send(writer, build_request(method, ip, port, METHODS.index(method) + 1), limits)
         head, rest = await read_head(reader, limits, "RTSP")

@@ -3,6 +3,10 @@
 Bounds: a global connection semaphore, a small per-host semaphore, a global connection rate
 (token bucket), a deadline per request and a budget per host. A hostile host only ever holds
 its own worker; a closed port costs one refused connect and ends that port's chain.
+
+A port's follow-up requests (the telling HTTP paths, RTSP DESCRIBE) go out as soon as its first
+request's connection is accepted, not after its answer: a camera that takes 2.5 s per answer is
+read in one answer's time, not five. They are cancelled if the first request then fails.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from camscan.errors import ProbeKind
 from camscan.model import Observation, ProbeError, to_jsonable
 
 T = TypeVar("T")
+Work = Callable[[list[Observation]], Awaitable[object]]
 MAX_OBSERVATIONS_PER_HOST = 512  # a real camera gives under 150 on the usual ports
 MAX_RAW_PER_HOST = 1 << 20  # characters of Observation.raw kept per host
 BannerResults = dict[str, tuple[list[Observation], list[ProbeError]]]
@@ -76,9 +81,9 @@ class TokenBucket:
             await asyncio.sleep(-self._tokens / self._rate)
 
 
-# Unanswered handshakes after which a host that answered none is taken as silent. More than the
-# per-host concurrency (2): the two first requests go out together, so one more, on its own,
-# confirms; one lost burst on a busy network does not cost a device its other ports.
+# Unanswered handshakes after which a host that answered none is taken as silent. A host's
+# first requests go out together (up to Limits.per_host), so a silent host costs one burst of
+# handshakes and one connect timeout; requests queued behind it are then skipped.
 SILENT_AFTER = 3
 
 
@@ -90,11 +95,30 @@ class _Host:
     errors: list[ProbeError] = dataclasses.field(default_factory=list)
     answered: bool = False  # some handshake got an answer (accepted or reset): the host is there
     unanswered: int = 0  # handshakes that got no answer at all (each after SYN retransmits)
+    open_now: int = 0  # requests to it in flight
+    busy_since: float = 0.0  # when open_now last went from 0 to 1
+    busy_before: float = 0.0  # seconds it had a request in flight, up to busy_since
+    over_budget: bool = False
 
     @property
     def silent(self) -> bool:
         """No handshake answered and SILENT_AFTER went unanswered: filtered or gone."""
         return not self.answered and self.unanswered >= SILENT_AFTER
+
+    def busy(self, now: float) -> float:
+        """Seconds this host has had a request in flight. Time spent queued behind other hosts
+        (global rate, global connection cap) does not count: only a host's own slowness does."""
+        return self.busy_before + (now - self.busy_since if self.open_now else 0.0)
+
+    def begin(self, now: float) -> None:
+        if self.open_now == 0:
+            self.busy_since = now
+        self.open_now += 1
+
+    def end(self, now: float) -> None:
+        self.open_now -= 1
+        if self.open_now == 0:
+            self.busy_before += now - self.busy_since
 
 
 class _Run:
@@ -106,24 +130,42 @@ class _Run:
         self.bucket = TokenBucket(limits.rate, limits.rate_burst)
 
     async def attempt(
-        self, host: _Host, probe: str, work: Callable[[list[Observation]], Awaitable[T]]
+        self,
+        host: _Host,
+        probe: str,
+        work: Callable[[list[Observation]], Awaitable[T]],
+        errors: list[ProbeError] | None = None,
+        observations: list[Observation] | None = None,
     ) -> T | None:
         """Run one request under every bound; its failure becomes a ProbeError (or nothing).
 
         A silent device is not waited on port after port: once SILENT_AFTER handshakes to a
         host went unanswered (no SYN-ACK, no reset) and none to it ever was answered, its
         remaining requests are counted quiet (filtered) without a connect. A host that answered
-        any handshake, a slow camera included, keeps every probe and every timeout."""
+        any handshake, a slow camera included, keeps every probe and every timeout.
+
+        Each host has a budget (`Limits.host_deadline`) of seconds with a request in flight; a
+        request gets what is left of it when less than `deadline` is, and none when it is spent,
+        so no host, however many ports it opens and however slowly it answers, holds the scan
+        longer than that."""
+        sink = host.errors if errors is None else errors
+        found = host.observations if observations is None else observations
         async with host.gate, self.gate:
             if host.silent:
                 self.stats["quiet"] += 1
                 self.stats["quiet_host_skipped"] += 1
                 return None
             await self.bucket.take()
+            now = time.monotonic()
+            allowed = min(self.limits.deadline, self.limits.host_deadline - host.busy(now))
+            if allowed <= 0:
+                self._spent(host, probe)
+                return None
             self.stats["connections"] += 1
+            host.begin(now)
             try:
-                async with asyncio.timeout(self.limits.deadline):
-                    result = await work(host.observations)
+                async with asyncio.timeout(allowed):
+                    result = await work(found)
                 host.answered = True
                 return result
             except Unanswered:
@@ -135,29 +177,94 @@ class _Run:
                 host.answered = True  # refused: the host is there, the port is closed
             except ProbeFailure as exc:
                 host.answered = True
-                host.errors.append(ProbeError(probe, host.ip, str(exc), exc.kind))
+                sink.append(ProbeError(probe, host.ip, str(exc), exc.kind))
             except TimeoutError:
-                error = f"timeout after {self.limits.deadline:.1f}s"
-                host.errors.append(ProbeError(probe, host.ip, error, ProbeKind.TIMEOUT))
+                if allowed < self.limits.deadline:
+                    self._spent(host, probe)
+                else:
+                    error = f"timeout after {self.limits.deadline:.1f}s"
+                    sink.append(ProbeError(probe, host.ip, error, ProbeKind.TIMEOUT))
             except Exception as exc:  # a bug must not end the scan; it is reported instead
                 error = " ".join(f"internal error: {type(exc).__name__}: {exc}".split())[:300]
-                host.errors.append(ProbeError(probe, host.ip, error, ProbeKind.INTERNAL))
+                sink.append(ProbeError(probe, host.ip, error, ProbeKind.INTERNAL))
+            finally:
+                host.end(time.monotonic())
             return None
 
+    def _spent(self, host: _Host, probe: str) -> None:
+        """The host's budget is spent: say so once, and count every request it cost."""
+        self.stats["host_budget_skipped"] += 1
+        if not host.over_budget:
+            host.over_budget = True
+            error = (
+                f"host budget of {self.limits.host_deadline:.1f}s spent (time with requests in "
+                f"flight): {probe} and the requests after it skipped or cut"
+            )
+            host.errors.append(ProbeError("banners", host.ip, error, ProbeKind.TIMEOUT))
+
+    async def lead_and_follow(
+        self,
+        host: _Host,
+        lead: tuple[str, Callable[[Callable[[], None]], Work]],
+        follow: Sequence[tuple[str, Work]],
+    ) -> None:
+        """Send `lead`; once its connection is accepted, send `follow` alongside it. A lead
+        that is refused sends nothing more; one that fails after connecting (not this protocol,
+        broken, too slow) cancels the followers still running, and what they failed or half
+        read, the same story told again, is dropped; a follower that was answered is kept.
+        Followers' results join the host's in the order of `follow`, whatever order they end."""
+        accepted = asyncio.Event()
+        probe, make_lead = lead
+        outputs: list[tuple[str, Work, list[Observation], list[ProbeError]]] = [
+            (name, work, [], []) for name, work in follow
+        ]
+        async with asyncio.TaskGroup() as group:
+            first = group.create_task(self.attempt(host, probe, make_lead(accepted.set)))
+            opened = group.create_task(accepted.wait())
+            await asyncio.wait((first, opened), return_when=asyncio.FIRST_COMPLETED)
+            opened.cancel()
+            if not accepted.is_set():
+                return  # closed, filtered, skipped, or failed before a connection
+            rest = [
+                group.create_task(self.attempt(host, name, work, failed, found))
+                for name, work, found, failed in outputs
+            ]
+            lead_failed = await first is None
+            if lead_failed:
+                for task in rest:
+                    task.cancel()
+        for task, (_, _, found, failed) in zip(rest, outputs, strict=True):
+            answered = not task.cancelled() and task.result() is not None
+            if lead_failed and not answered:
+                self.stats["follow_failures_folded"] += 1
+                continue
+            host.observations += found
+            host.errors += failed
+
     async def http_chain(self, host: _Host, port: int, *, expect_http: bool = True) -> None:
-        ip, limits = host.ip, self.limits
-        for index, path in enumerate(("/", *TELLING_PATHS)):
-            work = functools.partial(probe_http, ip, port, path, limits, expect_http=expect_http)
-            answered = await self.attempt(host, f"http:{port}{path}", work)
-            if index == 0 and not answered:
-                return  # closed, not HTTP, or broken: the other paths would fare no better
+        def get(path: str, on_open: Callable[[], None] | None = None) -> Work:
+            return functools.partial(
+                probe_http,
+                host.ip,
+                port,
+                path,
+                self.limits,
+                expect_http=expect_http,
+                on_open=on_open,
+            )
+
+        follow = [(f"http:{port}{path}", get(path)) for path in TELLING_PATHS]
+        await self.lead_and_follow(host, (f"http:{port}/", functools.partial(get, "/")), follow)
 
     async def rtsp_chain(self, host: _Host, port: int) -> None:
-        for method in METHODS:
-            work = functools.partial(probe_rtsp, host.ip, port, method, self.limits)
-            answered = await self.attempt(host, f"rtsp:{port}", work)
-            if not answered:
-                return
+        def ask(method: str, on_open: Callable[[], None] | None = None) -> Work:
+            return functools.partial(
+                probe_rtsp, host.ip, port, method, self.limits, on_open=on_open
+            )
+
+        first, *rest = METHODS
+        follow = [(f"rtsp:{port}", ask(method)) for method in rest]
+        await self.lead_and_follow(host, (f"rtsp:{port}", functools.partial(ask, first)), follow)
 
     async def banner_chain(self, host: _Host, port: int) -> None:
         work = functools.partial(probe_banner, host.ip, port, self.limits)
@@ -184,12 +291,7 @@ class _Run:
             self.attempt(host, f"tcp:{port}", functools.partial(probe_open, ip, port, limits))
             for port in ports.connect
         ]
-        try:
-            async with asyncio.timeout(limits.host_deadline):
-                await asyncio.gather(*chains)
-        except TimeoutError:
-            error = f"host budget of {limits.host_deadline:.1f}s spent, remaining probes skipped"
-            host.errors.append(ProbeError("banners", ip, error, ProbeKind.TIMEOUT))
+        await asyncio.gather(*chains)  # each request is held to the host's budget (attempt)
         _trim(host)
         return host
 
@@ -246,7 +348,7 @@ async def grab_banners(
             if progress is not None:
                 progress(len(results), len(feed.seen) if feed is not None else len(unique))
 
-    slots = max(1, limits.concurrency // limits.per_host)
+    slots = max(1, limits.concurrency // 2)  # hosts at once: most hold one or two connections
     workers = slots if feed is not None else min(len(unique), slots)
     await asyncio.gather(*(worker() for _ in range(workers)))
     return {ip: results[ip] for ip in (feed.seen if feed is not None else unique)}
