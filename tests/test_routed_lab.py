@@ -5,8 +5,11 @@ segments. Every packet is sent from inside the lab's scanner namespace to 198.18
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -300,3 +303,53 @@ def test_all_segments_plans_attached_by_arp_and_routed_by_l3(routed: Lab, tmp_pa
             assert "arp" in probes
         else:
             assert "l3" in probes and "arp" not in probes
+
+
+@pytest.mark.lab
+def test_a_stop_during_engine_nmap_ends_nmap_and_keeps_the_result(
+    routed: Lab, tmp_path: Path
+) -> None:
+    """SIGTERM while nmap sweeps (paced to 4 packets/s, so it would run for minutes): nmap is
+    told to stop, the scan writes its partial result and exits 3, and no nmap is left."""
+    if nmap_problem():
+        pytest.skip(nmap_problem() or "")
+    out = tmp_path / "stopped.json"
+    env = {**routed.python_env(), "CAMSCAN_LAB_GUARD": "1"}
+    routed_only = [t for t in ROUTED_TARGETS if t != str(routed.topology.networks[0].cidr)]
+    argv = [sys.executable, "-m", "camscan", "scan", *routed_only, "--engine", "nmap",
+            "--rate", "4", "-q", "-o", f"json:{out}"]
+    proc = subprocess.Popen(["ip", "netns", "exec", routed.scanner_ns, *argv], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not nmap_under(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert nmap_under(proc.pid), "nmap never started"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)  # not nmap's minutes
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, stderr
+    doc: dict[str, Any] = json.loads(out.read_text())
+    assert doc["run"]["partial"] is True and doc["run"]["stopped"].startswith("SIGTERM")
+    assert doc["run"]["stats"]["nmap.stopped"] >= 1
+    assert nmap_under(proc.pid) == []
+
+
+def nmap_under(root: int) -> list[int]:
+    """nmap processes anywhere below `root` (ip netns exec -> python -> nmap)."""
+    found = subprocess.run(["pgrep", "-x", "nmap"], capture_output=True, text=True).stdout.split()
+    ours = []
+    for pid in map(int, found):
+        parent = pid
+        while parent > 1:
+            if parent == root:
+                ours.append(pid)
+                break
+            try:
+                stat = Path(f"/proc/{parent}/stat").read_text()
+            except OSError:
+                break
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+    return ours

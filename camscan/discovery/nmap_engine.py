@@ -9,7 +9,11 @@ Rates follow camscan's caps: `--max-rate` is the global cap, `--scan-delay` the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import shutil
+import signal
+from pathlib import Path
 
 from camscan import channels as ch
 from camscan.discovery.base import ProbeContext
@@ -53,6 +57,31 @@ def _scan(hosts: str, arguments: str) -> bytes:
     return out if isinstance(out, bytes) else str(out).encode()
 
 
+def _our_nmaps() -> list[int]:
+    """PIDs of the nmap processes this process started (python-nmap keeps no handle on them):
+    /proc/PID/stat gives each process's name and parent."""
+    me, ours = os.getpid(), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            text = stat.read_text()
+            name = text[text.index("(") + 1 : text.rindex(")")]
+            parent = int(text[text.rindex(")") + 1 :].split()[1])
+            if name == NAME and parent == me:
+                ours.append(int(stat.parent.name))
+    return ours
+
+
+def stop_nmap() -> int:
+    """End our running nmap (a stopped scan must not wait for it): SIGTERM, as Ctrl-C would.
+    Returns how many were told to stop."""
+    told = 0
+    for pid in _our_nmaps():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+            told += 1
+    return told
+
+
 async def nmap_discover(
     targets: TargetSet,
     ctx: ProbeContext,
@@ -67,7 +96,13 @@ async def nmap_discover(
     hosts = " ".join(str(n) for n in targets.networks)
     arguments = nmap_arguments(privileged, ctx.rate, host_rate, timeout)
     try:
-        xml = await asyncio.to_thread(_scan, hosts, arguments)
+        try:
+            xml = await asyncio.to_thread(_scan, hosts, arguments)
+        except asyncio.CancelledError:
+            # A stop (SIGINT/SIGTERM): the thread waits on nmap, and the process on the thread,
+            # so nmap itself is told to end; the partial result is written at once.
+            ctx.stats["nmap.stopped"] = stop_nmap()
+            raise
         devices = devices_from_nmap_xml(xml)
     except IngestError as exc:
         return [], [ProbeError(NAME, None, f"nmap output unreadable: {exc}")]
