@@ -132,3 +132,41 @@ def test_unicast_round_reads_replies_only_from_asked_hosts_within_budget() -> No
     assert obs[0].fields["mac"] == "58:50:ed:1f:e3:85"
     assert len(obs) <= MAX_DATAGRAMS_PER_SENDER
     assert any("distinct replies" in e.error for e in out.errors)
+
+
+def test_unicast_resend_skips_ports_the_host_said_are_unreachable() -> None:
+    """A loopback camera that hears the inquiry but stays silent (its reply could have been lost)
+    is asked twice; two hosts where nothing listens answer with ICMP port unreachable, which proves
+    the inquiry arrived, so they are asked once. The camera's socket counts what it received."""
+    import dataclasses
+    import socket
+
+    from camscan.discovery.base import ProbeContext
+    from camscan.discovery.unicast import PROBES, unicast_round
+    from camscan.targets import TargetSet
+
+    camera = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    camera.bind(("127.0.0.1", 0))
+    probe = dataclasses.replace(PROBES["sadp"], port=camera.getsockname()[1])
+    heard: list[bytes] = []
+
+    async def main() -> ProbeContext:
+        loop = asyncio.get_running_loop()
+        loop.add_reader(camera.fileno(), lambda: heard.append(camera.recv(65536)))
+        ctx = ProbeContext([], TargetSet([ipaddress.IPv4Network("127.0.0.0/29")]), window=0.4)
+        try:
+            await unicast_round(ctx, ["127.0.0.1", "127.0.0.4", "127.0.0.5"], ["sadp"], Pacer(),
+                                {"sadp": probe})
+        finally:
+            loop.remove_reader(camera.fileno())
+        return ctx
+
+    try:
+        ctx = asyncio.run(main())
+    finally:
+        camera.close()
+    assert len(heard) == 2 and heard[0] == heard[1]  # the silent camera: asked again
+    assert ctx.stats["sadp.unicast_sent"] == 4  # 2 to the camera, 1 to each closed host
+    assert ctx.stats["sadp.port_unreachable"] == 2
+    assert ctx.stats["sadp.resend_skipped"] == 2
+    assert ctx.stats["sadp.send_errors"] == 0

@@ -200,6 +200,14 @@ def test_routed_scan_matches_the_on_link_scan(routed: Lab, lab: Lab) -> None:
     for persona, maker in (("reolink", "reolink"), ("uniview", "uniview")):
         dev = next(d for d in routed.devices if d.network == "cctv" and d.persona == persona)
         assert doc_maker(doc, dev.ip) == maker, persona
+    # a host without the service answers an inquiry with ICMP port unreachable: proof that it
+    # arrived, so it is not sent again; only hosts that said nothing at all are asked twice
+    stats = doc["run"]["stats"]
+    probes = ("wsd", "sadp", "dhip", "dvrip", "mdns")
+    assert all(stats.get(f"{p}.port_unreachable", 0) > 0 for p in probes), stats
+    resent = sum(stats.get(f"{p}.unicast_resent", 0) for p in probes)
+    first = sum(stats.get(f"{p}.unicast_sent", 0) for p in probes) - resent
+    assert resent * 10 < first, stats
 
 
 @pytest.mark.lab

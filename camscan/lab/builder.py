@@ -36,6 +36,15 @@ _ARP_STRICT = {
     "net.ipv4.conf.default.arp_announce": "2",
 }
 
+# One namespace answers for all of a network's devices, so its kernel's ICMP rate limits (per
+# peer: 1/s after a burst of 6; overall: a burst of 50) would be shared by every device in it,
+# and most "port unreachable" answers to a scan would be suppressed. A real device has limits of
+# its own and answers the few datagrams a scan sends it; lift the shared ones.
+_ICMP_PER_DEVICE = {
+    "net.ipv4.icmp_ratelimit": "0",
+    "net.ipv4.icmp_msgs_burst": "100000",
+    "net.ipv4.icmp_msgs_per_sec": "100000",
+}
 
 # Every broadcast (an ARP request, a discovery query) is queued once per frame on the macvlan
 # port, then copied to each of its devices. The default queue (1000 frames) overflows on a
@@ -107,6 +116,7 @@ def _build(topology: Topology, layout: Layout) -> None:
         netns.sysctl(name, _NO_IPV6)
     for name in layout.device_ns.values():
         netns.sysctl(name, _ARP_STRICT)
+        netns.sysctl(name, _ICMP_PER_DEVICE)
     if layout.router_ns:
         netns.sysctl(layout.router_ns, {"net.ipv4.ip_forward": "1"})
     hub: list[str] = []
