@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import email.utils
+import http
 import socket
 import string
 import struct
 import typing
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 IP_MULTICAST_ALL = 49  # linux/in.h; not exported by the socket module
@@ -22,6 +23,7 @@ MAX_REQUEST = 16384  # bytes of a request head we read before giving up on a cli
 IDLE_TIMEOUT = 15.0  # seconds a connection may sit silent
 
 Starter = Coroutine[Any, Any, object]
+StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 @dataclasses.dataclass(slots=True)
@@ -65,6 +67,20 @@ def payload(conf: dict[str, Any], ctx: DeviceContext, text_key: str, hex_key: st
     if text_key in conf:
         data += ctx.render(str(conf[text_key])).encode("utf-8")
     return data
+
+
+def status_phrase(status: int) -> str:
+    """The standard reason phrase of an HTTP/RTSP status code, "Unknown" for any other."""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def response_head(lines: list[str]) -> bytes:
+    """A status line and header lines as sent: CRLF after each, a blank line to end the head;
+    a character latin-1 cannot carry becomes "?" rather than an error."""
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
 
 
 def tcp_listener(ctx: DeviceContext, port: int) -> socket.socket:
@@ -168,6 +184,36 @@ async def close_writer(writer: asyncio.StreamWriter) -> None:
         await asyncio.wait_for(writer.wait_closed(), 2.0)
     except (TimeoutError, OSError, ConnectionError):
         pass
+
+
+def closing(serve: StreamHandler) -> StreamHandler:
+    """`serve` as a connection handler: a client that times out, resets or vanishes mid-reply
+    ends it quietly, and the connection is closed whatever happened."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await serve(reader, writer)
+        except (TimeoutError, OSError, ConnectionError):
+            pass
+        finally:
+            await close_writer(writer)
+
+    return handle
+
+
+def tcp_servers(
+    ctx: DeviceContext,
+    conf: dict[str, Any],
+    handler: Callable[[DeviceContext, dict[str, Any]], StreamHandler],
+    **server_options: Any,
+) -> list[Starter]:
+    """One stream server per `[service.<port>]` table of `conf`, each with its own handler."""
+    return [
+        asyncio.start_server(
+            handler(ctx, port_conf), sock=tcp_listener(ctx, int(port)), **server_options
+        )
+        for port, port_conf in conf.items()
+    ]
 
 
 def pad(data: bytes, conf: dict[str, Any]) -> bytes:

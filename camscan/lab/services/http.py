@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http
 import ssl
 from typing import Any
 
@@ -26,11 +25,14 @@ from camscan.lab.services.common import (
     MAX_REQUEST,
     DeviceContext,
     Starter,
-    close_writer,
+    StreamHandler,
+    closing,
     header_pairs,
     payload,
     read_head,
-    tcp_listener,
+    response_head,
+    status_phrase,
+    tcp_servers,
 )
 
 ENDLESS_LIMIT = 256 * 1024 * 1024  # bytes: "endless" still ends, so a broken client can't pin us
@@ -40,12 +42,7 @@ MANY_HEADERS = 8000  # "many-headers": 8,000 tiny distinct header lines, a ~56 K
 
 
 def _reason(status: int, conf: dict[str, Any]) -> str:
-    if "reason" in conf:
-        return str(conf["reason"])
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+    return str(conf["reason"]) if "reason" in conf else status_phrase(status)
 
 
 def build_response(
@@ -71,7 +68,7 @@ def build_response(
         out.append("X-Padding: " + "A" * HUGE_HEADER)
     if route.get("behaviour") == "many-headers":
         out += [f"{n:x}:" for n in range(MANY_HEADERS)]
-    head = ("\r\n".join(out) + "\r\n\r\n").encode("latin-1", "replace")
+    head = response_head(out)
     return head if head_only else head + body
 
 
@@ -101,32 +98,27 @@ async def _send_endless(writer: asyncio.StreamWriter, head: bytes) -> None:
         sent += len(chunk)
 
 
-def handler(ctx: DeviceContext, port_conf: dict[str, Any]) -> Any:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await read_head(reader)
-            if head is None:
-                return
-            parts = head.split(b"\r\n", 1)[0].decode("latin-1").split()
-            method, target = (parts[0], parts[1]) if len(parts) >= 2 else ("GET", "/")
-            route = _route(port_conf, target)
-            behaviour = route.get("behaviour")
-            await asyncio.sleep(min(float(route.get("delay", 0)), 60.0))
-            if behaviour == "garbage":
-                writer.write(bytes((i * 131 + 7) % 256 for i in range(4096)))
-            elif behaviour == "slow":
-                await _send_slow(writer, build_response(ctx, port_conf, route, False))
-            elif behaviour == "endless":
-                await _send_endless(writer, build_response(ctx, port_conf, route, True))
-            else:
-                writer.write(build_response(ctx, port_conf, route, method == "HEAD"))
-            await writer.drain()
-        except (OSError, ConnectionError):
-            pass
-        finally:
-            await close_writer(writer)
+def handler(ctx: DeviceContext, port_conf: dict[str, Any]) -> StreamHandler:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await read_head(reader)
+        if head is None:
+            return
+        parts = head.split(b"\r\n", 1)[0].decode("latin-1").split()
+        method, target = (parts[0], parts[1]) if len(parts) >= 2 else ("GET", "/")
+        route = _route(port_conf, target)
+        behaviour = route.get("behaviour")
+        await asyncio.sleep(min(float(route.get("delay", 0)), 60.0))
+        if behaviour == "garbage":
+            writer.write(bytes((i * 131 + 7) % 256 for i in range(4096)))
+        elif behaviour == "slow":
+            await _send_slow(writer, build_response(ctx, port_conf, route, False))
+        elif behaviour == "endless":
+            await _send_endless(writer, build_response(ctx, port_conf, route, True))
+        else:
+            writer.write(build_response(ctx, port_conf, route, method == "HEAD"))
+        await writer.drain()
 
-    return handle
+    return closing(serve)
 
 
 def _tls_context(ctx: DeviceContext) -> ssl.SSLContext:
@@ -140,17 +132,12 @@ def _tls_context(ctx: DeviceContext) -> ssl.SSLContext:
 
 
 def start(ctx: DeviceContext, conf: dict[str, Any], secure: bool) -> list[Starter]:
-    starters: list[Starter] = []
     tls = _tls_context(ctx) if secure else None
-    for port, port_conf in conf.items():
-        sock = tcp_listener(ctx, int(port))
-        starters.append(
-            asyncio.start_server(
-                handler(ctx, port_conf),
-                sock=sock,
-                ssl=tls,
-                limit=MAX_REQUEST,
-                ssl_handshake_timeout=10.0 if tls else None,
-            )
-        )
-    return starters
+    return tcp_servers(
+        ctx,
+        conf,
+        handler,
+        ssl=tls,
+        limit=MAX_REQUEST,
+        ssl_handshake_timeout=10.0 if tls else None,
+    )

@@ -13,18 +13,20 @@ Methods not listed answer 405 (OPTIONS answers 200 with `public`).
 from __future__ import annotations
 
 import asyncio
-import http
 from typing import Any
 
 from camscan.lab.services.common import (
     MAX_REQUEST,
     DeviceContext,
     Starter,
-    close_writer,
+    StreamHandler,
+    closing,
     header_pairs,
     payload,
     read_head,
-    tcp_listener,
+    response_head,
+    status_phrase,
+    tcp_servers,
 )
 
 MAX_REQUESTS_PER_CONNECTION = 8
@@ -38,7 +40,7 @@ def build_response(
     if not route:
         route = {"status": 200} if method == "OPTIONS" else {"status": 405}
     status = int(route.get("status", 200))
-    reason = str(route.get("reason", "")) or _phrase(status)
+    reason = str(route.get("reason", "")) or status_phrase(status)
     lines = [f"RTSP/1.0 {status} {reason}", f"CSeq: {cseq}"]
     for name, value in header_pairs(port_conf.get("headers")) + header_pairs(route.get("headers")):
         lines.append(f"{name}: {ctx.render(value)}")
@@ -49,14 +51,7 @@ def build_response(
         lines.append(f"Content-Base: {url}/")
         lines.append("Content-Type: application/sdp")
     lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace") + body
-
-
-def _phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+    return response_head(lines) + body
 
 
 def _parse(head: bytes) -> tuple[str, str, str]:
@@ -72,28 +67,18 @@ def _parse(head: bytes) -> tuple[str, str, str]:
     return method, cseq, url
 
 
-def handler(ctx: DeviceContext, port_conf: dict[str, Any]) -> Any:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            for _ in range(MAX_REQUESTS_PER_CONNECTION):
-                head = await read_head(reader)
-                if head is None:
-                    return
-                method, cseq, url = _parse(head)
-                writer.write(build_response(ctx, port_conf, method, cseq, url))
-                await writer.drain()
-        except (OSError, ConnectionError):
-            pass
-        finally:
-            await close_writer(writer)
+def handler(ctx: DeviceContext, port_conf: dict[str, Any]) -> StreamHandler:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(MAX_REQUESTS_PER_CONNECTION):
+            head = await read_head(reader)
+            if head is None:
+                return
+            method, cseq, url = _parse(head)
+            writer.write(build_response(ctx, port_conf, method, cseq, url))
+            await writer.drain()
 
-    return handle
+    return closing(serve)
 
 
 def start(ctx: DeviceContext, conf: dict[str, Any]) -> list[Starter]:
-    return [
-        asyncio.start_server(
-            handler(ctx, port_conf), sock=tcp_listener(ctx, int(port)), limit=MAX_REQUEST
-        )
-        for port, port_conf in conf.items()
-    ]
+    return tcp_servers(ctx, conf, handler, limit=MAX_REQUEST)

@@ -16,38 +16,31 @@ from camscan.lab.services.common import (
     IDLE_TIMEOUT,
     DeviceContext,
     Starter,
-    close_writer,
+    StreamHandler,
+    closing,
     payload,
-    tcp_listener,
+    tcp_servers,
 )
 
 
-def handler(ctx: DeviceContext, port_conf: dict[str, Any]) -> Any:
+def handler(ctx: DeviceContext, port_conf: dict[str, Any]) -> StreamHandler:
     banner = payload(port_conf, ctx, "banner_text", "banner_hex")
     reply = payload(port_conf, ctx, "reply_text", "reply_hex")
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            if banner:
-                writer.write(banner)
-                await writer.drain()
-            # Wait for the client: answer once if configured, then hold until it hangs up.
-            first = await asyncio.wait_for(reader.read(4096), IDLE_TIMEOUT)
-            if first and reply:
-                writer.write(reply)
-                await writer.drain()
-            if first:
-                await asyncio.wait_for(reader.read(4096), IDLE_TIMEOUT)
-        except (TimeoutError, OSError, ConnectionError):
-            pass
-        finally:
-            await close_writer(writer)
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if banner:
+            writer.write(banner)
+            await writer.drain()
+        # Wait for the client: answer once if configured, then hold until it hangs up.
+        first = await asyncio.wait_for(reader.read(4096), IDLE_TIMEOUT)
+        if first and reply:
+            writer.write(reply)
+            await writer.drain()
+        if first:
+            await asyncio.wait_for(reader.read(4096), IDLE_TIMEOUT)
 
-    return handle
+    return closing(serve)
 
 
 def start(ctx: DeviceContext, conf: dict[str, Any]) -> list[Starter]:
-    return [
-        asyncio.start_server(handler(ctx, port_conf), sock=tcp_listener(ctx, int(port)))
-        for port, port_conf in conf.items()
-    ]
+    return tcp_servers(ctx, conf, handler)
