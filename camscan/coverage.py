@@ -21,6 +21,13 @@ DISCOVERY = ("arp", "l3", "wsd", "mdns", "sadp", "dhip", "dvrip", "ssdp")
 # banners then run on what it found. Multicast and ARP do not cross a router.
 L3_PROBES = ("l3", "banners")
 NO_ROUTE = "no interface is attached to it and the l3 probe (routed targets) was not chosen"
+# Off-link, silence proves nothing: an ACL or firewall between the scanner and the segment drops
+# every probe exactly as an empty segment would stay quiet. ARP on the wire has no such doubt.
+SILENT_ROUTED = (
+    "off-link and no address answered any probe: the range is empty, or a router or firewall "
+    "drops this scanner's probes; nothing in it was assessed"
+)
+ROUTED = ("l3", "nmap")
 
 Net = ipaddress.IPv4Network
 
@@ -106,6 +113,25 @@ def _failed_probe(line: str) -> str:
     return line.split(":", 1)[0].split(".", 1)[0]
 
 
+def _silent_routed(coverage: list[Coverage]) -> None:
+    """Routed parts swept without one device answering are not covered. Judged per configured
+    segment (a CCTV VLAN that gave nothing is suspect even when the office VLAN answered), and
+    for parts in no segment, over all of them: a quiet corner of a range that answered
+    elsewhere is just empty."""
+
+    def key(c: Coverage) -> tuple[str, ...]:
+        return tuple(c.segments)
+
+    answered: dict[tuple[str, ...], int] = {}
+    for c in coverage:
+        if c.method in ROUTED and c.covered:
+            answered[key(c)] = answered.get(key(c), 0) + c.answered
+    for c in coverage:
+        if c.method in ROUTED and c.covered and answered[key(c)] == 0:
+            c.covered = False
+            c.note = SILENT_ROUTED
+
+
 def finish(coverage: list[Coverage], run: ScanRun, devices: Iterable[Device]) -> None:
     """Fill in probed/answered/failed for each part, then list the gaps on the run."""
     devices = list(devices)
@@ -128,6 +154,7 @@ def finish(coverage: list[Coverage], run: ScanRun, devices: Iterable[Device]) ->
         entry.covered = not entry.failed and any(p in DISCOVERY for p in entry.probes)
         if not entry.covered and not entry.failed:
             entry.note = "no discovery probe ran on it"
+    _silent_routed(coverage)
     gaps = [
         f"{c.network} (target {c.target}"
         + (f", {c.interface}" if c.interface else "")

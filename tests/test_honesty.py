@@ -123,6 +123,28 @@ def test_a_target_part_no_interface_reaches_is_listed_not_dropped() -> None:
     assert [(c.method, c.probes) for c in routed] == [("arp", ["arp"]), ("l3", ["l3"])]
 
 
+
+def test_a_routed_segment_that_gave_nothing_is_not_called_covered() -> None:
+    # Off-link, a firewall that drops every probe looks exactly like an empty VLAN; calling the
+    # CCTV VLAN "covered, 0 devices" would be a false clean. Judged per segment: the office
+    # answered, the CCTV VLAN did not; parts in no segment are judged together.
+    cctv = Segment(name="cctv", cidrs=["198.18.61.0/24"], zone="sensitive")
+    office = Segment(name="office", cidrs=["198.18.62.0/24"], zone="general")
+    targets = TargetSet.parse(["198.18.61.0/24", "198.18.62.0/24", "198.18.64.0/24"])
+    planned = coverage.plan(targets, [], [cctv, office], ["l3"])
+    run = run_of([str(n) for n in targets.networks], ["l3"])
+    coverage.finish(planned, run, [Device("198.18.62.7")])
+    assert [(c.network, c.covered) for c in planned] == [
+        ("198.18.61.0/24", False), ("198.18.62.0/24", True), ("198.18.64.0/24", False)]
+    assert planned[0].note == coverage.SILENT_ROUTED and run.partial
+    assert any(g.startswith("198.18.61.0/24") for g in run.not_covered)
+    # Outside every segment, a quiet corner of a range that answered elsewhere is just empty.
+    planned = coverage.plan(TargetSet.parse(["198.18.61.200-215"]), [], [], ["l3"])
+    assert len(planned) == 2  # the range is two CIDRs: .200/29 and .208/29
+    run = run_of(["198.18.61.200-215"], ["l3"])
+    coverage.finish(planned, run, [Device("198.18.61.201")])
+    assert all(c.covered for c in planned) and not run.partial
+
 def test_a_signal_stop_is_not_covered_in_every_part() -> None:
     planned = coverage.plan(TargetSet.parse(["198.18.1.0/24"]), [iface("eth0", "198.18.1.1/24")],
                             [], ["arp"])
