@@ -675,6 +675,27 @@ def test_every_connection_passes_the_rate_bucket() -> None:
     assert stats["quiet"] == 20
 
 
+
+def test_every_connection_also_passes_its_hosts_own_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    # --host-rate caps new connections to any one host, as it caps L3 packets: each connection
+    # takes a token from the global bucket and one from a bucket of its host's own.
+    takes: collections.Counter[tuple[int, float]] = collections.Counter()
+    take = scheduler.TokenBucket.take
+
+    async def counted(self: scheduler.TokenBucket) -> None:
+        takes[(id(self), self._rate)] += 1
+        await take(self)
+
+    monkeypatch.setattr(scheduler.TokenBucket, "take", counted)
+    ips = [f"127.0.0.{n}" for n in range(10, 13)]
+    closed = free_port(ips)
+    limits = Limits(rate=1000.0, host_rate=25.0)
+    stats: collections.Counter[str] = collections.Counter()
+    scan(grab_banners(ips, limits, {"http": [closed], "rtsp": [closed]}, stats=stats))
+    per_host = sorted(n for (_, rate), n in takes.items() if rate == 25.0)
+    assert per_host == [2, 2, 2]  # one bucket per host, one token per connection
+    assert sum(n for (_, rate), n in takes.items() if rate == 1000.0) == stats["connections"] == 6
+
 def test_the_rate_bucket_spaces_connections_at_the_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     # The bucket's own clock and sleeps, replaced by a counter: what is checked is the time it
     # asks to wait, not how long a loaded machine takes (speed goals live in bench/).

@@ -168,7 +168,10 @@ def scan(
     host_rate: float = typer.Option(
         None,
         "--host-rate",
-        help=f"L3 packets per second to any one routed host, {_bounds('host_rate')}.",
+        help=(
+            "L3 packets and new banner connections per second to any one host, "
+            f"{_bounds('host_rate')}."
+        ),
     ),
     engine: str = typer.Option(
         None,

@@ -27,6 +27,7 @@ class Limits:
     per_host: int = 6  # connections open at once to one host (as many as a web browser opens)
     rate: float = 500.0  # new connections per second, all hosts together
     rate_burst: int = 32  # connections that may start at once before the rate applies
+    host_rate: float = 40.0  # new connections per second to one host, after a burst of per_host
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

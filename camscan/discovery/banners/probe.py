@@ -13,7 +13,8 @@ from camscan.discovery.base import ProbeContext, ProbeOutcome
 def limits_for(ctx: ProbeContext) -> Limits:
     """[scan] timeout is the per-request deadline, read_timeout the silence per read.
 
-    One rate bounds the scan's packets: ARP frames and new connections (SYN + RST) alike.
+    One rate bounds the scan's packets: ARP frames and new connections (SYN + RST) alike; the
+    per-host rate (`--host-rate`) bounds new connections to any one host, as it bounds L3 packets.
     A host's budget is one deadline plus the wait for an unprompted banner: its requests run
     side by side, so that is what the slowest honest camera needs, and all a hostile one gets."""
     return Limits(
@@ -22,6 +23,7 @@ def limits_for(ctx: ProbeContext) -> Limits:
         read_timeout=min(ctx.read_timeout, ctx.timeout),
         concurrency=ctx.concurrency,
         rate=ctx.rate,
+        host_rate=ctx.host_rate,
     )
 
 

@@ -91,6 +91,7 @@ SILENT_AFTER = 3
 class _Host:
     ip: str
     gate: asyncio.Semaphore
+    pace: TokenBucket  # new connections per second to this one host
     observations: list[Observation] = dataclasses.field(default_factory=list)
     errors: list[ProbeError] = dataclasses.field(default_factory=list)
     answered: bool = False  # some handshake got an answer (accepted or reset): the host is there
@@ -150,46 +151,58 @@ class _Run:
         longer than that."""
         sink = host.errors if errors is None else errors
         found = host.observations if observations is None else observations
-        async with host.gate, self.gate:
-            if host.silent:
-                self.stats["quiet"] += 1
-                self.stats["quiet_host_skipped"] += 1
-                return None
-            await self.bucket.take()
-            now = time.monotonic()
-            allowed = min(self.limits.deadline, self.limits.host_deadline - host.busy(now))
-            if allowed <= 0:
-                self._spent(host, probe)
-                return None
-            self.stats["connections"] += 1
-            host.begin(now)
-            try:
-                async with asyncio.timeout(allowed):
-                    result = await work(found)
-                host.answered = True
-                return result
-            except Unanswered:
-                self.stats["quiet"] += 1
-                host.unanswered += 1
-                return None
-            except Quiet:
-                self.stats["quiet"] += 1
-                host.answered = True  # refused: the host is there, the port is closed
-            except ProbeFailure as exc:
-                host.answered = True
-                sink.append(ProbeError(probe, host.ip, str(exc), exc.kind))
-            except TimeoutError:
-                if allowed < self.limits.deadline:
-                    self._spent(host, probe)
-                else:
-                    error = f"timeout after {self.limits.deadline:.1f}s"
-                    sink.append(ProbeError(probe, host.ip, error, ProbeKind.TIMEOUT))
-            except Exception as exc:  # a bug must not end the scan; it is reported instead
-                error = " ".join(f"internal error: {type(exc).__name__}: {exc}".split())[:300]
-                sink.append(ProbeError(probe, host.ip, error, ProbeKind.INTERNAL))
-            finally:
-                host.end(time.monotonic())
+        async with host.gate:
+            await host.pace.take()  # before the global gate: a paced host holds no global slot
+            async with self.gate:
+                return await self._attempt_now(host, probe, work, sink, found)
+
+    async def _attempt_now(
+        self,
+        host: _Host,
+        probe: str,
+        work: Callable[[list[Observation]], Awaitable[T]],
+        sink: list[ProbeError],
+        found: list[Observation],
+    ) -> T | None:
+        if host.silent:
+            self.stats["quiet"] += 1
+            self.stats["quiet_host_skipped"] += 1
             return None
+        await self.bucket.take()
+        now = time.monotonic()
+        allowed = min(self.limits.deadline, self.limits.host_deadline - host.busy(now))
+        if allowed <= 0:
+            self._spent(host, probe)
+            return None
+        self.stats["connections"] += 1
+        host.begin(now)
+        try:
+            async with asyncio.timeout(allowed):
+                result = await work(found)
+            host.answered = True
+            return result
+        except Unanswered:
+            self.stats["quiet"] += 1
+            host.unanswered += 1
+            return None
+        except Quiet:
+            self.stats["quiet"] += 1
+            host.answered = True  # refused: the host is there, the port is closed
+        except ProbeFailure as exc:
+            host.answered = True
+            sink.append(ProbeError(probe, host.ip, str(exc), exc.kind))
+        except TimeoutError:
+            if allowed < self.limits.deadline:
+                self._spent(host, probe)
+            else:
+                error = f"timeout after {self.limits.deadline:.1f}s"
+                sink.append(ProbeError(probe, host.ip, error, ProbeKind.TIMEOUT))
+        except Exception as exc:  # a bug must not end the scan; it is reported instead
+            error = " ".join(f"internal error: {type(exc).__name__}: {exc}".split())[:300]
+            sink.append(ProbeError(probe, host.ip, error, ProbeKind.INTERNAL))
+        finally:
+            host.end(time.monotonic())
+        return None
 
     def _spent(self, host: _Host, probe: str) -> None:
         """The host's budget is spent: say so once, and count every request it cost."""
@@ -273,13 +286,16 @@ class _Run:
             await self.http_chain(host, port, expect_http=False)
 
     async def scan_host(self, ip: str) -> _Host:
-        host = _Host(ip, asyncio.Semaphore(self.limits.per_host))
+        limits = self.limits
+        host = _Host(
+            ip, asyncio.Semaphore(limits.per_host), TokenBucket(limits.host_rate, limits.per_host)
+        )
         try:
             ipaddress.ip_address(ip)
         except ValueError:
             host.errors.append(ProbeError("banners", ip, "not an IP address", ProbeKind.MALFORMED))
             return host
-        ports, limits = self.ports, self.limits
+        ports = self.ports
         chains: list[Awaitable[object]] = [self.http_chain(host, port) for port in ports.http]
         chains += [
             self.attempt(host, f"https:{port}", functools.partial(probe_https, ip, port, limits))
