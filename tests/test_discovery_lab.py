@@ -18,6 +18,7 @@ import pytest
 
 from camscan import channels as ch
 from camscan.lab import Lab, lab_problem, load_topology
+from tests.labtools import topology_toml
 
 pytestmark = pytest.mark.lab
 
@@ -28,45 +29,23 @@ TARGETS = f"{NET}.0/27"  # .40 answers discovery but lies outside the targets
 WINDOW = 1.5
 MAX_REPLY = 4096
 
-TOPOLOGY = f"""
-name = "discovery"
-[[network]]
-name = "lan"
-cidr = "{NET}.0/24"
-scanner = "{NET}.1"
-[[group]]
-persona = "hikvision-ipc"
-network = "lan"
-addresses = ["{HIK}"]
-[[group]]
-persona = "dahua-ipc"
-network = "lan"
-addresses = ["{DAHUA}"]
-[[group]]
-persona = "t-ezviz"
-network = "lan"
-addresses = ["{EZVIZ}"]
-[[group]]
-persona = "t-intelbras"
-network = "lan"
-addresses = ["{INTELBRAS}"]
-[[group]]
-persona = "t-cpplus"
-network = "lan"
-addresses = ["{CPPLUS}"]
-[[group]]
-persona = "t-upnp"
-network = "lan"
-addresses = ["{UPNP}", "{UPNP_OUT}"]
-[[group]]
-persona = "t-redirect"
-network = "lan"
-addresses = ["{REDIRECT}"]
-[[group]]
-persona = "t-hostile"
-network = "lan"
-addresses = ["{HOSTILE}"]
-"""
+TOPOLOGY = topology_toml(
+    "discovery",
+    [{"name": "lan", "cidr": f"{NET}.0/24", "scanner": f"{NET}.1"}],
+    [
+        {"persona": persona, "network": "lan", "addresses": addresses}
+        for persona, addresses in (
+            ("hikvision-ipc", [HIK]),
+            ("dahua-ipc", [DAHUA]),
+            ("t-ezviz", [EZVIZ]),
+            ("t-intelbras", [INTELBRAS]),
+            ("t-cpplus", [CPPLUS]),
+            ("t-upnp", [UPNP, UPNP_OUT]),
+            ("t-redirect", [REDIRECT]),
+            ("t-hostile", [HOSTILE]),
+        )
+    ],
+)
 
 PERSONAS = {
     "t-ezviz": """

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,51 +20,36 @@ import pytest
 
 from camscan.lab import Lab
 from tests.conftest import LabFactory
+from tests.labtools import guarded_env, run_camscan, start_camscan, topology_toml
 
 pytestmark = pytest.mark.lab
 
-SMALL = """
-name = "honesty"
-description = "one /24 with a Hikvision and a Dahua camera and a workstation"
-[[network]]
-name = "core"
-cidr = "198.18.60.0/24"
-scanner = "198.18.60.1"
-[[group]]
-persona = "hikvision-ipc"
-network = "core"
-addresses = ["198.18.60.64"]
-[[group]]
-persona = "dahua-ipc"
-network = "core"
-addresses = ["198.18.60.108"]
-[[group]]
-persona = "workstation"
-network = "core"
-addresses = ["198.18.60.20"]
-"""
-
-
-def argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "camscan", *args]
+SMALL = topology_toml(
+    "honesty",
+    [{"name": "core", "cidr": "198.18.60.0/24", "scanner": "198.18.60.1"}],
+    [
+        {"persona": persona, "network": "core", "addresses": [ip]}
+        for persona, ip in (
+            ("hikvision-ipc", "198.18.60.64"),
+            ("dahua-ipc", "198.18.60.108"),
+            ("workstation", "198.18.60.20"),
+        )
+    ],
+    description="one /24 with a Hikvision and a Dahua camera and a workstation",
+)
 
 
 def env(lab: Lab) -> dict[str, str]:
-    return dict(lab.python_env(), CAMSCAN_LAB_GUARD="1", CAMSCAN_CONFIG="", HOME="/nonexistent")
+    """No config file from anywhere: every setting comes from the test's own flags."""
+    return guarded_env(lab, CAMSCAN_CONFIG="", HOME="/nonexistent")
 
 
 def camscan(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
-    return lab.run(argv(*args), capture_output=True, text=True, env=env(lab), timeout=300)
+    return run_camscan(lab, *args, env=env(lab))
 
 
 def start(lab: Lab, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        ["ip", "netns", "exec", lab.scanner_ns, *argv(*args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env(lab),
-    )
+    return start_camscan(lab, *args, env=env(lab))
 
 
 @pytest.fixture

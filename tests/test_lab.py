@@ -35,21 +35,9 @@ from camscan.lab import (
 from camscan.lab.netns import existing, owned_by
 from camscan.lab.persona import parse_persona
 from camscan.lab.topology import parse_topology
+from tests.labtools import in_scanner
 
 LAB_SPACE = ipaddress.IPv4Network("198.18.0.0/15")
-
-
-def in_scanner(lab: Lab, code: str, timeout: float = 60) -> str:
-    """Run Python inside the lab's scanner namespace; its stdout."""
-    done = lab.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=lab.python_env(),
-        timeout=timeout,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def one_of(lab: Lab, persona: str) -> str:

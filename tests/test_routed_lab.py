@@ -20,18 +20,7 @@ from camscan.discovery.nmap_engine import nmap_problem
 from camscan.lab import Lab, TopologyError, load_topology
 from camscan.lab.netns import entered
 from camscan.lab.topology import parse_topology
-
-
-def in_scanner(lab: Lab, code: str, timeout: float = 60) -> str:
-    done = lab.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=lab.python_env(),
-        timeout=timeout,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+from tests.labtools import in_scanner, run_camscan, scan_json, start_camscan
 
 
 @pytest.fixture(scope="module")
@@ -125,21 +114,6 @@ ROUTED_TARGETS = ["198.18.60.0/24", "198.18.61.0/24", "198.18.62.0/24"]
 LISTED = {"hikvision", "dahua"}  # the makers camscan flags by default
 
 
-def scan_json(lab: Lab, *args: str) -> dict[str, Any]:
-    env = {**lab.python_env(), "CAMSCAN_LAB_GUARD": "1"}
-    done = lab.run(
-        [sys.executable, "-m", "camscan", "scan", *args, "-f", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode in (0, 1), done.stderr
-    doc: dict[str, Any] = json.loads(done.stdout)
-    return doc
-
-
 def recall(lab: Lab, doc: dict[str, Any], network: str, makers: set[str] | None = None) -> float:
     got = {d["ip"]: d.get("maker") for d in doc["devices"]}
     wanted = [
@@ -224,16 +198,8 @@ def test_engine_nmap_gives_the_same_makers(routed: Lab) -> None:
 
 @pytest.mark.lab
 def test_per_host_rate_and_missing_route_are_honoured(routed: Lab) -> None:
-    env = {**routed.python_env(), "CAMSCAN_LAB_GUARD": "1"}
     # no route to 198.18.99.0/24 anywhere in the lab: refused before any packet, one line
-    done = routed.run(
-        [sys.executable, "-m", "camscan", "scan", "198.18.99.0/24"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = run_camscan(routed, "scan", "198.18.99.0/24", timeout=60)
     assert done.returncode == 3 and "no route to 198.18.99.0/24" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
@@ -244,31 +210,16 @@ def test_host_names_resolve_once_from_the_labs_hosts_file(routed: Lab, tmp_path:
 
     hik = next(d for d in routed.devices if d.network == "cctv" and d.persona == "hikvision-ipc")
     name = host_name(hik.persona, hik.index)
-    env = {**routed.python_env(), "CAMSCAN_LAB_GUARD": "1"}
     listing = tmp_path / "names.txt"
     listing.write_text(f"{name}\n")
-    listed = routed.run(
-        [sys.executable, "-m", "camscan", "scan", "-iL", str(listing), "--list-targets"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    listed = run_camscan(routed, "scan", "-iL", str(listing), "--list-targets", timeout=60)
     assert listed.returncode == 0, listed.stderr
     assert f"# {name} -> {hik.ip}" in listed.stdout and f"{hik.ip}/32" in listed.stdout
     doc = scan_json(routed, name)
     assert doc["run"]["resolved"] == {name: [hik.ip]}
     (dev,) = doc["devices"]
     assert dev["ip"] == hik.ip and dev["maker"] == "hikvision"
-    missing = routed.run(
-        [sys.executable, "-m", "camscan", "scan", "nvr-9.lab", "--list-targets"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    missing = run_camscan(routed, "scan", "nvr-9.lab", "--list-targets", timeout=60)
     assert missing.returncode == 2 and "does not resolve" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
 
@@ -322,12 +273,9 @@ def test_a_stop_during_engine_nmap_ends_nmap_and_keeps_the_result(
     if nmap_problem():
         pytest.skip(nmap_problem() or "")
     out = tmp_path / "stopped.json"
-    env = {**routed.python_env(), "CAMSCAN_LAB_GUARD": "1"}
     routed_only = [t for t in ROUTED_TARGETS if t != str(routed.topology.networks[0].cidr)]
-    argv = [sys.executable, "-m", "camscan", "scan", *routed_only, "--engine", "nmap",
-            "--rate", "4", "-q", "-o", f"json:{out}"]
-    proc = subprocess.Popen(["ip", "netns", "exec", routed.scanner_ns, *argv], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_camscan(routed, "scan", *routed_only, "--engine", "nmap", "--rate", "4", "-q",
+                         "-o", f"json:{out}")  # fmt: skip
     try:
         deadline = time.monotonic() + 30
         while not nmap_under(proc.pid) and time.monotonic() < deadline:

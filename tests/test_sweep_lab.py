@@ -24,6 +24,7 @@ import pytest
 from camscan.lab import Lab
 from camscan.lab.persona import BUNDLED_PERSONAS
 from camscan.store import is_postgres, open_store
+from tests.labtools import topology_toml
 
 pytestmark = pytest.mark.lab
 
@@ -51,14 +52,11 @@ NEW_FIRMWARE = "V5.7.3build 220112"
 
 
 def topology(name: str, core: str, office: str, groups: list[dict[str, Any]]) -> str:
-    lines = [f'name = "{name}"']
-    for net, cidr in (("core", core), ("office", office)):
-        scanner = cidr.rsplit(".", 1)[0] + ".1"
-        lines += ["[[network]]", f'name = "{net}"', f'cidr = "{cidr}"', f'scanner = "{scanner}"']
-    for g in groups:
-        lines.append("[[group]]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in g.items()]
-    return "\n".join(lines) + "\n"
+    networks = [
+        {"name": net, "cidr": cidr, "scanner": cidr.rsplit(".", 1)[0] + ".1"}
+        for net, cidr in (("core", core), ("office", office))
+    ]
+    return topology_toml(name, networks, groups)
 
 
 def write_site(tmp: Path, name: str, third: int, groups: list[dict[str, Any]]) -> Path:
