@@ -315,11 +315,7 @@ def nmap_under(root: int) -> list[int]:
 def test_a_routed_range_that_gives_nothing_is_partial_not_clean(routed: Lab) -> None:
     """Off-link, silence is not "clean": the empty top of the CCTV segment looks exactly like a
     segment behind an ACL that drops the scanner's probes, so the run is partial (exit 3)."""
-    env = {**routed.python_env(), "CAMSCAN_LAB_GUARD": "1"}
-    done = routed.run(
-        [sys.executable, "-m", "camscan", "scan", "198.18.61.200-253", "-f", "json"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )
+    done = run_camscan(routed, "scan", "198.18.61.200-253", "-f", "json", timeout=120)
     assert done.returncode == 3, done.stderr
     doc: dict[str, Any] = json.loads(done.stdout)
     assert doc["devices"] == [] and doc["verdict"]["status"] == "partial"
