@@ -12,6 +12,7 @@ import io
 import ipaddress
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -83,9 +84,12 @@ def run_record(run: ScanRun) -> dict[str, Any]:
     return record
 
 
-def device_record(device: Device, finding: Finding | None) -> dict[str, Any]:
+def device_record(
+    device: Device, finding: Finding | None, observations: bool = True
+) -> dict[str, Any]:
+    """`observations=False`: the record without its "observations" key."""
     v = device.verdict
-    return {
+    record = {
         "ip": device.ip,
         "mac": device.mac,
         "device_id": device_key(device.ip, device.mac, v.serial, v.maker),
@@ -134,10 +138,13 @@ def device_record(device: Device, finding: Finding | None) -> dict[str, Any]:
                 "fields": dict(sorted(o.fields.items())),
                 "at": o.at,
             }
-            for o in device.observations
+            for o in (device.observations if observations else ())
         ],
         "probe_errors": to_jsonable(device.probe_errors),
     }
+    if not observations:
+        del record["observations"]
+    return record
 
 
 def _count(keys: list[str]) -> dict[str, int]:
@@ -172,6 +179,12 @@ def verdict_record(result: ScanResult) -> dict[str, Any]:
 def summary_record(result: ScanResult, index: FindingIndex | None = None) -> dict[str, Any]:
     index = index or FindingIndex(result.findings)
     assessed, outside = split_scope(result, index)
+    return _summary(assessed, outside, index)
+
+
+def _summary(
+    assessed: list[Device], outside: list[Device], index: FindingIndex
+) -> dict[str, Any]:
     pairs = [(d, index.finding_for(d)) for d in assessed]
     flagged = [(d, f) for d, f in pairs if f is not None and f.flagged]
     by_severity = Counter(f.severity.value for _, f in pairs if f is not None)
@@ -188,22 +201,58 @@ def summary_record(result: ScanResult, index: FindingIndex | None = None) -> dic
     }
 
 
-def result_to_contract(result: ScanResult) -> dict[str, Any]:
-    index = FindingIndex(result.findings)
-    assessed, outside = split_scope(result, index)
-    paired = [(d, index.finding_for(d)) for d in sorted_devices(assessed)]
-    findings = sorted(result.findings, key=lambda f: (ip_sort_key(f.device_ip), f.device_mac or ""))
+class Contract:
+    """One result's contract, read piece by piece: `head` (everything before the devices) at
+    once, each device record only as it is iterated. A writer that streams (json, jsonl, csv,
+    ecs) so holds one device's record at a time, not a second copy of the whole result."""
+
+    def __init__(self, result: ScanResult) -> None:
+        self.index = FindingIndex(result.findings)
+        assessed, outside = split_scope(result, self.index)
+        self._assessed, self._outside = sorted_devices(assessed), sorted_devices(outside)
+        self._result = result
+        self.head: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": TOOL_NAME, "version": camscan.__version__},
+            "verdict": verdict_record(result),
+            "run": run_record(result.run),
+            "segments": [to_jsonable(s) for s in result.segments],
+            "summary": _summary(assessed, outside, self.index),
+        }
+
+    def devices(self, observations: bool = True) -> Iterator[dict[str, Any]]:
+        """The assessed devices' records in IP order; `observations=False` leaves out their
+        raw observations (the bulk of a record), which no format but json writes."""
+        for d in self._assessed:
+            yield device_record(d, self.index.finding_for(d), observations)
+
+    def out_of_scope(self, observations: bool = True) -> Iterator[dict[str, Any]]:
+        for d in self._outside:
+            yield device_record(d, None, observations)
+
+    def tail(self) -> dict[str, Any]:
+        """What follows the devices: the findings (in device order) and the policy."""
+        findings = sorted(
+            self._result.findings, key=lambda f: (ip_sort_key(f.device_ip), f.device_mac or "")
+        )
+        return {
+            "findings": [to_jsonable(f) for f in findings],
+            "policy": to_jsonable(self._result.policy),
+        }
+
+    def items(self, observations: bool = True) -> Iterator[tuple[str, Any]]:
+        """Every top-level key in the contract's order; devices and out_of_scope as iterators."""
+        yield from self.head.items()
+        yield "devices", self.devices(observations)
+        yield "out_of_scope", self.out_of_scope(observations)
+        yield from self.tail().items()
+
+
+def result_to_contract(result: ScanResult, observations: bool = True) -> dict[str, Any]:
+    """The whole contract as one dict (a stream of it: Contract)."""
     return {
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": TOOL_NAME, "version": camscan.__version__},
-        "verdict": verdict_record(result),
-        "run": run_record(result.run),
-        "segments": [to_jsonable(s) for s in result.segments],
-        "summary": summary_record(result, index),
-        "devices": [device_record(d, f) for d, f in paired],
-        "out_of_scope": [device_record(d, None) for d in sorted_devices(outside)],
-        "findings": [to_jsonable(f) for f in findings],
-        "policy": to_jsonable(result.policy),
+        key: list(value) if isinstance(value, Iterator) else value
+        for key, value in Contract(result).items(observations)
     }
 
 
@@ -215,21 +264,25 @@ def dumps_contract(result: ScanResult) -> str:
 
 
 def dump_contract(result: ScanResult, out: TextIO) -> None:
-    """Write the contract as it is encoded, one key per line and one record (device, finding,
-    segment) per line. Each piece goes through json's C encoder; indent=2 would take the pure
-    Python one, ~2.5 s and ~130 MB of small strings for 1,000 devices."""
-    doc = result_to_contract(result)
+    """Write the contract as it is built, one key per line and one record (device, finding,
+    segment) per line: one device's record is held at a time. Each piece goes through json's
+    C encoder; indent=2 would take the pure Python one, ~2.5 s and ~130 MB of small strings
+    for 1,000 devices."""
     out.write("{\n")
-    for n, (key, value) in enumerate(doc.items()):
-        out.write(f"  {json.dumps(key)}: ")
-        if isinstance(value, list) and value:
-            out.write("[\n")
-            for i, item in enumerate(value):
-                out.write("    " + json.dumps(item, ensure_ascii=False))
-                out.write(",\n" if i < len(value) - 1 else "\n")
-            out.write("  ]")
+    for n, (key, value) in enumerate(Contract(result).items()):
+        out.write(("  " if n == 0 else ",\n  ") + f"{json.dumps(key)}: ")
+        if isinstance(value, list | Iterator):
+            _dump_records(value, out)
         else:
             out.write(json.dumps(value, ensure_ascii=False))
-        out.write(",\n" if n < len(doc) - 1 else "\n")
-    out.write("}\n")
+    out.write("\n}\n")
 
+
+def _dump_records(records: Iterable[Any], out: TextIO) -> None:
+    """A list written one record per line; an empty one as []."""
+    first = True
+    for record in records:
+        out.write("[\n    " if first else ",\n    ")
+        out.write(json.dumps(record, ensure_ascii=False))
+        first = False
+    out.write("[]" if first else "\n  ]")

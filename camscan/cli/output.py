@@ -10,11 +10,10 @@ partial, else 0.
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, fail
 from camscan.cli.options import FAIL_ON
@@ -121,7 +120,7 @@ def write_outputs(
     """Write every planned output; a file is written whole or the command fails (exit 3)."""
     from camscan.policy import settings_from_config
     from camscan.report import render
-    from camscan.store.results import atomic_write_text
+    from camscan.store.results import atomic_write
 
     policy = settings_from_config(cfg.policy) if cfg else saved_policy(result)
     for out in outputs:
@@ -130,12 +129,15 @@ def write_outputs(
             render(result, out.fmt, sys.stdout, policy=policy, changes=changes, excel=excel)
             sys.stdout.flush()
             continue
-        # Rendered whole first, then written atomically: a failure or a kill -9 midway never
-        # leaves a half-written or empty file in place of the previous report.
-        buffer = io.StringIO()
-        render(result, out.fmt, buffer, color=False, policy=policy, changes=changes, excel=excel)
+
+        def fill(stream: TextIO, fmt: str = out.fmt) -> None:
+            render(result, fmt, stream, color=False, policy=policy, changes=changes, excel=excel)
+
+        # Rendered into a temporary file that replaces the report only once complete: a
+        # failure or a kill -9 midway never leaves a half-written or empty file in place of
+        # the previous report, and a large report is not held whole in memory on the way.
         try:
-            atomic_write_text(out.path, buffer.getvalue())
+            atomic_write(out.path, fill)
         except OSError as e:
             fail(f"cannot write {out.path}: {e.strerror or e}", EXIT_FAILED)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from typing import Any, TextIO
 
-from camscan.contract import result_to_contract
+from camscan.contract import Contract
 from camscan.model import ScanResult
 from camscan.report.interface import RenderOptions
 
@@ -57,15 +57,18 @@ def write_csv(result: ScanResult, out: TextIO, *, excel: bool = False) -> None:
         out.write(BOM)  # Excel on Windows reads a CSV without one in the local code page
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    contract = result_to_contract(result)
-    verdict = contract["verdict"]
+    streamed = Contract(result)  # rows are written as they are built
+    verdict = streamed.head["verdict"]
     writer.writerow(
         [safe_cell(v) for v in _run_row("verdict", f"{verdict['status']}: {verdict['text']}")]
     )
     for gap in verdict["not_covered"]:
         writer.writerow([safe_cell(v) for v in _run_row("not_covered", gap)])
-    for kind, key in (("device", "devices"), ("out_of_scope", "out_of_scope")):
-        for device in contract[key]:
+    for kind, devices in (
+        ("device", streamed.devices(observations=False)),
+        ("out_of_scope", streamed.out_of_scope(observations=False)),
+    ):
+        for device in devices:
             row = dict(device, record=kind)
             row["evidence_count"] = len(device["evidence"])
             row["signatures"] = ";".join(e["signature_id"] for e in device["evidence"])

@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from camscan.contract import result_to_contract
+from camscan.contract import Contract
 from camscan.model import ScanResult, Severity
 from camscan.policy.rules import POLICY_SOURCE, PolicySettings, maker_display
 from camscan.report.interface import RenderOptions
@@ -105,9 +105,12 @@ def finding(
 
 def dojo_document(result: ScanResult, policy: PolicySettings | None = None) -> dict[str, Any]:
     policy = policy or PolicySettings()
-    contract = result_to_contract(result)
+    streamed = Contract(result)
+    contract = streamed.head
     run = contract["run"]
-    listed = [d for d in contract["devices"] if d["maker"] in policy.listed_makers]
+    listed = [
+        d for d in streamed.devices(observations=False) if d["maker"] in policy.listed_makers
+    ]
     partial = " PARTIAL RUN: devices may be missing." if run["partial"] else ""
     return {
         "name": f"camscan {', '.join(run['targets']) or 'import'} {run['started_at'] or ''}"

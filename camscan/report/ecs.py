@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from camscan.contract import result_to_contract
+from camscan.contract import Contract
 from camscan.model import SCHEMA_VERSION, ScanResult
 from camscan.policy.rules import maker_display
 from camscan.report.interface import RenderOptions
@@ -169,9 +169,11 @@ def _pruned(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_ecs(result: ScanResult, out: TextIO) -> None:
-    contract = result_to_contract(result)
-    for event in [*(device_event(d, contract) for d in contract["devices"]), run_event(contract)]:
-        out.write(json.dumps(_pruned(event), ensure_ascii=False) + "\n")
+    streamed = Contract(result)  # events are written as they are built
+    for device in streamed.devices(observations=False):
+        out.write(json.dumps(_pruned(device_event(device, streamed.head)), ensure_ascii=False))
+        out.write("\n")
+    out.write(json.dumps(_pruned(run_event(streamed.head)), ensure_ascii=False) + "\n")
 
 
 def write(result: ScanResult, out: TextIO, options: RenderOptions) -> None:

@@ -249,7 +249,7 @@ def write_html(
     """`changes`: camscan.history.render.changes_context of the diff since the previous run;
     `sections`: further sections to show after the summary."""
     policy = policy or PolicySettings()
-    contract = result_to_contract(result)
+    contract = result_to_contract(result, observations=False)
     devices = contract["devices"]
     run = result.run
     started_day = datetime.fromtimestamp(run.started, UTC).date()

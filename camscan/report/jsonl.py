@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from camscan.contract import result_to_contract
+from camscan.contract import Contract
 from camscan.model import SCHEMA_VERSION, ScanResult
 from camscan.report.interface import RenderOptions
 
@@ -19,7 +19,8 @@ def _line(record: dict[str, Any]) -> str:
 
 
 def write_jsonl(result: ScanResult, out: TextIO) -> None:
-    contract = result_to_contract(result)
+    streamed = Contract(result)  # device lines are written as they are built
+    contract = streamed.head
     started = contract["run"]["started_at"]
     # The verdict first, so a consumer reading one line knows whether the rest is complete.
     out.write(
@@ -32,10 +33,13 @@ def write_jsonl(result: ScanResult, out: TextIO) -> None:
             }
         )
     )
-    for kind, key in (("device", "devices"), ("out_of_scope", "out_of_scope")):
-        for device in contract[key]:
+    for kind, devices in (
+        ("device", streamed.devices(observations=False)),
+        ("out_of_scope", streamed.out_of_scope(observations=False)),
+    ):
+        for device in devices:
             record = {"type": kind, "schema_version": SCHEMA_VERSION, "run_started": started}
-            record.update({k: v for k, v in device.items() if k != "observations"})
+            record.update(device)
             out.write(_line(record))
     out.write(
         _line(

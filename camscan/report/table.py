@@ -244,7 +244,7 @@ def write_table(
         emoji=False,
         soft_wrap=False,
     )
-    contract = result_to_contract(result)
+    contract = result_to_contract(result, observations=False)
     for line, style in verdict_lines(contract):
         console.print(Text(printable(line), style=style if colour else ""))
     devices = sorted(contract["devices"], key=_row_order)

@@ -13,6 +13,9 @@ def printable(value: Any, keep: str = "") -> str:
     """Control characters (except those in `keep`) shown as \\xNN instead of acted on."""
     if value is None:
         return "-"
+    text = str(value)
+    if _UNSAFE.search(text) is None:  # the usual case; a report calls this ~75 times a device
+        return text
     return _UNSAFE.sub(
-        lambda m: m.group() if m.group() in keep else f"\\x{ord(m.group()):02x}", str(value)
+        lambda m: m.group() if m.group() in keep else f"\\x{ord(m.group()):02x}", text
     )
