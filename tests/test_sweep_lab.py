@@ -361,3 +361,46 @@ def test_two_sensors_in_two_sites_share_one_postgresql_database(
     everything = json.loads(camscan("history", "--db", pg_url, "-f", "json").stdout)
     assert sorted(h["site"] for h in everything) == ["north", "north", "south", "south"]
     consistent(pg_url)
+
+
+ROUTED_CONFIG = """
+[[segment]]
+name = "cctv"
+cidrs = ["198.18.61.0/25"]
+zone = "general"
+{spare}
+[scan]
+probes = ["l3", "banners"]
+
+[store]
+site = "estate"
+"""
+SILENT_SPARE = '[[segment]]\nname = "spare"\ncidrs = ["198.18.61.192/28"]\nzone = "general"\n'
+
+
+def test_a_partial_sweep_is_stored_marked_and_never_a_baseline(
+    lab_factory: Any, tmp_path: Path
+) -> None:
+    """End to end: a sweep whose routed "spare" segment gave not one answer (empty, or behind
+    an ACL: off-link the two look the same) is partial: exit 3, the gap on stderr, stored and
+    marked. The next complete sweep has no baseline (the partial run is not one), the one after
+    diffs against it."""
+    routed = lab_factory("routed")
+    db = str(tmp_path / "runs.sqlite3")
+    with_spare, fixed = tmp_path / "spare.toml", tmp_path / "fixed.toml"
+    with_spare.write_text(ROUTED_CONFIG.format(spare=SILENT_SPARE))
+    fixed.write_text(ROUTED_CONFIG.format(spare=""))
+    first = sweep(routed, with_spare, db, "-f", "json")
+    assert first.returncode == 3, first.stderr
+    assert "not covered: 198.18.61.192/28" in first.stderr
+    assert "no address answered" in first.stderr and "never used as a baseline" in first.stderr
+    second = sweep(routed, fixed, db, "-f", "json")
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["before"] is None  # run 1 was partial: no baseline
+    third = sweep(routed, fixed, db, "-f", "json")
+    assert third.returncode == 0, third.stderr
+    diff = json.loads(third.stdout)
+    assert diff["before"]["id"] == 2 and diff["changes"] == []
+    history = camscan("history", "--db", db, "-f", "json")
+    assert [(h["run"], h["partial"]) for h in json.loads(history.stdout)] == [
+        (3, False), (2, False), (1, True)]

@@ -325,6 +325,7 @@ def sweep(
     site: any flagged finding), 2 usage or config error, 3 the scan failed or ended partial, or
     another sweep of the site is running.
     """
+    from camscan.cli.output import tell_gaps
     from camscan.cli.scan_cmd import _interfaces, _lab_guard, _targets, execute_scan
     from camscan.history.diff import RunRef, diff_results
     from camscan.store import StoreError
@@ -381,6 +382,7 @@ def sweep(
             + (f"; {pruned} old runs removed" if pruned else ""),
             err=True,
         )
+    tell_gaps(result.run)
     if result.run.partial:
         typer.echo(
             f"camscan: run {run_id} is partial: stored and marked, never used as a baseline",

@@ -21,7 +21,7 @@ from camscan.report.registry import FORMATS
 
 if TYPE_CHECKING:  # kept off the start-up path
     from camscan.config import Config
-    from camscan.model import ScanResult
+    from camscan.model import ScanResult, ScanRun
     from camscan.policy.rules import PolicySettings
 
 log = logging.getLogger("camscan.cli")
@@ -154,6 +154,18 @@ def write_report(
     """One report to a file or standard output (`quiet` no longer hides a report)."""
     del quiet  # kept for callers: -q silences chatter, not the report asked for
     write_outputs(result, [Output(fmt, out_path)], cfg, changes=changes)
+
+
+def tell_gaps(run: ScanRun) -> None:
+    """What a partial run did not cover, on stderr, even with -q: a partial run is an error,
+    not chatter, whichever command ran it (scan, sweep)."""
+    import typer
+
+    if run.partial or run.not_covered:
+        gaps = run.not_covered or ["a probe stage failed"]
+        typer.echo(f"camscan: error: partial scan, {len(gaps)} not covered:", err=True)
+        for gap in gaps:
+            typer.echo(f"camscan:   not covered: {gap}", err=True)
 
 
 def exit_code_for_result(result: ScanResult, fail_on: str = "flagged") -> int:

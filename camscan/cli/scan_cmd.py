@@ -441,14 +441,10 @@ def _store_and_write(
 
 def _tell(result: ScanResult, outputs: list[Output], quiet: bool) -> None:
     """What went wrong, on stderr even with -q (a partial run is an error, not chatter)."""
+    from camscan.cli.output import tell_gaps
     from camscan.contract import split_scope
 
-    run = result.run
-    if run.partial or run.not_covered:
-        gaps = run.not_covered or ["a probe stage failed"]
-        typer.echo(f"camscan: error: partial scan, {len(gaps)} not covered:", err=True)
-        for gap in gaps:
-            typer.echo(f"camscan:   not covered: {gap}", err=True)
+    tell_gaps(result.run)
     files = [str(o.path) for o in outputs if o.path is not None]
     if files and not quiet:
         flagged = sum(1 for f in result.findings if f.flagged)
