@@ -107,8 +107,9 @@ class _Host:
         return not self.answered and self.unanswered >= SILENT_AFTER
 
     def busy(self, now: float) -> float:
-        """Seconds this host has had a request in flight. Time spent queued behind other hosts
-        (global rate, global connection cap) does not count: only a host's own slowness does."""
+        """Seconds this host has had at least one request in flight. A host whose requests all
+        wait their turn (global rate, global connection cap) spends nothing: what is counted is
+        the host's own slowness, not the scan's load."""
         return self.busy_before + (now - self.busy_since if self.open_now else 0.0)
 
     def begin(self, now: float) -> None:
