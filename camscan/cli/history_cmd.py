@@ -347,18 +347,7 @@ def sweep(
     with opened_store(db, cfg) as store:
         try:
             with store.lock(chosen):
-                result = execute_scan(
-                    cfg,
-                    ts,
-                    ifaces,
-                    s.probes,
-                    quiet=True,
-                    rate=s.rate,
-                    window=s.discovery_window,
-                    timeout=s.timeout,
-                    host_rate=s.host_rate,
-                    engine=s.engine,
-                )
+                result = execute_scan(cfg, ts, ifaces, s.probes, quiet=True)
                 run_id = store.save(result, chosen)
                 run = store.summary(run_id)
                 base = store.baseline(chosen, before=run_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -129,6 +129,16 @@ def _lab_guard() -> None:
             fail(f"lab guard: refusing to scan: {problem}", EXIT_USAGE)
 
 
+_FLAGS = {  # [scan] setting -> the flag that overrides it
+    "rate": "--rate",
+    "discovery_window": "--window",
+    "timeout": "--timeout",
+    "read_timeout": "--read-timeout",
+    "concurrency": "--concurrency",
+    "max_hosts": "--max-hosts",
+    "host_rate": "--host-rate",
+}
+
 
 def _bounds(key: str, extra: str = "") -> str:
     """ "1 to 100000 (default 1000)": the flag's range and default, read from the one table the
@@ -136,6 +146,11 @@ def _bounds(key: str, extra: str = "") -> str:
     lo, hi, _ = BOUNDS[key]
     default = getattr(ScanSettings(), key)
     return f"{lo:g} to {hi:g} (default {default:g}{extra})"
+
+
+def _setting_option(key: str, what: str, extra: str = "") -> Any:
+    """The flag that overrides [scan] `key`: its name from _FLAGS, its help `what` and bounds."""
+    return typer.Option(None, _FLAGS[key], help=f"{what}, {_bounds(key, extra)}.")
 
 @app.command("scan")
 def scan(
@@ -159,44 +174,27 @@ def scan(
     output: list[str] = output_option(),
     fail_on: str = fail_on_option(),
     excel: bool = excel_option(),
-    rate: float = typer.Option(
-        None,
-        "--rate",
-        help="Packets per second overall: ARP frames, L3 probes and new banner connections, "
-        f"{_bounds('rate', '; lower it for a gentler scan')}.",
+    rate: float = _setting_option(
+        "rate",
+        "Packets per second overall: ARP frames, L3 probes and new banner connections",
+        "; lower it for a gentler scan",
     ),
-    host_rate: float = typer.Option(
-        None,
-        "--host-rate",
-        help=(
-            "L3 packets and new banner connections per second to any one host, "
-            f"{_bounds('host_rate')}."
-        ),
+    host_rate: float = _setting_option(
+        "host_rate", "L3 packets and new banner connections per second to any one host"
     ),
     engine: str = typer.Option(
         None,
         "--engine",
         help="Routed host discovery and port scan: camscan (default) or nmap (needs nmap).",
     ),
-    window: float = typer.Option(
-        None,
-        "--window",
-        help=f"Seconds to listen for multicast discovery replies, {_bounds('discovery_window')}.",
+    window: float = _setting_option(
+        "discovery_window", "Seconds to listen for multicast discovery replies"
     ),
-    timeout: float = typer.Option(
-        None,
-        "--timeout",
-        help=f"Seconds per banner probe, connect to last byte, {_bounds('timeout')}.",
+    timeout: float = _setting_option("timeout", "Seconds per banner probe, connect to last byte"),
+    read_timeout: float = _setting_option(
+        "read_timeout", "Seconds of silence a banner read tolerates", "; at most --timeout"
     ),
-    read_timeout: float = typer.Option(
-        None,
-        "--read-timeout",
-        help="Seconds of silence a banner read tolerates, "
-        f"{_bounds('read_timeout', '; at most --timeout')}.",
-    ),
-    concurrency: int = typer.Option(
-        None, "--concurrency", help=f"Banner connections in flight, {_bounds('concurrency')}."
-    ),
+    concurrency: int = _setting_option("concurrency", "Banner connections in flight"),
     probes: str = typer.Option(
         None,
         "--probes",
@@ -296,7 +294,11 @@ def scan(
         _print_targets(ts)
         raise typer.Exit(EXIT_OK)
     ifaces = _interfaces(interface or s.interfaces, ts, probe_list)
-    cfg.scan.concurrency = int(settings["concurrency"])
+    # From here on [scan] holds what this run uses: the config's settings, flags over them.
+    s.concurrency = int(settings["concurrency"])
+    s.rate, s.discovery_window = settings["rate"], settings["discovery_window"]
+    s.timeout, s.host_rate = settings["timeout"], settings["host_rate"]
+    s.engine = _engine(engine or s.engine)
     run_scan_and_report(
         cfg,
         ts,
@@ -304,28 +306,12 @@ def scan(
         probe_list,
         outputs,
         quiet,
-        rate=settings["rate"],
-        window=settings["discovery_window"],
-        timeout=settings["timeout"],
-        host_rate=settings["host_rate"],
-        engine=_engine(engine or s.engine),
         db=db or cfg.store.db,
         site=site,
         fail_on=fail_on,
         excel=excel,
         data=data,
     )
-
-
-_FLAGS = {
-    "rate": "--rate",
-    "discovery_window": "--window",
-    "timeout": "--timeout",
-    "read_timeout": "--read-timeout",
-    "concurrency": "--concurrency",
-    "max_hosts": "--max-hosts",
-    "host_rate": "--host-rate",
-}
 
 
 def _flag_settings(cfg: Config, **given: float | None) -> dict[str, float]:
@@ -380,37 +366,21 @@ def run_scan_and_report(
     outputs: list[Output],
     quiet: bool,
     *,
-    rate: float,
-    window: float,
-    timeout: float,
-    host_rate: float = 40.0,
-    engine: str = "camscan",
     db: str | None = None,
     site: str | None = None,
     fail_on: str = "flagged",
     excel: bool = False,
     data: IdentifyData | None = None,
 ) -> None:
+    """Scan with the settings in `cfg.scan`, store the run (with `db`), write the reports, and
+    exit with the code the result and `fail_on` give."""
     from camscan.cli.output import exit_code_for_result
     from camscan.stopping import StopSignal
 
     stop = StopSignal()
     stop.install()  # SIGINT/SIGTERM end the scan early; its partial result is still written
     try:
-        result = execute_scan(
-            cfg,
-            ts,
-            ifaces,
-            probe_list,
-            quiet,
-            rate=rate,
-            window=window,
-            timeout=timeout,
-            host_rate=host_rate,
-            engine=engine,
-            data=data,
-            stop=stop,
-        )
+        result = execute_scan(cfg, ts, ifaces, probe_list, quiet, data=data, stop=stop)
         _store_and_write(result, cfg, outputs, quiet, db, site, excel)
     finally:
         stop.restore()
@@ -464,15 +434,11 @@ def execute_scan(
     probe_list: list[str],
     quiet: bool,
     *,
-    rate: float,
-    window: float,
-    timeout: float,
-    host_rate: float = 40.0,
-    engine: str = "camscan",
     data: IdentifyData | None = None,
     stop: StopSignal | None = None,
 ) -> ScanResult:
-    """Run the pipeline with the notes a user should see first; return the result."""
+    """Run the pipeline with the settings in `cfg.scan` (rate, window, timeouts, concurrency,
+    engine) and the notes a user should see first; return the result."""
     from camscan.cli.progress import make_progress
     from camscan.discovery.arp import can_open_raw_socket
     from camscan.pipeline import ScanRequest
@@ -484,19 +450,20 @@ def execute_scan(
         _explain_unprivileged(probe_list)
     if not quiet:
         _warn_if_oui_stale()
+    s = cfg.scan
     req = ScanRequest(
         ts,
         ifaces,
         cfg,
         probe_list,
-        rate,
-        window,
-        timeout,
-        cfg.scan.concurrency,
+        s.rate,
+        s.discovery_window,
+        s.timeout,
+        s.concurrency,
         privileged,
-        read_timeout=cfg.scan.read_timeout,
-        host_rate=host_rate,
-        engine=engine,
+        read_timeout=s.read_timeout,
+        host_rate=s.host_rate,
+        engine=s.engine,
         stop=stop or StopSignal(),
     )
     with make_progress(enabled=not quiet) as progress:
