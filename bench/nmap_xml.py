@@ -3,12 +3,17 @@ of tests/fixtures/nmap_camera_lab.xml (a Hikvision, a Dahua and an Axis camera, 
 layout) copied over N distinct lab addresses (198.18.0.0/15), each MAC made unique, and each
 host written `repeats` times as a file merged from several nmap runs would hold it.
 
-Nothing is sent anywhere: this only writes a file.
+`write_observations_jsonl` writes the JSON lines `camscan identify` reads for as many
+Hikvision cameras: each its wire MAC, port 80 open and its Server header (three observations,
+so 65,000 devices stay under identify's 200,000-observation cap).
+
+Nothing is sent anywhere: this only writes files.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from pathlib import Path
 
@@ -49,6 +54,26 @@ def write_nmap_xml(path: Path, devices: int, repeats: int = 1) -> int:
                 out.write(templates[n % len(templates)].format(ip=ip, mac_tail=tail))
                 out.write("\n")
         out.write("</nmaprun>\n")
+    return path.stat().st_size
+
+
+def expected_maker(n: int) -> str:
+    """The maker of device n in write_nmap_xml's file (the fixture's hosts, in turn)."""
+    return ("hikvision", "dahua", "axis")[n % 3]
+
+
+def write_observations_jsonl(path: Path, devices: int) -> int:
+    """Three observations per device on 198.18.0.1 + n; returns the file's size in bytes."""
+    if not 0 < devices <= MAX_DEVICES:
+        raise ValueError(f"devices must be 1-{MAX_DEVICES}")
+    with path.open("w", encoding="utf-8") as out:
+        for n in range(devices):
+            ip = str(ipaddress.IPv4Address(FIRST + n))
+            mac = f"44:19:b6:{(n >> 16) & 255:02x}:{(n >> 8) & 255:02x}:{n & 255:02x}"
+            for channel, raw, probe in (("arp.mac", mac, "arp"), ("tcp.open", "80", "tcp:80"),
+                                        ("http.header.server", "App-webs/", "http:80")):
+                doc = {"channel": channel, "raw": raw, "ip": ip, "mac": mac, "probe": probe}
+                out.write(json.dumps(doc) + "\n")
     return path.stat().st_size
 
 

@@ -72,6 +72,12 @@ def parse_args(known: dict[str, Workload]) -> argparse.Namespace:
         help="lab sizes of the scale workload (default 250,500,1000; at most 1000)",
     )
     ap.add_argument(
+        "--import-sizes",
+        default="10000,65000",
+        metavar="N,N,...",
+        help="devices in the import_large inputs (default 10000,65000; at most 131070)",
+    )
+    ap.add_argument(
         "--slow-runs",
         type=int,
         default=1,
@@ -97,6 +103,12 @@ def parse_args(known: dict[str, Workload]) -> argparse.Namespace:
         ap.error("--scale-sizes takes numbers separated by commas")
     if not all(1 <= n <= 1000 for n in args.scale_sizes):
         ap.error("--scale-sizes must be 1-1000 each")
+    try:
+        args.import_sizes = tuple(int(n) for n in args.import_sizes.split(","))
+    except ValueError:
+        ap.error("--import-sizes takes numbers separated by commas")
+    if not all(1 <= n <= 131070 for n in args.import_sizes):
+        ap.error("--import-sizes must be 1-131070 each")
     return args
 
 
@@ -131,6 +143,7 @@ def main() -> int:
             profile=args.profile,
             ident_hosts=args.ident_hosts,
             scale_sizes=args.scale_sizes,
+            import_sizes=args.import_sizes,
         )
         results[name] = workload.run(opts)
     targets: list[Target] = []

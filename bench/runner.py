@@ -78,6 +78,7 @@ class Options:
     profile: bool = False
     ident_hosts: int = 40
     scale_sizes: tuple[int, ...] = (250, 500, 1000)
+    import_sizes: tuple[int, ...] = (10_000, 65_000)
 
 
 @dataclasses.dataclass

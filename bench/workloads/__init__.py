@@ -17,6 +17,7 @@ NAMES = (
     "scale",
     "routed",
     "hostile",
+    "import_large",  # no lab: offline inputs
 )
 
 
