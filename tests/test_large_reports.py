@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.nmap_xml import write_nmap_xml
@@ -247,3 +247,83 @@ def test_display_vendor_read_once_per_block_is_netaddrs_answer(mac: str) -> None
         want = None
     assert display_vendor(mac) == want
     assert display_vendor(mac) == want  # and again, from the cache
+
+
+# --- reading a large result back line by line --------------------------------------------------
+
+
+def _read(text: str, tmp_path: Path) -> tuple[str, ScanResult | str]:
+    """(what load_result gives, what the whole-file reader gives): a result or the error."""
+    from camscan.store.results import ResultFileError, load_result, parse_result
+
+    path = tmp_path / "r.json"
+    path.write_text(text, encoding="utf-8")
+    answers: list[Any] = []
+    for read in (lambda: load_result(path), lambda: parse_result(text, str(path))):
+        try:
+            answers.append(dumps_contract(read()))
+        except ResultFileError as e:
+            answers.append(f"error: {e}")
+    return answers[0], answers[1]
+
+
+def test_a_large_saved_result_reads_back_line_by_line_as_whole(
+    big: ScanResult, tmp_path: Path
+) -> None:
+    from camscan.store import results
+
+    text = dumps_contract(big)
+    path = tmp_path / "r.json"
+    path.write_text(text, encoding="utf-8")
+
+    def whole_file(*_a: Any) -> ScanResult:
+        raise AssertionError("read whole, not line by line")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(results, "parse_result", whole_file)
+        streamed = results.load_result(path)
+    assert dumps_contract(streamed) == text
+    assert dumps_contract(results.parse_result(text, str(path))) == text
+
+
+_SAMPLE = None
+
+
+def _sample() -> str:
+    global _SAMPLE
+    if _SAMPLE is None:
+        result = ScanResult(run=ScanRun(targets=["198.18.0.0/24"], probes=["import"],
+                                        started=1_700_000_000.0, ended=1_700_000_001.0),
+                            devices=[])
+        xml = Path(__file__).parent / "fixtures" / "nmap_camera_lab.xml"
+        result.devices = devices_from_nmap_xml(xml)
+        identify_devices(result.devices, result.run)
+        apply_policy(result, parse_config(CONFIG))
+        _SAMPLE = dumps_contract(result)
+    return _SAMPLE
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_line_by_line_and_whole_file_reading_agree_on_any_edit(
+    data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Hand-edited, cut or hostile files: the fast reader gives the same result or the same
+    # one-line error as the whole-file reader, never a different answer.
+    lines = _sample().splitlines(keepends=True)
+    n = data.draw(st.integers(0, len(lines) - 1))
+    edit = data.draw(st.sampled_from(["drop", "dup", "replace", "indent", "cut"]))
+    if edit == "drop":
+        del lines[n]
+    elif edit == "dup":
+        lines.insert(n, lines[n])
+    elif edit == "replace":
+        lines[n] = data.draw(st.sampled_from(
+            ["{}\n", "  ]\n", '  "devices": [\n', "    {},\n", "    null\n", '  "x": 1,\n',
+             "    " + json.dumps({"ip": 5}) + ",\n", "}\n", "\n", "[\n"]))
+    elif edit == "indent":
+        lines[n] = " " + lines[n]
+    else:
+        lines[n] = lines[n][: data.draw(st.integers(0, len(lines[n])))]
+    streamed, whole = _read("".join(lines), tmp_path_factory.mktemp("edit"))
+    assert streamed == whole
