@@ -1,6 +1,6 @@
 """A scan result shaped like a real office sweep, for the HTML print tests: flagged devices
 with several pieces of evidence each, some for review, an accepted exception, other makers,
-and fifteen devices nothing is known about."""
+and fifteen devices nothing is known about. Policy and run as in tests/samples.py."""
 
 from __future__ import annotations
 
@@ -12,18 +12,11 @@ from camscan.model import (
     Observation,
     ProbeError,
     ScanResult,
-    ScanRun,
-    Segment,
     Strength,
     Verdict,
 )
-from camscan.policy import ExceptionEntry, PolicySettings, evaluate
-
-SEGMENTS = [
-    Segment("hq-core", ["198.18.0.0/24"], "core"),
-    Segment("evidence-store", ["198.18.1.0/24"], "sensitive"),
-    Segment("car-park", ["198.18.2.0/24"], "general"),
-]
+from camscan.policy import ExceptionEntry
+from tests.samples import assessed, sample_run
 
 
 def serial_of(n: int) -> str:
@@ -94,17 +87,10 @@ def office_result() -> ScanResult:
         ExceptionEntry("replacement ordered (CHG-1234)", "J. Smith, CISO", date(2099, 1, 1),
                        mac="44:19:b6:00:00:0c")
     ]  # fmt: skip
-    findings = list(evaluate(devices, SEGMENTS, PolicySettings(), exceptions, date(2025, 6, 1)))
-    run = ScanRun(
-        targets=["198.18.0.0/22"],
-        probes=["arp", "sadp", "dhip", "wsd", "http", "rtsp"],
-        started=1748772000.0,
-        ended=1748772012.25,
-        interfaces=["eth0"],
-        errors=[ProbeError("wsd", None, "timed out")],
-        stats={"arp.sent": 1022, "arp.replies": 28},
-        camscan_version="0.1.0",
+    run = sample_run(
+        ["arp", "sadp", "dhip", "wsd", "http", "rtsp"],
+        {"arp.sent": 1022, "arp.replies": 28},
         scanner_host="scanner-01",
         data_versions={"oui": "generated 2025-05-01", "signatures": "6 files, sha256 0123456789ab"},
     )
-    return ScanResult(run=run, devices=devices, findings=findings, segments=SEGMENTS)
+    return assessed(devices, exceptions, run)

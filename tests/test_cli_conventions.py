@@ -246,7 +246,7 @@ def test_other_systems_get_one_line_not_a_traceback() -> None:
 
 def test_history_and_diff_take_dash_for_standard_output(tmp_path: Path) -> None:
     from camscan.store import open_store
-    from tests.test_report import sample_result
+    from tests.samples import sample_result
 
     db = tmp_path / "runs.sqlite"
     store = open_store(str(db))

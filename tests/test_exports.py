@@ -20,7 +20,7 @@ from camscan.model import SCHEMA_VERSION, ScanResult, ScanRun
 from camscan.report import render
 from camscan.report.csv_out import BOM
 from tests.html_sample import office_result
-from tests.test_report import sample_result
+from tests.samples import sample_result
 
 ROOT = Path(__file__).parents[1]
 SCHEMAS = ROOT / "camscan" / "schemas"

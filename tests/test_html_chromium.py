@@ -12,7 +12,6 @@ import os
 import shutil
 import struct
 import subprocess
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -23,12 +22,11 @@ from camscan.model import (
     Observation,
     ScanResult,
     ScanRun,
-    Segment,
     Strength,
     Verdict,
 )
-from camscan.policy import PolicySettings, evaluate
 from camscan.report import render
+from tests.samples import assessed
 
 CHROMIUM = next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
@@ -38,11 +36,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 PWN_TITLE = "<script>document.title='pwned'</script>"
-SEGMENTS = [
-    Segment("hq-core", ["198.18.0.0/24"], "core"),
-    Segment("evidence-store", ["198.18.1.0/24"], "sensitive"),
-    Segment("car-park", ["198.18.2.0/24"], "general"),
-]
 
 
 def _device(
@@ -106,14 +99,13 @@ def report_result() -> ScanResult:
             "198.18.2.9", "00:40:8c:01:02:03", "axis", "P3245", 'Digest realm="AXIS_ACCC8E010203"'
         ),
     ]
-    findings = list(evaluate(devices, SEGMENTS, PolicySettings(), [], date(2025, 6, 1)))
     run = ScanRun(
         targets=["198.18.0.0/22"],
         probes=["arp", "sadp", "dhip", "http", "rtsp"],
         started=1748772000.0,
         ended=1748772009.5,
     )
-    return ScanResult(run=run, devices=devices, findings=findings, segments=SEGMENTS)
+    return assessed(devices, [], run)
 
 
 def _isolated() -> list[str]:

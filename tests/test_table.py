@@ -18,7 +18,7 @@ from camscan.policy.rules import maker_display
 from camscan.report import render
 from camscan.report.table import write_table
 from camscan.store.results import save_result
-from tests.test_report import sample_result
+from tests.samples import sample_result
 
 TMUX = shutil.which("tmux")
 
