@@ -36,6 +36,12 @@ def _col(value: Any) -> Any:
     return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
+def _cols(record: dict[str, Any], *keys: str) -> tuple[Any, ...]:
+    """The queryable columns `keys` of a contract record, in that order (as the INSERT names
+    them)."""
+    return tuple(_col(record[key]) for key in keys)
+
+
 def _doc(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -160,11 +166,7 @@ class SqlStore:
                     (
                         run_id,
                         i,
-                        _col(f["device_ip"]),
-                        _col(f["device_mac"]),
-                        _col(f["maker"]),
-                        _col(f["segment"]),
-                        _col(f["zone"]),
+                        *_cols(f, "device_ip", "device_mac", "maker", "segment", "zone"),
                         f["severity"],
                         int(f["flagged"]),
                         _doc(f),
@@ -182,15 +184,8 @@ class SqlStore:
                 (
                     run_id,
                     i,
-                    _col(d["ip"]),
-                    _col(d["mac"]),
-                    _col(d["maker"]),
-                    _col(d["brand"]),
-                    _col(d["model"]),
-                    _col(d["firmware"]),
-                    _col(d["serial"]),
-                    _col(d["segment"]),
-                    _col(d["zone"]),
+                    *_cols(d, "ip", "mac", "maker", "brand", "model", "firmware", "serial"),
+                    *_cols(d, "segment", "zone"),
                     d["severity"],
                     int(d["flagged"]),
                     int(d["in_scope"]),
@@ -210,7 +205,7 @@ class SqlStore:
             "INSERT INTO observations (run_id, device_idx, idx, channel, probe, raw, doc) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                (run_id, i, j, _col(o["channel"]), _col(o["probe"]), _col(o["raw"]), _doc(o))
+                (run_id, i, j, *_cols(o, "channel", "probe", "raw"), _doc(o))
                 for i, d in enumerate(devices)
                 for j, o in enumerate(d["observations"])
             ],
@@ -223,9 +218,7 @@ class SqlStore:
                     run_id,
                     i,
                     j,
-                    _col(e["signature_id"]),
-                    _col(e["channel"]),
-                    _col(e["maker"]),
+                    *_cols(e, "signature_id", "channel", "maker"),
                     e["strength"],
                     _doc(e),
                 )
