@@ -12,7 +12,7 @@ import csv
 import json
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -111,12 +111,18 @@ def store_result(
 def write_changes(diff: RunDiff, fmt: str, output: Path | None) -> None:
     from camscan.history.render import write_diff
 
-    if output is None or str(output) == "-":  # '-' is standard output, as for every report
-        write_diff(diff, fmt, sys.stdout)
+    _write_to(output, lambda out: write_diff(diff, fmt, out))
+
+
+def _write_to(output: Path | None, write: Callable[[TextIO], None]) -> None:
+    """`write` into `output`, or standard output for none or '-' (as for every report); a file
+    that cannot be written is a one-line error (exit 3)."""
+    if output is None or str(output) == "-":
+        write(sys.stdout)
         return
     try:
         with output.open("w", encoding="utf-8", newline="") as f:
-            write_diff(diff, fmt, f)
+            write(f)
     except OSError as e:
         fail(f"cannot write {output}: {e.strerror or e}", EXIT_FAILED)
 
@@ -208,14 +214,7 @@ def history(
         where = f" of site {chosen!r}" if chosen else ""
         typer.echo(f"camscan: no stored runs{where} in {store.url}", err=True)
         return
-    if output is None or str(output) == "-":
-        _write_history(runs, fmt, sys.stdout)
-        return
-    try:
-        with output.open("w", encoding="utf-8", newline="") as f:
-            _write_history(runs, fmt, f)
-    except OSError as e:
-        fail(f"cannot write {output}: {e.strerror or e}", EXIT_FAILED)
+    _write_to(output, lambda out: _write_history(runs, fmt, out))
 
 
 # -- diff -----------------------------------------------------------------------------------
