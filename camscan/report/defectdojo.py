@@ -129,5 +129,14 @@ def dojo_document(result: ScanResult, policy: PolicySettings | None = None) -> d
 
 def write(result: ScanResult, out: TextIO, options: RenderOptions) -> None:
     """The report-format interface (camscan/report/interface.py)."""
-    out.write(json.dumps(dojo_document(result, options.policy), indent=2, ensure_ascii=False))
-    out.write("\n")
+    # json.dumps(doc, indent=2) written as it is encoded, 64 KiB at a time, not held whole
+    encoder = json.JSONEncoder(indent=2, ensure_ascii=False)
+    pending: list[str] = []
+    size = 0
+    for chunk in encoder.iterencode(dojo_document(result, options.policy), _one_shot=True):
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= 1 << 16:
+            out.write("".join(pending))
+            pending, size = [], 0
+    out.write("".join(pending) + "\n")
