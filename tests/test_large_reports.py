@@ -327,3 +327,31 @@ def test_line_by_line_and_whole_file_reading_agree_on_any_edit(
         lines[n] = lines[n][: data.draw(st.integers(0, len(lines[n])))]
     streamed, whole = _read("".join(lines), tmp_path_factory.mktemp("edit"))
     assert streamed == whole
+
+
+@pytest.mark.parametrize("colour", [False, True])
+@pytest.mark.parametrize("width", [100, 131, 160, 240])
+def test_a_table_printed_in_parts_is_the_one_table(
+    big: ScanResult, colour: bool, width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from camscan.report import table
+
+    # Rows that wrap, wide characters and control characters, among the thousands.
+    devices = list(big.devices)
+    for n, model in ((7, "DS-" + "2CD2385G1-I " * 9), (8, "摄像机" * 12), (9, "a\x1b[31mb\u202e")):
+        verdict = dataclasses.replace(devices[n].verdict, model=model)
+        devices[n] = dataclasses.replace(devices[n], verdict=verdict)
+    odd = dataclasses.replace(big, devices=devices)
+
+    def printed() -> str:
+        out = io.StringIO()
+        table.write_table(odd, out, color=colour, width=width)
+        return out.getvalue()
+
+    monkeypatch.setattr(table, "ROWS_PER_PART", 10**9)
+    whole = printed()
+    monkeypatch.setattr(table, "ROWS_PER_PART", 97)
+    assert printed() == whole
+    assert whole.count("\n") > DEVICES

@@ -135,7 +135,10 @@ def _longest(devices: list[dict[str, Any]], value: Any) -> int:
     return max((len(printable(value(d))) for d in devices), default=0)
 
 
-def _table(devices: list[dict[str, Any]], colour: bool, width: int) -> Table:
+_Layout = tuple[list[tuple[str, Any]], dict[str, int]]
+
+
+def _layout(devices: list[dict[str, Any]], width: int) -> _Layout:
     """The widest table that fits: severity, IP and maker whole, then as many others as fit.
 
     Widths are decided here, not by rich, so a needed column is never squeezed to nothing.
@@ -169,6 +172,11 @@ def _table(devices: list[dict[str, Any]], colour: bool, width: int) -> Table:
                 spare -= 1
             else:
                 wrapped.remove((name, longest))
+    return columns, widths
+
+
+def _table(devices: list[dict[str, Any]], colour: bool, layout: _Layout) -> Table:
+    columns, widths = layout
     table = Table(
         box=box.SIMPLE_HEAVY if colour else box.ASCII, header_style="bold", pad_edge=False
     )
@@ -230,6 +238,31 @@ def _block(device: dict[str, Any], width: int) -> Text:
     return text
 
 
+ROWS_PER_PART = 2000  # rich holds every rendered line of a table until it prints it
+
+
+def _print_table(console: Console, devices: list[dict[str, Any]], colour: bool) -> None:
+    """One table, printed ROWS_PER_PART rows at a time (65,000 devices in one rich Table held
+    ~600 MB of rendered segments). The widths are fixed for all parts, so each part's lines
+    are the whole table's: the first part keeps its head, the last its bottom edge, and
+    the others lose both. Both boxes used draw a last row like any other row."""
+    layout = _layout(devices, console.width)
+    if len(devices) <= ROWS_PER_PART:
+        console.print(_table(devices, colour, layout))
+        return
+    parts = range(0, len(devices), ROWS_PER_PART)
+    for start in parts:
+        with console.capture() as captured:
+            console.print(_table(devices[start : start + ROWS_PER_PART], colour, layout))
+        lines = captured.get().splitlines(keepends=True)
+        first, last = start == parts[0], start == parts[-1]
+        lines = lines[(0 if first else _HEAD_LINES) : (None if last else -1)]
+        console.file.write("".join(lines))
+
+
+_HEAD_LINES = 3  # top edge, header row, the rule under it
+
+
 def write_table(
     result: ScanResult, out: TextIO, *, color: bool | None = None, width: int | None = None
 ) -> None:
@@ -249,7 +282,7 @@ def write_table(
         console.print(Text(printable(line), style=style if colour else ""))
     devices = sorted(contract["devices"], key=_row_order)
     if console.width >= COMPACT_BELOW:
-        console.print(_table(devices, colour, console.width))
+        _print_table(console, devices, colour)
     else:
         known = [d for d in devices if not _nothing_known(d)]
         unknown = [d for d in devices if _nothing_known(d)]
