@@ -6,7 +6,6 @@ Half the addresses never answer: the sweep must still wait long enough for every
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from camscan.lab import Lab, load_topology
+from tests.labtools import guarded_env
 
 HALF24 = Path(__file__).resolve().parent.parent / "bench" / "topologies" / "half24.toml"
 pytestmark = pytest.mark.lab
@@ -27,7 +27,7 @@ def half() -> Iterator[Lab]:
 
 def test_half_empty_24_finds_every_live_device(half: Lab, tmp_path: Path) -> None:
     out = tmp_path / "arp.json"
-    env = dict(os.environ, CAMSCAN_LAB_GUARD="1", PYTHONPATH=str(Path.cwd()))
+    env = guarded_env(half)
     argv = [sys.executable, "-m", "camscan", "scan", "198.18.42.0/24", "--probes", "arp"]
     for attempt in range(2):  # the second run starts with a warm neighbour table: same answer
         r = half.run(

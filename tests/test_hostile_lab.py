@@ -9,7 +9,6 @@ Speed numbers live in bench/ (workload "hostile"); here only "it ends" is assert
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import pytest
 
 from camscan.lab import Lab
 from tests.conftest import LabFactory
+from tests.labtools import guarded_env
 
 pytestmark = pytest.mark.lab
 
@@ -38,10 +38,6 @@ MEASURED = (
 )
 
 
-def _env() -> dict[str, str]:
-    return dict(os.environ, CAMSCAN_LAB_GUARD="1", PYTHONPATH=str(Path.cwd()))
-
-
 @pytest.fixture(scope="module")
 def hostile(lab_factory: LabFactory) -> Lab:
     return lab_factory("hostile")
@@ -53,7 +49,7 @@ def scanned(hostile: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     argv = [sys.executable, "-c", MEASURED, sys.executable, "-m", "camscan", "scan", NET,
             "-f", "json", "-o", str(out), "-q"]
     started = time.monotonic()
-    ran = hostile.run(argv, capture_output=True, text=True, env=_env(), cwd=Path.cwd(),
+    ran = hostile.run(argv, capture_output=True, text=True, env=guarded_env(hostile), cwd=Path.cwd(),
                       timeout=300)  # generous: "it ends", not a speed goal
     elapsed = time.monotonic() - started
     assert ran.returncode in (0, 1, 3), ran.stderr
@@ -116,7 +112,7 @@ def test_sigint_during_a_drip_fed_description_ends_the_scan(hostile: Lab) -> Non
     """The SSDP description fetch is a coroutine now: Ctrl-C ends the run at once."""
     argv = [sys.executable, "-m", "camscan", "scan", "198.18.60.30/32", "--probes", "ssdp",
             "-f", "json", "-q", "--window", "3"]
-    proc = subprocess.Popen(["ip", "netns", "exec", hostile.scanner_ns, *argv], env=_env(),
+    proc = subprocess.Popen(["ip", "netns", "exec", hostile.scanner_ns, *argv], env=guarded_env(hostile),
                             cwd=Path.cwd(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(2.0)  # inside the window, the description fetch under way
     proc.send_signal(signal.SIGINT)

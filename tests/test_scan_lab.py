@@ -21,6 +21,7 @@ import pytest
 from camscan.lab import Lab
 from camscan.model import MEDIUM_CONFIDENCE
 from tests.conftest import LabFactory
+from tests.labtools import guarded_env
 
 pytestmark = pytest.mark.lab
 
@@ -68,7 +69,7 @@ def camscan(lab: Lab, *args: str, user: str | None = None) -> subprocess.Complet
             "--bounding-set=-all",
             *argv,
         ]
-    env = dict(os.environ, CAMSCAN_LAB_GUARD="1", PYTHONPATH=str(Path.cwd()))
+    env = guarded_env(lab)
     return lab.run(argv, capture_output=True, text=True, env=env, cwd=Path.cwd(), timeout=300)
 
 

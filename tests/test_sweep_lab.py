@@ -182,12 +182,10 @@ def site_a(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return tmp, write_site(tmp, "sitea1", 70, before_groups(70)), site_config(tmp, "hq", 70)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "runs.sqlite3")
-    url: str = request.getfixturevalue("pg_url")
-    return url
+@pytest.fixture
+def db(store_url: str) -> str:
+    """Each sweep test on both backends (conftest's store_url: SQLite, PostgreSQL)."""
+    return store_url
 
 
 def test_second_sweep_names_exactly_the_four_changes(site_a: Any, db: str) -> None:
