@@ -19,10 +19,10 @@ import pytest
 from camscan import channels
 from camscan.config import parse_config
 from camscan.contract import result_to_contract
-from camscan.history.diff import RunRef, diff_results
+from camscan.history.diff import RunDiff, RunRef, diff_results
 from camscan.model import Device, Observation, ScanResult, ScanRun
 from camscan.pipeline import apply_policy, identify_devices
-from camscan.store import StoreError, StoreLocked, open_store
+from camscan.store import RunStore, StoreError, StoreLocked, open_store
 from camscan.store.migrations import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,6 +124,17 @@ def _probe_error() -> Any:
     return ProbeError("sadp", None, "x")
 
 
+def stored_diff(store: RunStore, a: int, b: int) -> RunDiff:
+    """What changed from complete stored run `a` of site hq to run `b`, from the loaded runs."""
+    ra, rb = store.summary(a), store.summary(b)
+    return diff_results(
+        store.load(a),
+        store.load(b),
+        RunRef(a, "hq", ra.started, False),
+        RunRef(b, "hq", rb.started, False),
+    )
+
+
 def test_history_baseline_and_partial_runs(store_url: str) -> None:
     store = open_store(store_url)
     try:
@@ -150,13 +161,7 @@ def test_diff_names_new_gone_moved_changed_flagged_resolved(store_url: str) -> N
     try:
         a = store.save(result(baseline_devices(), started=time.time() - 100), "hq")
         b = store.save(result(later_devices()), "hq")
-        ra, rb = store.summary(a), store.summary(b)
-        diff = diff_results(
-            store.load(a),
-            store.load(b),
-            RunRef(a, "hq", ra.started, False),
-            RunRef(b, "hq", rb.started, False),
-        )
+        diff = stored_diff(store, a, b)
     finally:
         store.close()
     named = {(c.kind, c.ip) for c in diff.changes}
@@ -339,13 +344,7 @@ def test_a_version_1_database_is_migrated_in_place_and_still_diffs(store_url: st
             f"mac:{HIK_MAC}11",
             f"mac:{AXIS_MAC}12",
         }
-        ra, rb = store.summary(a), store.summary(b)
-        diff = diff_results(
-            store.load(a),
-            store.load(b),
-            RunRef(a, "hq", ra.started, False),
-            RunRef(b, "hq", rb.started, False),
-        )
+        diff = stored_diff(store, a, b)
         assert diff.counts() == {
             "newly_flagged": 2,
             "new": 1,
