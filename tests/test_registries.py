@@ -170,3 +170,29 @@ def test_an_inconsistent_vocabulary_is_one_clear_line(doc: dict[str, object], sa
     assert makers.parse_vocabulary(tomllib.loads(makers.VOCABULARY.read_text())).makers == (
         makers.known()
     )
+
+
+def test_every_store_backend_is_documented_and_takes_its_own_urls(tmp_path: Path) -> None:
+    from camscan.store import BACKENDS, backend_for, open_store
+
+    names = [b.name for b in BACKENDS]
+    assert len(set(names)) == len(names) and names[-1] == "sqlite"  # SQLite takes the rest
+    architecture = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8").lower()
+    for backend in BACKENDS:
+        assert backend.name in help_of("sweep").lower(), backend.name
+        assert backend.name in README.lower() and backend.name in architecture, backend.name
+    chosen = {
+        "postgresql://camscan@db/runs": "postgresql",
+        "postgres://db/runs": "postgresql",
+        "host=/run/postgresql dbname=camscan": "postgresql",
+        "sqlite:///var/lib/camscan/runs.sqlite3": "sqlite",
+        "./runs.sqlite3": "sqlite",
+        "/tmp/a=b/runs.sqlite3": "sqlite",  # a path with "=" in it is still a path
+        "": "sqlite",
+    }
+    assert {url: backend_for(url).name for url in chosen} == chosen
+    store = open_store(str(tmp_path / "runs.sqlite3"))
+    try:
+        assert store.runs() == [] and (tmp_path / "runs.sqlite3").exists()
+    finally:
+        store.close()
