@@ -145,3 +145,28 @@ def test_diff_output_format_follows_the_file_name(store_url: str, tmp_path: Path
         r = camscan("diff", str(a), str(b), "--db", store_url, "-o", str(tmp_path / name))
         assert r.returncode == 1, r.stderr
         assert (tmp_path / name).read_text().startswith(starts), name
+
+
+def test_diff_and_history_write_every_o_given_as_scan_does(store_url: str, tmp_path: Path) -> None:
+    # -o as often as wanted, FORMAT:FILE too, each file written whole (temporary file renamed);
+    # a format the command does not write, or a file it cannot write, is one line and exit 2.
+    a, b, _ = stored(store_url)
+    js, page, listing = tmp_path / "d.json", tmp_path / "changes.out", tmp_path / "runs.csv"
+    r = camscan("diff", str(a), str(b), "--db", store_url, "-o", str(js), "-o", f"html:{page}")
+    assert r.returncode == 1, r.stderr  # a finding is newly flagged between a and b
+    assert json.loads(js.read_text())["after"]["id"] == b
+    assert page.read_text().startswith("<!DOCTYPE html>")
+    assert not list(tmp_path.glob(".*.tmp"))
+    h = camscan("history", "--db", store_url, "-o", str(listing), "-o", "-")
+    assert h.returncode == 0, h.stderr
+    assert next(csv.reader(io.StringIO(listing.read_text())))[0] == "run"
+    assert h.stdout.split()[:2] == ["run", "site"]  # and the table on standard output
+    for args, says in (
+        (["diff", "--db", store_url, "-o", str(tmp_path / "d.jsonl")], "format 'jsonl' is not one"),
+        (["history", "--db", store_url, "-f", "html"], "'html' is not one of table, json, csv"),
+        (["diff", "--db", store_url, "-o", f"json:{tmp_path}"], "is a directory"),
+        (["diff", "--db", store_url, "-o", str(tmp_path / "d.out")], "formats: table, json, csv, html)"),
+    ):
+        bad = camscan(*args)
+        assert bad.returncode == 2 and says in bad.stderr, (args, bad.stderr)
+        assert len(bad.stderr.strip().splitlines()) == 1

@@ -11,8 +11,7 @@ import contextlib
 import csv
 import json
 import socket
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -24,6 +23,7 @@ from camscan.cli.options import config_option
 from camscan.config import Config, ConfigError, site_problem
 
 if TYPE_CHECKING:
+    from camscan.cli.output import Output
     from camscan.history.diff import RunDiff
     from camscan.model import ScanResult
     from camscan.store import RunStore, RunSummary
@@ -33,7 +33,12 @@ DB_HELP = (
     "(default: [store] db in the config, else $XDG_DATA_HOME/camscan/runs.sqlite3)."
 )
 SITE_HELP = "Site name separating sensors that share a database (default: [store] site, else host)."
-DIFF_FORMATS = ("table", "json", "csv", "html")
+DIFF_FORMATS = ("table", "json", "csv", "html")  # camscan.history.render.DIFF_FORMATS
+HISTORY_FORMATS = ("table", "json", "csv")
+OUTPUT_HELP = (
+    "Write to FILE, in the format its name ends with or FORMAT:FILE ('-': standard output); "
+    "repeatable."
+)
 
 
 def db_option() -> str:
@@ -108,33 +113,21 @@ def store_result(
         return changes_since_baseline(store, store.summary(run_id))
 
 
-def write_changes(diff: RunDiff, fmt: str, output: Path | None) -> None:
+def write_changes(diff: RunDiff, outputs: list[Output]) -> None:
+    from camscan.cli.output import write_text_outputs
     from camscan.history.render import write_diff
 
-    _write_to(output, lambda out: write_diff(diff, fmt, out))
+    write_text_outputs(outputs, lambda fmt, out: write_diff(diff, fmt, out))
 
 
-def _write_to(output: Path | None, write: Callable[[TextIO], None]) -> None:
-    """`write` into `output`, or standard output for none or '-' (as for every report); a file
-    that cannot be written is a one-line error (exit 3)."""
-    if output is None or str(output) == "-":
-        write(sys.stdout)
-        return
-    try:
-        with output.open("w", encoding="utf-8", newline="") as f:
-            write(f)
-    except OSError as e:
-        fail(f"cannot write {output}: {e.strerror or e}", EXIT_FAILED)
+def _plan(output: list[str], fmt: str | None, formats: tuple[str, ...]) -> list[Output]:
+    """-o as often as wanted, each file in the format its name says (or -f, or FORMAT:FILE),
+    as for scan; every file is checked writable before the store is touched."""
+    from camscan.cli.output import check_outputs, plan_outputs
 
-
-def _diff_format(fmt: str | None, output: Path | None) -> str:
-    """-f if given, else what the output file's name ends with (.json, .csv, .html), else table."""
-    if fmt is None:
-        suffix = output.suffix.lower().lstrip(".") if output else ""
-        fmt = {"json": "json", "csv": "csv", "html": "html", "htm": "html"}.get(suffix, "table")
-    if fmt not in DIFF_FORMATS:
-        fail(f"--format {fmt!r} is not one of {', '.join(DIFF_FORMATS)}")
-    return fmt
+    outputs = plan_outputs(output, fmt, "table", formats)
+    check_outputs(outputs)
+    return outputs
 
 
 # -- history --------------------------------------------------------------------------------
@@ -198,23 +191,24 @@ def history(
     ),
     config: Path = config_option(),
     limit: int = typer.Option(50, "--limit", "-n", help="At most this many runs, newest first."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table|json|csv"),
-    output: Path = typer.Option(
-        None, "--output", "-o", metavar="FILE", help="Write to FILE ('-': standard output)."
+    fmt: str = typer.Option(
+        None, "--format", "-f", help="table|json|csv (default: from -o's name, else table)."
     ),
+    output: list[str] = typer.Option([], "--output", "-o", metavar="FILE", help=OUTPUT_HELP),
 ) -> None:
     """List stored runs: site, time, targets, devices, flagged, partial."""
-    if fmt not in ("table", "json", "csv"):
-        fail(f"--format {fmt!r} is not one of table, json, csv")
+    outputs = _plan(output, fmt, HISTORY_FORMATS)
     cfg = load_cfg(config)
     chosen = site or cfg.store.site
     with opened_store(db, cfg) as store:
         runs = store.runs(chosen, limit=max(limit, 1))
-    if not runs and fmt == "table":
+    if not runs and [o.fmt for o in outputs] == ["table"]:
         where = f" of site {chosen!r}" if chosen else ""
         typer.echo(f"camscan: no stored runs{where} in {store.url}", err=True)
         return
-    _write_to(output, lambda out: _write_history(runs, fmt, out))
+    from camscan.cli.output import write_text_outputs
+
+    write_text_outputs(outputs, lambda fmt, out: _write_history(runs, fmt, out))
 
 
 # -- diff -----------------------------------------------------------------------------------
@@ -262,9 +256,7 @@ def diff(
     fmt: str = typer.Option(
         None, "--format", "-f", help="table|json|csv|html (default: from -o's name, else table)."
     ),
-    output: Path = typer.Option(
-        None, "--output", "-o", metavar="FILE", help="Write to FILE ('-': standard output)."
-    ),
+    output: list[str] = typer.Option([], "--output", "-o", metavar="FILE", help=OUTPUT_HELP),
 ) -> None:
     """What changed between two runs: new, gone, moved, changed, newly flagged, resolved.
 
@@ -272,7 +264,7 @@ def diff(
     """
     from camscan.store import RunNotFound, StoreError
 
-    fmt = _diff_format(fmt, output)
+    outputs = _plan(output, fmt, DIFF_FORMATS)
     ids = [_run_id(r) for r in runs or []]
     if len(ids) > 2:
         fail("diff takes at most two run ids")
@@ -285,7 +277,7 @@ def diff(
             fail(str(e))
         except StoreError as e:
             fail(str(e), EXIT_FAILED)
-    write_changes(changes, fmt, output)
+    write_changes(changes, outputs)
     raise typer.Exit(EXIT_FLAGGED if changes.newly_flagged else EXIT_OK)
 
 
@@ -307,12 +299,12 @@ def sweep(
         "-f",
         help="Changes as table|json|csv|html (default: from -o's name, else table).",
     ),
-    output: Path = typer.Option(
-        None,
+    output: list[str] = typer.Option(
+        [],
         "--output",
         "-o",
         metavar="FILE",
-        help="Write the changes to FILE ('-': standard output).",
+        help="The changes. " + OUTPUT_HELP,
     ),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print only changes, and nothing when there are none."
@@ -330,7 +322,7 @@ def sweep(
     from camscan.store import StoreError
 
     _lab_guard()
-    fmt = _diff_format(fmt, output)
+    outputs = _plan(output, fmt, DIFF_FORMATS)
     cfg = load_cfg(config)
     if not cfg.segments:
         if cfg.path is None:
@@ -361,7 +353,7 @@ def sweep(
         except StoreError as e:
             fail(str(e), EXIT_FAILED)
     if changes.changes or not quiet:
-        write_changes(changes, fmt, output)
+        write_changes(changes, outputs)
     if not quiet:
         for err in result.run.errors:
             typer.echo(f"camscan: probe {err.probe} failed: {err.error}", err=True)

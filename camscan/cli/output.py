@@ -10,8 +10,10 @@ partial, else 0.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -57,17 +59,27 @@ def format_from_name(name: str) -> str | None:
     return next((fmt for ext, fmt in EXTENSIONS if lower.endswith(ext)), None)
 
 
-def check_format(fmt: str, flag: str = "--format") -> str:
-    if fmt not in FORMATS:
-        fail(f"{flag} {fmt!r} is not one of {', '.join(FORMATS)}")
+def check_format(
+    fmt: str, flag: str = "--format", formats: tuple[str, ...] | None = None
+) -> str:
+    allowed = tuple(FORMATS) if formats is None else formats
+    if fmt not in allowed:
+        fail(f"{flag} {fmt!r} is not one of {', '.join(allowed)}")
     return fmt
 
 
-def plan_outputs(outputs: list[str], fmt: str | None, default_fmt: str = "table") -> list[Output]:
+def plan_outputs(
+    outputs: list[str],
+    fmt: str | None,
+    default_fmt: str = "table",
+    formats: tuple[str, ...] | None = None,
+) -> list[Output]:
     """What to write where. `-f` (fmt) sets the format of every output that does not say its
-    own with FORMAT:FILE; without -f each file's extension decides."""
+    own with FORMAT:FILE; without -f each file's extension decides. `formats`: the formats this
+    command writes (default: every report format)."""
+    allowed = tuple(FORMATS) if formats is None else formats
     if fmt is not None:
-        check_format(fmt)
+        check_format(fmt, formats=allowed)
     if not outputs:
         return [Output(fmt or default_fmt, None)]
     planned: list[Output] = []
@@ -87,13 +99,39 @@ def plan_outputs(outputs: list[str], fmt: str | None, default_fmt: str = "table"
                 if found is None:
                     fail(
                         f"-o {target}: cannot tell the format from the file name; name it "
-                        f"with -f FORMAT or -o FORMAT:{target} (formats: {', '.join(FORMATS)})"
+                        f"with -f FORMAT or -o FORMAT:{target} (formats: {', '.join(allowed)})"
                     )
                 chosen = found
+        check_format(chosen, f"-o {text}: format", allowed)
         planned.append(Output(chosen, None if target == STDOUT else Path(target)))
     if sum(1 for o in planned if o.path is None) > 1:
         fail("-o - given more than once: only one report can go to standard output")
     return planned
+
+
+def check_outputs(outputs: list[Output]) -> None:
+    """A file that cannot be written is found now (exit 2), not after the scan or the query."""
+    from camscan.store.results import check_writable
+
+    for out in outputs:
+        if out.path is not None and (problem := check_writable(out.path)):
+            fail(f"cannot write the report to {out.path}: {problem}")
+
+
+def write_text_outputs(outputs: list[Output], render: Callable[[str, TextIO], None]) -> None:
+    """`render(fmt, out)` once per output: standard output directly, each file through a
+    temporary file renamed over it (a kill midway leaves the old file, never half a new one);
+    a file that cannot be written is a one-line error (exit 3)."""
+    from camscan.store.results import atomic_write
+
+    for out in outputs:
+        if out.path is None:
+            render(out.fmt, sys.stdout)
+            continue
+        try:
+            atomic_write(out.path, functools.partial(render, out.fmt))
+        except OSError as e:
+            fail(f"cannot write {out.path}: {e.strerror or e}", EXIT_FAILED)
 
 
 def saved_policy(result: ScanResult) -> PolicySettings | None:

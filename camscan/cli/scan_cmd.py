@@ -245,7 +245,7 @@ def scan(
     2 usage or config error, 3 scan failed or partial.
     """
     from camscan.cli.configfile import load_cfg
-    from camscan.cli.output import plan_outputs
+    from camscan.cli.output import check_outputs, plan_outputs
 
     _lab_guard()
     cfg = load_cfg(config)
@@ -277,7 +277,7 @@ def scan(
     if bad:
         fail(f"unknown probe {bad[0]!r} (known: {', '.join(ALL_PROBES)})")
     s.read_timeout = settings["read_timeout"]
-    _check_outputs(outputs)
+    check_outputs(outputs)
     data = _identify_data(cfg)
     ts = _targets(
         targets or [],
@@ -329,15 +329,6 @@ def _flag_settings(cfg: Config, **given: float | None) -> dict[str, float]:
             fail(f"{_FLAGS[key]} {problem}")
         chosen[key] = value
     return chosen
-
-
-def _check_outputs(outputs: list[Output]) -> None:
-    """A report file that cannot be written is found now, not after the scan."""
-    from camscan.store.results import check_writable
-
-    for out in outputs:
-        if out.path is not None and (problem := check_writable(out.path)):
-            fail(f"cannot write the report to {out.path}: {problem}")
 
 
 def _identify_data(cfg: Config) -> IdentifyData:
