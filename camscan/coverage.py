@@ -118,16 +118,13 @@ def _silent_routed(coverage: list[Coverage]) -> None:
     segment (a CCTV VLAN that gave nothing is suspect even when the office VLAN answered), and
     for parts in no segment, over all of them: a quiet corner of a range that answered
     elsewhere is just empty."""
-
-    def key(c: Coverage) -> tuple[str, ...]:
-        return tuple(c.segments)
-
     answered: dict[tuple[str, ...], int] = {}
     for c in coverage:
         if c.method in ROUTED and c.covered:
-            answered[key(c)] = answered.get(key(c), 0) + c.answered
+            key = tuple(c.segments)
+            answered[key] = answered.get(key, 0) + c.answered
     for c in coverage:
-        if c.method in ROUTED and c.covered and answered[key(c)] == 0:
+        if c.method in ROUTED and c.covered and answered[tuple(c.segments)] == 0:
             c.covered = False
             c.note = SILENT_ROUTED
 

@@ -33,7 +33,6 @@ DB_HELP = (
     "(default: [store] db in the config, else $XDG_DATA_HOME/camscan/runs.sqlite3)."
 )
 SITE_HELP = "Site name separating sensors that share a database (default: [store] site, else host)."
-DIFF_FORMATS = ("table", "json", "csv", "html")  # camscan.history.render.DIFF_FORMATS
 HISTORY_FORMATS = ("table", "json", "csv")
 OUTPUT_HELP = (
     "Write to FILE, in the format its name ends with or FORMAT:FILE ('-': standard output); "
@@ -262,6 +261,7 @@ def diff(
 
     Exit codes: 0 no finding newly flagged, 1 a finding is newly flagged, 2 usage, 3 store error.
     """
+    from camscan.history.render import DIFF_FORMATS  # the renderer's own list
     from camscan.store import RunNotFound, StoreError
 
     outputs = _plan(output, fmt, DIFF_FORMATS)
@@ -322,6 +322,8 @@ def sweep(
     from camscan.store import StoreError
 
     _lab_guard()
+    from camscan.history.render import DIFF_FORMATS  # the renderer's own list
+
     outputs = _plan(output, fmt, DIFF_FORMATS)
     cfg = load_cfg(config)
     if not cfg.segments:
