@@ -31,10 +31,15 @@ def _templates() -> list[str]:
         if 'state="up"' not in host:
             continue
         host = re.sub(r'addr="198\.18\.\d+\.\d+"', 'addr="{ip}"', host)
-        host = re.sub(r'addr="([0-9A-F]{2}(?::[0-9A-F]{2}){2}):[0-9A-F:]{8}"',
-                      r'addr="\1:{mac_tail}"', host)
-        out.append(host.replace("{", "{{").replace("}", "}}")
-                   .replace("{{ip}}", "{ip}").replace("{{mac_tail}}", "{mac_tail}"))
+        host = re.sub(
+            r'addr="([0-9A-F]{2}(?::[0-9A-F]{2}){2}):[0-9A-F:]{8}"', r'addr="\1:{mac_tail}"', host
+        )
+        out.append(
+            host.replace("{", "{{")
+            .replace("}", "}}")
+            .replace("{{ip}}", "{ip}")
+            .replace("{{mac_tail}}", "{mac_tail}")
+        )
     return out
 
 
@@ -45,8 +50,10 @@ def write_nmap_xml(path: Path, devices: int, repeats: int = 1) -> int:
         raise ValueError(f"devices must be 1-{MAX_DEVICES}")
     templates = _templates()
     with path.open("w", encoding="utf-8") as out:
-        out.write('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n'
-                  '<nmaprun scanner="nmap" args="nmap -sV -oX large.xml" version="7.93">\n')
+        out.write(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n'
+            '<nmaprun scanner="nmap" args="nmap -sV -oX large.xml" version="7.93">\n'
+        )
         for _ in range(repeats):
             for n in range(devices):
                 tail = f"{(n >> 16) & 255:02X}:{(n >> 8) & 255:02X}:{n & 255:02X}"
@@ -70,8 +77,11 @@ def write_observations_jsonl(path: Path, devices: int) -> int:
         for n in range(devices):
             ip = str(ipaddress.IPv4Address(FIRST + n))
             mac = f"44:19:b6:{(n >> 16) & 255:02x}:{(n >> 8) & 255:02x}:{n & 255:02x}"
-            for channel, raw, probe in (("arp.mac", mac, "arp"), ("tcp.open", "80", "tcp:80"),
-                                        ("http.header.server", "App-webs/", "http:80")):
+            for channel, raw, probe in (
+                ("arp.mac", mac, "arp"),
+                ("tcp.open", "80", "tcp:80"),
+                ("http.header.server", "App-webs/", "http:80"),
+            ):
                 doc = {"channel": channel, "raw": raw, "ip": ip, "mac": mac, "probe": probe}
                 out.write(json.dumps(doc) + "\n")
     return path.stat().st_size

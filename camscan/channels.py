@@ -75,10 +75,15 @@ FIELD_INTERFACE = "interface"  # the local interface a reply was heard on
 @functools.cache
 def _vocabulary() -> tuple[frozenset[str], tuple[str, ...]]:
     """Exact channel names and channel prefixes ("http.header.") defined above."""
-    values = [v for k, v in globals().items()
-              if k.isupper() and not k.startswith("FIELD_") and isinstance(v, str)]
-    return (frozenset(v for v in values if not v.endswith(".")),
-            tuple(v for v in values if v.endswith(".")))
+    values = [
+        v
+        for k, v in globals().items()
+        if k.isupper() and not k.startswith("FIELD_") and isinstance(v, str)
+    ]
+    return (
+        frozenset(v for v in values if not v.endswith(".")),
+        tuple(v for v in values if v.endswith(".")),
+    )
 
 
 def is_known(spec: str) -> bool:

@@ -401,7 +401,7 @@ def _policy(t: dict[str, Any], where: str) -> PolicyConfig:
         if value == "info":
             raise ConfigError(
                 f"{where}: {place}: severity.{zone} 'info' is not allowed: info means \"not a "
-                "finding\"; a listed maker is at least medium (critical, high or medium)"
+                'finding"; a listed maker is at least medium (critical, high or medium)'
             )
         if value not in FINDING_SEVERITIES:
             raise ConfigError(
@@ -414,8 +414,10 @@ def _policy(t: dict[str, Any], where: str) -> PolicyConfig:
     listed = t.get("listed_makers")
     if isinstance(listed, str):  # a preset: "nil", "ndaa889" (camscan.identify.makers.PRESETS)
         if listed.strip().lower() not in PRESETS:
-            raise ConfigError(f"{where}: {place}: listed_makers {listed!r} is not a preset "
-                              f"({', '.join(sorted(PRESETS))}); give a preset or a list of makers")
+            raise ConfigError(
+                f"{where}: {place}: listed_makers {listed!r} is not a preset "
+                f"({', '.join(sorted(PRESETS))}); give a preset or a list of makers"
+            )
         makers: list[str] | None = [listed]
     else:
         makers = _str_list(t, "listed_makers", where, place)

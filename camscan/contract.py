@@ -182,9 +182,7 @@ def summary_record(result: ScanResult, index: FindingIndex | None = None) -> dic
     return _summary(assessed, outside, index)
 
 
-def _summary(
-    assessed: list[Device], outside: list[Device], index: FindingIndex
-) -> dict[str, Any]:
+def _summary(assessed: list[Device], outside: list[Device], index: FindingIndex) -> dict[str, Any]:
     pairs = [(d, index.finding_for(d)) for d in assessed]
     flagged = [(d, f) for d, f in pairs if f is not None and f.flagged]
     by_severity = Counter(f.severity.value for _, f in pairs if f is not None)

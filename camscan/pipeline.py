@@ -167,6 +167,7 @@ async def _discover(
         arp: asyncio.Future[ProbeOutcome] = asyncio.ensure_future(jobs["arp"])
         jobs["arp"] = arp
         jobs["l3"] = _after(arp, jobs["l3"])
+
     async def collect(name: str, job: Awaitable[ProbeOutcome]) -> None:
         try:
             out = await job
@@ -320,9 +321,7 @@ def identify_verdicts(devices: list[Device], data: IdentifyData) -> tuple[Identi
     return tuple(out)
 
 
-def apply_verdicts(
-    devices: list[Device], identified: tuple[Identified, ...], run: ScanRun
-) -> None:
+def apply_verdicts(devices: list[Device], identified: tuple[Identified, ...], run: ScanRun) -> None:
     """Put identify's values on the devices they name; an error keeps the device's verdict."""
     for dev, ident in zip(devices, identified, strict=True):
         assert (dev.ip, dev.mac) == (ident.ip, ident.mac), "verdicts out of step with devices"
@@ -335,9 +334,7 @@ def apply_verdicts(
             dev.oui_vendor = ident.oui_vendor
 
 
-def identify_devices(
-    devices: list[Device], run: ScanRun, data: IdentifyData | None = None
-) -> None:
+def identify_devices(devices: list[Device], run: ScanRun, data: IdentifyData | None = None) -> None:
     apply_verdicts(devices, identify_verdicts(devices, data or IdentifyData.load()), run)
 
 

@@ -76,6 +76,7 @@ class StopSignal:
             task = asyncio.current_task()
             loop = asyncio.get_running_loop()
             assert task is not None
+
             def cancel_soon() -> None:
                 # A grace period first: threads polling `event` (ARP) return what they found.
                 def later() -> None:

@@ -208,9 +208,7 @@ class TargetSet:
         for n in self.networks:
             yield from n
 
-    def split(
-        self, attached: list[ipaddress.IPv4Network]
-    ) -> tuple[TargetSet, TargetSet]:
+    def split(self, attached: list[ipaddress.IPv4Network]) -> tuple[TargetSet, TargetSet]:
         """(the part on `attached` networks, the rest): ARP covers the first, L3 the second."""
         on_link = netaddr.IPSet(str(n) for n in attached)
         mine = netaddr.IPSet(str(n) for n in self.networks)

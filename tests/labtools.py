@@ -53,9 +53,7 @@ def run_camscan(
     )
 
 
-def start_camscan(
-    lab: Lab, *args: str, env: dict[str, str] | None = None
-) -> subprocess.Popen[str]:
+def start_camscan(lab: Lab, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """`camscan ARGS` started in the scanner namespace and left running (to signal or stop)."""
     return subprocess.Popen(
         ["ip", "netns", "exec", lab.scanner_ns, *camscan_argv(*args)],

@@ -105,8 +105,14 @@ def hik_sadp(ip: str, mac: str) -> Device:
                     Strength.STRONG,
                     "http:80",
                 ),
-                _ev(f"oui.ma-l.{mac[:8].replace(':', '')}", "arp.mac", mac, "hikvision",
-                    Strength.STRONG, "arp"),
+                _ev(
+                    f"oui.ma-l.{mac[:8].replace(':', '')}",
+                    "arp.mac",
+                    mac,
+                    "hikvision",
+                    Strength.STRONG,
+                    "arp",
+                ),
             ],
         ),
     )
@@ -198,7 +204,9 @@ def sample_result() -> ScanResult:
     exceptions = [
         ExceptionEntry("replacement ordered", "CISO", date(2099, 1, 1), mac="44:19:b6:00:00:09")
     ]
-    return assessed(devices, exceptions, sample_run(["arp", "sadp", "dhip", "http"], {"dropped": 2}))
+    return assessed(
+        devices, exceptions, sample_run(["arp", "sadp", "dhip", "http"], {"dropped": 2})
+    )
 
 
 def sample_run(
@@ -227,5 +235,3 @@ def assessed(devices: list[Device], exceptions: list[ExceptionEntry], run: ScanR
     a segment to its result without changing the next test's)."""
     findings = list(evaluate(devices, SEGMENTS, PolicySettings(), exceptions, SCAN_DAY))
     return ScanResult(run=run, devices=devices, findings=findings, segments=list(SEGMENTS))
-
-

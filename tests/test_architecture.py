@@ -13,7 +13,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "camscan"
 
 # Plain values and small helpers every stage may use; they import nothing from the stages.
 FOUNDATION = {
-    "camscan", "errors", "model", "channels", "macaddr", "netif", "targets", "data", "identity",
+    "camscan",
+    "errors",
+    "model",
+    "channels",
+    "macaddr",
+    "netif",
+    "targets",
+    "data",
+    "identity",
     "labguard",
 }
 # The pipeline's stages, in the order data flows. A stage may import the foundation and any
@@ -164,7 +172,7 @@ def test_no_import_cycle_between_units() -> None:
     def walk(node: str, path: list[str]) -> None:
         for nxt in sorted(edges.get(node, ())):
             if nxt in path:
-                cycles.append([*path[path.index(nxt):], nxt])
+                cycles.append([*path[path.index(nxt) :], nxt])
             elif len(path) < 12:
                 walk(nxt, [*path, nxt])
 

@@ -577,11 +577,11 @@ def test_host_budget_stops_a_host_that_answers_slowly_everywhere() -> None:
     assert one_error(errors).startswith("host budget of 1.0s spent")
 
 
-
 def test_a_slow_camera_is_read_in_one_answers_time() -> None:
     """A port's telling paths go out once its first connection is accepted, not one after
     another: a camera taking 0.4 s per answer gives all five within a 1.0 s host budget, which
     five requests in turn (2.0 s) would overrun."""
+
     async def slow_hik(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         _, path = await read_request(reader)
         await asyncio.sleep(0.4)
@@ -603,6 +603,7 @@ def test_a_slow_camera_is_read_in_one_answers_time() -> None:
 def test_followers_of_a_failed_first_request_are_not_reported_twice() -> None:
     """A port whose "/" fails after connecting (here: garbage) had its other paths sent
     alongside; their failures are the same story and are dropped, so the report holds one."""
+
     async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         writer.write(b"\x00\xff garbage, not HTTP\r\n\r\n")
@@ -615,6 +616,7 @@ def test_followers_of_a_failed_first_request_are_not_reported_twice() -> None:
     found, errors = scan(run())["127.0.0.2"]
     assert [e.probe for e in errors] == [errors[0].probe] and errors[0].probe.endswith("/")
     assert [o for o in found if o.channel.startswith("http.")] == []
+
 
 # ---------------------------------------------------------------- bounds on concurrency and rate
 
@@ -675,7 +677,6 @@ def test_every_connection_passes_the_rate_bucket() -> None:
     assert stats["quiet"] == 20
 
 
-
 def test_every_connection_also_passes_its_hosts_own_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
     # --host-rate caps new connections to any one host, as it caps L3 packets: each connection
     # takes a token from the global bucket and one from a bucket of its host's own.
@@ -695,6 +696,7 @@ def test_every_connection_also_passes_its_hosts_own_bucket(monkeypatch: pytest.M
     per_host = sorted(n for (_, rate), n in takes.items() if rate == 25.0)
     assert per_host == [2, 2, 2]  # one bucket per host, one token per connection
     assert sum(n for (_, rate), n in takes.items() if rate == 1000.0) == stats["connections"] == 6
+
 
 def test_the_rate_bucket_spaces_connections_at_the_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     # The bucket's own clock and sleeps, replaced by a counter: what is checked is the time it

@@ -138,9 +138,14 @@ def test_scan_help_states_the_bounds_the_config_enforces() -> None:
     from camscan.config import BOUNDS, ScanSettings
 
     text = " ".join(camscan("scan", "--help").stdout.split())
-    for key, flag in [("rate", "--rate"), ("host_rate", "--host-rate"),
-                      ("discovery_window", "--window"), ("timeout", "--timeout"),
-                      ("read_timeout", "--read-timeout"), ("concurrency", "--concurrency")]:
+    for key, flag in [
+        ("rate", "--rate"),
+        ("host_rate", "--host-rate"),
+        ("discovery_window", "--window"),
+        ("timeout", "--timeout"),
+        ("read_timeout", "--read-timeout"),
+        ("concurrency", "--concurrency"),
+    ]:
         lo, hi, _ = BOUNDS[key]
         after_flag = text.split(f"{flag} ", 1)[1][:200]
         assert f"{lo:g} to {hi:g} (default {getattr(ScanSettings(), key):g}" in after_flag, key

@@ -25,15 +25,21 @@ OUIS = OuiDB.load()
 NEUTRAL = "02:00:00:00:00:07"  # locally administered: says nothing of the maker
 
 HIK_EPR = "urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385"  # ProbeMatch, search-index 28488762960
-HIK_XADDRS = ("http://192.168.124.40/onvif/device_service "
-              "http://[fe80::5a50:edff:fe1f:e385]/onvif/device_service")
-DAHUA_SCOPES = ("onvif://www.onvif.org/location/country/china onvif://www.onvif.org/name/Dahua "
-                "onvif://www.onvif.org/hardware/DH-IPC-HDW1230T2 "
-                "onvif://www.onvif.org/Profile/Streaming "
-                "onvif://www.onvif.org/type/Network_Video_Transmitter")
-UNIVIEW_SCOPES = ("onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/name/IPC "
-                  "onvif://www.onvif.org/hardware/IPC2124LR3-PF40 "
-                  "onvif://www.onvif.org/location/country/china")
+HIK_XADDRS = (
+    "http://192.168.124.40/onvif/device_service "
+    "http://[fe80::5a50:edff:fe1f:e385]/onvif/device_service"
+)
+DAHUA_SCOPES = (
+    "onvif://www.onvif.org/location/country/china onvif://www.onvif.org/name/Dahua "
+    "onvif://www.onvif.org/hardware/DH-IPC-HDW1230T2 "
+    "onvif://www.onvif.org/Profile/Streaming "
+    "onvif://www.onvif.org/type/Network_Video_Transmitter"
+)
+UNIVIEW_SCOPES = (
+    "onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/name/IPC "
+    "onvif://www.onvif.org/hardware/IPC2124LR3-PF40 "
+    "onvif://www.onvif.org/location/country/china"
+)
 
 macs = st.integers(min_value=0, max_value=2**48 - 1).map(lambda n: n & ~(1 << 40))  # unicast
 
@@ -60,7 +66,7 @@ def test_random_and_multicast_node_uuids_carry_no_mac() -> None:
 
 @given(macs)
 def test_uuid_v1_node_round_trips(node: int) -> None:
-    mac = ":".join(f"{node:012x}"[i:i + 2] for i in range(0, 12, 2))
+    mac = ":".join(f"{node:012x}"[i : i + 2] for i in range(0, 12, 2))
     assert mac_from_uuid(str(uuid.uuid1(node=node))) == mac
 
 
@@ -68,15 +74,22 @@ def test_uuid_v1_node_round_trips(node: int) -> None:
 def test_eui64_round_trips(node: int) -> None:
     b = node.to_bytes(6, "big")
     iid = bytes([b[0] ^ 2, b[1], b[2], 0xFF, 0xFE, b[3], b[4], b[5]])
-    addr = "fe80::" + ":".join(iid[i:i + 2].hex() for i in range(0, 8, 2))
+    addr = "fe80::" + ":".join(iid[i : i + 2].hex() for i in range(0, 8, 2))
     assert mac_from_eui64(addr) == ":".join(f"{x:02x}" for x in b)
 
 
-@given(st.sampled_from(sorted({c for d in DECODERS for c in d.channels})), st.text(max_size=3000),
-       st.dictionaries(st.sampled_from(["mac", "model", "serial", "udn", "vendor"]),
-                       st.text(max_size=80), max_size=4))
-def test_decoders_never_raise_and_stay_bounded(channel: str, raw: str,
-                                               fields: dict[str, str]) -> None:
+@given(
+    st.sampled_from(sorted({c for d in DECODERS for c in d.channels})),
+    st.text(max_size=3000),
+    st.dictionaries(
+        st.sampled_from(["mac", "model", "serial", "udn", "vendor"]),
+        st.text(max_size=80),
+        max_size=4,
+    ),
+)
+def test_decoders_never_raise_and_stay_bounded(
+    channel: str, raw: str, fields: dict[str, str]
+) -> None:
     facts = derive(Observation(channel, raw, "x", fields=fields))
     assert len(facts) <= 40
     for fact in facts:
@@ -100,39 +113,63 @@ def test_endpoint_uuid_mac_behind_a_neutral_mac_names_hikvision_one_strength_low
 
 
 def test_one_mac_in_several_values_counts_once() -> None:
-    v = identify_device(device(wsd(channels.WSD_EPR, HIK_EPR),
-                               wsd(channels.WSD_XADDRS, HIK_XADDRS)), SIGS, OUIS)
+    v = identify_device(
+        device(wsd(channels.WSD_EPR, HIK_EPR), wsd(channels.WSD_XADDRS, HIK_XADDRS)), SIGS, OUIS
+    )
     assert len([e for e in v.evidence if e.signature_id.startswith("oui.")]) == 1
 
 
 def test_reported_mac_equal_to_the_wire_mac_adds_nothing() -> None:
     wire = device(mac="58:50:ed:1f:e3:85")
     both = device(wsd(channels.WSD_EPR, HIK_EPR), mac="58:50:ed:1f:e3:85")
-    assert ([e.signature_id for e in identify_device(both, SIGS, OUIS).evidence]
-            == [e.signature_id for e in identify_device(wire, SIGS, OUIS).evidence])
+    assert [e.signature_id for e in identify_device(both, SIGS, OUIS).evidence] == [
+        e.signature_id for e in identify_device(wire, SIGS, OUIS).evidence
+    ]
 
 
 def test_a_reported_mac_without_a_wire_mac_is_not_taken_for_one() -> None:
-    obs = Observation(channels.DHIP_REPLY, '{"mac":"08:ed:ed:87:42:7a"}', "dhip",
-                      mac="08:ed:ed:87:42:7a", fields={"mac": "08:ed:ed:87:42:7a"})
-    dev = Device(ip="198.18.40.9", mac="08:ed:ed:87:42:7a", mac_source=MacSource.REPORTED,
-                 observations=[obs])
+    obs = Observation(
+        channels.DHIP_REPLY,
+        '{"mac":"08:ed:ed:87:42:7a"}',
+        "dhip",
+        mac="08:ed:ed:87:42:7a",
+        fields={"mac": "08:ed:ed:87:42:7a"},
+    )
+    dev = Device(
+        ip="198.18.40.9", mac="08:ed:ed:87:42:7a", mac_source=MacSource.REPORTED, observations=[obs]
+    )
     v = identify_device(dev, SIGS, OUIS)
     (ev,) = [e for e in v.evidence if e.signature_id.startswith("oui.")]
     assert ev.strength is Strength.MEDIUM and "reported by the device" in ev.description
 
 
-@pytest.mark.parametrize(("scopes", "maker", "badge", "model"), [
-    ("onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/hardware/IPC-HDW1431T1-S4",
-     "dahua", None, "IPC-HDW1431T1-S4"),
-    ("onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/name/HiWatch",
-     "hikvision", "HiWatch", None),
-    ("onvif://www.onvif.org/Profile/Streaming onvif://www.onvif.org/hardware/CP-UNC-TA21PL3",
-     "dahua", "CP PLUS", "CP-UNC-TA21PL3"),
-    (UNIVIEW_SCOPES, "uniview", None, "IPC2124LR3-PF40"),
-])
-def test_a_model_or_badge_in_a_scope_names_the_maker(scopes: str, maker: str, badge: str | None,
-                                                     model: str | None) -> None:
+@pytest.mark.parametrize(
+    ("scopes", "maker", "badge", "model"),
+    [
+        (
+            "onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/hardware/IPC-HDW1431T1-S4",
+            "dahua",
+            None,
+            "IPC-HDW1431T1-S4",
+        ),
+        (
+            "onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/name/HiWatch",
+            "hikvision",
+            "HiWatch",
+            None,
+        ),
+        (
+            "onvif://www.onvif.org/Profile/Streaming onvif://www.onvif.org/hardware/CP-UNC-TA21PL3",
+            "dahua",
+            "CP PLUS",
+            "CP-UNC-TA21PL3",
+        ),
+        (UNIVIEW_SCOPES, "uniview", None, "IPC2124LR3-PF40"),
+    ],
+)
+def test_a_model_or_badge_in_a_scope_names_the_maker(
+    scopes: str, maker: str, badge: str | None, model: str | None
+) -> None:
     v = identify_device(device(wsd(channels.WSD_SCOPES, scopes)), SIGS, OUIS)
     assert (v.maker, v.badge, v.model) == (maker, badge, model)
     assert any("read from the ONVIF" in e.description for e in v.evidence if e.maker == maker)
@@ -151,13 +188,17 @@ def test_the_dahua_scope_facts_stay_dahua() -> None:
     assert v.maker == "dahua" and v.conflicts == []
 
 
-@pytest.mark.parametrize("obs", [
-    wsd(channels.WSD_SCOPES, UNIVIEW_SCOPES),
-    Observation(channels.MDNS_INSTANCE, "AXIS M3045-V - ACCC8E123456._axis-video._tcp.local.",
-                "mdns"),
-    Observation(channels.HTTP_TITLE, "Web Client", "http:80"),
-    Observation(channels.SSDP_USN, f"uuid:{uuid.uuid4()}::upnp:rootdevice", "ssdp"),
-])
+@pytest.mark.parametrize(
+    "obs",
+    [
+        wsd(channels.WSD_SCOPES, UNIVIEW_SCOPES),
+        Observation(
+            channels.MDNS_INSTANCE, "AXIS M3045-V - ACCC8E123456._axis-video._tcp.local.", "mdns"
+        ),
+        Observation(channels.HTTP_TITLE, "Web Client", "http:80"),
+        Observation(channels.SSDP_USN, f"uuid:{uuid.uuid4()}::upnp:rootdevice", "ssdp"),
+    ],
+)
 def test_look_alikes_are_not_hikvision_or_dahua(obs: Observation) -> None:
     v = identify_device(device(obs), SIGS, OUIS)
     assert v.maker not in ("hikvision", "dahua"), v.evidence
@@ -166,13 +207,17 @@ def test_look_alikes_are_not_hikvision_or_dahua(obs: Observation) -> None:
 def test_reolink_and_uniview_are_named_without_their_wire_mac() -> None:
     # off-link (issue 12): no ARP, so no OUI; what is left names the maker, with low confidence
     body = Observation(channels.HTTP_BODY, '<img src="/skin/default_1/images/logo.png">', "http:80")
-    uniview = identify_device(device(wsd(channels.WSD_SCOPES, UNIVIEW_SCOPES), body, mac=None),
-                              SIGS, OUIS)
+    uniview = identify_device(
+        device(wsd(channels.WSD_SCOPES, UNIVIEW_SCOPES), body, mac=None), SIGS, OUIS
+    )
     assert (uniview.maker, uniview.confidence_label) == ("uniview", "low"), uniview.summary
     assert {e.signature_id for e in uniview.evidence if e.maker} == {
-        "uniview.model.ipc", "uniview.http.body.skin-path"}
+        "uniview.model.ipc",
+        "uniview.http.body.skin-path",
+    }
     reolink = identify_device(
-        device(Observation(channels.HTTP_TITLE, "Reolink", "http:80"), mac=None), SIGS, OUIS)
+        device(Observation(channels.HTTP_TITLE, "Reolink", "http:80"), mac=None), SIGS, OUIS
+    )
     assert (reolink.maker, reolink.confidence_label) == ("reolink", "low"), reolink.summary
     # the skin path alone only corroborates; a page merely naming Reolink is not one
     assert identify_device(device(body, mac=None), SIGS, OUIS).maker is None
@@ -186,8 +231,9 @@ def test_derived_kinds_are_reported_by_the_decoders() -> None:
 
 
 def test_macs_reported_in_mdns_names_and_txt_records() -> None:
-    inst = Observation(channels.MDNS_INSTANCE, "AXIS M3045-V - ACCC8E123456._axis-video._tcp.local.",
-                       "mdns")
+    inst = Observation(
+        channels.MDNS_INSTANCE, "AXIS M3045-V - ACCC8E123456._axis-video._tcp.local.", "mdns"
+    )
     txt = Observation(channels.MDNS_TXT, "macaddress=ACCC8E123456 path=/", "mdns")
     assert [f.value for f in derive(inst) if f.kind is Kind.MAC] == ["ac:cc:8e:12:34:56"]
     assert [f.value for f in derive(txt) if f.kind is Kind.MAC] == ["ac:cc:8e:12:34:56"]
@@ -211,8 +257,9 @@ def test_a_model_only_mentioned_in_free_text_counts_one_strength_lower() -> None
     assert {e.strength for e in v.evidence if e.maker} <= {Strength.MEDIUM, Strength.WEAK}
     assert any("named in free text" in e.description for e in v.evidence)
     title = Observation(channels.HTTP_TITLE, "DS-2CD2385G1-I", "http:80")
-    assert [e.strength for e in identify_device(device(title), SIGS, OUIS).evidence
-            if e.maker] == [Strength.MEDIUM]
+    assert [e.strength for e in identify_device(device(title), SIGS, OUIS).evidence if e.maker] == [
+        Strength.MEDIUM
+    ]
 
 
 def test_a_value_full_of_uuids_yields_a_bounded_number_of_macs() -> None:

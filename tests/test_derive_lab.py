@@ -18,14 +18,34 @@ pytestmark = pytest.mark.lab
 # names the maker with low confidence (reported for review, not flagged): a reported MAC counts
 # one strength lower than an ARP MAC, and a model grammar or an OEM badge is medium evidence.
 DERIVED = {
-    "hik-derived-epr-mac": ("hikvision", None, None, "low",
-                            "mac 58:50:ed:1f:e3:85 read from the ONVIF endpoint UUID"),
-    "dahua-derived-hardware-model": ("dahua", None, "IPC-HDW1431T1-S4", "low",
-                                     "model IPC-HDW1431T1-S4 read from the ONVIF hardware/ scope"),
-    "hik-derived-name-badge": ("hikvision", "HiWatch", None, "low",
-                               "badge HiWatch read from the ONVIF name/ scope"),
-    "hik-derived-mdns-serial": ("hikvision", None, "DS-2CD2722FWD-IZS", "high",
-                                "read from the mDNS SRV target host name"),
+    "hik-derived-epr-mac": (
+        "hikvision",
+        None,
+        None,
+        "low",
+        "mac 58:50:ed:1f:e3:85 read from the ONVIF endpoint UUID",
+    ),
+    "dahua-derived-hardware-model": (
+        "dahua",
+        None,
+        "IPC-HDW1431T1-S4",
+        "low",
+        "model IPC-HDW1431T1-S4 read from the ONVIF hardware/ scope",
+    ),
+    "hik-derived-name-badge": (
+        "hikvision",
+        "HiWatch",
+        None,
+        "low",
+        "badge HiWatch read from the ONVIF name/ scope",
+    ),
+    "hik-derived-mdns-serial": (
+        "hikvision",
+        None,
+        "DS-2CD2722FWD-IZS",
+        "high",
+        "read from the mDNS SRV target host name",
+    ),
 }
 LOOKALIKES = ("lookalike-onvif-derived", "lookalike-badge-serial")
 
@@ -62,8 +82,18 @@ def test_look_alike_values_stay_unattributed(scanned: dict[str, Any], persona: s
 
 
 def test_no_false_positive_on_any_lookalike_persona(scanned: dict[str, Any]) -> None:
-    lookalikes = ("axis", "hanwha", "uniview", "xiongmai", "reolink", "generic-goahead",
-                  "printer", "workstation", *LOOKALIKES)
-    wrong = {p: scanned[p]["maker"] for p in lookalikes
-             if scanned[p]["maker"] in ("hikvision", "dahua")}
+    lookalikes = (
+        "axis",
+        "hanwha",
+        "uniview",
+        "xiongmai",
+        "reolink",
+        "generic-goahead",
+        "printer",
+        "workstation",
+        *LOOKALIKES,
+    )
+    wrong = {
+        p: scanned[p]["maker"] for p in lookalikes if scanned[p]["maker"] in ("hikvision", "dahua")
+    }
     assert wrong == {}

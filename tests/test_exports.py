@@ -172,9 +172,10 @@ def test_ecs_names_the_device_as_host_and_camscan_as_observer() -> None:
         "hostname": "scanner-01",
     }
     assert first["network"] == {"name": "hq-core"}
-    assert first["event"]["severity"] > next(
-        e for e in devices if e["host"]["ip"] == ["198.18.2.19"]
-    )["event"]["severity"]
+    assert (
+        first["event"]["severity"]
+        > next(e for e in devices if e["host"]["ip"] == ["198.18.2.19"])["event"]["severity"]
+    )
 
 
 def test_a_partial_run_is_loud_in_ecs() -> None:

@@ -72,7 +72,11 @@ TEXTISH = st.one_of(
 CHANNELS = ["http.header.server", "sadp.reply", "dhip.reply", "tcp.open", "arp.mac", "nope.*"]
 JSON_VALUES: st.SearchStrategy[Any] = st.recursive(
     st.one_of(
-        st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(max_size=20),
     ),
     lambda inner: st.one_of(
         st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
@@ -142,7 +146,11 @@ def nmap_documents(draw: st.DrawFn) -> bytes:
                     "port": st.sampled_from(["80", "-1", "", "99999999999"]),
                     "product": XML_TEXT,
                     "fp": st.sampled_from(
-                        ["", 'SF:r(GetRequest,10,"HTTP/1.0\\x20200\\r\\n");', "SF:r(NULL,2,\"\\xff\")"]
+                        [
+                            "",
+                            'SF:r(GetRequest,10,"HTTP/1.0\\x20200\\r\\n");',
+                            'SF:r(NULL,2,"\\xff")',
+                        ]
                     ),
                     "script": st.sampled_from(["http-title", "ssl-cert", "http-favicon", "x"]),
                     "output": XML_TEXT,
@@ -239,13 +247,32 @@ def test_report_of_a_mutated_saved_result_never_tracebacks(
 
 TOML_PIECES = st.sampled_from(
     [
-        "[[segment]]\n", 'name = "a"\n', 'name = "b"\n', 'zone = "core"\n', "zone = 1\n",
-        'cidrs = ["10.0.0.0/24"]\n', 'cidrs = ["10.0.0.0/8", "10.1.0.0/16"]\n',
-        'cidrs = ["300.0.0.0/8"]\n', "cidrs = []\n", "[scan]\n", "timeout = 0\n",
-        "read_timeout = 1e400\n", "rate = -5\n", "discovery_window = nan\n", "[policy]\n",
-        "min_confidence = 2\n", 'severity = { core = "bogus" }\n', "[[exception]]\n",
-        'mac = "zz"\n', "expires = 2027-03-31\n", 'reason = "r"\n', 'accepted_by = "x"\n',
-        "x = " + "[" * 40 + "]" * 40 + "\n", "[output]\n", 'format = "xml"\n', "= = =\n",
+        "[[segment]]\n",
+        'name = "a"\n',
+        'name = "b"\n',
+        'zone = "core"\n',
+        "zone = 1\n",
+        'cidrs = ["10.0.0.0/24"]\n',
+        'cidrs = ["10.0.0.0/8", "10.1.0.0/16"]\n',
+        'cidrs = ["300.0.0.0/8"]\n',
+        "cidrs = []\n",
+        "[scan]\n",
+        "timeout = 0\n",
+        "read_timeout = 1e400\n",
+        "rate = -5\n",
+        "discovery_window = nan\n",
+        "[policy]\n",
+        "min_confidence = 2\n",
+        'severity = { core = "bogus" }\n',
+        "[[exception]]\n",
+        'mac = "zz"\n',
+        "expires = 2027-03-31\n",
+        'reason = "r"\n',
+        'accepted_by = "x"\n',
+        "x = " + "[" * 40 + "]" * 40 + "\n",
+        "[output]\n",
+        'format = "xml"\n',
+        "= = =\n",
     ]
 )
 

@@ -165,7 +165,10 @@ def test_diff_and_history_write_every_o_given_as_scan_does(store_url: str, tmp_p
         (["diff", "--db", store_url, "-o", str(tmp_path / "d.jsonl")], "format 'jsonl' is not one"),
         (["history", "--db", store_url, "-f", "html"], "'html' is not one of table, json, csv"),
         (["diff", "--db", store_url, "-o", f"json:{tmp_path}"], "is a directory"),
-        (["diff", "--db", store_url, "-o", str(tmp_path / "d.out")], "formats: table, json, csv, html)"),
+        (
+            ["diff", "--db", store_url, "-o", str(tmp_path / "d.out")],
+            "formats: table, json, csv, html)",
+        ),
     ):
         bad = camscan(*args)
         assert bad.returncode == 2 and says in bad.stderr, (args, bad.stderr)

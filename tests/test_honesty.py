@@ -60,11 +60,23 @@ def iface(name: str, cidr: str) -> Interface:
 
 
 def hikvision(ip: str, interface: str | None = "eth1", in_scope: bool = True) -> Device:
-    sadp = Evidence("hikvision.sadp.probematch", "sadp.reply", "<ProbeMatch/>", "hikvision",
-                    Strength.STRONG, probe="sadp")
-    return Device(ip=ip, mac="44:19:b6:00:00:01", interface=interface, in_scope=in_scope,
-                  verdict=Verdict(maker="hikvision", confidence=0.95, confidence_label="high",
-                                  evidence=[sadp]))
+    sadp = Evidence(
+        "hikvision.sadp.probematch",
+        "sadp.reply",
+        "<ProbeMatch/>",
+        "hikvision",
+        Strength.STRONG,
+        probe="sadp",
+    )
+    return Device(
+        ip=ip,
+        mac="44:19:b6:00:00:01",
+        interface=interface,
+        in_scope=in_scope,
+        verdict=Verdict(
+            maker="hikvision", confidence=0.95, confidence_label="high", evidence=[sadp]
+        ),
+    )
 
 
 def run_of(targets: list[str], probes: list[str]) -> ScanRun:
@@ -86,8 +98,9 @@ def test_a_failed_arp_stage_makes_the_run_partial_and_exit_3() -> None:
     eth0 = iface("eth0", "198.18.1.1/24")
     planned = coverage.plan(targets, [eth0], [], ["arp", "sadp"])
     run = run_of(["198.18.1.0/24"], ["arp", "sadp"])
-    run.errors.append(ProbeError("arp", "eth0", "ARP sweep failed: [Errno 19] No such device",
-                                 ProbeKind.OTHER))
+    run.errors.append(
+        ProbeError("arp", "eth0", "ARP sweep failed: [Errno 19] No such device", ProbeKind.OTHER)
+    )
     coverage.finish(planned, run, [])
     assert run.partial is True
     [part] = run.coverage = planned
@@ -123,7 +136,6 @@ def test_a_target_part_no_interface_reaches_is_listed_not_dropped() -> None:
     assert [(c.method, c.probes) for c in routed] == [("arp", ["arp"]), ("l3", ["l3"])]
 
 
-
 def test_a_routed_segment_that_gave_nothing_is_not_called_covered() -> None:
     # Off-link, a firewall that drops every probe looks exactly like an empty VLAN; calling the
     # CCTV VLAN "covered, 0 devices" would be a false clean. Judged per segment: the office
@@ -135,7 +147,10 @@ def test_a_routed_segment_that_gave_nothing_is_not_called_covered() -> None:
     run = run_of([str(n) for n in targets.networks], ["l3"])
     coverage.finish(planned, run, [Device("198.18.62.7")])
     assert [(c.network, c.covered) for c in planned] == [
-        ("198.18.61.0/24", False), ("198.18.62.0/24", True), ("198.18.64.0/24", False)]
+        ("198.18.61.0/24", False),
+        ("198.18.62.0/24", True),
+        ("198.18.64.0/24", False),
+    ]
     assert planned[0].note == coverage.SILENT_ROUTED and run.partial
     assert any(g.startswith("198.18.61.0/24") for g in run.not_covered)
     # Outside every segment, a quiet corner of a range that answered elsewhere is just empty.
@@ -145,9 +160,11 @@ def test_a_routed_segment_that_gave_nothing_is_not_called_covered() -> None:
     coverage.finish(planned, run, [Device("198.18.61.201")])
     assert all(c.covered for c in planned) and not run.partial
 
+
 def test_a_signal_stop_is_not_covered_in_every_part() -> None:
-    planned = coverage.plan(TargetSet.parse(["198.18.1.0/24"]), [iface("eth0", "198.18.1.1/24")],
-                            [], ["arp"])
+    planned = coverage.plan(
+        TargetSet.parse(["198.18.1.0/24"]), [iface("eth0", "198.18.1.1/24")], [], ["arp"]
+    )
     run = run_of(["198.18.1.0/24"], ["arp"])
     run.stopped = "SIGTERM during discovery"
     coverage.finish(planned, run, [])
@@ -178,8 +195,9 @@ def test_a_typo_in_listed_makers_is_an_error_listing_the_known_makers(tmp_path: 
 
 def test_no_segments_is_never_a_green_clean_in_any_format() -> None:
     # Bullet 4: no segments configured ended with a green "No device needs action" and exit 0.
-    planned = coverage.plan(TargetSet.parse(["198.18.1.0/24"]), [iface("eth0", "198.18.1.1/24")],
-                            [], ["arp"])
+    planned = coverage.plan(
+        TargetSet.parse(["198.18.1.0/24"]), [iface("eth0", "198.18.1.1/24")], [], ["arp"]
+    )
     run = run_of(["198.18.1.0/24"], ["arp"])
     coverage.finish(planned, run, [])
     run.coverage = planned
@@ -199,8 +217,9 @@ def test_no_segments_is_never_a_green_clean_in_any_format() -> None:
 
 def test_segments_that_no_target_reaches_assess_nothing() -> None:
     segs = [Segment("hq", ["198.18.9.0/24"], "core")]
-    planned = coverage.plan(TargetSet.parse(["198.18.1.0/24"]), [iface("eth0", "198.18.1.1/24")],
-                            segs, ["arp"])
+    planned = coverage.plan(
+        TargetSet.parse(["198.18.1.0/24"]), [iface("eth0", "198.18.1.1/24")], segs, ["arp"]
+    )
     run = run_of(["198.18.1.0/24"], ["arp"])
     coverage.finish(planned, run, [])
     run.coverage = planned
@@ -211,8 +230,9 @@ def test_segments_that_no_target_reaches_assess_nothing() -> None:
 
 def test_clean_names_the_zones_it_assessed_and_partial_is_never_clean() -> None:
     segs = [Segment("hq", ["198.18.1.0/24"], "core")]
-    planned = coverage.plan(TargetSet.parse(["198.18.1.0/24"]), [iface("eth0", "198.18.1.1/24")],
-                            segs, ["arp"])
+    planned = coverage.plan(
+        TargetSet.parse(["198.18.1.0/24"]), [iface("eth0", "198.18.1.1/24")], segs, ["arp"]
+    )
     run = run_of(["198.18.1.0/24"], ["arp"])
     coverage.finish(planned, run, [])
     run.coverage = planned
@@ -237,19 +257,22 @@ SEGMENTS = [
 def test_a_factory_address_camera_heard_on_a_core_interface_is_flagged() -> None:
     # Bullet 6: Hikvision on 192.0.0.64 heard on the core interface came out "outside every
     # segment", not flagged. (192.0.0.64 is data here: nothing is sent to it.)
-    [f] = evaluate([hikvision("192.0.0.64", "eth1", in_scope=False)], SEGMENTS,
-                   PolicySettings(), [], TODAY)
+    [f] = evaluate(
+        [hikvision("192.0.0.64", "eth1", in_scope=False)], SEGMENTS, PolicySettings(), [], TODAY
+    )
     assert (f.segment, f.zone, f.segment_by) == ("core", "core", "interface")
     assert (f.severity, f.flagged) == (Severity.CRITICAL, True)
     assert "192.0.0.64 is the Hikvision factory-default address" in f.rationale
-    [dahua] = evaluate([hikvision("192.168.1.108", "eth2.20")], SEGMENTS, PolicySettings(), [],
-                       TODAY)
+    [dahua] = evaluate(
+        [hikvision("192.168.1.108", "eth2.20")], SEGMENTS, PolicySettings(), [], TODAY
+    )
     assert (dahua.segment, dahua.severity) == ("cctv", Severity.HIGH)  # a VLAN interface
 
 
 def test_the_address_decides_first_and_an_unnamed_interface_gives_a_hint() -> None:
-    [by_address] = evaluate([hikvision("198.18.20.5", "eth1")], SEGMENTS, PolicySettings(), [],
-                            TODAY)
+    [by_address] = evaluate(
+        [hikvision("198.18.20.5", "eth1")], SEGMENTS, PolicySettings(), [], TODAY
+    )
     assert (by_address.segment, by_address.segment_by) == ("cctv", "address")
     [stray] = evaluate([hikvision("192.0.0.64", "eth9")], SEGMENTS, PolicySettings(), [], TODAY)
     assert (stray.segment, stray.flagged) == (None, False)
@@ -257,21 +280,28 @@ def test_the_address_decides_first_and_an_unnamed_interface_gives_a_hint() -> No
 
 
 def test_config_segments_name_interfaces_once() -> None:
-    cfg = parse_config(tomllib.loads(
-        '[[segment]]\nname="core"\ncidrs=["198.18.10.0/24"]\nzone="core"\ninterfaces=["eth1"]'))
+    cfg = parse_config(
+        tomllib.loads(
+            '[[segment]]\nname="core"\ncidrs=["198.18.10.0/24"]\nzone="core"\ninterfaces=["eth1"]'
+        )
+    )
     assert cfg.segments[0].interfaces == ["eth1"]
     for bad, needle in [
         ('interfaces=["eth 1"]', "is not an interface name"),
         ('interfaces="eth1"', "interfaces must be a list of strings"),
     ]:
         with pytest.raises(ConfigError, match=needle):
-            parse_config(tomllib.loads(
-                f'[[segment]]\nname="a"\ncidrs=["198.18.1.0/24"]\nzone="core"\n{bad}'))
+            parse_config(
+                tomllib.loads(f'[[segment]]\nname="a"\ncidrs=["198.18.1.0/24"]\nzone="core"\n{bad}')
+            )
     with pytest.raises(ConfigError, match="named by segments 'a' and 'b'"):
-        parse_config(tomllib.loads(
-            '[[segment]]\nname="a"\ncidrs=["198.18.1.0/24"]\nzone="core"\ninterfaces=["eth1"]\n'
-            '[[segment]]\nname="b"\ncidrs=["198.18.2.0/24"]\nzone="general"\n'
-            'interfaces=["eth1"]'))
+        parse_config(
+            tomllib.loads(
+                '[[segment]]\nname="a"\ncidrs=["198.18.1.0/24"]\nzone="core"\ninterfaces=["eth1"]\n'
+                '[[segment]]\nname="b"\ncidrs=["198.18.2.0/24"]\nzone="general"\n'
+                'interfaces=["eth1"]'
+            )
+        )
 
 
 def test_out_of_scope_devices_are_their_own_section_in_every_format() -> None:
@@ -282,8 +312,12 @@ def test_out_of_scope_devices_are_their_own_section_in_every_format() -> None:
     devices = [scanned, *outside]
     findings = list(evaluate(devices, SEGMENTS, PolicySettings(), [], TODAY))
     assert [f.device_ip for f in findings] == ["198.18.10.5"]  # the others are not assessed
-    result = ScanResult(run=run_of(["198.18.10.5/32"], ["sadp"]), devices=devices,
-                        findings=findings, segments=SEGMENTS)
+    result = ScanResult(
+        run=run_of(["198.18.10.5/32"], ["sadp"]),
+        devices=devices,
+        findings=findings,
+        segments=SEGMENTS,
+    )
     doc = json.loads(rendered(result, "json"))
     assert (doc["summary"]["devices"], doc["summary"]["out_of_scope"]) == (1, 30)
     assert [d["ip"] for d in doc["devices"]] == ["198.18.10.5"]
@@ -298,8 +332,9 @@ def test_out_of_scope_devices_are_their_own_section_in_every_format() -> None:
 
 
 def test_a_saved_result_keeps_coverage_verdict_and_out_of_scope(tmp_path: Path) -> None:
-    planned = coverage.plan(TargetSet.parse(["198.18.10.0/23"]), [iface("eth1", "198.18.10.1/24")],
-                            SEGMENTS, ["arp"])
+    planned = coverage.plan(
+        TargetSet.parse(["198.18.10.0/23"]), [iface("eth1", "198.18.10.1/24")], SEGMENTS, ["arp"]
+    )
     run = run_of(["198.18.10.0/23"], ["arp"])
     devices = [hikvision("198.18.10.5"), hikvision("198.18.50.1", "eth0", in_scope=False)]
     coverage.finish(planned, run, devices)
@@ -373,8 +408,14 @@ def test_max_hosts_from_the_config_is_applied(no_packets: None, tmp_path: Path) 
 
 
 def test_config_and_flags_share_one_set_of_bounds() -> None:
-    for key, value in [("rate", 0), ("discovery_window", 61), ("timeout", 0.01),
-                       ("concurrency", 5000), ("max_hosts", 0), ("host_rate", 0)]:
+    for key, value in [
+        ("rate", 0),
+        ("discovery_window", 61),
+        ("timeout", 0.01),
+        ("concurrency", 5000),
+        ("max_hosts", 0),
+        ("host_rate", 0),
+    ]:
         with pytest.raises(ConfigError, match=f"{key} must be between"):
             parse_config({"scan": {key: value}})
 

@@ -100,8 +100,17 @@ def test_a_segment_given_by_interface_catches_a_camera_outside_every_cidr(
 def test_a_stage_failing_mid_scan_gives_exit_3_and_says_which(small: Lab, tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     proc = start(
-        small, "scan", "198.18.60.0/24", "--probes", "arp", "--rate", "4", "-f", "json",
-        "-o", str(out),
+        small,
+        "scan",
+        "198.18.60.0/24",
+        "--probes",
+        "arp",
+        "--rate",
+        "4",
+        "-f",
+        "json",
+        "-o",
+        str(out),
     )
     time.sleep(4)  # well into the paced sweep (254 addresses at 4/s): not an assertion
     iface = small.interfaces["core"]
@@ -121,7 +130,14 @@ def test_sigterm_mid_scan_leaves_a_valid_partial_result(small: Lab, tmp_path: Pa
     out = tmp_path / "r.json"
     out.write_text("previous report\n")
     proc = start(
-        small, "scan", "198.18.60.0/24", "--probes", "arp,sadp", "--rate", "4", "-o",
+        small,
+        "scan",
+        "198.18.60.0/24",
+        "--probes",
+        "arp,sadp",
+        "--rate",
+        "4",
+        "-o",
         f"json:{out}",
     )
     time.sleep(4)  # into the sweep
@@ -142,7 +158,7 @@ def test_sigterm_mid_scan_leaves_a_valid_partial_result(small: Lab, tmp_path: Pa
 def test_bad_values_are_refused_before_any_packet(lab_factory: LabFactory, tmp_path: Path) -> None:
     lab = lab_factory("mixed")
     cfg = tmp_path / "camscan.toml"
-    cfg.write_text('[scan]\nmax_hosts = 16\n')
+    cfg.write_text("[scan]\nmax_hosts = 16\n")
     typo = tmp_path / "typo.toml"
     typo.write_text('[policy]\nlisted_makers = ["hikvison", "dahua"]\n')
     cases = [
@@ -167,9 +183,7 @@ def test_routed_off_nothing_is_dropped_silently(lab_factory: LabFactory, tmp_pat
     # result while the report lists the whole range as scanned.
     lab = lab_factory("mixed")
     out = tmp_path / "r.json"
-    r = camscan(
-        lab, "scan", "198.18.40.0/23", "--probes", "arp,sadp", "-f", "json", "-o", str(out)
-    )
+    r = camscan(lab, "scan", "198.18.40.0/23", "--probes", "arp,sadp", "-f", "json", "-o", str(out))
     if r.returncode == 2:  # camscan refuses up front: said, not dropped
         assert "198.18.41.0/24" in r.stderr and len(r.stderr.strip().splitlines()) == 1
         return
@@ -180,4 +194,3 @@ def test_routed_off_nothing_is_dropped_silently(lab_factory: LabFactory, tmp_pat
     if not parts["198.18.41.0/24"]["covered"]:
         assert r.returncode == 3
         assert any("198.18.41.0/24" in g for g in doc["run"]["not_covered"])
-

@@ -97,8 +97,6 @@ def test_a_head_of_thousands_of_headers_gives_a_bounded_number_of_observations()
     assert all(len(o.raw) <= MAX_HEAD_TEXT for o in out)
 
 
-
-
 def test_one_flooding_sender_cannot_crowd_out_another() -> None:
     import ipaddress
 
@@ -135,7 +133,9 @@ def _verdict_of(*observations: tuple[str, str, str]) -> Verdict:
 
 
 EMPTY_SADP = "<ProbeMatch><Uuid>A1</Uuid><Types>inquiry</Types></ProbeMatch>"
-EMPTY_DHIP = '{"mac":"02:00:00:00:00:66","method":"client.notifyDevInfo","params":{"deviceInfo":{}}}'
+EMPTY_DHIP = (
+    '{"mac":"02:00:00:00:00:66","method":"client.notifyDevInfo","params":{"deviceInfo":{}}}'
+)
 
 
 def test_a_host_accepting_every_port_is_no_maker() -> None:
@@ -148,8 +148,12 @@ def test_empty_protocol_replies_make_no_verdict_alone_or_together() -> None:
     for observations in (
         [("sadp.reply", EMPTY_SADP, "sadp")],
         [("dhip.reply", EMPTY_DHIP, "dhip")],
-        [("sadp.reply", EMPTY_SADP, "sadp"), ("dhip.reply", EMPTY_DHIP, "dhip"),
-         ("tcp.open", "37777", "tcp:37777"), ("tcp.open", "8000", "tcp:8000")],
+        [
+            ("sadp.reply", EMPTY_SADP, "sadp"),
+            ("dhip.reply", EMPTY_DHIP, "dhip"),
+            ("tcp.open", "37777", "tcp:37777"),
+            ("tcp.open", "8000", "tcp:8000"),
+        ],
     ):
         verdict = _verdict_of(*observations)
         assert verdict.maker is None, observations
@@ -177,8 +181,10 @@ def test_a_camera_that_answers_after_2_5_s_is_heard_with_the_default_settings() 
 
     s = ScanSettings()
     ctx = ProbeContext(
-        [], TargetSet([ipaddress.IPv4Network("127.0.0.0/8")]),
-        timeout=s.timeout, read_timeout=s.read_timeout,
+        [],
+        TargetSet([ipaddress.IPv4Network("127.0.0.0/8")]),
+        timeout=s.timeout,
+        read_timeout=s.read_timeout,
     )
     limits = limits_for(ctx)
 
@@ -220,9 +226,7 @@ def test_toml_nested_900_deep_is_a_one_line_config_error(tmp_path: Path) -> None
 
 def _segments_toml(cidrs: list[str]) -> dict[str, object]:
     return {
-        "segment": [
-            {"name": f"s{n}", "cidrs": [c], "zone": "general"} for n, c in enumerate(cidrs)
-        ]
+        "segment": [{"name": f"s{n}", "cidrs": [c], "zone": "general"} for n, c in enumerate(cidrs)]
     }
 
 
@@ -272,7 +276,9 @@ def _saved_result(tmp_path: Path, started: str) -> Path:
     import json
 
     code, out, err = _cli(
-        "identify", "-f", "json",
+        "identify",
+        "-f",
+        "json",
         stdin=json.dumps({"channel": "http.header.server", "raw": "webserver", "ip": "192.0.2.7"}),
     )
     assert code == 0, err
@@ -330,8 +336,7 @@ def _nmap_xml(hosts: int) -> bytes:
     )
     body = "".join(host.format(n=n % 250 + 1) for n in range(hosts))
     return (
-        '<?xml version="1.0"?><!DOCTYPE nmaprun><nmaprun scanner="nmap">'
-        f"{body}</nmaprun>"
+        f'<?xml version="1.0"?><!DOCTYPE nmaprun><nmaprun scanner="nmap">{body}</nmaprun>'
     ).encode()
 
 

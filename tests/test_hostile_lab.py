@@ -46,16 +46,35 @@ def hostile(lab_factory: LabFactory) -> Lab:
 @pytest.fixture(scope="module")
 def scanned(hostile: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("hostile") / "result.json"
-    argv = [sys.executable, "-c", MEASURED, sys.executable, "-m", "camscan", "scan", NET,
-            "-f", "json", "-o", str(out), "-q"]
+    argv = [
+        sys.executable,
+        "-c",
+        MEASURED,
+        sys.executable,
+        "-m",
+        "camscan",
+        "scan",
+        NET,
+        "-f",
+        "json",
+        "-o",
+        str(out),
+        "-q",
+    ]
     started = time.monotonic()
-    ran = hostile.run(argv, capture_output=True, text=True, env=guarded_env(hostile), cwd=Path.cwd(),
-                      timeout=300)  # generous: "it ends", not a speed goal
+    ran = hostile.run(
+        argv, capture_output=True, text=True, env=guarded_env(hostile), cwd=Path.cwd(), timeout=300
+    )  # generous: "it ends", not a speed goal
     elapsed = time.monotonic() - started
     assert ran.returncode in (0, 1, 3), ran.stderr
     rss_kib = int(ran.stderr.strip().splitlines()[-1].split()[1])
-    return {"result": json.loads(out.read_text()), "rss_mib": rss_kib / 1024,
-            "report_bytes": out.stat().st_size, "elapsed": elapsed, "stderr": ran.stderr}
+    return {
+        "result": json.loads(out.read_text()),
+        "rss_mib": rss_kib / 1024,
+        "report_bytes": out.stat().st_size,
+        "elapsed": elapsed,
+        "stderr": ran.stderr,
+    }
 
 
 def _by_ip(scanned: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -63,8 +82,10 @@ def _by_ip(scanned: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_memory_and_report_stay_under_the_documented_bounds(scanned: dict[str, Any]) -> None:
-    print(f"elapsed {scanned['elapsed']:.1f} s, peak RSS {scanned['rss_mib']:.0f} MiB, "
-          f"report {scanned['report_bytes']} bytes")
+    print(
+        f"elapsed {scanned['elapsed']:.1f} s, peak RSS {scanned['rss_mib']:.0f} MiB, "
+        f"report {scanned['report_bytes']} bytes"
+    )
     assert scanned["rss_mib"] < MAX_RSS_MIB
     assert scanned["report_bytes"] < MAX_REPORT_BYTES
 
@@ -110,10 +131,27 @@ def test_a_flooder_is_named_and_cannot_hide_a_camera(scanned: dict[str, Any]) ->
 
 def test_sigint_during_a_drip_fed_description_ends_the_scan(hostile: Lab) -> None:
     """The SSDP description fetch is a coroutine now: Ctrl-C ends the run at once."""
-    argv = [sys.executable, "-m", "camscan", "scan", "198.18.60.30/32", "--probes", "ssdp",
-            "-f", "json", "-q", "--window", "3"]
-    proc = subprocess.Popen(["ip", "netns", "exec", hostile.scanner_ns, *argv], env=guarded_env(hostile),
-                            cwd=Path.cwd(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    argv = [
+        sys.executable,
+        "-m",
+        "camscan",
+        "scan",
+        "198.18.60.30/32",
+        "--probes",
+        "ssdp",
+        "-f",
+        "json",
+        "-q",
+        "--window",
+        "3",
+    ]
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", hostile.scanner_ns, *argv],
+        env=guarded_env(hostile),
+        cwd=Path.cwd(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(2.0)  # inside the window, the description fetch under way
     proc.send_signal(signal.SIGINT)
     try:

@@ -146,4 +146,4 @@ def test_print_header_text_cannot_break_out_of_css() -> None:
     header = re.search(r'@top-left \{ content:"([^"]*)"', style)
     assert header is not None
     assert "body { display:none }" not in style
-    assert not set(header.group(1)) & set('{};"\'<>')  # inert text inside one CSS string
+    assert not set(header.group(1)) & set("{};\"'<>")  # inert text inside one CSS string

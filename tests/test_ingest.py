@@ -28,8 +28,14 @@ SIGS = SignatureDB.load()
 
 def test_jsonl_keeps_good_lines_and_reports_bad_ones_by_number() -> None:
     lines = [
-        json.dumps({"channel": "http.header.server", "raw": "Hikvision-Webs",
-                    "ip": "198.18.0.64", "mac": "44-19-B6-12-34-56"}),
+        json.dumps(
+            {
+                "channel": "http.header.server",
+                "raw": "Hikvision-Webs",
+                "ip": "198.18.0.64",
+                "mac": "44-19-B6-12-34-56",
+            }
+        ),
         "",
         "{not json",
         json.dumps(["a list"]),
@@ -68,9 +74,11 @@ def test_deeply_nested_json_is_an_error_not_a_crash() -> None:
 
 
 def test_http_response_head_becomes_header_title_and_body_observations() -> None:
-    text = ("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest qop=\"auth\", "
-            "realm=\"IP Camera(C2183)\", nonce=\"4e54\", stale=\"FALSE\"\r\n"
-            "Content-Type: text/html\r\n\r\n<html><title> Document &amp; Error </title></html>")
+    text = (
+        'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest qop="auth", '
+        'realm="IP Camera(C2183)", nonce="4e54", stale="FALSE"\r\n'
+        "Content-Type: text/html\r\n\r\n<html><title> Document &amp; Error </title></html>"
+    )
     found = observations_from_banner(text)
     by_channel = {o.channel: o.raw for o in found}
     assert by_channel["http.status"] == "HTTP/1.1 401 Unauthorized"
@@ -82,11 +90,18 @@ def test_http_response_head_becomes_header_title_and_body_observations() -> None
 
 
 def test_rtsp_response_with_sdp() -> None:
-    text = ("RTSP/1.0 200 OK\nCSeq: 2\nServer: Rtsp Server/3.0\n\n"
-            "v=0\ns=Media Server\na=packetization-supported:DH\n")
+    text = (
+        "RTSP/1.0 200 OK\nCSeq: 2\nServer: Rtsp Server/3.0\n\n"
+        "v=0\ns=Media Server\na=packetization-supported:DH\n"
+    )
     found = observations_from_banner(text)
-    assert [o.channel for o in found] == ["rtsp.status", "rtsp.header.cseq",
-                                          "rtsp.header.server", "rtsp.headers", "rtsp.sdp"]
+    assert [o.channel for o in found] == [
+        "rtsp.status",
+        "rtsp.header.cseq",
+        "rtsp.header.server",
+        "rtsp.headers",
+        "rtsp.sdp",
+    ]
     assert {ev.maker for o in found for ev in SIGS.match(o)} == {"dahua", None}
 
 
@@ -95,10 +110,16 @@ def test_rtsp_response_with_sdp() -> None:
     [
         ("Hikvision-Webs\n", "http.header.server", "Hikvision-Webs"),
         ("Server: uc-httpd 1.0.0", "http.header.server", "uc-httpd 1.0.0"),
-        ('WWW-Authenticate: Basic realm="DVRNVRDVS"', "http.header.www-authenticate",
-         'Basic realm="DVRNVRDVS"'),
-        ("<ProbeMatch><Types>inquiry</Types></ProbeMatch>", "sadp.reply",
-         "<ProbeMatch><Types>inquiry</Types></ProbeMatch>"),
+        (
+            'WWW-Authenticate: Basic realm="DVRNVRDVS"',
+            "http.header.www-authenticate",
+            'Basic realm="DVRNVRDVS"',
+        ),
+        (
+            "<ProbeMatch><Types>inquiry</Types></ProbeMatch>",
+            "sadp.reply",
+            "<ProbeMatch><Types>inquiry</Types></ProbeMatch>",
+        ),
         ("onvif://www.onvif.org/name/Dahua", "wsd.scopes", "onvif://www.onvif.org/name/Dahua"),
     ],
 )
@@ -129,14 +150,16 @@ def test_nmap_fixture_gives_devices_and_verdicts() -> None:
     seen = {(o.channel, o.raw) for o in hik.observations}
     assert ("http.header.server", "App-webs/") in seen
     assert ("http.favicon.md5", "89b932fcc47cf4ca3faadb0cfdef89cf") in seen
-    assert ("tls.subject", "CN=www.hikvision.com,OU=DVRNVR,O=HIKVISION,L=HangZhou,"
-            "ST=ZheJiang,C=CN") in seen
+    assert (
+        "tls.subject",
+        "CN=www.hikvision.com,OU=DVRNVR,O=HIKVISION,L=HangZhou,ST=ZheJiang,C=CN",
+    ) in seen
     assert ("nmap.service", "Hikvision IPCam control port") in seen
     assert not any(o.channel == "http.title" for o in hik.observations)  # "Site doesn't have..."
     assert all(o.ip == "198.18.0.64" for o in hik.observations)
     # Dahua's port 80 reply was only in nmap's service fingerprint (SF: lines, escaped).
     body = next(o.raw for o in dahua.observations if o.channel == "http.body")
-    assert body.startswith('<html><head><title>WEB SERVICE</title>')
+    assert body.startswith("<html><head><title>WEB SERVICE</title>")
     assert '"ui-dialog' in body
     assert ("http.header.p3p", "CP=CAO PSA OUR") in {(o.channel, o.raw) for o in dahua.observations}
     assert not any(o.probe == "nmap:8080/tcp" for o in axis.observations)  # filtered port
@@ -144,15 +167,20 @@ def test_nmap_fixture_gives_devices_and_verdicts() -> None:
     ouis = OuiDB.load()
     verdicts = [identify_device(d, SIGS, ouis) for d in devices]
     assert [(v.maker, v.confidence_label) for v in verdicts] == [
-        ("hikvision", "high"), ("dahua", "high"), ("axis", "high")]
+        ("hikvision", "high"),
+        ("dahua", "high"),
+        ("axis", "high"),
+    ]
     assert "dahua.http.headers.uppercase" in {e.signature_id for e in verdicts[1].evidence}
 
 
 def test_nmap_tcp_banner_from_null_probe_fingerprint() -> None:
-    xml = (b'<nmaprun><host><address addr="198.18.0.65" addrtype="ipv4"/><ports>'
-           b'<port protocol="tcp" portid="8000"><state state="open"/><service name="unknown" '
-           b'servicefp="SF-Port8000-TCP:V=7.93%I=7%r(NULL,10,&quot;\\0\\0\\0\\x10\\0\\0\\0\\x1e'
-           b'\\0\\0\\0\\x1e\\0\\0\\0\\0&quot;);"/></port></ports></host></nmaprun>')
+    xml = (
+        b'<nmaprun><host><address addr="198.18.0.65" addrtype="ipv4"/><ports>'
+        b'<port protocol="tcp" portid="8000"><state state="open"/><service name="unknown" '
+        b'servicefp="SF-Port8000-TCP:V=7.93%I=7%r(NULL,10,&quot;\\0\\0\\0\\x10\\0\\0\\0\\x1e'
+        b'\\0\\0\\0\\x1e\\0\\0\\0\\0&quot;);"/></port></ports></host></nmaprun>'
+    )
     [device] = devices_from_nmap_xml(xml)
     banner = next(o for o in device.observations if o.channel == "tcp.banner.8000")
     assert banner.raw == "000000100000001e0000001e00000000"
@@ -192,9 +220,14 @@ def test_missing_nmap_file_is_an_ingest_error(tmp_path: Path) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=400) | st.text(max_size=400).map(
-    lambda s: f"<nmaprun><host><address addr='198.18.0.1' addrtype='ipv4'/>{s}</host></nmaprun>"
-    .encode()))
+@given(
+    st.binary(max_size=400)
+    | st.text(max_size=400).map(
+        lambda s: (
+            f"<nmaprun><host><address addr='198.18.0.1' addrtype='ipv4'/>{s}</host></nmaprun>".encode()
+        )
+    )
+)
 def test_random_xml_gives_devices_or_ingest_error(data: bytes) -> None:
     try:
         devices = devices_from_nmap_xml(data)

@@ -155,8 +155,9 @@ def test_unicast_resend_skips_ports_the_host_said_are_unreachable() -> None:
         loop.add_reader(camera.fileno(), lambda: heard.append(camera.recv(65536)))
         ctx = ProbeContext([], TargetSet([ipaddress.IPv4Network("127.0.0.0/29")]), window=0.4)
         try:
-            await unicast_round(ctx, ["127.0.0.1", "127.0.0.4", "127.0.0.5"], ["sadp"], Pacer(),
-                                {"sadp": probe})
+            await unicast_round(
+                ctx, ["127.0.0.1", "127.0.0.4", "127.0.0.5"], ["sadp"], Pacer(), {"sadp": probe}
+            )
         finally:
             loop.remove_reader(camera.fileno())
         return ctx

@@ -59,8 +59,9 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> ScanResult:
     # Heard from outside the targets and placed in no segment: out of scope, no finding.
     outside = [Device(ip=f"198.19.200.{n}", in_scope=False) for n in range(1, 40)]
     devices = [*devices, twin, *outside]
-    run = ScanRun(targets=["198.18.0.0/16"], probes=["import"], started=1_700_000_000.0,
-                  ended=1_700_000_030.0)
+    run = ScanRun(
+        targets=["198.18.0.0/16"], probes=["import"], started=1_700_000_000.0, ended=1_700_000_030.0
+    )
     identify_devices(devices, run)
     result = ScanResult(run=run, devices=devices)
     cfg = parse_config(CONFIG)
@@ -84,8 +85,9 @@ def _slow_finding_for(device: Device, findings: list[Finding]) -> Finding | None
 def _slow_contract(result: ScanResult) -> dict[str, Any]:
     from camscan.contract import summary_record
 
-    assessed = [d for d in result.devices
-                if d.in_scope or _slow_finding_for(d, result.findings) is not None]
+    assessed = [
+        d for d in result.devices if d.in_scope or _slow_finding_for(d, result.findings) is not None
+    ]
     outside = [d for d in result.devices if d not in assessed]
     findings = sorted(result.findings, key=lambda f: (ip_sort_key(f.device_ip), f.device_mac or ""))
     return {
@@ -95,8 +97,10 @@ def _slow_contract(result: ScanResult) -> dict[str, Any]:
         "run": run_record(result.run),
         "segments": [to_jsonable(s) for s in result.segments],
         "summary": summary_record(result),
-        "devices": [device_record(d, _slow_finding_for(d, result.findings))
-                    for d in sorted_devices(assessed)],
+        "devices": [
+            device_record(d, _slow_finding_for(d, result.findings))
+            for d in sorted_devices(assessed)
+        ],
         "out_of_scope": [device_record(d, None) for d in sorted_devices(outside)],
         "findings": [to_jsonable(f) for f in findings],
         "policy": to_jsonable(result.policy),
@@ -150,9 +154,7 @@ def test_json_is_byte_for_byte_the_slow_path(big: ScanResult, slow: dict[str, An
     assert _rendered(big, "json") == _slow_dump(slow)
 
 
-def test_jsonl_has_every_device_record_once_in_order(
-    big: ScanResult, slow: dict[str, Any]
-) -> None:
+def test_jsonl_has_every_device_record_once_in_order(big: ScanResult, slow: dict[str, Any]) -> None:
     lines = [json.loads(line) for line in _rendered(big, "jsonl").splitlines()]
     assert [r["type"] for r in lines] == (
         ["verdict"] + ["device"] * len(slow["devices"]) + ["out_of_scope"] * 39 + ["run"]
@@ -190,9 +192,7 @@ def test_table_and_html_show_every_device(big: ScanResult, slow: dict[str, Any])
     assert table.count(f" {big.devices[5].ip} ") == 2  # the twins: two rows
 
 
-def test_a_file_output_is_the_same_text_as_standard_output(
-    big: ScanResult, tmp_path: Path
-) -> None:
+def test_a_file_output_is_the_same_text_as_standard_output(big: ScanResult, tmp_path: Path) -> None:
     # Files are now rendered straight into their temporary file, not into memory first.
     import re
 
@@ -231,8 +231,16 @@ def test_printable_is_the_slow_path(value: Any, keep: str) -> None:
 
 
 def _macs() -> Iterator[str]:
-    yield from ("44:19:b6:12:34:56", "44-19-B6-00-00-01", "3c:ef:8c:61:01:c0",
-                "00:00:00:00:00:00", "02:00:00:00:00:01", "44:19:b6:12:34:56:78:9a", "zz", "")
+    yield from (
+        "44:19:b6:12:34:56",
+        "44-19-B6-00-00-01",
+        "3c:ef:8c:61:01:c0",
+        "00:00:00:00:00:00",
+        "02:00:00:00:00:01",
+        "44:19:b6:12:34:56:78:9a",
+        "zz",
+        "",
+    )
 
 
 @pytest.mark.parametrize("mac", list(_macs()))
@@ -292,9 +300,15 @@ _SAMPLE = None
 def _sample() -> str:
     global _SAMPLE
     if _SAMPLE is None:
-        result = ScanResult(run=ScanRun(targets=["198.18.0.0/24"], probes=["import"],
-                                        started=1_700_000_000.0, ended=1_700_000_001.0),
-                            devices=[])
+        result = ScanResult(
+            run=ScanRun(
+                targets=["198.18.0.0/24"],
+                probes=["import"],
+                started=1_700_000_000.0,
+                ended=1_700_000_001.0,
+            ),
+            devices=[],
+        )
         xml = Path(__file__).parent / "fixtures" / "nmap_camera_lab.xml"
         result.devices = devices_from_nmap_xml(xml)
         identify_devices(result.devices, result.run)
@@ -318,9 +332,22 @@ def test_line_by_line_and_whole_file_reading_agree_on_any_edit(
     elif edit == "dup":
         lines.insert(n, lines[n])
     elif edit == "replace":
-        lines[n] = data.draw(st.sampled_from(
-            ["{}\n", "  ]\n", '  "devices": [\n', "    {},\n", "    null\n", '  "x": 1,\n',
-             "    " + json.dumps({"ip": 5}) + ",\n", "}\n", "\n", "[\n"]))
+        lines[n] = data.draw(
+            st.sampled_from(
+                [
+                    "{}\n",
+                    "  ]\n",
+                    '  "devices": [\n',
+                    "    {},\n",
+                    "    null\n",
+                    '  "x": 1,\n',
+                    "    " + json.dumps({"ip": 5}) + ",\n",
+                    "}\n",
+                    "\n",
+                    "[\n",
+                ]
+            )
+        )
     elif edit == "indent":
         lines[n] = " " + lines[n]
     else:

@@ -63,11 +63,14 @@ def test_every_preset_maker_can_be_recognised() -> None:
         assert preset <= makers_known, (name, preset - makers_known)
 
 
-@pytest.mark.parametrize(("mac", "maker"), [
-    ("00:e0:fc:12:34:56", "huawei"),  # HUAWEI TECHNOLOGIES CO.,LTD (IEEE MA-L 00E0FC)
-    ("00:19:c6:12:34:56", "zte"),  # zte corporation (IEEE MA-L 0019C6)
-    ("64:69:bc:12:34:56", "hytera"),  # Hytera Communications Co .,ltd (IEEE MA-L 6469BC)
-])
+@pytest.mark.parametrize(
+    ("mac", "maker"),
+    [
+        ("00:e0:fc:12:34:56", "huawei"),  # HUAWEI TECHNOLOGIES CO.,LTD (IEEE MA-L 00E0FC)
+        ("00:19:c6:12:34:56", "zte"),  # zte corporation (IEEE MA-L 0019C6)
+        ("64:69:bc:12:34:56", "hytera"),  # Hytera Communications Co .,ltd (IEEE MA-L 6469BC)
+    ],
+)
 def test_ndaa_makers_by_their_ieee_blocks(mac: str, maker: str) -> None:
     dev = Device(ip="198.18.40.9", mac=mac, mac_source=MacSource.WIRE)
     v = identify_device(dev, SignatureDB.load(), OuiDB.load())

@@ -58,7 +58,11 @@ def test_other_vendors_not_attributed(db: OuiDB, mac: str) -> None:
 
 @pytest.mark.parametrize(
     ("mac", "maker"),
-    [("00:40:8c:00:00:01", "axis"), ("ec:71:db:00:00:01", "reolink"), ("00:02:d1:00:00:01", "vivotek")],
+    [
+        ("00:40:8c:00:00:01", "axis"),
+        ("ec:71:db:00:00:01", "reolink"),
+        ("00:02:d1:00:00:01", "vivotek"),
+    ],
 )
 def test_lookalike_makers_are_named(db: OuiDB, mac: str, maker: str) -> None:
     ev = db.evidence(mac)

@@ -66,7 +66,9 @@ def test_shipped_data_wins_when_the_refresh_is_older_or_broken(tmp_path: Path) -
     env = {"CAMSCAN_DATA_DIR": str(tmp_path / "data")}
     assert camscan("oui", "update", str(ieee), env=env).returncode == 0
     provenance = tmp_path / "data" / "oui" / "provenance.toml"
-    provenance.write_text(provenance.read_text().replace("generated = ", "generated = 2001-01-01 #"))
+    provenance.write_text(
+        provenance.read_text().replace("generated = ", "generated = 2001-01-01 #")
+    )
     older = camscan("oui", "lookup", "aa:bb:cc:00:00:01", "44:19:b6:00:00:01", env=env).stdout
     assert "not a listed maker" in older.splitlines()[0]  # newer shipped data is read instead
     assert "hikvision" in older.splitlines()[1]

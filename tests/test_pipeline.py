@@ -33,7 +33,9 @@ from camscan.pipeline import (
 )
 from camscan.targets import TargetSet
 
-LAN = Interface("eth0", 2, None, ipaddress.IPv4Address("198.18.0.1"), ipaddress.IPv4Network("198.18.0.0/24"))
+LAN = Interface(
+    "eth0", 2, None, ipaddress.IPv4Address("198.18.0.1"), ipaddress.IPv4Network("198.18.0.0/24")
+)
 TARGETS = TargetSet([ipaddress.IPv4Network("198.18.0.0/25")])
 HIK_MAC = "44:19:b6:12:34:56"  # a Hikvision MA-L block (oui/assignments.csv)
 
@@ -50,7 +52,10 @@ def test_unprivileged_raw_socket_probes_run_their_fallback_or_are_skipped_and_sa
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     raw_only = registry.ProbeSpec(
-        "rawonly", "a raw-socket probe with no fallback", "x", "X",
+        "rawonly",
+        "a raw-socket probe with no fallback",
+        "x",
+        "X",
         frozenset({registry.Need.RAW_SOCKET}),
     )
     monkeypatch.setattr(registry, "REGISTRY", (*registry.REGISTRY, raw_only))
@@ -67,8 +72,9 @@ def test_unprivileged_raw_socket_probes_run_their_fallback_or_are_skipped_and_sa
 
 def test_observations_become_one_device_per_address_sorted_with_the_wire_mac() -> None:
     observations = [
-        Observation("sadp.reply", "<Probe/>", "sadp", ip="198.18.0.10",
-                    fields={"mac": "44-19-B6-00-00-99"}),  # reported by the device: spoofable
+        Observation(
+            "sadp.reply", "<Probe/>", "sadp", ip="198.18.0.10", fields={"mac": "44-19-B6-00-00-99"}
+        ),  # reported by the device: spoofable
         arp("198.18.0.10", HIK_MAC),
         arp("198.18.0.9", "00:40:8c:01:02:03"),
         Observation("wsd.scopes", "onvif://x", "wsd", ip="198.18.0.200"),  # outside the targets
@@ -88,10 +94,14 @@ def test_inspect_results_go_to_their_device_and_the_rest_to_the_run() -> None:
     devices = merge_devices([arp("198.18.0.10", HIK_MAC)], TARGETS, [LAN])
     run = run_record()
     outcome = ProbeOutcome(
-        [Observation("http.header.server", "Hikvision-Webs", "http:80", ip="198.18.0.10"),
-         Observation("http.header.server", "x", "http:80", ip="198.18.0.99")],  # not a device
-        [ProbeError("http:80/", "198.18.0.10", "timeout after 4.0s", ProbeKind.TIMEOUT),
-         ProbeError("banners", None, "over budget", ProbeKind.OVERFLOW)],
+        [
+            Observation("http.header.server", "Hikvision-Webs", "http:80", ip="198.18.0.10"),
+            Observation("http.header.server", "x", "http:80", ip="198.18.0.99"),
+        ],  # not a device
+        [
+            ProbeError("http:80/", "198.18.0.10", "timeout after 4.0s", ProbeKind.TIMEOUT),
+            ProbeError("banners", None, "over budget", ProbeKind.OVERFLOW),
+        ],
     )
     _attach(outcome, devices, run)
     [dev] = devices

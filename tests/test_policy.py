@@ -354,8 +354,11 @@ def test_a_listed_maker_is_at_least_medium_and_its_exception_is_applied() -> Non
     assert (accepted.severity, accepted.flagged) == (Severity.ACCEPTED, False)
 
 
-@given(st.sampled_from([Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.INFO]),
-       st.floats(0, 1), st.sampled_from(["198.18.0.10", "198.18.1.10", "198.18.3.10", "192.0.2.1"]))
+@given(
+    st.sampled_from([Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.INFO]),
+    st.floats(0, 1),
+    st.sampled_from(["198.18.0.10", "198.18.1.10", "198.18.3.10", "192.0.2.1"]),
+)
 def test_every_flagged_finding_is_at_least_medium(sev: Severity, conf: float, ip: str) -> None:
     policy = PolicySettings(zone_severity={"core": sev, "sensitive": sev, "elsewhere": sev})
     f = judge(hikvision(ip, confidence=conf), policy)

@@ -63,9 +63,10 @@ def test_every_probe_is_in_the_config_schema_the_cli_help_and_the_contract() -> 
 def test_the_multicast_round_runs_exactly_the_registered_multicast_probes() -> None:
     from camscan.discovery import round as multicast_round
 
-    assert tuple(
-        s.name for s in probes.REGISTRY if probes.Need.MULTICAST in s.needs
-    ) == multicast_round.PROBES
+    assert (
+        tuple(s.name for s in probes.REGISTRY if probes.Need.MULTICAST in s.needs)
+        == multicast_round.PROBES
+    )
 
 
 def test_every_format_is_in_the_config_schema_the_cli_help_and_renders() -> None:
@@ -127,11 +128,15 @@ def test_every_maker_any_data_file_names_is_in_the_vocabulary() -> None:
 def test_every_maker_is_in_the_config_schema_and_the_contract() -> None:
     table = CONTRACT.split("## Makers")[1].split("\n## ")[0]
     rows = re.findall(r"^\| `([a-z0-9-]+)` \| ([^|]+) \| ([^|]*) \|$", table, re.M)
-    documented = {slug: (name.strip(), set(filter(None, presets.strip().split(", "))))
-                  for slug, name, presets in rows}
+    documented = {
+        slug: (name.strip(), set(filter(None, presets.strip().split(", "))))
+        for slug, name, presets in rows
+    }
     assert documented == {m.slug: (m.name, set(m.presets)) for m in makers.known()}
     for m in makers.known():
-        assert parse_config({"policy": {"listed_makers": [m.slug]}}).policy.listed_makers == [m.slug]
+        assert parse_config({"policy": {"listed_makers": [m.slug]}}).policy.listed_makers == [
+            m.slug
+        ]
     for name in makers.PRESETS:
         assert f"`{name}`" in table
         assert set(parse_config({"policy": {"listed_makers": name}}).policy.listed_makers) == set(
@@ -147,7 +152,9 @@ def test_the_defaults_and_the_contract_vendors_come_from_the_vocabulary() -> Non
     assert makers.default_listed() == VENDORS
     assert parse_config({}).policy.listed_makers == list(makers.default_listed())
     assert PolicySettings().listed_makers == frozenset(makers.default_listed())
-    assert makers.get("dahua") == makers.Maker("dahua", "Dahua", frozenset({"uk", "nil", "ndaa889"}))
+    assert makers.get("dahua") == makers.Maker(
+        "dahua", "Dahua", frozenset({"uk", "nil", "ndaa889"})
+    )
     assert makers.get("lorex") is None  # a badge, not a maker
 
 

@@ -51,7 +51,14 @@ def test_routed_topology_places_the_mixed_set_behind_the_router() -> None:
             "attached network with a router",
         ),
         (
-            [{"name": "a", "cidr": "198.18.9.0/24", "scanner": "198.18.9.1", "router": "198.18.7.1"}],
+            [
+                {
+                    "name": "a",
+                    "cidr": "198.18.9.0/24",
+                    "scanner": "198.18.9.1",
+                    "router": "198.18.7.1",
+                }
+            ],
             "not a host address",
         ),
     ],
@@ -119,7 +126,8 @@ def recall(lab: Lab, doc: dict[str, Any], network: str, makers: set[str] | None 
     wanted = [
         d
         for d in lab.devices
-        if d.network == network and d.expected_maker
+        if d.network == network
+        and d.expected_maker
         and (makers is None or d.expected_maker in makers)
     ]
     return sum(1 for d in wanted if got.get(d.ip) == d.expected_maker) / len(wanted)

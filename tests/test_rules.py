@@ -41,8 +41,14 @@ def test_dahua_page_without_server_header_is_strong_evidence() -> None:
 
 
 def test_a_server_header_on_the_same_port_stops_the_rule() -> None:
-    v = verdict(http(80, ("http.title", "WEB SERVICE"), ("http.body", BODY),
-                     ("http.header.server", "lighttpd/1.4.35")))
+    v = verdict(
+        http(
+            80,
+            ("http.title", "WEB SERVICE"),
+            ("http.body", BODY),
+            ("http.header.server", "lighttpd/1.4.35"),
+        )
+    )
     assert RULE not in [e.signature_id for e in v.evidence]
     assert v.confidence_label != "high"
 
@@ -52,32 +58,43 @@ def test_same_probe_rules_do_not_mix_ports() -> None:
     assert RULE not in [e.signature_id for e in verdict(obs).evidence]
     # ...while a Server header on another port does not stop the port that has none
     obs = http(80, ("http.title", "WEB SERVICE"), ("http.body", BODY)) + http(
-        8080, ("http.header.server", "nginx"))
+        8080, ("http.header.server", "nginx")
+    )
     assert RULE in [e.signature_id for e in verdict(obs).evidence]
 
 
 BAD_RULES = {
-    "no all_of": ('[[rule]]\nid = "x.http.rule.a"\nmaker = "dahua"\nstrength = "weak"\n'
-                  'description = "d"\nsource = "s"\nnone_of = [{ channel = "http.title", '
-                  "pattern = 'a' }]\nexamples = [{ \"http.title\" = \"b\" }]\n",
-                  "x.http.rule.a: 'all_of' must name at least one condition"),
-    "unknown channel": ('[[rule]]\nid = "x.http.rule.b"\nmaker = "dahua"\nstrength = "weak"\n'
-                        'description = "d"\nsource = "s"\nall_of = [{ channel = "nope.x", '
-                        "pattern = 'a' }]\nexamples = [{ \"nope.x\" = \"a\" }]\n",
-                        "x.http.rule.b: unknown channel 'nope.x'"),
-    "example fails": ('[[rule]]\nid = "x.http.rule.c"\nmaker = "dahua"\nstrength = "weak"\n'
-                      'description = "d"\nsource = "s"\nall_of = [{ channel = "http.title", '
-                      "pattern = '^A$' }]\nexamples = [{ \"http.title\" = \"B\" }]\n",
-                      "x.http.rule.c: example #1 (http.title) does not match"),
-    "counter matches": ('[[rule]]\nid = "x.http.rule.d"\nmaker = "dahua"\nstrength = "weak"\n'
-                        'description = "d"\nsource = "s"\nall_of = [{ channel = "http.title", '
-                        "pattern = 'A' }]\nexamples = [{ \"http.title\" = \"A\" }]\n"
-                        'counter_examples = [{ "http.title" = "AB" }]\n',
-                        "x.http.rule.d: counter_example #1 (http.title) matches"),
-    "bad regex": ('[[rule]]\nid = "x.http.rule.e"\nmaker = "dahua"\nstrength = "weak"\n'
-                  'description = "d"\nsource = "s"\nall_of = [{ channel = "http.title", '
-                  "pattern = '(' }]\nexamples = [{ \"http.title\" = \"A\" }]\n",
-                  "x.http.rule.e: 'all_of[0].pattern' is not a valid regex"),
+    "no all_of": (
+        '[[rule]]\nid = "x.http.rule.a"\nmaker = "dahua"\nstrength = "weak"\n'
+        'description = "d"\nsource = "s"\nnone_of = [{ channel = "http.title", '
+        'pattern = \'a\' }]\nexamples = [{ "http.title" = "b" }]\n',
+        "x.http.rule.a: 'all_of' must name at least one condition",
+    ),
+    "unknown channel": (
+        '[[rule]]\nid = "x.http.rule.b"\nmaker = "dahua"\nstrength = "weak"\n'
+        'description = "d"\nsource = "s"\nall_of = [{ channel = "nope.x", '
+        'pattern = \'a\' }]\nexamples = [{ "nope.x" = "a" }]\n',
+        "x.http.rule.b: unknown channel 'nope.x'",
+    ),
+    "example fails": (
+        '[[rule]]\nid = "x.http.rule.c"\nmaker = "dahua"\nstrength = "weak"\n'
+        'description = "d"\nsource = "s"\nall_of = [{ channel = "http.title", '
+        'pattern = \'^A$\' }]\nexamples = [{ "http.title" = "B" }]\n',
+        "x.http.rule.c: example #1 (http.title) does not match",
+    ),
+    "counter matches": (
+        '[[rule]]\nid = "x.http.rule.d"\nmaker = "dahua"\nstrength = "weak"\n'
+        'description = "d"\nsource = "s"\nall_of = [{ channel = "http.title", '
+        'pattern = \'A\' }]\nexamples = [{ "http.title" = "A" }]\n'
+        'counter_examples = [{ "http.title" = "AB" }]\n',
+        "x.http.rule.d: counter_example #1 (http.title) matches",
+    ),
+    "bad regex": (
+        '[[rule]]\nid = "x.http.rule.e"\nmaker = "dahua"\nstrength = "weak"\n'
+        'description = "d"\nsource = "s"\nall_of = [{ channel = "http.title", '
+        'pattern = \'(\' }]\nexamples = [{ "http.title" = "A" }]\n',
+        "x.http.rule.e: 'all_of[0].pattern' is not a valid regex",
+    ),
 }
 
 
@@ -94,17 +111,33 @@ def test_a_bad_rule_is_one_line_naming_file_and_rule(case: str, tmp_path: Path) 
 
 def test_rules_see_only_the_observations_they_name() -> None:
     # a UPnP or mDNS value reading "WEB SERVICE" is not an HTTP title
-    obs = [Observation(channels.UPNP_MODEL, "WEB SERVICE", "ssdp"),
-           Observation(channels.HTTP_BODY, BODY, "http:80")]
+    obs = [
+        Observation(channels.UPNP_MODEL, "WEB SERVICE", "ssdp"),
+        Observation(channels.HTTP_BODY, BODY, "http:80"),
+    ]
     assert RULE not in [e.signature_id for e in verdict(obs).evidence]
 
 
-@given(st.lists(st.tuples(st.sampled_from(["http.title", "http.body", "http.header.server",
-                                           "rtsp.header.server", "wsd.scopes"]),
-                          st.one_of(st.text(max_size=200),
-                                    st.sampled_from(["WEB SERVICE", BODY, "lighttpd", ""])),
-                          st.sampled_from(["http:80", "http:8080"])),
-                max_size=8))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "http.title",
+                    "http.body",
+                    "http.header.server",
+                    "rtsp.header.server",
+                    "wsd.scopes",
+                ]
+            ),
+            st.one_of(
+                st.text(max_size=200), st.sampled_from(["WEB SERVICE", BODY, "lighttpd", ""])
+            ),
+            st.sampled_from(["http:80", "http:8080"]),
+        ),
+        max_size=8,
+    )
+)
 def test_rules_never_raise_and_none_of_always_holds(items: list[tuple[str, str, str]]) -> None:
     obs = [Observation(ch, raw, probe) for ch, raw, probe in items]
     for ev in DB.match_rules(obs):

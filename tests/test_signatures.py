@@ -102,26 +102,66 @@ def test_every_maker_is_known_and_generic_is_always_weak() -> None:
 
 # Every channel signatures.md documents for the two makers has a signature for each.
 HIKVISION_CHANNELS = [
-    "http.header.server", "http.header.www-authenticate", "rtsp.header.www-authenticate",
-    "http.headers", "http.body", "http.title", "http.favicon.md5", "tls.subject", "rtsp.sdp",
-    "rtsp.header.date", "rtsp.header.public", "wsd.scopes", "mdns.instance", "mdns.server",
-    "sadp.reply", "tcp.banner.8000", "nmap.service",
+    "http.header.server",
+    "http.header.www-authenticate",
+    "rtsp.header.www-authenticate",
+    "http.headers",
+    "http.body",
+    "http.title",
+    "http.favicon.md5",
+    "tls.subject",
+    "rtsp.sdp",
+    "rtsp.header.date",
+    "rtsp.header.public",
+    "wsd.scopes",
+    "mdns.instance",
+    "mdns.server",
+    "sadp.reply",
+    "tcp.banner.8000",
+    "nmap.service",
 ]
 DAHUA_CHANNELS = [
-    "http.header.server", "http.header.www-authenticate", "rtsp.header.www-authenticate",
-    "http.headers", "http.body", "http.title", "http.favicon.md5", "tls.subject", "rtsp.sdp",
-    "rtsp.header.server", "wsd.scopes", "dhip.reply", "dvrip.reply", "tcp.open", "nmap.service",
+    "http.header.server",
+    "http.header.www-authenticate",
+    "rtsp.header.www-authenticate",
+    "http.headers",
+    "http.body",
+    "http.title",
+    "http.favicon.md5",
+    "tls.subject",
+    "rtsp.sdp",
+    "rtsp.header.server",
+    "wsd.scopes",
+    "dhip.reply",
+    "dvrip.reply",
+    "tcp.open",
+    "nmap.service",
 ]
 
 
-@pytest.mark.parametrize(("maker", "channel"), [("hikvision", c) for c in HIKVISION_CHANNELS]
-                         + [("dahua", c) for c in DAHUA_CHANNELS])
+@pytest.mark.parametrize(
+    ("maker", "channel"),
+    [("hikvision", c) for c in HIKVISION_CHANNELS] + [("dahua", c) for c in DAHUA_CHANNELS],
+)
 def test_maker_has_a_signature_on_channel(maker: str, channel: str) -> None:
     assert any(s.maker == maker for s in DB.for_channel(channel))
 
 
-@pytest.mark.parametrize("maker", ["axis", "hanwha", "bosch", "uniview", "xiongmai",
-                                   "hisilicon-dvr", "hipcam", "vivotek", "avigilon", "sony"])
+@pytest.mark.parametrize(
+    "maker",
+    [
+        "axis",
+        "hanwha",
+        "bosch",
+        "uniview",
+        "xiongmai",
+        "hisilicon-dvr",
+        "hipcam",
+        "vivotek",
+        "avigilon",
+        "sony",
+    ],
+)
 def test_lookalike_makers_are_covered(maker: str) -> None:
     assert any(s.maker == maker and s.strength is Strength.STRONG for s in SIGS)
 
@@ -141,10 +181,12 @@ def test_glob_channel_matches_rtsp_and_http_realms() -> None:
 
 
 def test_onvif_captures_are_url_decoded_and_badges_normalised() -> None:
-    scopes = ("onvif://www.onvif.org/location/country/India onvif://www.onvif.org/name/CP_PLUS "
-              "onvif://www.onvif.org/hardware/CP-UNC-TA21PL3 "
-              "onvif://www.onvif.org/type/Network_Video_Transmitter "
-              "onvif://www.onvif.org/extension/unique_identifier/1")
+    scopes = (
+        "onvif://www.onvif.org/location/country/India onvif://www.onvif.org/name/CP_PLUS "
+        "onvif://www.onvif.org/hardware/CP-UNC-TA21PL3 "
+        "onvif://www.onvif.org/type/Network_Video_Transmitter "
+        "onvif://www.onvif.org/extension/unique_identifier/1"
+    )
     [ev] = DB.match(_obs(channels.WSD_SCOPES, scopes))
     assert (ev.maker, ev.badge, ev.captured["model"]) == ("dahua", "CP PLUS", "CP-UNC-TA21PL3")
     hik = DB.match(_obs(channels.WSD_SCOPES, "onvif://www.onvif.org/name/HIKVISION%20DS-2CD2"))
@@ -174,8 +216,12 @@ def test_long_raw_is_bounded_around_the_match() -> None:
     assert len(ev.raw) <= MAX_EVIDENCE_RAW + 6
 
 
-CHANNEL_NAMES = st.sampled_from(sorted({s.channel.replace("*", "http") for s in SIGS}
-                                       | {"tcp.banner.8000", "rtsp.header.server", "x.y"}))
+CHANNEL_NAMES = st.sampled_from(
+    sorted(
+        {s.channel.replace("*", "http") for s in SIGS}
+        | {"tcp.banner.8000", "rtsp.header.server", "x.y"}
+    )
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -218,9 +264,11 @@ def _errors(tmp_path: Path, text: str, name: str = "bad.toml") -> list[str]:
         (('"hikvision"', '"hikvison"'), "unknown maker 'hikvison'"),
         (("'^Acme'", "'^(?P<colour>Acme)'"), "unknown capture names ['colour']"),
         (('["Acme/1"]', '[{ value = "Acme/1", model = "X" }]'), "captures model=None"),
-        (('examples = ["Acme/1"]', 'examples = []'), "'examples' must be a non-empty list"),
-        (('examples = ["Acme/1"]', 'examples = ["Acme/1"]\ncounter_examples = ["Acme/2"]'),
-         "counter_example 'Acme/2' matches"),
+        (('examples = ["Acme/1"]', "examples = []"), "'examples' must be a non-empty list"),
+        (
+            ('examples = ["Acme/1"]', 'examples = ["Acme/1"]\ncounter_examples = ["Acme/2"]'),
+            "counter_example 'Acme/2' matches",
+        ),
         (('source = "s"', 'source = "s"\nsorce = "t"'), "unknown keys: sorce"),
         (('id = "acme.http.server.x"', 'id = "Acme Server"'), "'id' must be dotted"),
     ],
@@ -259,8 +307,9 @@ def test_vendor_signature_matching_another_signatures_counter_example_fails(
     errors = _errors(tmp_path, clash, "zz.toml")
     db, all_errors = SignatureDB.load_with_errors([data_dir("signatures"), tmp_path])
     assert errors == []  # alone it is consistent
-    assert any("hikvision.http.server.webs: counter_example 'Webs' matches acme" in e
-               for e in all_errors)
+    assert any(
+        "hikvision.http.server.webs: counter_example 'Webs' matches acme" in e for e in all_errors
+    )
     assert all("acme" not in s.id or s.maker == "hikvision" for s in db.signatures)
 
 
@@ -306,7 +355,7 @@ def test_the_family_check_catches_a_value_two_makers_claim(tmp_path: Path) -> No
     path = tmp_path / "clash.toml"
     path.write_text(
         '[[signature]]\nid = "axis.http.server.clash"\nchannel = "http.header.server"\n'
-        "pattern = 'Webs$'\nmaker = \"axis\"\nstrength = \"weak\"\ndescription = \"d\"\n"
+        'pattern = \'Webs$\'\nmaker = "axis"\nstrength = "weak"\ndescription = "d"\n'
         'source = "s"\nexamples = ["Hikvision-Webs"]\n'
     )
     db = SignatureDB.load([data_dir("signatures"), path])

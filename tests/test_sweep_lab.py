@@ -401,4 +401,7 @@ def test_a_partial_sweep_is_stored_marked_and_never_a_baseline(
     assert diff["before"]["id"] == 2 and diff["changes"] == []
     history = camscan("history", "--db", db, "-f", "json")
     assert [(h["run"], h["partial"]) for h in json.loads(history.stdout)] == [
-        (3, False), (2, False), (1, True)]
+        (3, False),
+        (2, False),
+        (1, True),
+    ]

@@ -100,7 +100,10 @@ def test_host_names_resolve_once_and_are_recorded() -> None:
 
     ts = TargetSet.parse(["nvr.cctv.lab", "cams.cctv.lab", "nvr.cctv.lab"], resolver=counting)
     assert calls == ["nvr.cctv.lab", "cams.cctv.lab"]
-    assert ts.names == {"nvr.cctv.lab": ["198.18.41.10"], "cams.cctv.lab": LAB_HOSTS["cams.cctv.lab"]}
+    assert ts.names == {
+        "nvr.cctv.lab": ["198.18.41.10"],
+        "cams.cctv.lab": LAB_HOSTS["cams.cctv.lab"],
+    }
     assert members(ts) == ["198.18.41.10", "198.18.41.20", "198.18.41.21"]
 
 
@@ -153,7 +156,9 @@ def test_target_lists_from_a_file_and_stdin(tmp_path: Path) -> None:
     from camscan.targets import read_target_file
 
     listing = tmp_path / "targets.txt"
-    listing.write_text("# CCTV VLAN\n198.18.41.0/28  198.18.42.1-5\n\n198.18.43.7, 198.18.43.9 # nvr\n")
+    listing.write_text(
+        "# CCTV VLAN\n198.18.41.0/28  198.18.42.1-5\n\n198.18.43.7, 198.18.43.9 # nvr\n"
+    )
     assert read_target_file(str(listing)) == [
         "198.18.41.0/28",
         "198.18.42.1-5",

@@ -15,10 +15,24 @@ SIGS = SignatureDB.load()
 OUIS = OuiDB.load()
 
 
-def ev(maker: str | None, strength: str, channel: str = "c", probe: str = "p",
-       badge: str | None = None, **captured: str) -> Evidence:
-    return Evidence(f"t.{channel}.{maker}", channel, "raw", maker, Strength(strength),
-                    badge=badge, captured=captured, probe=probe)
+def ev(
+    maker: str | None,
+    strength: str,
+    channel: str = "c",
+    probe: str = "p",
+    badge: str | None = None,
+    **captured: str,
+) -> Evidence:
+    return Evidence(
+        f"t.{channel}.{maker}",
+        channel,
+        "raw",
+        maker,
+        Strength(strength),
+        badge=badge,
+        captured=captured,
+        probe=probe,
+    )
 
 
 def test_no_evidence_gives_no_maker() -> None:
@@ -51,14 +65,20 @@ def test_two_medium_decide_only_when_independent() -> None:
     assert same_reply.confidence_label == "low"
     two_channels = decide([ev("dahua", "medium", "http.title"), ev("dahua", "medium", "tcp.open")])
     assert (two_channels.maker, two_channels.confidence) == ("dahua", 0.8)
-    two_probes = decide([Evidence("a", "x", "raw", "dahua", Strength.MEDIUM, probe="http:80"),
-                         Evidence("b", "x", "raw", "dahua", Strength.MEDIUM, probe="http:8080")])
+    two_probes = decide(
+        [
+            Evidence("a", "x", "raw", "dahua", Strength.MEDIUM, probe="http:80"),
+            Evidence("b", "x", "raw", "dahua", Strength.MEDIUM, probe="http:8080"),
+        ]
+    )
     assert two_probes.confidence == 0.8
 
 
 def test_one_signature_counts_once_however_many_replies_it_matched() -> None:
     # The same signature on two ports is one hint: it used to count as two independent sources.
-    same_sig = decide([ev("dahua", "medium", "x", "http:80"), ev("dahua", "medium", "x", "http:8080")])
+    same_sig = decide(
+        [ev("dahua", "medium", "x", "http:80"), ev("dahua", "medium", "x", "http:8080")]
+    )
     assert (same_sig.confidence, same_sig.confidence_label) == (0.55, "low")
 
 
@@ -86,8 +106,14 @@ def test_generic_evidence_never_names_a_maker() -> None:
 
 
 def test_conflicting_strong_evidence_is_listed_and_lowers_confidence() -> None:
-    v = decide([ev("hikvision", "strong", "a"), ev("hikvision", "strong", "b"),
-                ev("dahua", "strong", "c"), ev("axis", "weak", "d")])
+    v = decide(
+        [
+            ev("hikvision", "strong", "a"),
+            ev("hikvision", "strong", "b"),
+            ev("dahua", "strong", "c"),
+            ev("axis", "weak", "d"),
+        ]
+    )
     assert v.maker == "hikvision"
     assert v.conflicts == ["dahua"]
     assert v.confidence < 0.7
@@ -100,22 +126,35 @@ def test_conflicting_strong_evidence_is_listed_and_lowers_confidence() -> None:
 
 @pytest.mark.parametrize(
     ("badge", "shown"),
-    [("Intelbras", "Intelbras"), ("Private", None), ("General", None), ("Dahua", None),
-     ("DAHUA", None), ("CPPLUS", "CP PLUS"), ("CP_PLUS", "CP PLUS"), ("  Lorex ", "Lorex")],
+    [
+        ("Intelbras", "Intelbras"),
+        ("Private", None),
+        ("General", None),
+        ("Dahua", None),
+        ("DAHUA", None),
+        ("CPPLUS", "CP PLUS"),
+        ("CP_PLUS", "CP PLUS"),
+        ("  Lorex ", "Lorex"),
+    ],
 )
 def test_badge_is_normalised_against_the_maker(badge: str, shown: str | None) -> None:
     assert decide([ev("dahua", "strong", badge=badge)]).badge == shown
 
 
 def test_facts_prefer_stronger_evidence_and_ignore_other_makers() -> None:
-    v = decide([
-        ev("dahua", "medium", "a", model="weaker"),
-        ev("dahua", "strong", "b", model="IPC-HDW1431T1-S4", serial="6C01E93PAG69A7D"),
-        ev("hikvision", "weak", "c", firmware="V5.6.2"),
-        ev(None, "weak", "d", firmware="2.800.0000000.13.R"),
-    ])
+    v = decide(
+        [
+            ev("dahua", "medium", "a", model="weaker"),
+            ev("dahua", "strong", "b", model="IPC-HDW1431T1-S4", serial="6C01E93PAG69A7D"),
+            ev("hikvision", "weak", "c", firmware="V5.6.2"),
+            ev(None, "weak", "d", firmware="2.800.0000000.13.R"),
+        ]
+    )
     assert (v.model, v.serial, v.firmware) == (
-        "IPC-HDW1431T1-S4", "6C01E93PAG69A7D", "2.800.0000000.13.R")
+        "IPC-HDW1431T1-S4",
+        "6C01E93PAG69A7D",
+        "2.800.0000000.13.R",
+    )
 
 
 # --- identify_device on real observations ------------------------------------------------------
@@ -123,30 +162,51 @@ def test_facts_prefer_stronger_evidence_and_ignore_other_makers() -> None:
 
 def test_lorex_rtsp_realm_and_lorex_mac_read_as_dahua_sold_as_lorex() -> None:
     realm = 'Digest realm="Login to ND011811000000", nonce="ec3682ef24b2cd9cedefe5cc26110000"'
-    device = Device("198.18.0.20", mac="00:1f:54:12:34:56", observations=[
-        Observation("rtsp.header.www-authenticate", realm, "rtsp:554"),
-        Observation("rtsp.header.server", "Rtsp Server/3.0", "rtsp:554"),
-    ])
+    device = Device(
+        "198.18.0.20",
+        mac="00:1f:54:12:34:56",
+        observations=[
+            Observation("rtsp.header.www-authenticate", realm, "rtsp:554"),
+            Observation("rtsp.header.server", "Rtsp Server/3.0", "rtsp:554"),
+        ],
+    )
     v = identify_device(device, SIGS, OUIS)
     assert (v.maker, v.badge, v.serial) == ("dahua", "Lorex", "ND011811000000")
     assert v.confidence_label == "high"
     assert v.summary.startswith("Dahua-made, sold as Lorex (high confidence: 1 strong, 1 medium")
-    assert {e.signature_id for e in v.evidence} >= {"dahua.auth.realm.login-to",
-                                                    "generic.rtsp.server", "oui.ma-l.001f54"}
+    assert {e.signature_id for e in v.evidence} >= {
+        "dahua.auth.realm.login-to",
+        "generic.rtsp.server",
+        "oui.ma-l.001f54",
+    }
 
 
 def test_parser_fields_are_carried_with_the_observations_evidence() -> None:
-    dhip = ('{"method":"client.notifyDevInfo","params":{"deviceInfo":'
-            '{"DeviceType":"SS 3530 MF FACE W","Vendor":"Private"}}}')
-    device = Device("198.18.0.21", observations=[
-        Observation(channels.DHIP_REPLY, dhip, "dhip", fields={
-            "model": "SS 3530 MF FACE W", "badge": "Intelbras", "serial": "ABC123456"}),
-        Observation(channels.UPNP_MODEL, "whatever", "ssdp",
-                    fields={"firmware": "2.000.00IB004.0.R"}),
-    ])
+    dhip = (
+        '{"method":"client.notifyDevInfo","params":{"deviceInfo":'
+        '{"DeviceType":"SS 3530 MF FACE W","Vendor":"Private"}}}'
+    )
+    device = Device(
+        "198.18.0.21",
+        observations=[
+            Observation(
+                channels.DHIP_REPLY,
+                dhip,
+                "dhip",
+                fields={"model": "SS 3530 MF FACE W", "badge": "Intelbras", "serial": "ABC123456"},
+            ),
+            Observation(
+                channels.UPNP_MODEL, "whatever", "ssdp", fields={"firmware": "2.000.00IB004.0.R"}
+            ),
+        ],
+    )
     v = identify_device(device, SIGS, None)
-    assert (v.maker, v.badge, v.model, v.serial) == ("dahua", "Intelbras", "SS 3530 MF FACE W",
-                                                     "ABC123456")
+    assert (v.maker, v.badge, v.model, v.serial) == (
+        "dahua",
+        "Intelbras",
+        "SS 3530 MF FACE W",
+        "ABC123456",
+    )
     assert v.firmware == "2.000.00IB004.0.R"  # facts from an unmatched observation still count
     facts = [e for e in v.evidence if e.signature_id == "facts.upnp.model"]
     assert facts
@@ -155,9 +215,13 @@ def test_parser_fields_are_carried_with_the_observations_evidence() -> None:
 
 
 def test_webserver_header_alone_gives_no_verdict() -> None:
-    device = Device("198.18.0.22", mac="02:00:00:00:00:01", observations=[
-        Observation("http.header.server", "webserver", "http:80"),
-    ])
+    device = Device(
+        "198.18.0.22",
+        mac="02:00:00:00:00:01",
+        observations=[
+            Observation("http.header.server", "webserver", "http:80"),
+        ],
+    )
     v = identify_device(device, SIGS, OUIS)
     assert v.maker is None
     assert v.confidence == 0.0
@@ -172,12 +236,21 @@ def test_repeated_observation_counts_once() -> None:
 
 
 def test_hikvision_mac_and_sadp_are_hikvision_with_model() -> None:
-    sadp = ("<ProbeMatch><Types>inquiry</Types><DeviceDescription>DS-2CD2385G1-I"
-            "</DeviceDescription><SoftwareVersion>V5.6.2build 190701</SoftwareVersion>"
-            "</ProbeMatch>")
-    device = Device("198.18.0.24", mac="44:19:b6:00:00:01",
-                    observations=[Observation(channels.SADP_REPLY, sadp, "sadp")])
+    sadp = (
+        "<ProbeMatch><Types>inquiry</Types><DeviceDescription>DS-2CD2385G1-I"
+        "</DeviceDescription><SoftwareVersion>V5.6.2build 190701</SoftwareVersion>"
+        "</ProbeMatch>"
+    )
+    device = Device(
+        "198.18.0.24",
+        mac="44:19:b6:00:00:01",
+        observations=[Observation(channels.SADP_REPLY, sadp, "sadp")],
+    )
     v = identify_device(device, SIGS, OUIS)
     assert (v.maker, v.model, v.firmware, v.badge) == (
-        "hikvision", "DS-2CD2385G1-I", "V5.6.2build 190701", None)
+        "hikvision",
+        "DS-2CD2385G1-I",
+        "V5.6.2build 190701",
+        None,
+    )
     assert v.summary == "Hikvision-made, model DS-2CD2385G1-I (high confidence: 2 strong)"

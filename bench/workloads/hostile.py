@@ -49,8 +49,9 @@ def run(opts: Options) -> Result:
     measured = Tool(scan.name, scan.argv, scan.judge, ok_codes=(0, 1, 3), stats=_stats(scan))
     with Lab(topo) as lab:
         result.extra["lab_ready_s"] = round(lab.ready_seconds, 2)
-        alternate(lab, available([measured], result), opts.runs, opts.workdir, result,
-                  label="hostile")
+        alternate(
+            lab, available([measured], result), opts.runs, opts.workdir, result, label="hostile"
+        )
     return result
 
 

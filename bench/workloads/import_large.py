@@ -28,8 +28,9 @@ _LAB_IP = re.compile(rb"198\.1[89]\.\d{1,3}\.\d{1,3}\b")
 def _timed(argv: list[str], out: Path, rss_file: Path) -> tuple[float, float, int]:
     timed = [GNU_TIME, "-f", "%M", "-o", str(rss_file), "--"] if GNU_TIME else []
     began = time.perf_counter()
-    proc = subprocess.run([*timed, *argv, "-o", str(out)], capture_output=True, check=False,
-                          cwd=ROOT)
+    proc = subprocess.run(
+        [*timed, *argv, "-o", str(out)], capture_output=True, check=False, cwd=ROOT
+    )
     wall = time.perf_counter() - began
     try:  # GNU time: camscan's own peak RSS, in KiB
         rss_mb = int(rss_file.read_text().split()[-1]) / 1024
@@ -62,13 +63,22 @@ def _one_size(opts: Options, n: int, result: Result) -> None:
         (f"camscan import -f json, {n}", [*CAMSCAN, "import", "-f", "json", str(xml)], saved, True)
     ]
     commands += [
-        (f"camscan report -f {fmt}, {n}", [*CAMSCAN, "report", "-f", fmt, str(saved)],
-         work / f"report.{fmt}", False)
+        (
+            f"camscan report -f {fmt}, {n}",
+            [*CAMSCAN, "report", "-f", fmt, str(saved)],
+            work / f"report.{fmt}",
+            False,
+        )
         for fmt in REPORT_FORMATS
     ]
-    commands.append((f"camscan identify -f json, {n}",
-                     [*CAMSCAN, "identify", "-f", "json", str(jsonl)], work / "identify.json",
-                     False))
+    commands.append(
+        (
+            f"camscan identify -f json, {n}",
+            [*CAMSCAN, "identify", "-f", "json", str(jsonl)],
+            work / "identify.json",
+            False,
+        )
+    )
     for name, argv, out, makers in commands:
         runs = result.tools.setdefault(name, [])
         for _ in range(opts.runs):
@@ -97,9 +107,14 @@ def targets(result: Result, results: dict[str, Result]) -> list[Target]:
     if imported is not None:
         wall, rss = IMPORT_BOUND
         ok = imported["wall_median"] < wall and imported["rss_mb_max"] < rss
-        out.append(Target(
-            "import_large:import", f"import of {large} devices under {wall:g} s and {rss:g} MB",
-            ok, f"{imported['wall_median']:.1f} s, {imported['rss_mb_max']:.0f} MB"))
+        out.append(
+            Target(
+                "import_large:import",
+                f"import of {large} devices under {wall:g} s and {rss:g} MB",
+                ok,
+                f"{imported['wall_median']:.1f} s, {imported['rss_mb_max']:.0f} MB",
+            )
+        )
     if small == large:
         return out
     worst = []
@@ -111,10 +126,14 @@ def targets(result: Result, results: dict[str, Result]) -> list[Target]:
             worst.append((b["wall_median"] / a["wall_median"] * small / large, name))
     if worst:
         growth, name = max(worst)
-        out.append(Target(
-            "import_large:linear",
-            f"per-device time at {large} at most {LINEAR}x that at {small}, every command",
-            growth <= LINEAR, f"worst {growth:.2f}x ({name.rsplit(',', 1)[0]})"))
+        out.append(
+            Target(
+                "import_large:linear",
+                f"per-device time at {large} at most {LINEAR}x that at {small}, every command",
+                growth <= LINEAR,
+                f"worst {growth:.2f}x ({name.rsplit(',', 1)[0]})",
+            )
+        )
     return out
 
 

@@ -59,9 +59,7 @@ def format_from_name(name: str) -> str | None:
     return next((fmt for ext, fmt in EXTENSIONS if lower.endswith(ext)), None)
 
 
-def check_format(
-    fmt: str, flag: str = "--format", formats: tuple[str, ...] | None = None
-) -> str:
+def check_format(fmt: str, flag: str = "--format", formats: tuple[str, ...] | None = None) -> str:
     allowed = tuple(FORMATS) if formats is None else formats
     if fmt not in allowed:
         fail(f"{flag} {fmt!r} is not one of {', '.join(allowed)}")

@@ -152,6 +152,7 @@ def _setting_option(key: str, what: str, extra: str = "") -> Any:
     """The flag that overrides [scan] `key`: its name from _FLAGS, its help `what` and bounds."""
     return typer.Option(None, _FLAGS[key], help=f"{what}, {_bounds(key, extra)}.")
 
+
 @app.command("scan")
 def scan(
     targets: list[str] = typer.Argument(

@@ -48,8 +48,10 @@ def _jsonl_observation(doc: object, default_probe: str) -> Observation:
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     channel, raw = doc.get("channel"), doc.get("raw")
-    if not isinstance(channel, str) or any(c in channel for c in "*?[") or not channels.is_known(
-        channel
+    if (
+        not isinstance(channel, str)
+        or any(c in channel for c in "*?[")
+        or not channels.is_known(channel)
     ):
         raise ValueError(f"unknown channel {channel!r} (see camscan/channels.py)")
     if not isinstance(raw, str):
@@ -65,8 +67,10 @@ def _jsonl_observation(doc: object, default_probe: str) -> Observation:
         mac = mac.strip().lower().replace("-", ":")
     probe = doc.get("probe", default_probe)
     fields = doc.get("fields", {})
-    if not isinstance(probe, str) or not isinstance(fields, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in fields.items()
+    if (
+        not isinstance(probe, str)
+        or not isinstance(fields, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
     ):
         raise ValueError("'probe' must be a string and 'fields' an object of strings")
     return Observation(channel, raw[:MAX_RAW_CHARS], probe, ip=ip, mac=mac, fields=dict(fields))
@@ -144,7 +148,8 @@ def _response_head(text: str, probe: str) -> list[Observation]:
     """An HTTP or RTSP response: status, one observation per header, header block, body."""
     is_rtsp = text.startswith("RTSP/")
     status_ch, header_ch, block_ch = (
-        (channels.RTSP_STATUS, channels.RTSP_HEADER, channels.RTSP_HEADERS) if is_rtsp
+        (channels.RTSP_STATUS, channels.RTSP_HEADER, channels.RTSP_HEADERS)
+        if is_rtsp
         else (channels.HTTP_STATUS, channels.HTTP_HEADER, channels.HTTP_HEADERS)
     )
     parts = re.split(r"\r?\n\r?\n", text, maxsplit=1)
@@ -188,8 +193,9 @@ def observations_from_banner(text: str, probe: str = "banner") -> list[Observati
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     headers = [m for ln in lines if (m := _HEADER_RE.fullmatch(ln))]
     if len(headers) == len(lines):
-        return [Observation(channels.HTTP_HEADER + m[1].lower(), m[2].strip(), probe)
-                for m in headers]
+        return [
+            Observation(channels.HTTP_HEADER + m[1].lower(), m[2].strip(), probe) for m in headers
+        ]
     return [Observation(channels.HTTP_HEADER + "server", lines[0], probe)]
 
 
@@ -198,8 +204,14 @@ def observations_from_banner(text: str, probe: str = "banner") -> list[Observati
 _FP_RESPONSE = re.compile(r'r\(([^,()]+),[0-9A-Fa-f]+,"((?:[^"\\]|\\.)*)"\)', re.DOTALL)
 _FP_ESCAPE = re.compile(rb"\\(x[0-9A-Fa-f]{2}|.)", re.DOTALL)
 _FP_CONTROL = {b"0": b"\x00", b"r": b"\r", b"n": b"\n", b"t": b"\t"}
-_RDN_KEYS = (("commonName", "CN"), ("organizationalUnitName", "OU"), ("organizationName", "O"),
-             ("localityName", "L"), ("stateOrProvinceName", "ST"), ("countryName", "C"))
+_RDN_KEYS = (
+    ("commonName", "CN"),
+    ("organizationalUnitName", "OU"),
+    ("organizationName", "O"),
+    ("localityName", "L"),
+    ("stateOrProvinceName", "ST"),
+    ("countryName", "C"),
+)
 
 
 def _fp_bytes(escaped: str) -> bytes:
@@ -240,16 +252,21 @@ def _script_observations(script: ET.Element, probe: str) -> list[Observation]:
         title = script.findtext("elem[@key='title']") or output
         return [Observation(channels.HTTP_TITLE, " ".join(title.split()), probe)]
     if sid == "http-server-header":
-        return [Observation(channels.HTTP_HEADER + "server", ln.strip(), probe)
-                for ln in output.splitlines() if ln.strip()]
+        return [
+            Observation(channels.HTTP_HEADER + "server", ln.strip(), probe)
+            for ln in output.splitlines()
+            if ln.strip()
+        ]
     if sid == "rtsp-methods" and output:
         return [Observation(channels.RTSP_HEADER + "public", " ".join(output.split()), probe)]
     if sid == "http-favicon" and (md5 := re.search(r"\b[0-9A-Fa-f]{32}\b", output)):
         return [Observation(channels.HTTP_FAVICON_MD5, md5[0].lower(), probe)]
     if sid == "ssl-cert":
-        return [Observation(ch, value, probe) for ch, key in
-                ((channels.TLS_SUBJECT, "subject"), (channels.TLS_ISSUER, "issuer"))
-                if (value := _cert_subject(script, key))]
+        return [
+            Observation(ch, value, probe)
+            for ch, key in ((channels.TLS_SUBJECT, "subject"), (channels.TLS_ISSUER, "issuer"))
+            if (value := _cert_subject(script, key))
+        ]
     return []
 
 
@@ -289,8 +306,9 @@ def _host_device(host: ET.Element) -> Device | None:
         return None
     device = Device(ip=ip, mac=mac, oui_vendor=vendor)
     if mac:
-        device.observations.append(Observation(channels.ARP_MAC, mac, "nmap",
-                                               fields={channels.FIELD_MAC: mac}))
+        device.observations.append(
+            Observation(channels.ARP_MAC, mac, "nmap", fields={channels.FIELD_MAC: mac})
+        )
     for port in host.findall("ports/port"):
         device.observations.extend(_port_observations(port))
     for obs in device.observations:
@@ -364,8 +382,7 @@ def devices_from_nmap_xml(source: Path | str | bytes | BinaryIO) -> list[Device]
                     if depth == 1:
                         if element.tag != "nmaprun":
                             raise IngestError(
-                                f"not nmap XML: root element is <{element.tag}>, "
-                                "expected <nmaprun>"
+                                f"not nmap XML: root element is <{element.tag}>, expected <nmaprun>"
                             )
                         root = element
                     continue
@@ -376,8 +393,10 @@ def devices_from_nmap_xml(source: Path | str | bytes | BinaryIO) -> list[Device]
                     _add_host(devices, element)
                 root.clear()  # the finished child and everything in it: memory stays flat
         except defusedxml.DefusedXmlException as e:
-            raise IngestError(f"nmap XML refused: {type(e).__name__} (entities, DTDs or "
-                              "external references are not allowed)") from None
+            raise IngestError(
+                f"nmap XML refused: {type(e).__name__} (entities, DTDs or "
+                "external references are not allowed)"
+            ) from None
         except ET.ParseError as e:
             raise IngestError(f"nmap XML is not well-formed: {e}") from None
         except RecursionError:

@@ -115,8 +115,9 @@ def _uuid_macs(obs: Observation) -> Iterable[Derived]:
             mac = mac_from_uuid(m.group())
             if mac and mac not in seen and len(seen) < MAX_CANDIDATES:
                 seen.add(mac)
-                yield Derived(Kind.MAC, mac, f"{where} (time-based: its node field is the MAC)",
-                              "uuid-mac")
+                yield Derived(
+                    Kind.MAC, mac, f"{where} (time-based: its node field is the MAC)", "uuid-mac"
+                )
 
 
 _LINK_LOCAL_RE = re.compile(r"\[?(fe80:[0-9a-fA-F:]+)")
@@ -141,8 +142,13 @@ def _eui64_macs(obs: Observation) -> Iterable[Derived]:
         mac = mac_from_eui64(m.group(1))
         if mac and mac not in seen and len(seen) < MAX_CANDIDATES:
             seen.add(mac)
-            yield Derived(Kind.MAC, mac, "the IPv6 link-local address in the ONVIF XAddrs "
-                          "(EUI-64: the MAC with ff:fe in the middle)", "eui64-mac")
+            yield Derived(
+                Kind.MAC,
+                mac,
+                "the IPv6 link-local address in the ONVIF XAddrs "
+                "(EUI-64: the MAC with ff:fe in the middle)",
+                "eui64-mac",
+            )
 
 
 _REPORTED_IN = {
@@ -171,8 +177,12 @@ def _tokens(text: str) -> list[str]:
     found: list[str] = []
     for m in _TOKEN_RE.finditer(text[:1024]):
         tok = m.group().strip("._/-")
-        if (any(c.isdigit() for c in tok) and any(c.isalpha() for c in tok)
-                and len(tok) <= MAX_VALUE_CHARS and tok not in found):
+        if (
+            any(c.isdigit() for c in tok)
+            and any(c.isalpha() for c in tok)
+            and len(tok) <= MAX_VALUE_CHARS
+            and tok not in found
+        ):
             found.append(tok)
         if len(found) >= MAX_CANDIDATES:
             break
@@ -184,7 +194,7 @@ def onvif_scopes(raw: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for scope in raw.split()[:64]:
         if scope.lower().startswith(_SCOPE_PREFIX):
-            kind, _, value = scope[len(_SCOPE_PREFIX):].partition("/")
+            kind, _, value = scope[len(_SCOPE_PREFIX) :].partition("/")
             text = " ".join(urllib.parse.unquote(value, errors="replace").split())
             if text:
                 out.append((kind.lower(), text))
@@ -194,17 +204,20 @@ def onvif_scopes(raw: str) -> list[tuple[str, str]]:
 def _scope_facts(obs: Observation) -> Iterable[Derived]:
     for kind, value in onvif_scopes(obs.raw):
         if kind == "hardware":
-            yield Derived(Kind.MODEL, value[:MAX_VALUE_CHARS], "the ONVIF hardware/ scope",
-                          "onvif-scope")
+            yield Derived(
+                Kind.MODEL, value[:MAX_VALUE_CHARS], "the ONVIF hardware/ scope", "onvif-scope"
+            )
         elif kind == "name":
             badge, _, rest = value.partition(" ")
-            yield Derived(Kind.BADGE, badge[:MAX_VALUE_CHARS], "the ONVIF name/ scope",
-                          "onvif-scope")
+            yield Derived(
+                Kind.BADGE, badge[:MAX_VALUE_CHARS], "the ONVIF name/ scope", "onvif-scope"
+            )
             for tok in _tokens(rest):
                 yield Derived(Kind.MODEL, tok, "the ONVIF name/ scope", "onvif-scope")
         elif kind in ("mfr", "manufacturer"):
-            yield Derived(Kind.BADGE, value[:MAX_VALUE_CHARS], f"the ONVIF {kind}/ scope",
-                          "onvif-scope")
+            yield Derived(
+                Kind.BADGE, value[:MAX_VALUE_CHARS], f"the ONVIF {kind}/ scope", "onvif-scope"
+            )
 
 
 _FIELD_WHERE = {
@@ -218,22 +231,26 @@ _FIELD_WHERE = {
 def _parser_fields(obs: Observation) -> Iterable[Derived]:
     """Model and serial the discovery parser read from a structured reply."""
     model_where, serial_where = _FIELD_WHERE[obs.channel]
-    for key, kind, where in ((channels.FIELD_MODEL, Kind.MODEL, model_where),
-                             ("model_number", Kind.MODEL, "the UPnP modelNumber"),
-                             (channels.FIELD_SERIAL, Kind.SERIAL, serial_where)):
+    for key, kind, where in (
+        (channels.FIELD_MODEL, Kind.MODEL, model_where),
+        ("model_number", Kind.MODEL, "the UPnP modelNumber"),
+        (channels.FIELD_SERIAL, Kind.SERIAL, serial_where),
+    ):
         value = obs.fields.get(key)
         if value and len(value) <= MAX_VALUE_CHARS:
             yield Derived(kind, value.strip(), where, "parser-field")
     if obs.channel == channels.DHIP_REPLY:
         for key in ("vendor", "manufacturer"):
             if value := obs.fields.get(key):
-                yield Derived(Kind.BADGE, value[:MAX_VALUE_CHARS], f'DHIP "{key.title()}"',
-                              "parser-field")
+                yield Derived(
+                    Kind.BADGE, value[:MAX_VALUE_CHARS], f'DHIP "{key.title()}"', "parser-field"
+                )
 
 
 def _upnp_manufacturer(obs: Observation) -> Iterable[Derived]:
-    yield Derived(Kind.BADGE, obs.raw[:MAX_VALUE_CHARS].strip(), "the UPnP manufacturer",
-                  "upnp-manufacturer")
+    yield Derived(
+        Kind.BADGE, obs.raw[:MAX_VALUE_CHARS].strip(), "the UPnP manufacturer", "upnp-manufacturer"
+    )
 
 
 _INSTANCE_MAC_RE = re.compile(r" - ([0-9A-Fa-f]{12})$")  # "AXIS M3045-V - ACCC8E123456"
@@ -244,21 +261,25 @@ def _mdns_instance(obs: Observation) -> Iterable[Derived]:
     label = obs.raw.split("._", 1)[0]
     badge, _, rest = label.partition(" ")
     if rest:
-        yield Derived(Kind.BADGE, badge[:MAX_VALUE_CHARS], "the mDNS instance name", "mdns-name",
-                      mention=True)
+        yield Derived(
+            Kind.BADGE, badge[:MAX_VALUE_CHARS], "the mDNS instance name", "mdns-name", mention=True
+        )
     for tok in _tokens(label):
         yield Derived(Kind.MODEL, tok, "the mDNS instance name", "mdns-name", mention=True)
     if (m := _INSTANCE_MAC_RE.search(label)) and (mac := normalise_mac(m.group(1))):
-        yield Derived(Kind.MAC, mac, "the mDNS instance name (reported by the device)",
-                      "mdns-name")
+        yield Derived(Kind.MAC, mac, "the mDNS instance name (reported by the device)", "mdns-name")
 
 
 def _mdns_txt_macs(obs: Observation) -> Iterable[Derived]:
     for pair in obs.raw.split()[:32]:
         key, sep, value = pair.partition("=")
         if sep and key.lower() in _TXT_MAC_KEYS and (mac := normalise_mac(value)):
-            yield Derived(Kind.MAC, mac, f"the mDNS TXT record {key}= (reported by the device)",
-                          "mdns-txt-mac")
+            yield Derived(
+                Kind.MAC,
+                mac,
+                f"the mDNS TXT record {key}= (reported by the device)",
+                "mdns-txt-mac",
+            )
 
 
 def _mdns_target(obs: Observation) -> Iterable[Derived]:
@@ -273,11 +294,23 @@ def _title_models(obs: Observation) -> Iterable[Derived]:
 
 
 DECODERS: tuple[Decoder, ...] = (
-    Decoder("uuid-mac", (channels.WSD_EPR, channels.SADP_REPLY, channels.SSDP_USN,
-                         channels.UPNP_MANUFACTURER, channels.UPNP_MODEL), _uuid_macs),
+    Decoder(
+        "uuid-mac",
+        (
+            channels.WSD_EPR,
+            channels.SADP_REPLY,
+            channels.SSDP_USN,
+            channels.UPNP_MANUFACTURER,
+            channels.UPNP_MODEL,
+        ),
+        _uuid_macs,
+    ),
     Decoder("eui64-mac", (channels.WSD_XADDRS,), _eui64_macs),
-    Decoder("reported-mac", (channels.SADP_REPLY, channels.DHIP_REPLY, channels.DVRIP_REPLY,
-                             channels.WSD_SCOPES), _reported_macs),
+    Decoder(
+        "reported-mac",
+        (channels.SADP_REPLY, channels.DHIP_REPLY, channels.DVRIP_REPLY, channels.WSD_SCOPES),
+        _reported_macs,
+    ),
     Decoder("onvif-scope", (channels.WSD_SCOPES,), _scope_facts),
     Decoder("parser-field", tuple(_FIELD_WHERE), _parser_fields),
     Decoder("upnp-manufacturer", (channels.UPNP_MANUFACTURER,), _upnp_manufacturer),
@@ -304,8 +337,11 @@ def derive(obs: Observation, decoders: Iterable[Decoder] | None = None) -> list[
     """Every fact the decoders (default: DECODERS) read out of one observation, no repeats."""
     found: list[Derived] = []
     seen: set[tuple[Kind, str]] = set()
-    chosen = decoders_for(obs.channel) if decoders is None else [
-        d for d in decoders if d.reads(obs.channel)]
+    chosen = (
+        decoders_for(obs.channel)
+        if decoders is None
+        else [d for d in decoders if d.reads(obs.channel)]
+    )
     for decoder in chosen:
         for fact in decoder.decode(obs):
             key = (fact.kind, fact.value.lower())

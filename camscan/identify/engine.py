@@ -60,8 +60,11 @@ def _fact_evidence(obs: Observation, facts: dict[str, str]) -> Evidence:
 
 # A MAC a device reports, or one decoded from another value, can be spoofed: it counts one
 # strength lower than a MAC seen on the wire. So does a fact only mentioned in free text.
-_REPORTED_STRENGTH = {Strength.STRONG: Strength.MEDIUM, Strength.MEDIUM: Strength.WEAK,
-                      Strength.WEAK: Strength.WEAK}
+_REPORTED_STRENGTH = {
+    Strength.STRONG: Strength.MEDIUM,
+    Strength.MEDIUM: Strength.WEAK,
+    Strength.WEAK: Strength.WEAK,
+}
 
 
 def wire_mac(device: Device) -> str | None:

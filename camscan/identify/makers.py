@@ -115,6 +115,7 @@ def expand_listed(names: str | list[str]) -> list[str]:
                 out.append(slug)
     return out
 
+
 # Brand spellings seen on the wire, keyed by their letters and digits only, lowercased.
 _BADGE_SPELLINGS: dict[str, str] = {
     "ezviz": "EZVIZ",
@@ -133,8 +134,25 @@ _BADGE_SPELLINGS: dict[str, str] = {
 # Placeholders devices report instead of a brand (DHIP "Vendor":"Private"/"General").
 # Placeholders and device-class words that devices put where a brand would go (ONVIF name/IPC).
 _NOT_BADGES = frozenset(
-    {"", "private", "general", "generic", "none", "null", "unknown", "onvif", "ipc", "nvr",
-     "dvr", "xvr", "ipcamera", "camera", "networkcamera", "webcam", "ptz"}
+    {
+        "",
+        "private",
+        "general",
+        "generic",
+        "none",
+        "null",
+        "unknown",
+        "onvif",
+        "ipc",
+        "nvr",
+        "dvr",
+        "xvr",
+        "ipcamera",
+        "camera",
+        "networkcamera",
+        "webcam",
+        "ptz",
+    }
 )
 
 

@@ -36,8 +36,20 @@ from camscan.model import Evidence, Observation, Strength
 MAX_SEARCH_CHARS = 65536
 MAX_EVIDENCE_RAW = 240
 RULE_KEYS = frozenset(
-    {"id", "maker", "badge", "strength", "description", "source", "same_probe", "all_of",
-     "any_of", "none_of", "examples", "counter_examples"}
+    {
+        "id",
+        "maker",
+        "badge",
+        "strength",
+        "description",
+        "source",
+        "same_probe",
+        "all_of",
+        "any_of",
+        "none_of",
+        "examples",
+        "counter_examples",
+    }
 )
 
 
@@ -51,8 +63,10 @@ class Condition:
     pattern: re.Pattern[str]
 
     def matches(self, obs: Observation) -> bool:
-        return (fnmatch.fnmatchcase(obs.channel, self.channel)
-                and self.pattern.search(obs.raw[:MAX_SEARCH_CHARS]) is not None)
+        return (
+            fnmatch.fnmatchcase(obs.channel, self.channel)
+            and self.pattern.search(obs.raw[:MAX_SEARCH_CHARS]) is not None
+        )
 
     def text(self) -> str:
         return f"{self.channel} ~ {self.pattern.pattern}"
@@ -132,8 +146,11 @@ def _conditions(value: object, key: str, regex: RegexFn) -> tuple[Condition, ...
         raise RuleInvalid(f"'{key}' must be a list of {{ channel, pattern }} tables")
     out = []
     for i, item in enumerate(value):
-        if (not isinstance(item, dict) or set(item) != {"channel", "pattern"}
-                or not isinstance(item["channel"], str)):
+        if (
+            not isinstance(item, dict)
+            or set(item) != {"channel", "pattern"}
+            or not isinstance(item["channel"], str)
+        ):
             raise RuleInvalid(f"{key}[{i}] must be a table with exactly 'channel' and 'pattern'")
         out.append(Condition(item["channel"], regex(item["pattern"], f"{key}[{i}].pattern")))
     return tuple(out)
@@ -143,12 +160,16 @@ def _devices(value: object, key: str, required: bool) -> tuple[tuple[Observation
     if value is None and not required:
         return ()
     if not isinstance(value, list) or (required and not value):
-        raise RuleInvalid(f"'{key}' must be a {'non-empty ' if required else ''}list of tables "
-                          "mapping channel names to raw values (one device each)")
+        raise RuleInvalid(
+            f"'{key}' must be a {'non-empty ' if required else ''}list of tables "
+            "mapping channel names to raw values (one device each)"
+        )
     out = []
     for i, item in enumerate(value):
-        if not isinstance(item, dict) or not item or not all(
-            isinstance(k, str) and isinstance(v, str | list) for k, v in item.items()
+        if (
+            not isinstance(item, dict)
+            or not item
+            or not all(isinstance(k, str) and isinstance(v, str | list) for k, v in item.items())
         ):
             raise RuleInvalid(f"{key}[{i}] must map channel names to raw values")
         obs: list[Observation] = []
@@ -161,8 +182,13 @@ def _devices(value: object, key: str, required: bool) -> tuple[tuple[Observation
     return tuple(out)
 
 
-def parse_rule(path: Path, table: dict[str, Any], known_makers: set[str], regex: RegexFn,
-               channel_ok: Callable[[str], bool]) -> Rule:
+def parse_rule(
+    path: Path,
+    table: dict[str, Any],
+    known_makers: set[str],
+    regex: RegexFn,
+    channel_ok: Callable[[str], bool],
+) -> Rule:
     """One [[rule]] table; raises RuleInvalid with one line naming the problem."""
     unknown = set(table) - RULE_KEYS
     if unknown:
@@ -183,8 +209,13 @@ def parse_rule(path: Path, table: dict[str, Any], known_makers: set[str], regex:
     if badge is not None and not isinstance(badge, str):
         raise RuleInvalid("'badge' must be a string")
     rule = Rule(
-        id=table["id"], maker=table["maker"], strength=strength, badge=badge,
-        description=table["description"], source=table["source"], same_probe=same_probe,
+        id=table["id"],
+        maker=table["maker"],
+        strength=strength,
+        badge=badge,
+        description=table["description"],
+        source=table["source"],
+        same_probe=same_probe,
         all_of=_conditions(table.get("all_of"), "all_of", regex),
         any_of=_conditions(table.get("any_of"), "any_of", regex),
         none_of=_conditions(table.get("none_of"), "none_of", regex),

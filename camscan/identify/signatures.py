@@ -34,8 +34,20 @@ NMAP_SERVICE = channels.NMAP_SERVICE
 
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9_-]+)+")
 _SIGNATURE_KEYS = frozenset(
-    {"id", "channel", "pattern", "all_of", "capture", "maker", "badge", "strength",
-     "description", "source", "examples", "counter_examples"}
+    {
+        "id",
+        "channel",
+        "pattern",
+        "all_of",
+        "capture",
+        "maker",
+        "badge",
+        "strength",
+        "description",
+        "source",
+        "examples",
+        "counter_examples",
+    }
 )
 
 
@@ -206,12 +218,16 @@ class SignatureDB:
     def counter_example_clashes(self, sig: Signature) -> list[str]:
         """Counter-examples of `sig` that a signature naming the same maker matches."""
         problems: list[str] = []
-        same_maker = [s for s in self.signatures
-                      if s.maker == sig.maker and channels_overlap(s.channel, sig.channel)]
+        same_maker = [
+            s
+            for s in self.signatures
+            if s.maker == sig.maker and channels_overlap(s.channel, sig.channel)
+        ]
         for value in sig.counter_examples:
             problems.extend(
                 f"counter_example {value[:60]!r} matches {other.id}"
-                for other in same_maker if other is not sig and other.search(value) is not None
+                for other in same_maker
+                if other is not sig and other.search(value) is not None
             )
         return problems
 
@@ -345,8 +361,10 @@ def _regex(value: object, key: str) -> re.Pattern[str]:
         raise _Invalid(f"'{key}' is not a valid regex: {e}") from None
     bad = set(compiled.groupindex) - CAPTURE_NAMES
     if bad:
-        raise _Invalid(f"'{key}' has unknown capture names {sorted(bad)} "
-                       f"(use {', '.join(sorted(CAPTURE_NAMES))})")
+        raise _Invalid(
+            f"'{key}' has unknown capture names {sorted(bad)} "
+            f"(use {', '.join(sorted(CAPTURE_NAMES))})"
+        )
     return compiled
 
 
@@ -415,8 +433,9 @@ def _examples(value: object) -> tuple[Example, ...]:
             raise _Invalid(f"examples[{i}] must be a string or a table with a 'value' string")
         expect = {k: v for k, v in item.items() if k != "value"}
         if set(expect) - CAPTURE_NAMES or not all(isinstance(v, str) for v in expect.values()):
-            raise _Invalid(f"examples[{i}] may only declare string captures "
-                           f"{', '.join(sorted(CAPTURE_NAMES))}")
+            raise _Invalid(
+                f"examples[{i}] may only declare string captures {', '.join(sorted(CAPTURE_NAMES))}"
+            )
         out.append(Example(item["value"], expect))
     return tuple(out)
 

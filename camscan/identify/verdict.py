@@ -38,8 +38,9 @@ class _Tally:
             return
         self.signatures.add(ev.signature_id)
         self.sources.add(source)
-        {Strength.STRONG: self.strong, Strength.MEDIUM: self.medium,
-         Strength.WEAK: self.weak}[ev.strength].add(ev.signature_id)
+        {Strength.STRONG: self.strong, Strength.MEDIUM: self.medium, Strength.WEAK: self.weak}[
+            ev.strength
+        ].add(ev.signature_id)
 
     def key(self) -> tuple[int, int, int]:
         return len(self.strong), len(self.medium), len(self.weak)
@@ -48,8 +49,11 @@ class _Tally:
         return bool(self.strong or self.medium)
 
     def counts_text(self) -> str:
-        parts = [f"{n} {name}" for n, name in zip(self.key(), ("strong", "medium", "weak"),
-                                                    strict=True) if n]
+        parts = [
+            f"{n} {name}"
+            for n, name in zip(self.key(), ("strong", "medium", "weak"), strict=True)
+            if n
+        ]
         return ", ".join(parts)
 
 

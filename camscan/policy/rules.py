@@ -191,9 +191,7 @@ def _judge(device: Device, placed: Placement, policy: PolicySettings) -> tuple[F
     if v.maker is None:
         finding = dataclasses.replace(
             finding,
-            rationale=(
-                f"No maker identified {where} ({_pieces(len(v.evidence))}); not flagged."
-            ),
+            rationale=(f"No maker identified {where} ({_pieces(len(v.evidence))}); not flagged."),
         )
         return finding, ""
     if v.maker not in policy.listed_makers:

@@ -108,13 +108,12 @@ def dojo_document(result: ScanResult, policy: PolicySettings | None = None) -> d
     streamed = Contract(result)
     contract = streamed.head
     run = contract["run"]
-    listed = [
-        d for d in streamed.devices(observations=False) if d["maker"] in policy.listed_makers
-    ]
+    listed = [d for d in streamed.devices(observations=False) if d["maker"] in policy.listed_makers]
     partial = " PARTIAL RUN: devices may be missing." if run["partial"] else ""
     return {
-        "name": f"camscan {', '.join(run['targets']) or 'import'} {run['started_at'] or ''}"
-        .strip(),
+        "name": (
+            f"camscan {', '.join(run['targets']) or 'import'} {run['started_at'] or ''}".strip()
+        ),
         "version": contract["tool"]["version"],
         "description": (
             f"camscan scan from {run.get('scanner_host') or 'an unrecorded host'}: "

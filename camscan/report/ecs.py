@@ -31,9 +31,7 @@ def ecs_mac(mac: str | None) -> list[str]:
 def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
-    )
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def device_event(device: dict[str, Any], contract: dict[str, Any]) -> dict[str, Any]:

@@ -249,7 +249,7 @@ _SLICE = 1 << 20
 
 
 def _joined(chunks: Iterator[str]) -> str:
-    """"".join(chunks), as Template.render does, joined 4,096 at a time: a 65,000-device page
+    """ "".join(chunks), as Template.render does, joined 4,096 at a time: a 65,000-device page
     is ~10 million small chunks, ~900 MB as one list, against ~230 MB for the page."""
     pieces: list[str] = []
     batch: list[str] = []

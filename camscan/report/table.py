@@ -290,9 +290,7 @@ def write_table(
             console.print(_block(device, console.width))
         if unknown:
             ips = "  ".join(printable(d["ip"]) for d in unknown)
-            console.print(
-                Text(f"No maker identified, no evidence ({len(unknown)}): {ips}", "dim")
-            )
+            console.print(Text(f"No maker identified, no evidence ({len(unknown)}): {ips}", "dim"))
     outside = contract["out_of_scope"]
     if outside:
         listed = "  ".join(

@@ -33,9 +33,7 @@ def _value(line: str, start: int) -> tuple[Any, bool]:
     return value, rest == ","
 
 
-def read_layout(
-    lines: Iterable[str], record: Callable[[str, int, Any], Any]
-) -> dict[str, Any]:
+def read_layout(lines: Iterable[str], record: Callable[[str, int, Any], Any]) -> dict[str, Any]:
     """The top-level object; each record of a list is handed to `record(key, index, value)` as
     it is read and what that returns is kept (the parsed record can then be freed)."""
     it = (line[:-1] if line.endswith("\n") else line for line in lines)

@@ -44,6 +44,7 @@ class ResultFileError(DataError):
 
 _LATEST_TIMESTAMP = 32503680000.0  # 3000-01-01T00:00:00Z
 
+
 class _Obj:
     """Typed access to one JSON object; `where` names it in error messages."""
 
