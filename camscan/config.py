@@ -117,34 +117,42 @@ class Config:
 
 MAX_CONFIG_BYTES = 16 << 20  # a camscan.toml of 20,000 segments is about 1.5 MiB
 MAX_TOML_DEPTH = 32  # tables/arrays nested deeper than any camscan.toml needs
+MAX_KEY_PARTS = 32  # a dotted key (a.b.c) of more parts than any camscan.toml needs
+MAX_ENTRIES = 500_000  # keys and array items: 20,000 segments need about 100,000
+# What shapes a TOML document, strings and comments skipped whole (a bracket or a dot inside
+# them is text): tomllib's time and memory grow with nesting, dotted parts and entries before
+# it can say anything (a key dotted 100,000 deep took 23.5 GB), so they are counted first.
+_TOKENS = re.compile(
+    r'"""(?:[^\\]|\\.)*?"""|\'\'\'.*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*'
+    r"|[\[\]{}.=,\n]",
+    re.DOTALL,
+)
 
 
-def _nesting(text: str) -> int:
-    """Deepest bracket/brace nesting outside strings and comments, cheaply and without
-    recursion: tomllib recurses per level, so a 900-deep value would end in RecursionError."""
-    depth = deepest = 0
-    quote = ""
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\" and quote == '"':
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "\"'":
-            quote = c
-        elif c == "#":
-            end = text.find("\n", i)
-            i = len(text) if end < 0 else end
-            continue
-        elif c in "[{":
+def _shape_problem(text: str) -> str | None:
+    """Why the document is too deep, too dotted or too long for a camscan.toml, or None;
+    one pass without recursion (tomllib recurses per level: 900 deep is a RecursionError)."""
+    depth = deepest = dots = most_dots = entries = 0
+    for match in _TOKENS.finditer(text):
+        c = match.group()
+        if c in "[{":
             depth += 1
             deepest = max(deepest, depth)
         elif c in "]}":
             depth = max(0, depth - 1)
-        i += 1
-    return deepest
+        elif c == ".":  # a key part, or a float's point (one per value: far under the bound)
+            dots += 1
+            most_dots = max(most_dots, dots)
+        elif c in "=,\n":
+            entries += c != "\n"
+            dots = 0
+    if deepest > MAX_TOML_DEPTH:
+        return f"nested over {MAX_TOML_DEPTH} deep"
+    if most_dots >= MAX_KEY_PARTS:
+        return f"a dotted key of over {MAX_KEY_PARTS} parts"
+    if entries > MAX_ENTRIES:
+        return f"over {MAX_ENTRIES:,} entries"
+    return None
 
 
 def load_config(path: Path) -> Config:
@@ -158,8 +166,8 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: cannot read: {e}") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES >> 20} MiB; not a camscan.toml")
-    if _nesting(text) > MAX_TOML_DEPTH:
-        raise ConfigError(f"{path}: not valid TOML for camscan: nested over {MAX_TOML_DEPTH} deep")
+    if problem := _shape_problem(text):
+        raise ConfigError(f"{path}: not valid TOML for camscan: {problem}")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -224,6 +224,43 @@ def test_toml_nested_900_deep_is_a_one_line_config_error(tmp_path: Path) -> None
         load_config(path)
 
 
+def test_a_key_dotted_100000_deep_is_one_line_exit_2_in_bounded_memory(tmp_path: Path) -> None:
+    """Issue 25: a 200 KB camscan.toml holding one key dotted 100,000 deep made `config check`
+    grow to 23.5 GB (tomllib builds the path before it can say anything): the parts are counted
+    first. Memory is measured as the child's peak RSS (the issue's bound: 100 MB)."""
+    import resource
+    import subprocess
+    import sys
+
+    path = tmp_path / "dotted.toml"
+    path.write_text("x" + ".a" * 99_999 + " = 1\n", encoding="utf-8")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    r = subprocess.run(
+        [sys.executable, "-m", "camscan", "config", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "dotted key of over 32 parts" in r.stderr
+    assert peak_kb < 100 * 1024 or peak_kb == before  # (a larger earlier child: not ours)
+    # Dots inside strings and comments are text; a float is one value, not a key.
+    ok = tmp_path / "ok.toml"
+    name = "s." * 40
+    ok.write_text(
+        f'# a.b.c.d\n[scan]\nrate = 1.5\n[[segment]]\nname = "{name}"\n'
+        'cidrs = ["198.18.0.0/24"]\nzone = "core"\n'
+    )
+    from camscan.config import ConfigError, load_config
+
+    assert load_config(ok).segments[0].name == name
+    many = tmp_path / "many.toml"
+    many.write_text("[scan]\ntargets = [" + "1," * 600_000 + "]\n")
+    with pytest.raises(ConfigError, match="over 500,000 entries"):
+        load_config(many)
+
+
 def _segments_toml(cidrs: list[str]) -> dict[str, object]:
     return {
         "segment": [{"name": f"s{n}", "cidrs": [c], "zone": "general"} for n, c in enumerate(cidrs)]
