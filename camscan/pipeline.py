@@ -304,8 +304,11 @@ def _attach(outcome: ProbeOutcome, devices: list[Device], run: ScanRun) -> None:
         (dev.probe_errors if dev else run.errors).append(err)
 
 
-def identify_verdicts(devices: list[Device], data: IdentifyData) -> tuple[Identified, ...]:
-    """identify's stage: one Identified value per device, in order; changes no device."""
+def identify_verdicts(
+    devices: list[Device], data: IdentifyData, listed: frozenset[str] | None = None
+) -> tuple[Identified, ...]:
+    """identify's stage: one Identified value per device, in order; changes no device.
+    `listed`: the configured [policy] listed_makers, which win a tie (None: the default)."""
     from camscan.identify.engine import identify_device
     from camscan.identify.oui import display_vendor
 
@@ -313,7 +316,7 @@ def identify_verdicts(devices: list[Device], data: IdentifyData) -> tuple[Identi
     for dev in devices:
         verdict, error = None, None
         try:
-            verdict = identify_device(dev, data.signatures, data.ouis)
+            verdict = identify_device(dev, data.signatures, data.ouis, listed)
         except Exception as e:  # one bad device must not lose the others
             error = ProbeError.caught("identify", dev.ip, e)
         vendor = display_vendor(dev.mac) if dev.mac else None
@@ -334,8 +337,13 @@ def apply_verdicts(devices: list[Device], identified: tuple[Identified, ...], ru
             dev.oui_vendor = ident.oui_vendor
 
 
-def identify_devices(devices: list[Device], run: ScanRun, data: IdentifyData | None = None) -> None:
-    apply_verdicts(devices, identify_verdicts(devices, data or IdentifyData.load()), run)
+def identify_devices(
+    devices: list[Device],
+    run: ScanRun,
+    data: IdentifyData | None = None,
+    listed: frozenset[str] | None = None,
+) -> None:
+    apply_verdicts(devices, identify_verdicts(devices, data or IdentifyData.load(), listed), run)
 
 
 def _device_errors_to_devices(run: ScanRun, devices: list[Device]) -> None:
@@ -394,7 +402,8 @@ def scan(
         _attach(outcome, devices, run)
     clock = time.monotonic()
     progress.stage("identify", len(devices))
-    identified = identify_verdicts(devices, data)  # bounded CPU work: runs even after a signal
+    listed = frozenset(req.config.policy.listed_makers)  # a tie goes to a maker the user lists
+    identified = identify_verdicts(devices, data, listed)  # bounded CPU: runs after a signal too
     apply_verdicts(devices, identified, run)
     lap("identify")
     if req.stop.stopped and run.stopped is None:  # the signal came after the probe stages

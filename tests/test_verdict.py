@@ -254,3 +254,13 @@ def test_hikvision_mac_and_sadp_are_hikvision_with_model() -> None:
         None,
     )
     assert v.summary == "Hikvision-made, model DS-2CD2385G1-I (high confidence: 2 strong)"
+
+
+def test_tie_goes_to_the_configured_listed_makers_not_the_default_ones() -> None:
+    """Equal evidence for two makers: the one [policy] listed_makers names wins, whatever the
+    vocabulary's default list says (issue 20: the tie-break read only the default)."""
+    tied = [ev("hikvision", "medium", "a"), ev("axis", "medium", "b")]
+    assert decide(tied).maker == "hikvision"  # default listed: Hikvision, not Axis
+    assert decide(tied, frozenset({"axis"})).maker == "axis"
+    assert decide(tied, frozenset({"axis"})).conflicts == ["hikvision"]
+    assert decide(tied, frozenset()).maker == "axis"  # nobody listed: by name

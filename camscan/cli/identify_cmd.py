@@ -127,7 +127,7 @@ def _classify_and_report(
     for line in (skipped or [])[:1000]:
         run.errors.append(ProbeError(probe, None, line, ProbeKind.MALFORMED))
     run.partial = bool(skipped)
-    identify_devices(devices, run)
+    identify_devices(devices, run, listed=frozenset(cfg.policy.listed_makers))
     result = ScanResult(run=run, devices=devices, segments=list(cfg.segments))
     apply_policy(result, cfg)
     code = exit_code_for_result(result, fail_on)

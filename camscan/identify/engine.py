@@ -147,5 +147,11 @@ def device_evidence(device: Device, sigs: SignatureDB, ouis: OuiSource | None) -
     return found
 
 
-def identify_device(device: Device, sigs: SignatureDB, ouis: OuiSource | None) -> Verdict:
-    return decide(device_evidence(device, sigs, ouis))
+def identify_device(
+    device: Device,
+    sigs: SignatureDB,
+    ouis: OuiSource | None,
+    listed: frozenset[str] | None = None,
+) -> Verdict:
+    """`listed`: the configured listed makers, preferred on a tie (None: the default ones)."""
+    return decide(device_evidence(device, sigs, ouis), listed)

@@ -86,14 +86,18 @@ def _by_strength(evidence: list[Evidence]) -> list[Evidence]:
     return sorted(evidence, key=lambda ev: _RANK[ev.strength])
 
 
-def decide(evidence: list[Evidence]) -> Verdict:
+def decide(evidence: list[Evidence], listed: frozenset[str] | None = None) -> Verdict:
+    """The verdict over `evidence`. On an exact tie the maker the policy lists wins (`listed`:
+    the configured [policy] listed_makers; None: the vocabulary's default), so a tie never
+    hides a maker the user asked about behind one they did not."""
+    prefer = makers.LISTED if listed is None else listed
     tallies: dict[str, _Tally] = {}
     for ev in _by_strength(evidence):
         if ev.maker is not None and ev.maker != "generic":
             tallies.setdefault(ev.maker, _Tally()).add(ev)
     deciding = sorted(
         (m for m, t in tallies.items() if t.decides()),
-        key=lambda m: (tuple(-n for n in tallies[m].key()), m not in makers.LISTED, m),
+        key=lambda m: (tuple(-n for n in tallies[m].key()), m not in prefer, m),
     )
     verdict = Verdict(evidence=list(evidence))
     winner = deciding[0] if deciding else None
