@@ -101,6 +101,48 @@ class Identified:
     error: ProbeError | None = None
 
 
+class ExposureStatus(enum.StrEnum):
+    """What the firmware version says, worst first. Never "safe": only what is known."""
+
+    KEV = "kev"  # affected by a CVE on CISA's Known Exploited Vulnerabilities list
+    AFFECTED = "affected"  # affected by a known CVE not on the KEV list
+    NONE = "none"  # no known advisory for this version
+    UNKNOWN = "unknown"  # no version heard, or one camscan cannot read or place
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CveHit:
+    """One CVE an advisory row says this device's firmware is affected by, and why."""
+
+    cve: str
+    advisory: str  # the advisory row id (signatures/advisories/*.toml)
+    title: str
+    severity: str  # critical, high, medium, low (from the advisory data)
+    cvss: float | None
+    fixed: str  # "2.800.0000000.29.R.210630", or what the source says instead
+    source: str  # where the affected range comes from
+    kev: bool = False
+    kev_added: str | None = None  # KEV dateAdded, YYYY-MM-DD
+    kev_due: str | None = None  # KEV dueDate
+    kev_action: str | None = None  # KEV requiredAction
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Exposure:
+    """The firmware verdict for one device: status, the one-line verdict, and its evidence."""
+
+    status: ExposureStatus
+    summary: str  # "known exploited (KEV): CVE-2021-36260, fixed in ..."
+    version: str | None = None  # the firmware version as heard
+    hits: tuple[CveHit, ...] = ()
+    note: str = ""  # why unknown, or what was compared
+
+    @property
+    def kev(self) -> bool:
+        return self.status is ExposureStatus.KEV
+
+
 @dataclasses.dataclass(slots=True)
 class Device:
     ip: str
@@ -114,6 +156,7 @@ class Device:
     observations: list[Observation] = dataclasses.field(default_factory=list)
     verdict: Verdict = dataclasses.field(default_factory=Verdict)
     probe_errors: list[ProbeError] = dataclasses.field(default_factory=list)
+    exposure: Exposure | None = None  # firmware advisories; None until matched
 
 
 @dataclasses.dataclass(slots=True)

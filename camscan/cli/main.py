@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "demo_cmd",
     "lab_cmd",
     "commands",
+    "advisories_cmd",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"camscan.cli.{_name}")
