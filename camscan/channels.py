@@ -50,6 +50,11 @@ SSDP_SERVER = "ssdp.header.server"
 SSDP_USN = "ssdp.usn"
 UPNP_MANUFACTURER = "upnp.manufacturer"
 UPNP_MODEL = "upnp.model"
+# Heard passively (camscan listen / import of a capture): what a device asked for itself
+DHCP_HOSTNAME = "dhcp.hostname"  # raw: option 12 of the device's own DHCP request
+DHCP_VENDOR_CLASS = "dhcp.vendor_class"  # raw: option 60, e.g. "udhcp 1.20.2"
+DHCP_PARAMS = "dhcp.params"  # raw: option 55 as decimal codes, comma-separated: "1,3,6,12,15"
+DNS_QUERY = "dns.query"  # raw: a name the device looked up, lowercase, no trailing dot
 NMAP_SERVICE = "nmap.service"  # raw: product/version/extrainfo of an imported nmap -sV result
 
 # Facts camscan.identify.derive reads out of other values; signatures match them like any channel.

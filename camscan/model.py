@@ -14,9 +14,10 @@ from typing import Any
 
 from camscan.errors import ProbeKind, kind_of
 
-SCHEMA_VERSION = "1.4"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
+SCHEMA_VERSION = "1.5"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
 # run.scanner_host and run.data_versions; 1.3 devices[].device_id; 1.4 verdict, run.coverage,
-# run.not_covered, run.stopped, run.warnings, out_of_scope, segment interfaces, segment_by
+# run.not_covered, run.stopped, run.warnings, out_of_scope, segment interfaces, segment_by;
+# 1.5 coverage method "passive" (listen, import of a capture) and the dhcp.*/dns.* channels
 HIGH_CONFIDENCE = 0.85  # verdict confidence labels: "high" from here,
 MEDIUM_CONFIDENCE = 0.7  # "medium" from here (the default floor for flagging), "low" below
 
@@ -195,7 +196,7 @@ class Coverage:
 
     target: str  # the target network as scanned (CIDR)
     network: str  # this part of it (CIDR)
-    method: str  # "arp", "l3", "nmap" (l3 with --engine nmap) or "none"
+    method: str  # "arp", "l3", "nmap" (l3 with --engine nmap), "none" or "passive" (heard only)
     interface: str | None = None
     segments: list[str] = dataclasses.field(default_factory=list)  # configured segments in it
     planned: int = 0  # addresses camscan planned to probe here

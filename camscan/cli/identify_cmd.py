@@ -1,8 +1,12 @@
-"""`camscan identify` (observations you already have) and `camscan import` (nmap -sV XML)."""
+"""`camscan identify` (observations you already have) and `camscan import` (nmap -sV XML, or a
+pcap/pcapng capture: camscan/cli/passive_cmd.py)."""
 
 from __future__ import annotations
 
+import io
 import sys
+import typing
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -17,7 +21,7 @@ from camscan.cli.options import (
     output_option,
     path_or_stdin,
 )
-from camscan.model import Device
+from camscan.model import Device, ScanRun
 
 
 @app.command("identify")
@@ -71,23 +75,70 @@ def identify(
 @app.command("import")
 def import_nmap(
     xml: str = typer.Argument(
-        ..., metavar="FILE", help="nmap XML output (nmap -sV -oX FILE); '-' for standard input."
+        ...,
+        metavar="FILE",
+        help="nmap XML output (nmap -sV -oX FILE), or a pcap/pcapng capture (read passively: "
+        "the type is told from the file's first bytes); '-' for standard input.",
     ),
     fmt: str = format_option(),
     output: list[str] = output_option(),
     config: Path = config_option(),
     fail_on: str = fail_on_option(),
     excel: bool = excel_option(),
+    db: str = typer.Option(
+        None, "--db", help="Store the run in this database (as scan --db; default: not stored)."
+    ),
+    site: str = typer.Option(None, "--site", help="Site the stored run belongs to."),
 ) -> None:
-    """Check existing nmap scan data for Hikvision and Dahua devices.
+    """Check existing nmap scan data, or a packet capture, for Hikvision and Dahua devices.
 
-    Exit codes as for `camscan scan`: 1 when a finding reaches --fail-on, else 0.
+    A capture is read passively and is never exhaustive: the result is partial (exit 3) unless
+    a finding fails it first (exit 1).
     """
     from camscan.discovery.ingest import devices_from_nmap_xml
 
     path = path_or_stdin(xml)
-    devices = devices_from_nmap_xml(path if path else sys.stdin.buffer)  # streamed either way
-    _classify_and_report(devices, "import", fmt, output, config, fail_on, excel)
+    stream = _open_input(path)
+    with stream:
+        if _is_capture(stream):
+            from camscan.cli.passive_cmd import import_capture
+
+            import_capture(stream, xml, fmt, output, config, fail_on, excel, db, site)
+        devices = devices_from_nmap_xml(stream)  # streamed either way
+    _classify_and_report(
+        devices, "import", fmt, output, config, fail_on, excel, store=True, db=db, site=site
+    )
+
+
+def _open_input(path: Path | None) -> typing.BinaryIO:
+    if path is None:
+        return typing.cast(typing.BinaryIO, io.BufferedReader(_Unclosed(sys.stdin.buffer)))
+    try:
+        return path.open("rb")
+    except OSError as e:
+        fail(f"cannot read {path}: {e.strerror or e}")
+
+
+class _Unclosed(io.RawIOBase):
+    """Standard input, read through a buffer that can peek, and left open for its owner."""
+
+    def __init__(self, raw: typing.BinaryIO) -> None:
+        self.raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.raw.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _is_capture(stream: typing.BinaryIO) -> bool:
+    from camscan.discovery.passive.pcapio import capture_kind
+
+    peek = getattr(stream, "peek", None)
+    return peek is not None and capture_kind(peek(4)[:4]) is not None
 
 
 def _classify_and_report(
@@ -99,9 +150,16 @@ def _classify_and_report(
     fail_on: str,
     excel: bool,
     skipped: list[str] | None = None,
-) -> None:
+    *,
+    prepare: Callable[[ScanRun, list[Device]], None] | None = None,
+    store: bool = False,
+    db: str | None = None,
+    site: str | None = None,
+) -> typing.NoReturn:
     """`skipped`: input lines that could not be read; the result records them and is partial
-    (exit 3 unless a finding fails it first), so a half-read file never passes as clean."""
+    (exit 3 unless a finding fails it first), so a half-read file never passes as clean.
+    `prepare` fills in what a source knows of its run (a capture: coverage, errors, times);
+    `store`: save the result in `db` (default: the config's [store] db), as scan --db does."""
     import time
 
     from camscan import __version__
@@ -127,9 +185,22 @@ def _classify_and_report(
     for line in (skipped or [])[:1000]:
         run.errors.append(ProbeError(probe, None, line, ProbeKind.MALFORMED))
     run.partial = bool(skipped)
+    if prepare is not None:
+        prepare(run, devices)
     identify_devices(devices, run, listed=frozenset(cfg.policy.listed_makers))
     result = ScanResult(run=run, devices=devices, segments=list(cfg.segments))
     apply_policy(result, cfg)
     code = exit_code_for_result(result, fail_on)
-    write_outputs(result, outputs, cfg, excel=excel)
+    changes = None
+    if store and (db := db or cfg.store.db):
+        from camscan.cli.history_cmd import store_result
+        from camscan.history.render import changes_context
+
+        diff = store_result(result, db, site, cfg, quiet=False)
+        changes = changes_context(diff) if diff else None
+    write_outputs(result, outputs, cfg, excel=excel, changes=changes)
+    if prepare is not None:
+        from camscan.cli.output import tell_gaps
+
+        tell_gaps(run)
     raise typer.Exit(code)

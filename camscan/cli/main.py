@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "scan_cmd",
     "history_cmd",
     "identify_cmd",
+    "passive_cmd",
     "report_cmd",
     "demo_cmd",
     "lab_cmd",

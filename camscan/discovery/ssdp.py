@@ -72,15 +72,17 @@ def _headers(data: bytes) -> tuple[str, dict[str, str]] | None:
     return lines[0].strip(), headers
 
 
-def parse_ssdp(data: bytes, src_ip: str) -> list[Observation] | None:
-    """An M-SEARCH response -> ssdp.header.server / ssdp.usn observations; [] for requests."""
+def parse_ssdp(data: bytes, src_ip: str, notify: bool = False) -> list[Observation] | None:
+    """An M-SEARCH response -> ssdp.header.server / ssdp.usn observations; [] for requests.
+    `notify`: also read a device's own NOTIFY ssdp:alive (passive listening)."""
     parsed = _headers(data)
     if parsed is None:
         return None
     status, headers = parsed
-    if status.startswith(("M-SEARCH", "NOTIFY")):
+    alive = notify and status.startswith("NOTIFY") and headers.get("nts") == "ssdp:alive"
+    if status.startswith(("M-SEARCH", "NOTIFY")) and not alive:
         return []
-    if not status.startswith("HTTP/1.") or " 200" not in status:
+    if not alive and (not status.startswith("HTTP/1.") or " 200" not in status):
         return None
     fields = {ch.FIELD_IP: src_ip}
     for header in ("location", "st", "server", "usn"):

@@ -95,15 +95,18 @@ def _xaddr_host(xaddrs: str) -> str | None:
     return None
 
 
-def parse_wsd(data: bytes, src_ip: str) -> list[Observation] | None:
-    """A ProbeMatch -> observations on wsd.types/scopes/epr/xaddrs; [] for other SOAP."""
+def parse_wsd(
+    data: bytes, src_ip: str, kinds: tuple[str, ...] = ("ProbeMatch",)
+) -> list[Observation] | None:
+    """A ProbeMatch -> observations on wsd.types/scopes/epr/xaddrs; [] for other SOAP.
+    `kinds`: the messages read (passive listening also reads a device's own Hello)."""
     root = parse_xml(data)
     if root is None:
         return None
     if not isinstance(root.tag, str) or local_name(root.tag) != "Envelope":
         return None
     matches = [el for el in root.iter() if isinstance(el.tag, str)]
-    match = next((el for el in matches if local_name(el.tag) == "ProbeMatch"), None)
+    match = next((el for el in matches if local_name(el.tag) in kinds), None)
     if match is None:
         return []  # a Probe, Hello or Bye: not an answer to us
     types = " ".join((find_text(match, "Types") or "").split())

@@ -1,0 +1,133 @@
+"""`camscan listen` (a mirror port or any interface, receive-only) and the capture half of
+`camscan import` (pcap/pcapng). Both report like a scan, marked "passive: not exhaustive"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, NoReturn
+
+import typer
+
+from camscan.cli.app import app
+from camscan.cli.options import (
+    config_option,
+    excel_option,
+    fail_on_option,
+    format_option,
+    output_option,
+)
+
+if TYPE_CHECKING:
+    from camscan.discovery.passive.dissect import Heard
+    from camscan.discovery.passive.heard import Source
+    from camscan.model import Device
+
+
+@app.command("listen")
+def listen(
+    interface: str = typer.Option(
+        ..., "--interface", "-i", metavar="IFACE", help="Interface to listen on (a mirror port)."
+    ),
+    duration: float = typer.Option(
+        None,
+        "--duration",
+        "-d",
+        metavar="SECONDS",
+        help="Listen this long (default: until Ctrl-C or SIGTERM).",
+    ),
+    fmt: str = format_option(),
+    output: list[str] = output_option(),
+    config: Path = config_option(),
+    fail_on: str = fail_on_option(),
+    excel: bool = excel_option(),
+    db: str = typer.Option(None, "--db", help="Store the run in this database (as scan --db)."),
+    site: str = typer.Option(None, "--site", help="Site the stored run belongs to."),
+) -> None:
+    """Identify cameras from what they say on the wire, without sending a single packet.
+
+    Needs CAP_NET_RAW. Passive listening is never exhaustive: the result is partial (exit 3)
+    unless a finding fails it first (exit 1).
+    """
+    from camscan.cli.errors import fail
+    from camscan.discovery.passive.listen import listen as hear
+    from camscan.stopping import StopSignal
+
+    if duration is not None and not 0 < duration <= 7 * 86400:
+        fail("--duration must be more than 0 and at most a week (604800 seconds)")
+    stop = StopSignal()
+    stop.install()  # Ctrl-C/SIGTERM end the listening; what was heard is still reported
+    try:
+        heard, source = hear(interface, duration, lambda: stop.stopped)
+    finally:
+        stop.restore()
+    _report(heard, [source], "listen", fmt, output, config, fail_on, excel, db, site)
+
+
+def import_capture(
+    stream: BinaryIO,
+    name: str,
+    fmt: str | None,
+    output: list[str],
+    config: Path | None,
+    fail_on: str,
+    excel: bool,
+    db: str | None,
+    site: str | None,
+) -> NoReturn:
+    """`camscan import` of a pcap or pcapng file (already recognised by its magic bytes)."""
+    from camscan.discovery.passive.heard import read_capture
+
+    try:
+        heard, source = read_capture(stream, "standard input" if name == "-" else name)
+    except OSError as e:
+        from camscan.cli.errors import fail
+
+        fail(f"cannot read {name}: {e.strerror or e}")
+    _report(heard, [source], "import", fmt, output, config, fail_on, excel, db, site)
+
+
+def _report(
+    heard: Heard,
+    sources: list[Source],
+    probe: str,
+    fmt: str | None,
+    output: list[str],
+    config: Path | None,
+    fail_on: str,
+    excel: bool,
+    db: str | None,
+    site: str | None,
+) -> NoReturn:
+    from camscan.cli.configfile import load_cfg
+    from camscan.cli.identify_cmd import _classify_and_report
+    from camscan.discovery.passive.heard import coverage, devices_from
+    from camscan.model import ScanRun
+
+    devices = devices_from(heard.observations)
+    cfg = load_cfg(config)
+
+    def prepare(run: ScanRun, devices: list[Device]) -> None:
+        run.probes = ["passive"]
+        run.interfaces = [s.name for s in sources if s.kind == "interface"]
+        run.coverage, run.not_covered = coverage(sources, list(cfg.segments), devices)
+        run.partial = True  # never exhaustive: never a clean result
+        run.stats.update(heard.stats)
+        run.stats["passive.packets"] = sum(s.packets for s in sources)
+        run.stats["passive.parsed"] = sum(s.parsed for s in sources)
+        by_ip = {d.ip: d for d in devices}
+        for err in heard.errors:
+            (by_ip[err.target].probe_errors if err.target in by_ip else run.errors).append(err)
+
+    _classify_and_report(
+        devices,
+        probe,
+        fmt,
+        output,
+        config,
+        fail_on,
+        excel,
+        prepare=prepare,
+        store=True,
+        db=db,
+        site=site,
+    )
