@@ -78,6 +78,13 @@ def parse_args(known: dict[str, Workload]) -> argparse.Namespace:
         help="devices in the import_large inputs (default 10000,65000; at most 131070)",
     )
     ap.add_argument(
+        "--pcap-mb",
+        type=int,
+        default=1024,
+        metavar="MB",
+        help="size of the passive_import capture (default 1024; 100 for a quick run)",
+    )
+    ap.add_argument(
         "--slow-runs",
         type=int,
         default=1,
@@ -109,6 +116,8 @@ def parse_args(known: dict[str, Workload]) -> argparse.Namespace:
         ap.error("--import-sizes takes numbers separated by commas")
     if not all(1 <= n <= 131070 for n in args.import_sizes):
         ap.error("--import-sizes must be 1-131070 each")
+    if not 1 <= args.pcap_mb <= 16384:
+        ap.error("--pcap-mb must be 1-16384")
     return args
 
 
@@ -144,6 +153,7 @@ def main() -> int:
             ident_hosts=args.ident_hosts,
             scale_sizes=args.scale_sizes,
             import_sizes=args.import_sizes,
+            pcap_mb=args.pcap_mb,
         )
         results[name] = workload.run(opts)
     targets: list[Target] = []

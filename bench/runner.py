@@ -79,6 +79,7 @@ class Options:
     ident_hosts: int = 40
     scale_sizes: tuple[int, ...] = (250, 500, 1000)
     import_sizes: tuple[int, ...] = (10_000, 65_000)
+    pcap_mb: int = 1024  # passive_import's capture size
 
 
 @dataclasses.dataclass

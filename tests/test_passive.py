@@ -279,8 +279,8 @@ def test_reader_on_cut_and_corrupted_files_raises_only_capture_error(
         damaged = data[:cut] + noise
         stats = pcapio.ReadStats()
         try:
-            for _ in pcapio.read_records(io.BytesIO(damaged), stats):
-                pass
+            for _, _, data, start, stop in pcapio.read_records(io.BytesIO(damaged), stats):
+                assert 0 <= start <= stop <= len(data)
         except pcapio.CaptureError as e:
             message = str(e)
             assert "\n" not in message
@@ -291,7 +291,9 @@ def test_reader_on_cut_and_corrupted_files_raises_only_capture_error(
 @given(frame=st.binary(max_size=300), link=st.sampled_from(sorted(pcapio.LINK_TYPES)))
 def test_dissection_of_any_frame_never_raises(frame: bytes, link: int) -> None:
     heard = Heard()
-    heard.feed(link, 0, frame)
+    heard.frame(link, 0, frame)
+    heard.feed(link, 0, frame, 0, len(frame))
     for prefix in (lab_frames()[2][:34], lab_frames()[-2][:54]):  # real headers, random rest
-        heard.feed(1, 0, prefix + frame)
+        data = b"pad" + prefix + frame + b"next record"
+        heard.feed(1, 0, data, 3, len(data) - 11)
     heard.finish()

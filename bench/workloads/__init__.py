@@ -18,6 +18,7 @@ NAMES = (
     "routed",
     "hostile",
     "import_large",  # no lab: offline inputs
+    "passive_import",  # no lab: a synthetic capture beside tshark
 )
 
 

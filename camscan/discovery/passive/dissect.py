@@ -31,7 +31,10 @@ MAX_HOSTS = 65536  # MAC/IP pairs remembered
 MAX_OBSERVATIONS = 200_000  # for the whole capture
 ROUTER_IPS = 4  # a MAC seen with more source addresses than this forwards for others
 _ETH_IP, _ETH_ARP, _ETH_VLAN, _ETH_QINQ = b"\x08\x00", b"\x08\x06", b"\x81\x00", b"\x88\xa8"
+_ETHERNET = pcapio.ETHERNET
 _UDP_PORTS = frozenset({3702, 1900, 5353, 37020, 37810, 5050, 67, 68})
+_UDP_KEYS = frozenset(p.to_bytes(2, "big") for p in _UDP_PORTS)
+_TCP_FIRST = frozenset({b"H", b"R", b"\x16", b"G", b"P", b"D", b"O"})  # responses, requests, TLS
 _RESPONSE_STARTS = (b"HTTP/", b"RTSP/")
 _REQUEST_STARTS = (b"GET ", b"HEAD", b"POST", b"DESC", b"OPTI")
 Parser = Callable[[bytes, str], list[Observation] | None]
@@ -112,21 +115,45 @@ class Heard:
         self.observations: list[Observation] = []
         self.errors: list[ProbeError] = []
         self.stats: collections.Counter[str] = collections.Counter()
-        self.frames = 0
         self.parsed = 0  # frames that passed the prefilter
         self.senders: dict[str, _Sender] = {}
         self.flooded = False
         self.arp: dict[str, str] = {}  # ip -> mac, from ARP senders
         self.arp_macs: set[bytes] = set()
         self.pairs: dict[bytes, set[bytes]] = {}  # source MAC -> source IPv4s of its frames
-        self.last_pair = b""
+        self.seen: set[bytes] = set()  # MAC+IP pairs already recorded (the prefilter's check)
         self.flows = Flows()
         self._parsers: dict[int, tuple[str, Parser]] | None = None
 
     # --- the prefilter: runs for every frame ------------------------------------------------
 
-    def feed(self, link: int, at: float, frame: bytes) -> None:
-        self.frames += 1
+    def feed(self, link: int, at: float, data: bytes, b: int, stop: int) -> None:
+        """The frame data[b:stop]. This runs for every packet: the common case (Ethernet, IPv4,
+        RTP or bulk TCP) is rejected by a few index reads and set lookups, without copying the
+        frame; what may carry evidence is sliced out and read by `frame`."""
+        if link != _ETHERNET or stop - b < 34 or data[b + 12 : b + 14] != _ETH_IP:
+            self.frame(link, at, data[b:stop])  # ARP, VLAN tags, other link types: rare
+            return
+        ip = b + 14
+        if data[ip + 7] or data[ip + 6] & 0x1F:
+            return  # a later fragment: no header of the protocol above
+        if (pair := data[b + 6 : b + 12] + data[ip + 12 : ip + 16]) not in self.seen:
+            self._pair(pair)
+        l4 = ip + (data[ip] & 0x0F) * 4
+        proto = data[ip + 9]
+        if proto == 17:
+            # two-byte port slices against sets of two-byte keys: no decoding for RTP
+            if l4 + 4 <= stop and (
+                data[l4 : l4 + 2] in _UDP_KEYS or data[l4 + 2 : l4 + 4] in _UDP_KEYS
+            ):
+                self.frame(link, at, data[b:stop])
+        elif proto == 6 and l4 + 14 <= stop:
+            pl = l4 + (data[l4 + 12] >> 4) * 4
+            if self.flows.open or (pl < stop and data[pl : pl + 1] in _TCP_FIRST):
+                self.frame(link, at, data[b:stop])
+
+    def frame(self, link: int, at: float, frame: bytes) -> None:
+        """One whole frame, through the same prefilter, then to the parser that reads it."""
         if link == pcapio.ETHERNET:
             et, off, mac = frame[12:14], 14, frame[6:12]
             while et in (_ETH_VLAN, _ETH_QINQ):
@@ -140,58 +167,67 @@ class Heard:
         else:  # raw IP
             et, off, mac = (_ETH_IP if frame[:1] and frame[0] >> 4 == 4 else b""), 0, b""
         try:  # free in the usual case (zero-cost exceptions); a bad frame is counted, not fatal
-            if et == _ETH_IP:
-                self._ipv4(frame, off, mac, at)
-            elif et == _ETH_ARP:
-                self._arp(frame[off : off + 28], mac, at)
+            if et != _ETH_IP:
+                if et == _ETH_ARP:
+                    self._arp(frame[off : off + 28], mac, at)
+                return
+            if len(frame) < off + 20 or frame[off + 7] or frame[off + 6] & 0x1F:
+                return  # too short, or a later fragment: no header of the protocol above
+            if mac and (pair := mac + frame[off + 12 : off + 16]) not in self.seen:
+                self._pair(pair)
+            l4 = off + (frame[off] & 0x0F) * 4
+            proto = frame[off + 9]
+            if proto == 17:
+                # two-byte port slices against sets of two-byte keys: no decoding for RTP
+                if frame[l4 : l4 + 2] in _UDP_KEYS or frame[l4 + 2 : l4 + 4] in _UDP_KEYS:
+                    self._udp(frame, off, l4, mac, at)
+            elif proto == 6:
+                pl = l4 + (frame[l4 + 12] >> 4) * 4
+                start = frame[pl : pl + 5]
+                if start:
+                    if start[:1] in _TCP_FIRST:
+                        self._tcp_start(frame, off, l4, pl, start, at)
+                    elif self.flows.open:
+                        self._tcp_more(frame, off, l4, pl)
+                elif self.flows.open and frame[l4 + 13] & 5:  # FIN or RST without data
+                    self._tcp_more(frame, off, l4, pl)
         except (IndexError, struct.error, ValueError):
             self.stats["passive.malformed"] += 1
 
-    def _ipv4(self, frame: bytes, off: int, mac: bytes, at: float) -> None:
-        if len(frame) < off + 20:
-            return
-        if mac:
-            pair = mac + frame[off + 12 : off + 16]
-            if pair != self.last_pair:
-                self.last_pair = pair
-                self._pair(pair)
-        if frame[off + 6] & 0x1F or frame[off + 7]:
-            return  # a later fragment: no header of the protocol above
-        l4 = off + (frame[off] & 0x0F) * 4
+    def _tcp_start(self, frame: bytes, off: int, l4: int, pl: int, start: bytes, at: float) -> None:
+        """A segment whose payload starts like a response, a request or a TLS handshake."""
         end = min(len(frame), off + int.from_bytes(frame[off + 2 : off + 4], "big"))
-        proto = frame[off + 9]
-        if proto == 17:
-            if end < l4 + 8:
-                return
-            sport, dport = struct.unpack_from("!HH", frame, l4)
-            if sport in _UDP_PORTS or dport in _UDP_PORTS or sport == 53:
-                self._udp(frame, off, l4, end, sport, dport, mac, at)
-        elif proto == 6 and end >= l4 + 20:
-            pl = l4 + (frame[l4 + 12] >> 4) * 4
-            flows = self.flows
-            if pl < end:
-                start = frame[pl : pl + 5]
-                if start.startswith(_RESPONSE_STARTS) or (
-                    start[:2] == b"\x16\x03" and frame[pl + 5 : pl + 6] == b"\x02"
-                ):
-                    self._response(frame, off, l4, pl, end, start, at)
-                elif flows.open:
-                    key = frame[off + 12 : off + 20] + frame[l4 : l4 + 4]
-                    if (flow := flows.open.get(key)) is not None:
-                        seq = int.from_bytes(frame[l4 + 4 : l4 + 8], "big")
-                        flows.more(key, flow, seq, frame[pl:end], bool(frame[l4 + 13] & 5))
-                if start[:4] in _REQUEST_STARTS:
-                    self._request(frame, off, l4, pl, end)
-            elif frame[l4 + 13] & 5 and flows.open:  # FIN or RST without data
-                key = frame[off + 12 : off + 20] + frame[l4 : l4 + 4]
-                if key in flows.open:
-                    flows.close(key)
-            if flows.done:
-                self._keep(flows.drain())
+        if pl >= end:
+            return
+        if start.startswith(_RESPONSE_STARTS) or (
+            start[:2] == b"\x16\x03" and frame[pl + 5 : pl + 6] == b"\x02"
+        ):
+            self._response(frame, off, l4, pl, end, start, at)
+        elif start[:4] in _REQUEST_STARTS:
+            self._request(frame, off, l4, pl, end)
+        elif self.flows.open:
+            self._tcp_more(frame, off, l4, pl)
+        if self.flows.done:
+            self._keep(self.flows.drain())
+
+    def _tcp_more(self, frame: bytes, off: int, l4: int, pl: int) -> None:
+        """A later segment of a response being read (one lookup for any other segment)."""
+        flows = self.flows
+        key = frame[off + 12 : off + 20] + frame[l4 : l4 + 4]
+        flow = flows.open.get(key)
+        if flow is None:
+            return
+        end = min(len(frame), off + int.from_bytes(frame[off + 2 : off + 4], "big"))
+        seq = int.from_bytes(frame[l4 + 4 : l4 + 8], "big")
+        flows.more(key, flow, seq, frame[pl:end], bool(frame[l4 + 13] & 5))
+        if flows.done:
+            self._keep(flows.drain())
 
     # --- what passed: parsed, within budgets ------------------------------------------------
 
     def _pair(self, pair: bytes) -> None:
+        if len(self.seen) < 2 * MAX_HOSTS:
+            self.seen.add(pair)
         if pair[0] & 1 or pair[6:] == b"\0\0\0\0":
             return  # a group MAC or an unconfigured sender
         ips = self.pairs.get(pair[:6])
@@ -249,22 +285,14 @@ class Heard:
         sender.size += len(payload)
         return True
 
-    def _udp(
-        self,
-        frame: bytes,
-        off: int,
-        l4: int,
-        end: int,
-        sport: int,
-        dport: int,
-        mac: bytes,
-        at: float,
-    ) -> None:
+    def _udp(self, frame: bytes, off: int, l4: int, mac: bytes, at: float) -> None:
+        end = min(len(frame), off + int.from_bytes(frame[off + 2 : off + 4], "big"))
+        if end < l4 + 8:
+            return
+        sport, dport = struct.unpack_from("!HH", frame, l4)
         if self._parsers is None:
             self._parsers = _parsers()
         port = sport if sport in self._parsers else dport
-        if sport == 53 or dport == 53:
-            return  # DNS: read by camscan.discovery.passive.cloud when it has sourced names
         name, parser = self._parsers[port]
         payload = frame[l4 + 8 : end]
         src = socket.inet_ntoa(frame[off + 12 : off + 16])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import time
 from typing import BinaryIO
 
 from camscan import channels as ch
@@ -46,9 +47,11 @@ def read_capture(stream: BinaryIO, name: str) -> tuple[Heard, Source]:
     stats = pcapio.ReadStats()
     heard = Heard()
     feed = heard.feed
-    for link, sec, frame in pcapio.read_records(stream, stats):
-        feed(link, sec, frame)
+    began = time.perf_counter()
+    for link, sec, data, start, stop in pcapio.read_records(stream, stats):
+        feed(link, sec, data, start, stop)
     heard.finish()
+    heard.stats["passive.read_ms"] = round((time.perf_counter() - began) * 1000)
     if stats.skipped_link:
         heard.stats["passive.other_link_types"] += stats.skipped_link
     seconds = float((stats.last or 0) - (stats.first or 0))

@@ -88,7 +88,7 @@ def listen(
     began = time.monotonic()
     deadline = None if seconds is None else began + seconds
     packets = 0
-    feed = heard.feed
+    feed = heard.frame
     try:
         while not stopped() and (deadline is None or time.monotonic() < deadline):
             try:

@@ -3,7 +3,8 @@
 The file type comes from its first four bytes (pcap: a1b2c3d4 or a1b23c4d in either byte order;
 pcapng: the Section Header Block 0a0d0d0a). Every length a file states is checked against a
 bound before anything is read for it, so a record claiming 4 GiB costs nothing: it ends the read
-with one line (`CaptureError`). Records are yielded as (link type, seconds, frame bytes).
+with one line (`CaptureError`). Records are yielded as (link type, seconds, buffer, start, stop):
+the frame is buffer[start:stop], left unsliced so a prefilter can reject it without a copy.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ _SHB, _IDB, _EPB, _SPB, _OPB = 0x0A0D0D0A, 1, 6, 3, 2
 ETHERNET, RAW, LINUX_SLL, IPV4, LINUX_SLL2 = 1, 101, 113, 228, 276
 RAW_BSD = 12  # "raw IP" on some BSDs and old libpcap
 LINK_TYPES = frozenset({ETHERNET, RAW, RAW_BSD, LINUX_SLL, IPV4, LINUX_SLL2})
+
+
+Record = tuple[int, int, bytes, int, int]  # link type, seconds, buffer, start, stop
 
 
 class CaptureError(DataError):
@@ -90,34 +94,34 @@ class _Buffer:
         return self.offset + self.pos
 
 
-def read_records(stream: BinaryIO, stats: ReadStats) -> Iterator[tuple[int, int, bytes]]:
-    """(link type, whole seconds, frame) per packet record. Raises CaptureError when the file is
-    not a capture or its first header is unusable; damage later stops the read and is noted in
-    `stats.damaged` (what was read stays good)."""
+def read_records(stream: BinaryIO, stats: ReadStats) -> Iterator[Record]:
+    """(link type, whole seconds, buffer, start, stop) per packet record. Raises CaptureError
+    when the file is not a capture or its first header is unusable; damage later stops the read
+    and is noted in `stats.damaged` (what was read stays good)."""
     head = stream.read(4)
     kind = capture_kind(head)
     if kind is None:
         raise CaptureError("not a pcap or pcapng file (unknown magic bytes)")
     stats.kind = kind
     buf = _Buffer(stream, head)
-    try:
-        if kind == "pcap":
-            yield from _pcap(buf, stats)
-        else:
-            yield from _pcapng(buf, stats)
-    except _Damaged as e:
-        if stats.packets == 0:
-            raise CaptureError(f"{kind} file unreadable: {e}") from None
-        stats.damaged = f"{kind} file damaged at byte {buf.at()}: {e}; read stopped there"
+    # one generator, not a wrapper around one: every packet passes through it
+    return _pcap(buf, stats) if kind == "pcap" else _pcapng(buf, stats)
 
 
 class _Damaged(Exception):
     pass
 
 
-def _pcap(buf: _Buffer, stats: ReadStats) -> Iterator[tuple[int, int, bytes]]:
+def _damaged(stats: ReadStats, buf: _Buffer, error: _Damaged) -> None:
+    """Damage before any packet: the file is unreadable (CaptureError); after: noted."""
+    if stats.packets == 0:
+        raise CaptureError(f"{stats.kind} file unreadable: {error}") from None
+    stats.damaged = f"{stats.kind} file damaged at byte {buf.at()}: {error}; read stopped there"
+
+
+def _pcap(buf: _Buffer, stats: ReadStats) -> Iterator[Record]:
     if not buf.need(24):
-        raise _Damaged("truncated file header")
+        raise CaptureError("pcap file unreadable: truncated file header")
     order, _ = PCAP_MAGICS[buf.data[0:4]]
     _, _, _, _, _snaplen, link = struct.unpack_from(order + "HHiIII", buf.data, 4)
     link &= 0xFFFF  # the upper bits carry FCS flags
@@ -126,32 +130,42 @@ def _pcap(buf: _Buffer, stats: ReadStats) -> Iterator[tuple[int, int, bytes]]:
             f"pcap link type {link} is not one camscan reads (Ethernet, raw IP, SLL)"
         )
     buf.pos = 24
-    header = struct.Struct(order + "IIII")
-    unpack = header.unpack_from
-    while True:
-        data, pos = buf.data, buf.pos
-        if len(data) - pos < 16:
-            if not buf.need(16):
-                if len(buf.data) - buf.pos:
-                    raise _Damaged("truncated record header")
-                return
+    unpack = struct.Struct(order + "IIII").unpack_from
+    packets = size = 0
+    sec = None
+    try:  # counters in locals, written back once: this loop runs for every packet
+        while True:
             data, pos = buf.data, buf.pos
-        sec, _, incl, _ = unpack(data, pos)
-        if incl > MAX_PACKET:
-            raise _Damaged(f"record claims {incl} bytes (limit {MAX_PACKET})")
-        end = pos + 16 + incl
-        if end > len(data):
-            if not buf.need(16 + incl):
-                raise _Damaged(f"truncated record ({incl} bytes claimed)")
-            data, pos = buf.data, buf.pos
+            if len(data) - pos < 16:
+                if not buf.need(16):
+                    if len(buf.data) - buf.pos:
+                        raise _Damaged("truncated record header")
+                    return
+                data, pos = buf.data, buf.pos
+            sec, _, incl, _ = unpack(data, pos)
+            if incl > MAX_PACKET:
+                raise _Damaged(f"record claims {incl} bytes (limit {MAX_PACKET})")
             end = pos + 16 + incl
-        buf.pos = end
-        stats.packets += 1
-        stats.bytes += incl
-        if stats.first is None:
-            stats.first = sec
-        stats.last = sec
-        yield link, sec, data[pos + 16 : end]
+            if end > len(data):
+                if not buf.need(16 + incl):
+                    raise _Damaged(f"truncated record ({incl} bytes claimed)")
+                data, pos = buf.data, buf.pos
+                end = pos + 16 + incl
+            buf.pos = end
+            if not packets:
+                stats.first = sec
+            packets += 1
+            size += incl
+            yield link, sec, data, pos + 16, end
+    except _Damaged as e:
+        stats.packets, stats.bytes, stats.last = packets, size, sec
+        packets = size = 0
+        _damaged(stats, buf, e)
+    finally:
+        stats.packets += packets
+        stats.bytes += size
+        if packets:
+            stats.last = sec
 
 
 @dataclasses.dataclass(slots=True)
@@ -177,7 +191,14 @@ def _if_tsresol(options: bytes, order: str) -> float:
     return 1e-6
 
 
-def _pcapng(buf: _Buffer, stats: ReadStats) -> Iterator[tuple[int, int, bytes]]:
+def _pcapng(buf: _Buffer, stats: ReadStats) -> Iterator[Record]:
+    try:
+        yield from _pcapng_blocks(buf, stats)
+    except _Damaged as e:
+        _damaged(stats, buf, e)
+
+
+def _pcapng_blocks(buf: _Buffer, stats: ReadStats) -> Iterator[Record]:
     order = "<"
     ifaces: list[_Iface] = []
     seen_section = False
@@ -221,7 +242,7 @@ def _pcapng(buf: _Buffer, stats: ReadStats) -> Iterator[tuple[int, int, bytes]]:
             if iface_id >= len(ifaces):
                 raise _Damaged(f"packet on interface {iface_id}, which was never described")
             iface = ifaces[iface_id]
-            frame = data[start : start + caplen]
+            stop = start + caplen
             sec = int(((high << 32) | low) * iface.resolution)
         elif kind == _SPB:
             if not ifaces:
@@ -229,7 +250,7 @@ def _pcapng(buf: _Buffer, stats: ReadStats) -> Iterator[tuple[int, int, bytes]]:
             iface = ifaces[0]
             (orig,) = struct.unpack_from(order + "I", data, body)
             caplen = min(orig, end - body - 4, iface.snaplen or MAX_PACKET)
-            frame = data[body + 4 : body + 4 + caplen]
+            start, stop = body + 4, body + 4 + caplen
             sec = int(stats.last or 0)
         elif kind == _IDB:
             if end - body < 8:
@@ -245,8 +266,8 @@ def _pcapng(buf: _Buffer, stats: ReadStats) -> Iterator[tuple[int, int, bytes]]:
             stats.skipped_link += 1
             continue
         stats.packets += 1
-        stats.bytes += len(frame)
+        stats.bytes += stop - start
         if stats.first is None:
             stats.first = sec
         stats.last = sec
-        yield iface.link, sec, frame
+        yield iface.link, sec, data, start, stop
