@@ -146,6 +146,40 @@ def test_capture_gives_the_observations_active_probes_give(writer) -> None:  # t
     assert "198.18.40.99" not in devices  # an address inside a payload is a claim, not a device
 
 
+def dns_query(name: str, src: str, mac: str, response: bool = False) -> bytes:
+    question = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0\0\1\0\1"
+    header = struct.pack("!6H", 7, 0x8180 if response else 0x0100, 1, 0, 0, 0)
+    ports = (53, 40000) if response else (40000, 53)
+    return udp(src, "198.18.40.53", *ports, header + question, mac)
+
+
+def test_cloud_lookups_are_kept_for_sourced_domains_only() -> None:
+    frames = [
+        dns_query("litedev.hik-connect.com", HIK_IP, HIK_MAC),
+        dns_query("www.example.com", HIK_IP, HIK_MAC),  # any other name: not kept
+        dns_query("dev.hik-connect.com", HIK_IP, HIK_MAC, response=True),  # the resolver's
+        dns_query("www.easy4ipcloud.com", DAHUA_IP, DAHUA_MAC),
+    ]
+    heard, _ = read_capture(io.BytesIO(pcap(frames)), "dns")
+    found = {(o.ip, o.raw) for o in heard.observations if o.channel == channels.DNS_QUERY}
+    assert found == {(HIK_IP, "litedev.hik-connect.com"), (DAHUA_IP, "www.easy4ipcloud.com")}
+    assert heard.parsed == 2  # lookups of other names cost the asker no budget
+
+
+def test_cloud_domains_and_signatures_agree() -> None:
+    import tomllib
+
+    from camscan.discovery.passive.dissect import cloud_domains
+
+    root = Path(__file__).resolve().parent.parent
+    doc = tomllib.loads((root / "signatures" / "cloud.toml").read_text(encoding="utf-8"))
+    sigs = [s for s in doc["signature"] if s["channel"] == "dns.query"]
+    examples = [e if isinstance(e, str) else e["value"] for s in sigs for e in s["examples"]]
+    domains = cloud_domains()
+    assert all(any(e == d or e.endswith("." + d) for d in domains) for e in examples)
+    assert all(any(e == d or e.endswith("." + d) for e in examples) for d in domains)
+
+
 def test_big_endian_and_nanosecond_pcap() -> None:
     frames = lab_frames()
     data = pcap(frames, order=">")

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import hashlib
 import socket
 import struct
+import tomllib
 from collections.abc import Callable
+from pathlib import Path
 
 from camscan import channels as ch
 from camscan.discovery.passive import pcapio
@@ -32,7 +35,7 @@ MAX_OBSERVATIONS = 200_000  # for the whole capture
 ROUTER_IPS = 4  # a MAC seen with more source addresses than this forwards for others
 _ETH_IP, _ETH_ARP, _ETH_VLAN, _ETH_QINQ = b"\x08\x00", b"\x08\x06", b"\x81\x00", b"\x88\xa8"
 _ETHERNET = pcapio.ETHERNET
-_UDP_PORTS = frozenset({3702, 1900, 5353, 37020, 37810, 5050, 67, 68})
+_UDP_PORTS = frozenset({3702, 1900, 5353, 37020, 37810, 5050, 67, 68, 53})
 _UDP_KEYS = frozenset(p.to_bytes(2, "big") for p in _UDP_PORTS)
 _TCP_FIRST = frozenset({b"H", b"R", b"\x16", b"G", b"P", b"D", b"O"})  # responses, requests, TLS
 _RESPONSE_STARTS = (b"HTTP/", b"RTSP/")
@@ -67,7 +70,40 @@ def _parsers() -> dict[int, tuple[str, Parser]]:
         5353: ("mdns", mdns.parse_mdns),
         67: ("dhcp", parse_dhcp),
         68: ("dhcp", parse_dhcp),
+        53: ("dns", parse_dns),
     }
+
+
+@functools.cache
+def cloud_domains() -> tuple[str, ...]:
+    """Domains of makers' cloud services whose lookups are kept (cloud.toml, sourced)."""
+    doc = tomllib.loads(Path(__file__).with_name("cloud.toml").read_text(encoding="utf-8"))
+    return tuple(str(d["name"]).lower() for d in doc.get("domain", []))
+
+
+def query_name(data: bytes) -> str | None:
+    """The name a DNS query (QR 0, one question) asks for, lowercase, without the last dot."""
+    if len(data) < 17 or data[2] & 0x80 or data[4:6] != b"\x00\x01":
+        return None
+    labels: list[str] = []
+    pos = 12
+    while pos < len(data) and data[pos] and len(labels) < 64:
+        length = data[pos]
+        if length > 63 or pos + 1 + length > len(data):
+            return None  # compression or truncation: not a plain question
+        labels.append(data[pos + 1 : pos + 1 + length].decode("ascii", "replace").lower())
+        pos += 1 + length
+    return ".".join(labels) or None
+
+
+def parse_dns(data: bytes, src_ip: str) -> list[Observation] | None:
+    """A query for a maker's cloud service -> one dns.query observation; [] for any other."""
+    name = query_name(data)
+    if name is None:
+        return []
+    if not any(name == d or name.endswith("." + d) for d in cloud_domains()):
+        return []
+    return [Observation(ch.DNS_QUERY, name[:253], "dns", src_ip, None, {ch.FIELD_IP: src_ip})]
 
 
 def parse_dhcp(data: bytes, src_ip: str) -> list[Observation] | None:
@@ -296,6 +332,10 @@ class Heard:
         name, parser = self._parsers[port]
         payload = frame[l4 + 8 : end]
         src = socket.inet_ntoa(frame[off + 12 : off + 16])
+        if port == 53 and (
+            dport != 53 or (q := query_name(payload)) is None or not q.endswith(cloud_domains())
+        ):
+            return  # answers, and lookups of other names: not parsed, not counted against the asker
         if not self._admit(src, payload):
             return
         self.parsed += 1
