@@ -77,8 +77,9 @@ def import_nmap(
     xml: str = typer.Argument(
         ...,
         metavar="FILE",
-        help="nmap XML output (nmap -sV -oX FILE), or a pcap/pcapng capture (read passively: "
-        "the type is told from the file's first bytes); '-' for standard input.",
+        help="nmap XML output (nmap -sV -oX FILE), a pcap/pcapng capture, or a Zeek log (TSV "
+        "or JSON) or directory of logs (both read passively); the type is told from the "
+        "file's first bytes; '-' for standard input.",
     ),
     fmt: str = format_option(),
     output: list[str] = output_option(),
@@ -98,12 +99,21 @@ def import_nmap(
     from camscan.discovery.ingest import devices_from_nmap_xml
 
     path = path_or_stdin(xml)
+    if path is not None and path.is_dir():  # a Zeek log directory
+        from camscan.cli.passive_cmd import import_zeek
+
+        import_zeek(path, sys.stdin.buffer, fmt, output, config, fail_on, excel, db, site)
     stream = _open_input(path)
     with stream:
-        if _is_capture(stream):
+        kind = _kind(stream)
+        if kind == "capture":
             from camscan.cli.passive_cmd import import_capture
 
             import_capture(stream, xml, fmt, output, config, fail_on, excel, db, site)
+        if kind == "zeek":
+            from camscan.cli.passive_cmd import import_zeek
+
+            import_zeek(path, stream, fmt, output, config, fail_on, excel, db, site)
         devices = devices_from_nmap_xml(stream)  # streamed either way
     _classify_and_report(
         devices, "import", fmt, output, config, fail_on, excel, store=True, db=db, site=site
@@ -134,11 +144,17 @@ class _Unclosed(io.RawIOBase):
         return len(data)
 
 
-def _is_capture(stream: typing.BinaryIO) -> bool:
+def _kind(stream: typing.BinaryIO) -> str:
+    """ "capture" (pcap, pcapng), "zeek" (a TSV or JSON log) or "xml", from the first bytes."""
     from camscan.discovery.passive.pcapio import capture_kind
 
     peek = getattr(stream, "peek", None)
-    return peek is not None and capture_kind(peek(4)[:4]) is not None
+    head = peek(16)[:16] if peek is not None else b""
+    if capture_kind(head[:4]) is not None:
+        return "capture"
+    if head.startswith(b"#separator") or head.lstrip().startswith(b"{"):
+        return "zeek"
+    return "xml"
 
 
 def _classify_and_report(

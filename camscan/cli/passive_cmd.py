@@ -86,6 +86,48 @@ def import_capture(
     _report(heard, [source], "import", fmt, output, config, fail_on, excel, db, site)
 
 
+def import_zeek(
+    path: Path | None,
+    stream: BinaryIO,
+    fmt: str | None,
+    output: list[str],
+    config: Path | None,
+    fail_on: str,
+    excel: bool,
+    db: str | None,
+    site: str | None,
+) -> NoReturn:
+    """`camscan import` of a Zeek log (TSV or JSON) or a directory of them."""
+    import contextlib
+
+    from camscan.cli.errors import fail
+    from camscan.discovery.passive.dissect import Heard
+    from camscan.discovery.passive.heard import Source
+    from camscan.discovery.passive.zeek import log_files, read_logs
+    from camscan.errors import ProbeKind
+    from camscan.model import ProbeError
+
+    name = str(path) if path else "standard input"
+    opened: list[tuple[str, BinaryIO]]
+    with contextlib.ExitStack() as stack:
+        if path is not None and path.is_dir():
+            files = log_files(path)
+            if not files:
+                fail(f"{path}: no Zeek log camscan reads (software, ssl, x509, dhcp, known_*)")
+            try:
+                opened = [(str(f), stack.enter_context(f.open("rb"))) for f in files]
+            except OSError as e:
+                fail(f"cannot read a log in {path}: {e.strerror or e}")
+        else:
+            opened = [(name, stream)]
+        observations, problems, count = read_logs(opened)
+    heard = Heard()
+    heard.observations = observations
+    heard.errors = [ProbeError("zeek", None, p, ProbeKind.MALFORMED) for p in problems[:1000]]
+    source = Source("zeek", name, count, count, 0.0)
+    _report(heard, [source], "import", fmt, output, config, fail_on, excel, db, site)
+
+
 def _report(
     heard: Heard,
     sources: list[Source],

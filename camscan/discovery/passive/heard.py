@@ -26,7 +26,7 @@ NOT_EXHAUSTIVE = "passive: not exhaustive"
 class Source:
     """What was listened to: a capture file or an interface, and what it held."""
 
-    kind: str  # "pcap", "pcapng" or "interface"
+    kind: str  # "pcap", "pcapng", "interface" or "zeek"
     name: str  # the file or interface
     packets: int
     parsed: int  # packets that passed the prefilter and were parsed
@@ -34,6 +34,11 @@ class Source:
     damaged: str | None = None  # why the read stopped early
 
     def describe(self) -> str:
+        if self.kind == "zeek":
+            return (
+                f"{NOT_EXHAUSTIVE}: read {self.packets} Zeek log records in {self.name}; "
+                "devices Zeek did not log are not in this result"
+            )
         where = f"on interface {self.name}" if self.kind == "interface" else f"in {self.name}"
         return (
             f"{NOT_EXHAUSTIVE}: heard {self.packets} packets over {self.seconds:.0f} s {where}; "
