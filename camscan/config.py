@@ -44,7 +44,9 @@ _OUTPUT_KEYS = {"format", "file"}
 _POLICY_KEYS = {"listed_makers", "min_confidence", "severity"}
 _IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")  # Linux IFNAMSIZ - 1
 _EXCEPTION_KEYS = {"mac", "serial", "reason", "accepted_by", "expires"}
-_STORE_KEYS = {"db", "site", "keep_runs"}
+_STORE_KEYS = {"db", "site", "keep_runs", "lock_wait"}
+DEFAULT_LOCK_WAIT = 60.0  # seconds a write waits for another writer of a SQLite store
+MAX_LOCK_WAIT = 86400.0  # a day: longer is a stuck writer, not a busy one
 _TOP_KEYS = {"segment", "scan", "output", "policy", "exception", "store"}
 
 
@@ -95,6 +97,7 @@ class StoreSettings:
     db: str | None = None  # SQLite path or PostgreSQL URL/conninfo; None: the default file
     site: str | None = None  # separates sensors sharing one database; None: the host name
     keep_runs: int | None = None  # sweeps keep this many runs per site; None: all
+    lock_wait: float = DEFAULT_LOCK_WAIT
 
 
 @dataclasses.dataclass(slots=True)
@@ -215,7 +218,10 @@ def _store(t: dict[str, Any], where: str) -> StoreSettings:
         raise ConfigError(f"{where}: {place}: site {problem}")
     if keep is not None and keep < 1:
         raise ConfigError(f"{where}: {place}: keep_runs must be at least 1")
-    return StoreSettings(db, site, keep)
+    wait = _typed(t, "lock_wait", float, DEFAULT_LOCK_WAIT, where, place)
+    if not 0 <= wait <= MAX_LOCK_WAIT:
+        raise ConfigError(f"{where}: {place}: lock_wait must be 0 to {MAX_LOCK_WAIT:g} seconds")
+    return StoreSettings(db, site, keep, wait)
 
 
 def site_problem(site: str) -> str | None:

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from camscan.cli.output import Output
     from camscan.history.diff import RunDiff
     from camscan.model import ScanResult
+    from camscan.stopping import StopSignal
     from camscan.store import RunStore, RunSummary
+    from camscan.store.spool import Kept
 
 DB_HELP = (
     "Store of runs: a SQLite file, or PostgreSQL as postgresql://... or a libpq conninfo "
@@ -66,11 +68,12 @@ def resolve_site(site: str | None, cfg: Config) -> str:
 
 
 @contextlib.contextmanager
-def opened_store(db: str | None, cfg: Config) -> Iterator[RunStore]:
+def opened_store(db: str | None, cfg: Config, *, readonly: bool = False) -> Iterator[RunStore]:
+    """The store, read-only for readers (history, diff, report RUN)."""
     from camscan.store import RunNotFound, StoreError, open_store
 
     try:
-        store = open_store(db or cfg.store.db)
+        store = open_store(db or cfg.store.db, readonly=readonly, lock_wait=cfg.store.lock_wait)
     except StoreError as e:
         fail(str(e), EXIT_FAILED)
     try:
@@ -101,15 +104,60 @@ def changes_since_baseline(store: RunStore, run: RunSummary) -> RunDiff | None:
 
 def store_result(
     result: ScanResult, db: str | None, site: str | None, cfg: Config, quiet: bool
-) -> RunDiff | None:
-    """`scan --db`: store the run; return the changes since the site's previous complete run."""
+) -> tuple[RunDiff | None, bool]:
+    """`scan --db`: store the run, after any runs waiting in the spool for that store; return
+    the changes since the site's previous complete run, and whether the store took the run
+    (if not, it is in the spool and a line says where: exit 3)."""
+    from camscan.store import StoreError, open_store
+
     chosen = resolve_site(site, cfg)
-    with opened_store(db, cfg) as store:
-        run_id = store.save(result, chosen)
+    url = db or cfg.store.db
+    store, problem = None, ""
+    try:
+        store = open_store(url, lock_wait=cfg.store.lock_wait)
+    except StoreError as e:
+        problem = str(e)
+    try:
+        kept = _keep(store, url, result, chosen, problem)
+        if kept.run_id is None or store is None:
+            return None, False
         if not quiet:
             note = " (partial: never used as a baseline)" if result.run.partial else ""
-            typer.echo(f"camscan: stored as run {run_id} of site {chosen!r}{note}", err=True)
-        return changes_since_baseline(store, store.summary(run_id))
+            typer.echo(f"camscan: stored as run {kept.run_id} of site {chosen!r}{note}", err=True)
+        try:
+            return changes_since_baseline(store, store.summary(kept.run_id)), True
+        except StoreError as e:  # stored, but the changes cannot be read back now
+            typer.echo(f"camscan: error: {e}", err=True)
+            return None, False
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _keep(
+    store: RunStore | None, url: str | None, result: ScanResult, site: str, problem: str
+) -> Kept:
+    """The run stored (runs waiting in the spool first), or kept in the spool, saying so."""
+    from camscan.store.spool import SpoolError, keep_run
+
+    try:
+        kept = keep_run(store, url, result, site, problem)
+    except SpoolError as e:
+        fail(f"{problem or 'the store failed'}; and {e}: this run is not stored", EXIT_FAILED)
+    for f in kept.flushed:
+        typer.echo(
+            f"camscan: run {f.run_id} of site {f.site!r} stored from the spool ({f.path.name})"
+            + (" (it was already there)" if f.duplicate else ""),
+            err=True,
+        )
+    if kept.spooled is not None:
+        typer.echo(f"camscan: error: {kept.problem}", err=True)
+        typer.echo(
+            f"camscan: the run is safe in {kept.spooled}; the next sweep or scan --db with this "
+            "store, or `camscan store flush`, stores it",
+            err=True,
+        )
+    return kept
 
 
 def write_changes(diff: RunDiff, outputs: list[Output]) -> None:
@@ -199,11 +247,16 @@ def history(
     outputs = _plan(output, fmt, HISTORY_FORMATS)
     cfg = load_cfg(config)
     chosen = site or cfg.store.site
-    with opened_store(db, cfg) as store:
-        runs = store.runs(chosen, limit=max(limit, 1))
+    from camscan.store.registry import never_created, store_key
+
+    runs: list[RunSummary] = []
+    url = store_key(db or cfg.store.db)
+    if not never_created(db or cfg.store.db):  # readers never create a store
+        with opened_store(db, cfg, readonly=True) as store:
+            runs, url = store.runs(chosen, limit=max(limit, 1)), store.url
     if not runs and [o.fmt for o in outputs] == ["table"]:
         where = f" of site {chosen!r}" if chosen else ""
-        typer.echo(f"camscan: no stored runs{where} in {store.url}", err=True)
+        typer.echo(f"camscan: no stored runs{where} in {url}", err=True)
         return
     from camscan.cli.output import write_text_outputs
 
@@ -269,7 +322,7 @@ def diff(
     if len(ids) > 2:
         fail("diff takes at most two run ids")
     cfg = load_cfg(config)
-    with opened_store(db, cfg) as store:
+    with opened_store(db, cfg, readonly=True) as store:
         try:
             before, after = _pick_runs(store, ids, site, cfg)
             changes = diff_runs(store, before, after)
@@ -319,7 +372,9 @@ def sweep(
     from camscan.cli.output import tell_gaps
     from camscan.cli.scan_cmd import _interfaces, _lab_guard, _targets, execute_scan
     from camscan.history.diff import RunRef, diff_results
-    from camscan.store import StoreError
+    from camscan.stopping import StopSignal
+    from camscan.store import StoreError, open_store
+    from camscan.store.spool import site_lock
 
     _lab_guard()
     from camscan.history.render import DIFF_FORMATS  # the renderer's own list
@@ -337,11 +392,24 @@ def sweep(
     s = cfg.scan
     ts = _targets([], cfg, [], True, False, s.max_hosts)
     ifaces = _interfaces(interface or s.interfaces, ts, s.probes)
-    with opened_store(db, cfg) as store:
+    url = db or cfg.store.db
+    stop = StopSignal()
+    stop.install()  # SIGINT/SIGTERM end the scan early; what it found is stored, marked partial
+    store, problem = None, ""
+    try:
         try:
-            with store.lock(chosen):
-                result = execute_scan(cfg, ts, ifaces, s.probes, quiet=True)
-                run_id = store.save(result, chosen)
+            store = open_store(url, lock_wait=cfg.store.lock_wait)
+        except StoreError as e:
+            problem = str(e)  # the scan goes on: its run waits in the spool for the store
+        try:
+            with store.lock(chosen) if store is not None else site_lock(url, chosen):
+                result = execute_scan(cfg, ts, ifaces, s.probes, quiet=True, stop=stop)
+                kept = _keep(store, url, result, chosen, problem)
+                if kept.run_id is None or store is None:
+                    _stopped(stop, result, "kept in the spool")
+                    tell_gaps(result.run)
+                    raise typer.Exit(EXIT_FAILED)
+                run_id = kept.run_id
                 run = store.summary(run_id)
                 base = store.baseline(chosen, before=run_id)
                 old = store.load(base.id) if base else None
@@ -354,6 +422,10 @@ def sweep(
                 pruned = store.prune(chosen, keep) if keep else 0
         except StoreError as e:
             fail(str(e), EXIT_FAILED)
+    finally:
+        stop.restore()
+        if store is not None:
+            store.close()
     if changes.changes or not quiet:
         write_changes(changes, outputs)
     if not quiet:
@@ -364,6 +436,7 @@ def sweep(
             + (f"; {pruned} old runs removed" if pruned else ""),
             err=True,
         )
+    _stopped(stop, result, f"stored as run {run_id}")
     tell_gaps(result.run)
     if result.run.partial:
         typer.echo(
@@ -372,3 +445,50 @@ def sweep(
         )
     code = EXIT_FLAGGED if changes.newly_flagged else EXIT_FAILED if run.partial else EXIT_OK
     raise typer.Exit(code)
+
+
+def _stopped(stop: StopSignal, result: ScanResult, where: str) -> None:
+    if stop.stopped:
+        typer.echo(
+            f"camscan: sweep stopped by {stop.describe()}: what it found is {where}, "
+            "marked partial",
+            err=True,
+        )
+
+
+# -- store flush ----------------------------------------------------------------------------
+store_app = typer.Typer(
+    help="The store of runs: runs waiting in the local spool for a store that failed.",
+    no_args_is_help=True,
+)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("flush")
+def store_flush(db: str = db_option(), config: Path = config_option()) -> None:
+    """Store the runs waiting in the spool for this store, oldest first, each once.
+
+    A run waits there when its store failed (down, full, read-only, damaged, locked); the next
+    sweep or scan --db with the store does this too. Exit codes: 0 none left waiting, 3 the
+    store still fails (the runs keep waiting).
+    """
+    from camscan.store.registry import store_key
+    from camscan.store.spool import Flushed, flush, pending
+
+    cfg = load_cfg(config)
+    url = db or cfg.store.db
+    if not pending(url):
+        typer.echo(f"camscan: no run waits in the spool for {store_key(url)}", err=True)
+        return
+    done: list[Flushed] = []
+    try:
+        with opened_store(db, cfg) as store:
+            flush(store, url, done)
+    finally:
+        for f in done:
+            typer.echo(
+                f"camscan: run {f.run_id} of site {f.site!r} stored from the spool "
+                f"({f.path.name})" + (" (it was already there)" if f.duplicate else ""),
+                err=True,
+            )
+    typer.echo(f"camscan: {len(done)} runs stored in {store.url}; none left waiting", err=True)

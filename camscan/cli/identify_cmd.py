@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from camscan.cli.app import app
-from camscan.cli.errors import fail
+from camscan.cli.errors import EXIT_FAILED, fail
 from camscan.cli.options import (
     config_option,
     excel_option,
@@ -55,6 +55,8 @@ def identify(
     except OSError as e:
         fail(f"cannot read {name}: {e.strerror or e}")
     if not observations:
+        if errors and errors[0].startswith("no observation"):
+            fail(f"{name}: {errors[0]}")
         why = f" ({errors[0]})" if errors else " (expected JSON lines or a banner)"
         fail(f"{name}: no observations in the input{why}")
     for err in errors[:MAX_LINE_ERRORS]:
@@ -212,8 +214,9 @@ def _classify_and_report(
         from camscan.cli.history_cmd import store_result
         from camscan.history.render import changes_context
 
-        diff = store_result(result, db, site, cfg, quiet=False)
+        diff, stored = store_result(result, db, site, cfg, quiet=False)
         changes = changes_context(diff) if diff else None
+        code = code if stored else EXIT_FAILED  # not stored: kept in the spool
     write_outputs(result, outputs, cfg, excel=excel, changes=changes)
     if prepare is not None:
         from camscan.cli.output import tell_gaps

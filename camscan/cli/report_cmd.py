@@ -61,7 +61,7 @@ def _stored(run_id: int, db: str | None, html: bool) -> tuple[ScanResult, dict[s
     from camscan.config import parse_config
     from camscan.history.render import changes_context
 
-    with opened_store(db, parse_config({})) as store:
+    with opened_store(db, parse_config({}), readonly=True) as store:
         res = store.load(run_id)
         diff = changes_since_baseline(store, store.summary(run_id)) if html else None
     return res, changes_context(diff) if diff else None

@@ -373,14 +373,14 @@ def run_scan_and_report(
     stop.install()  # SIGINT/SIGTERM end the scan early; its partial result is still written
     try:
         result = execute_scan(cfg, ts, ifaces, probe_list, quiet, data=data, stop=stop)
-        _store_and_write(result, cfg, outputs, quiet, db, site, excel)
+        stored = _write_and_store(result, cfg, outputs, quiet, db, site, excel)
     finally:
         stop.restore()
     _tell(result, outputs, quiet)
-    raise typer.Exit(exit_code_for_result(result, fail_on))
+    raise typer.Exit(exit_code_for_result(result, fail_on) if stored else EXIT_FAILED)
 
 
-def _store_and_write(
+def _write_and_store(
     result: ScanResult,
     cfg: Config,
     outputs: list[Output],
@@ -388,17 +388,32 @@ def _store_and_write(
     db: str | None,
     site: str | None,
     excel: bool,
-) -> None:
+) -> bool:
+    """The reports, then the store (a store that fails cannot lose them); an HTML report
+    shows the changes since the last run, so with one the store comes first, and its failure
+    still leaves the reports written. False when the store did not take the run (it waits in
+    the spool)."""
     from camscan.cli.output import write_outputs
 
-    changes = None
-    if db:  # stored before the report, so an HTML report can show the changes
-        from camscan.cli.history_cmd import store_result
-        from camscan.history.render import changes_context
+    if not db:
+        write_outputs(result, outputs, cfg, excel=excel)
+        return True
+    from camscan.cli.history_cmd import store_result
+    from camscan.history.render import changes_context
 
-        diff = store_result(result, db, site, cfg, quiet)
-        changes = changes_context(diff) if diff else None
+    if not any(o.fmt == "html" for o in outputs):
+        from camscan.errors import RunError
+
+        try:
+            write_outputs(result, outputs, cfg, excel=excel)
+        except RunError:  # a report that cannot be written (a full disk): the store still may
+            store_result(result, db, site, cfg, quiet)
+            raise
+        return store_result(result, db, site, cfg, quiet)[1]
+    diff, stored = store_result(result, db, site, cfg, quiet)
+    changes = changes_context(diff) if diff else None
     write_outputs(result, outputs, cfg, changes=changes, excel=excel)
+    return stored
 
 
 def _tell(result: ScanResult, outputs: list[Output], quiet: bool) -> None:

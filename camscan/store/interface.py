@@ -52,6 +52,7 @@ class RunStore(Protocol):
     """What every backend offers. Every call either succeeds or raises StoreError (one line)."""
 
     url: str  # where it lives, for messages (no password)
+    lock_wait: float  # seconds a write waits for another writer before it fails
 
     def save(self, result: ScanResult, site: str) -> int:
         """Store the run whole, in one transaction; return its id."""
@@ -65,6 +66,10 @@ class RunStore(Protocol):
 
     def runs(self, site: str | None = None, limit: int | None = None) -> list[RunSummary]:
         """Newest first; all sites when `site` is None."""
+        ...
+
+    def find_run(self, site: str, started: float) -> int | None:
+        """The id of the run of `site` that started at `started`, if stored."""
         ...
 
     def baseline(self, site: str, before: int | None = None) -> RunSummary | None:

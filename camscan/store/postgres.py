@@ -47,7 +47,7 @@ class PostgresStore(SqlStore):
         "float": "DOUBLE PRECISION",
     }
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, *, readonly: bool = False) -> None:
         try:
             import psycopg
         except ImportError:
@@ -65,6 +65,8 @@ class PostgresStore(SqlStore):
             )
         except psycopg.Error as exc:
             raise StoreError(f"{self.url}: cannot connect: {_one_line(exc)}") from None
+        if readonly:  # readers change nothing, whatever the user's grants would allow
+            self._query("SET default_transaction_read_only = on")
 
     @staticmethod
     def _pg(sql: str) -> str:

@@ -23,7 +23,7 @@ DEFAULT_FILE = "runs.sqlite3"
 class Backend:
     name: str
     accepts: Callable[[str], bool]  # the URL, stripped; "" means none was given
-    open: Callable[[str], SqlStore]
+    open: Callable[[str, bool], SqlStore]  # (url, read-only)
     forms: str  # the URL forms it takes, for help and docs
 
 
@@ -41,17 +41,17 @@ def is_postgres(url: str) -> bool:
     return "=" in text and not text.startswith(("sqlite:", "/", ".", "~"))
 
 
-def _open_postgres(url: str) -> SqlStore:
+def _open_postgres(url: str, readonly: bool) -> SqlStore:
     from camscan.store.postgres import PostgresStore
 
-    return PostgresStore(url)
+    return PostgresStore(url, readonly=readonly)
 
 
-def _open_sqlite(url: str) -> SqlStore:
+def _open_sqlite(url: str, readonly: bool) -> SqlStore:
     from camscan.store.sqlite import SqliteStore
 
     path = default_db_path() if not url else Path(url.removeprefix("sqlite://"))
-    return SqliteStore(path.expanduser())
+    return SqliteStore(path.expanduser(), readonly=readonly)
 
 
 BACKENDS: tuple[Backend, ...] = (
@@ -68,6 +68,24 @@ BACKENDS: tuple[Backend, ...] = (
         "a file path or sqlite:///path (default: $XDG_DATA_HOME/camscan/runs.sqlite3)",
     ),
 )
+
+
+def store_key(url: str | None) -> str:
+    """Where the store `url` names lives, the same however it is spelled (a relative path, the
+    default), without a password: the spool of runs waiting for it is named after this."""
+    text = (url or "").strip()
+    if is_postgres(text):
+        from camscan.store.postgres import display_conninfo
+
+        return display_conninfo(text)
+    path = default_db_path() if not text else Path(text.removeprefix("sqlite://"))
+    return str(Path(os.path.abspath(path.expanduser())))
+
+
+def never_created(url: str | None) -> bool:
+    """A SQLite store whose file does not exist yet: nothing was ever stored there (a reader
+    says so rather than create it)."""
+    return not is_postgres((url or "").strip()) and not Path(store_key(url)).exists()
 
 
 def backend_for(url: str | None) -> Backend:

@@ -373,10 +373,11 @@ def save_result(result: ScanResult, path: Path) -> None:
     atomic_write(path, lambda out: dump_contract(result, out))
 
 
-def load_result(path: Path | str) -> ScanResult:
+def load_result(path: Path | str, *, own: bool = False) -> ScanResult:
+    """`own`: a file camscan wrote itself (a spooled run), read whatever its size."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
+        if path.stat().st_size > MAX_FILE_BYTES and not own:
             raise ResultFileError(f"{path}: larger than {MAX_FILE_BYTES} bytes, not a result")
         if (streamed := _streamed(path)) is not None:
             return streamed

@@ -65,6 +65,7 @@ class SqlStore:
 
     url: str
     dialect_types: dict[str, str]
+    lock_wait: float = 60.0  # seconds a write waits for another writer ([store] lock_wait)
 
     # -- hooks each backend provides --------------------------------------------------------
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -236,6 +237,15 @@ class SqlStore:
         time.sleep(float(hold))
 
     # -- reading ------------------------------------------------------------------------------
+    def find_run(self, site: str, started: float) -> int | None:
+        """The id of the run of `site` that started at `started`, if stored (a spooled run
+        saved before a crash kept its spool entry: it must not be saved twice)."""
+        rows = self._query(
+            "SELECT id FROM runs WHERE site = ? AND started = ? ORDER BY id LIMIT 1",
+            (site, started),
+        )
+        return int(rows[0][0]) if rows else None
+
     def summary(self, run_id: int) -> RunSummary:
         rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))  # noqa: S608
         if not rows:
