@@ -46,6 +46,9 @@ MDNS_CLAIM = "mdns.claim"
 SADP_REPLY = "sadp.reply"  # raw: the ProbeMatch XML (bounded)
 DHIP_REPLY = "dhip.reply"  # raw: the JSON body after the 32-byte header
 DVRIP_REPLY = "dvrip.reply"  # raw: the printable text of a UDP/5050 reply (Key:Value lines)
+# A maker's own discovery protocols: a real device speaks its maker's, so one that answers two
+# makers' (SADP and DHIP) makes conflicting claims, and neither decides (issue 25).
+MAKER_DISCOVERY = frozenset({SADP_REPLY, DHIP_REPLY, DVRIP_REPLY})
 SSDP_SERVER = "ssdp.header.server"
 SSDP_USN = "ssdp.usn"
 UPNP_MANUFACTURER = "upnp.manufacturer"

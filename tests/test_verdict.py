@@ -264,3 +264,27 @@ def test_tie_goes_to_the_configured_listed_makers_not_the_default_ones() -> None
     assert decide(tied, frozenset({"axis"})).maker == "axis"
     assert decide(tied, frozenset({"axis"})).conflicts == ["hikvision"]
     assert decide(tied, frozenset()).maker == "axis"  # nobody listed: by name
+
+
+def test_a_device_answering_two_makers_discovery_is_a_conflict_not_a_maker() -> None:
+    """Issue 25: the flooder answered SADP and DHIP and was named Dahua (low confidence). A real
+    device speaks its own maker's discovery protocol: both claims are shown, no maker named."""
+    sadp = next(s for s in SIGS.signatures if s.id == "hikvision.sadp.probematch").examples[0]
+    dhip = next(s for s in SIGS.signatures if s.id == "dahua.dhip.notify").examples[0]
+    both = Device(
+        "198.18.60.32",
+        observations=[
+            Observation(channels.SADP_REPLY, sadp.value, "sadp"),
+            Observation(channels.DHIP_REPLY, dhip.value, "dhip"),
+        ],
+    )
+    v = identify_device(both, SIGS, None)
+    assert v.maker is None and v.confidence == 0.0
+    assert v.conflicts == ["dahua", "hikvision"]
+    assert v.summary == (
+        "Maker unknown: conflicting claims, it answers several makers' discovery: "
+        "Dahua (dahua.dhip.notify); Hikvision (hikvision.sadp.probematch)"
+    )
+    assert v.model is None and v.serial is None  # no maker's facts are taken as the device's
+    one = Device("198.18.60.12", observations=both.observations[:1])
+    assert identify_device(one, SIGS, None).maker == "hikvision"

@@ -40,6 +40,10 @@ MAX_RAW_PER_SENDER = 65536  # characters of Observation.raw kept per host per pr
 RAW_LIMIT = 8192  # characters of a reply kept in Observation.raw
 FIELD_LIMIT = 256  # characters of one structured field value
 _RCVBUF = 1 << 20  # many devices answer within milliseconds of each other
+_RCVBUF_FLOOD = 8 << 20  # with CAP_NET_ADMIN: room for a flood (20,000 replies in a burst)
+_SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # past rmem_max; needs CAP_NET_ADMIN
+_SO_MEMINFO = 55  # Linux: the socket's memory counters, SK_MEMINFO_DROPS among them
+_SK_MEMINFO_DROPS = 8
 _SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 _IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 
@@ -77,9 +81,50 @@ def _udp_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
     sock.setblocking(False)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    with contextlib.suppress(OSError):  # capped at rmem_max; the default suits small LANs
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+    size_for_flood(sock)
     return sock
+
+
+def size_for_flood(sock: socket.socket) -> None:
+    """A receive buffer with room for a burst: a flood fills a small one in milliseconds, and
+    the kernel drops what follows (kernel_drops counts it)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _RCVBUF_FLOOD)
+    except OSError:
+        with contextlib.suppress(OSError):  # capped at rmem_max without the capability
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+
+
+def kernel_drops(sock: socket.socket) -> int:
+    """Datagrams the kernel dropped for this socket because its receive buffer was full (the
+    count SO_RXQ_OVFL reports with each datagram, read at once via SO_MEMINFO; no privilege
+    needed). 0 when the kernel cannot say."""
+    try:
+        info = sock.getsockopt(socket.SOL_SOCKET, _SO_MEMINFO, 4 * (_SK_MEMINFO_DROPS + 1))
+    except OSError:
+        return 0
+    if len(info) < 4 * (_SK_MEMINFO_DROPS + 1):
+        return 0
+    return int(struct.unpack_from("@I", info, 4 * _SK_MEMINFO_DROPS)[0])
+
+
+def dropped_errors(name: str, sockets: list[tuple[socket.socket, str]]) -> list[ProbeError]:
+    """One error per interface whose sockets lost replies in the kernel: those replies were
+    never seen, so the probe's coverage of that interface is partial, and says why."""
+    lost: dict[str, int] = {}
+    for sock, iface in sockets:
+        if (n := kernel_drops(sock)) > 0:
+            lost[iface] = lost.get(iface, 0) + n
+    return [
+        ProbeError(
+            name,
+            iface,
+            f"the kernel dropped {n} replies on {iface}: the receive buffer overflowed (a reply "
+            "flood?); devices whose replies were among them may be missing",
+            ProbeKind.OVERFLOW,
+        )
+        for iface, n in lost.items()
+    ]
 
 
 def open_sender(iface: Interface, port: int = 0) -> socket.socket:
@@ -268,6 +313,8 @@ async def udp_round(
             except Exception:  # a raise here would close the socket: one reply must not
                 ctx.stats[f"{name}.parser_errors"] += 1
 
+    watched: list[tuple[socket.socket, str]] = []
+
     async def attach(sock: socket.socket, iface: Interface) -> None:
         try:
             transport, _ = await loop.create_datagram_endpoint(
@@ -277,6 +324,7 @@ async def udp_round(
             sock.close()
             raise
         transports.append(transport)
+        watched.append((sock, iface.name))
 
     try:
         for plan in plans:
@@ -309,6 +357,7 @@ async def udp_round(
                 if plan.repeat_after == at:
                     _send_all(sock, plan)  # failures were reported on the first send
         await _listen(ctx, ctx.window - elapsed)
+        errors += dropped_errors(name, watched)
     finally:
         for t in transports:
             t.close()

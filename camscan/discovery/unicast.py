@@ -31,6 +31,8 @@ from camscan.discovery.multicast import (
     Datagram,
     SenderBudget,
     _Collector,
+    dropped_errors,
+    size_for_flood,
 )
 from camscan.discovery.rate import Pacer
 from camscan.model import Observation, ProbeError
@@ -79,6 +81,7 @@ def probe_socket() -> socket.socket:
     cause (where the platform can)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
+        size_for_flood(sock)
         if sys.platform == "linux":
             sock.setsockopt(socket.SOL_IP, IP_RECVERR, 1)
         sock.setblocking(False)
@@ -233,6 +236,8 @@ async def unicast_round(
         # kernel has answered "unreachable" for
         await ask(quiet, again=True)
         await asyncio.sleep(ctx.window / 2)
+        for probe, _, replies, _ in endpoints:
+            outcome.errors += dropped_errors(probe.name, [(replies.sock, "unicast")])
     finally:
         for _, transport, _, _ in endpoints:
             transport.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from camscan import channels
 from camscan.identify import makers
 from camscan.model import HIGH_CONFIDENCE, MEDIUM_CONFIDENCE, Evidence, Strength, Verdict
 
@@ -100,6 +101,10 @@ def decide(evidence: list[Evidence], listed: frozenset[str] | None = None) -> Ve
         key=lambda m: (tuple(-n for n in tallies[m].key()), m not in prefer, m),
     )
     verdict = Verdict(evidence=list(evidence))
+    claims = _discovery_claims(evidence)
+    if len(claims) > 1:  # two makers' own discovery protocols: a conflict, not a verdict
+        deciding = []
+        verdict.conflicts = sorted(claims)
     winner = deciding[0] if deciding else None
     # Facts come from evidence for the winner or naming no maker; the strongest source first.
     usable = _by_strength([ev for ev in evidence if ev.maker in (winner, None, "generic")])
@@ -107,7 +112,7 @@ def decide(evidence: list[Evidence], listed: frozenset[str] | None = None) -> Ve
         value = next((ev.captured[name] for ev in usable if ev.captured.get(name)), None)
         setattr(verdict, name, value)
     if winner is None:
-        verdict.summary = _undecided_summary(tallies, evidence)
+        verdict.summary = _undecided_summary(tallies, evidence, claims)
         return verdict
     rivals = [tallies[m] for m in deciding[1:]]
     verdict.maker = winner
@@ -134,7 +139,26 @@ def _summary(verdict: Verdict, tally: _Tally) -> str:
     return text
 
 
-def _undecided_summary(tallies: dict[str, _Tally], evidence: list[Evidence]) -> str:
+def _discovery_claims(evidence: list[Evidence]) -> dict[str, list[str]]:
+    """Maker -> the signatures by which the device answered that maker's own discovery."""
+    claims: dict[str, list[str]] = {}
+    for ev in evidence:
+        if ev.channel not in channels.MAKER_DISCOVERY or ev.strength is Strength.WEAK:
+            continue
+        if ev.maker is not None and ev.maker != "generic":
+            claims.setdefault(ev.maker, []).append(ev.signature_id)
+    return claims
+
+
+def _undecided_summary(
+    tallies: dict[str, _Tally], evidence: list[Evidence], claims: dict[str, list[str]]
+) -> str:
+    if len(claims) > 1:
+        said = "; ".join(
+            f"{makers.display_name(m)} ({', '.join(sorted(set(ids)))})"
+            for m, ids in sorted(claims.items())
+        )
+        return f"Maker unknown: conflicting claims, it answers several makers' discovery: {said}"
     if tallies:
         hinted = ", ".join(makers.display_name(m) for m in sorted(tallies))
         return f"Maker unknown (only weak hints: {hinted})"
