@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -149,3 +150,24 @@ def test_scan_help_states_the_bounds_the_config_enforces() -> None:
         lo, hi, _ = BOUNDS[key]
         after_flag = text.split(f"{flag} ", 1)[1][:200]
         assert f"{lo:g} to {hi:g} (default {getattr(ScanSettings(), key):g}" in after_flag, key
+
+
+def test_identify_says_what_it_recognised_and_what_it_dropped(tmp_path: Path) -> None:
+    """Issue 25: 1 MB of random bytes was one device whose Server was 97 characters of garbage,
+    exit 0; a 5 MB Server line was cut to 65,528 characters without a word."""
+    noise = tmp_path / "noise.bin"
+    noise.write_bytes(random.Random(25).randbytes(1_000_000))
+    r = camscan("identify", str(noise), "-f", "json")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == [
+        f"camscan: error: {noise}: no observation recognised in 1 MB of input: not JSON lines, "
+        "an HTTP or RTSP response head, a discovery reply or one Server value"
+    ]
+    long = tmp_path / "server.txt"
+    long.write_text("Server: " + "A" * 5_000_000 + "\n")
+    r = camscan("identify", str(long), "-f", "json")
+    assert r.returncode == 3, r.stderr  # a value was cut: the run is partial, and says so
+    assert "a value cut at 65,528 characters" in r.stderr and "5 MB of input" in r.stderr
+    result = json.loads(r.stdout)
+    assert result["run"]["partial"] is True
+    assert any("cut at 65,528" in e["error"] for e in result["run"]["errors"])

@@ -130,9 +130,45 @@ def read_observations(stream: BinaryIO) -> tuple[list[Observation], list[str]]:
         first = stream.read(1)
     if first != b"{":
         banner = first + stream.read(4 * MAX_RAW_CHARS)  # the banner is cut at MAX_RAW_CHARS
-        return observations_from_banner(banner.decode("utf-8", "replace")), []
+        return _banner_input(banner, len(banner) + _skip_rest(stream))
     found, errors = observations_from_jsonl(_prefixed(first, bounded_lines(stream)))
     return found, errors
+
+
+def _skip_rest(stream: BinaryIO) -> int:
+    """Bytes left in `stream` (read in chunks, not kept), up to MAX_INPUT_BYTES."""
+    total = 0
+    while total <= MAX_INPUT_BYTES and (chunk := stream.read(1 << 20)):
+        total += len(chunk)
+    return total
+
+
+def _size(n: int) -> str:
+    return f"{n:,} bytes" if n < 1_000_000 else f"{n / 1_000_000:,.0f} MB"
+
+
+_BLOCKS = {channels.HTTP_HEADERS, channels.RTSP_HEADERS, channels.HTTP_BODY, channels.RTSP_SDP}
+
+
+def _banner_input(banner: bytes, total: int) -> tuple[list[Observation], list[str]]:
+    """A banner's observations, and what of the input was not used: nothing recognised in it
+    is said (and is no observation), and so is a value cut short."""
+    text = banner.decode("utf-8", "replace")
+    found = observations_from_banner(text)
+    if not found:
+        return [], [
+            f"no observation recognised in {_size(total)} of input: not JSON lines, an HTTP or "
+            "RTSP response head, a discovery reply or one Server value"
+        ]
+    used = len(text.strip("\r\n\t \x00"))
+    if used <= MAX_RAW_CHARS and total == len(banner):
+        return found, []
+    values = [o for o in found if o.channel not in _BLOCKS] or found
+    longest = max(values, key=lambda o: len(o.raw))
+    return found, [
+        f"everything past the first {MAX_RAW_CHARS:,} characters of {_size(total)} of input "
+        f"({longest.channel}: a value cut at {len(longest.raw):,} characters)"
+    ]
 
 
 def _prefixed(first: bytes, lines: Iterator[bytes]) -> Iterator[bytes]:
@@ -196,7 +232,9 @@ def observations_from_banner(text: str, probe: str = "banner") -> list[Observati
         return [
             Observation(channels.HTTP_HEADER + m[1].lower(), m[2].strip(), probe) for m in headers
         ]
-    return [Observation(channels.HTTP_HEADER + "server", lines[0], probe)]
+    if len(lines) == 1 and lines[0].isprintable() and "\ufffd" not in lines[0]:
+        return [Observation(channels.HTTP_HEADER + "server", lines[0], probe)]
+    return []  # not text one could take for a Server value (random bytes, several lines)
 
 
 # --- nmap XML ---------------------------------------------------------------------------------
