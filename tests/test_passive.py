@@ -331,3 +331,17 @@ def test_dissection_of_any_frame_never_raises(frame: bytes, link: int) -> None:
         data = b"pad" + prefix + frame + b"next record"
         heard.feed(1, 0, data, 3, len(data) - 11)
     heard.finish()
+
+
+def test_a_capture_is_stored_like_a_scan(tmp_path: Path) -> None:
+    path, db = tmp_path / "lab.pcap", tmp_path / "store.db"
+    path.write_bytes(pcap(lab_frames()))
+    done = CliRunner().invoke(
+        app, ["import", str(path), "--db", str(db), "--site", "plant2", "-f", "json"]
+    )
+    assert done.exit_code == 3, done.output
+    history = CliRunner().invoke(app, ["history", "--db", str(db), "-f", "json"])
+    assert history.exit_code == 0, history.output
+    runs = json.loads(history.stdout)
+    rows = runs if isinstance(runs, list) else runs["runs"]
+    assert [(r["site"], r["partial"]) for r in rows] == [("plant2", True)]

@@ -18,7 +18,7 @@ import hashlib
 import socket
 import struct
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from camscan import channels as ch
@@ -164,29 +164,36 @@ class Heard:
     # --- the prefilter: runs for every frame ------------------------------------------------
 
     def feed(self, link: int, at: float, data: bytes, b: int, stop: int) -> None:
-        """The frame data[b:stop]. This runs for every packet: the common case (Ethernet, IPv4,
-        RTP or bulk TCP) is rejected by a few index reads and set lookups, without copying the
-        frame; what may carry evidence is sliced out and read by `frame`."""
-        if link != _ETHERNET or stop - b < 34 or data[b + 12 : b + 14] != _ETH_IP:
-            self.frame(link, at, data[b:stop])  # ARP, VLAN tags, other link types: rare
-            return
-        ip = b + 14
-        if data[ip + 7] or data[ip + 6] & 0x1F:
-            return  # a later fragment: no header of the protocol above
-        if (pair := data[b + 6 : b + 12] + data[ip + 12 : ip + 16]) not in self.seen:
-            self._pair(pair)
-        l4 = ip + (data[ip] & 0x0F) * 4
-        proto = data[ip + 9]
-        if proto == 17:
-            # two-byte port slices against sets of two-byte keys: no decoding for RTP
-            if l4 + 4 <= stop and (
-                data[l4 : l4 + 2] in _UDP_KEYS or data[l4 + 2 : l4 + 4] in _UDP_KEYS
-            ):
-                self.frame(link, at, data[b:stop])
-        elif proto == 6 and l4 + 14 <= stop:
-            pl = l4 + (data[l4 + 12] >> 4) * 4
-            if self.flows.open or (pl < stop and data[pl : pl + 1] in _TCP_FIRST):
-                self.frame(link, at, data[b:stop])
+        """The frame data[b:stop] (see feed_all)."""
+        self.feed_all(iter([(link, at, data, b, stop)]))
+
+    def feed_all(self, records: Iterator[tuple[int, float, bytes, int, int]]) -> None:
+        """Every record (link type, time, buffer, start, stop) of a capture. This loop runs for
+        every packet, so the common case (Ethernet, IPv4, RTP or bulk TCP) is rejected inline,
+        by a few index reads and set lookups on the buffer, without copying the frame or
+        calling anything; what may carry evidence is sliced out and read by `frame`."""
+        seen, pair_of, frame, flows = self.seen, self._pair, self.frame, self.flows
+        for link, at, data, b, stop in records:
+            if link != _ETHERNET or stop - b < 34 or data[b + 12 : b + 14] != _ETH_IP:
+                frame(link, at, data[b:stop])  # ARP, VLAN tags, other link types: rare
+                continue
+            ip = b + 14
+            if data[ip + 7] or data[ip + 6] & 0x1F:
+                continue  # a later fragment: no header of the protocol above
+            if (pair := data[b + 6 : b + 12] + data[ip + 12 : ip + 16]) not in seen:
+                pair_of(pair)
+            l4 = ip + (data[ip] & 0x0F) * 4
+            proto = data[ip + 9]
+            if proto == 17:
+                # two-byte port slices against sets of two-byte keys: no decoding for RTP
+                if l4 + 4 <= stop and (
+                    data[l4 : l4 + 2] in _UDP_KEYS or data[l4 + 2 : l4 + 4] in _UDP_KEYS
+                ):
+                    frame(link, at, data[b:stop])
+            elif proto == 6 and l4 + 14 <= stop:
+                pl = l4 + (data[l4 + 12] >> 4) * 4
+                if flows.open or (pl < stop and data[pl : pl + 1] in _TCP_FIRST):
+                    frame(link, at, data[b:stop])
 
     def frame(self, link: int, at: float, frame: bytes) -> None:
         """One whole frame, through the same prefilter, then to the parser that reads it."""
@@ -428,5 +435,10 @@ class Heard:
         ]
         if self.flooded:
             error = f"more than {MAX_SENDERS} senders: the later ones were not parsed"
+            found.append(ProbeError("passive", None, error, ProbeKind.OVERFLOW))
+        if self.stats["passive.hosts_over_limit"]:
+            error = (
+                f"more than {MAX_HOSTS} MAC/IP pairs (a spoofed flood?): the later ones not kept"
+            )
             found.append(ProbeError("passive", None, error, ProbeKind.OVERFLOW))
         return found

@@ -51,10 +51,8 @@ def read_capture(stream: BinaryIO, name: str) -> tuple[Heard, Source]:
     when the file is not a capture (damage after the first packet is noted, not raised)."""
     stats = pcapio.ReadStats()
     heard = Heard()
-    feed = heard.feed
     began = time.perf_counter()
-    for link, sec, data, start, stop in pcapio.read_records(stream, stats):
-        feed(link, sec, data, start, stop)
+    heard.feed_all(pcapio.read_records(stream, stats))
     heard.finish()
     heard.stats["passive.read_ms"] = round((time.perf_counter() - began) * 1000)
     if stats.skipped_link:
