@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from camscan.discovery import registry as probe_registry
+from camscan.discovery.rate import DEFAULT_HOST_RATE, DEFAULT_RATE
 from camscan.errors import DataError
 from camscan.identify.makers import PRESETS, default_listed, expand_listed
 from camscan.macaddr import normalise_mac
@@ -58,8 +59,8 @@ class ConfigError(DataError):
 class ScanSettings:
     targets: list[str] = dataclasses.field(default_factory=list)
     interfaces: list[str] = dataclasses.field(default_factory=list)
-    rate: float = 1000.0  # packets/s: ARP frames, L3 probes, new banner connections (runZero's)
-    host_rate: float = 40.0  # L3 packets/s to any one routed host: runZero's per-host default
+    rate: float = DEFAULT_RATE  # packets/s, every packet and new connection of the run together
+    host_rate: float = DEFAULT_HOST_RATE  # the same, to any one host
     engine: str = "camscan"  # routed host discovery and port scan: "camscan" or "nmap"
     discovery_window: float = 1.5
     probes: list[str] = dataclasses.field(default_factory=lambda: list(ALL_PROBES))

@@ -22,6 +22,7 @@ from camscan import __version__, channels, coverage
 from camscan.config import Config
 from camscan.discovery import registry
 from camscan.discovery.base import HostFeed, ProbeContext, ProbeOutcome
+from camscan.discovery.rate import DEFAULT_HOST_RATE, RateLimiter
 from camscan.discovery.registry import Need, Phase, ProbeSpec
 from camscan.errors import DataError, ProbeKind
 from camscan.macaddr import MacSource
@@ -48,7 +49,7 @@ class ScanRequest:
     concurrency: int
     privileged: bool
     read_timeout: float = 3.0  # banner reads: seconds of silence tolerated ([scan] read_timeout)
-    host_rate: float = 40.0  # L3 packets/s per routed host (rate is the global cap)
+    host_rate: float = DEFAULT_HOST_RATE  # packets/s to any one host (rate: all together)
     engine: str = "camscan"  # routed host discovery and port scan: "camscan" or "nmap"
     stop: StopSignal = dataclasses.field(default_factory=StopSignal)
 
@@ -114,19 +115,17 @@ def usable_probes(names: list[str], privileged: bool, run: ScanRun) -> list[Prob
     return usable
 
 
-def _context(req: ScanRequest, progress: Progress, hosts: tuple[str, ...] = ()) -> ProbeContext:
+def _context(req: ScanRequest, progress: Progress, limiter: RateLimiter) -> ProbeContext:
     return ProbeContext(
         req.interfaces,
         req.targets,
         window=req.window,
-        rate=req.rate,
+        limiter=limiter,
         privileged=req.privileged,
         progress=progress.advance,
-        hosts=hosts,
         timeout=req.timeout,
         read_timeout=req.read_timeout,
         concurrency=req.concurrency,
-        host_rate=req.host_rate,
         engine=req.engine,
         probes=tuple(req.probes),
         stop=req.stop.event,
@@ -138,6 +137,7 @@ async def _discover(
     specs: list[ProbeSpec],
     run: ScanRun,
     progress: Progress,
+    limiter: RateLimiter,
     on_host: Callable[[str], None] | None = None,
     observations: list[Observation] | None = None,
 ) -> list[Observation]:
@@ -145,7 +145,7 @@ async def _discover(
 
     Results go into `observations` as each probe ends, so a stop keeps those already in."""
     observations = [] if observations is None else observations
-    ctx = _context(req, progress)
+    ctx = _context(req, progress, limiter)
     ctx.on_host = on_host
     jobs: dict[str, Awaitable[ProbeOutcome]] = {}
     multicast = []
@@ -162,8 +162,8 @@ async def _discover(
 
         jobs["multicast"] = run_round(ctx, multicast)
     if "arp" in jobs and "l3" in jobs:
-        # One sender at a time on the wire: the rate cap stays global, and the ARP reader
-        # (a thread) is not starved by the L3 sweep, which would lose its replies.
+        # One sweep at a time: the ARP reader is not starved by the L3 sweep, which would
+        # lose its replies (the rate cap is the shared limiter's either way).
         arp: asyncio.Future[ProbeOutcome] = asyncio.ensure_future(jobs["arp"])
         jobs["arp"] = arp
         jobs["l3"] = _after(arp, jobs["l3"])
@@ -251,6 +251,7 @@ async def _discover_and_inspect(
 
     contexts = []
     finished: dict[str, float] = {}
+    limiter = RateLimiter(req.rate, req.host_rate)  # the run's one: every probe draws from it
 
     async def inspect_one(spec: ProbeSpec, ctx: ProbeContext) -> ProbeOutcome:
         try:
@@ -260,13 +261,13 @@ async def _discover_and_inspect(
 
     tasks = []
     for spec, feed in zip(inspect, feeds, strict=True):
-        ctx = _context(req, progress)
+        ctx = _context(req, progress, limiter)
         ctx.feed, ctx.progress = feed, inspect_progress
         contexts.append(ctx)
         tasks.append(asyncio.create_task(inspect_one(spec, ctx)))
     try:
         observations = await _discover(
-            req, specs, run, progress, on_host if feeds else None, found.observations
+            req, specs, run, progress, limiter, on_host if feeds else None, found.observations
         )
         discovered_at = found.discovered_at = time.monotonic()
         req.stop.stage = ", ".join(s.name for s in inspect) or "discovery"

@@ -29,11 +29,12 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from camscan.discovery.banners import Limits, grab_banners, parse_head, scheduler
+from camscan.discovery.banners import Limits, grab_banners, parse_head
 from camscan.discovery.banners.http import TELLING_PATHS, dechunk, read_head
 from camscan.discovery.banners.scheduler import SILENT_AFTER
 from camscan.discovery.banners.tcpports import ProbeFailure
 from camscan.discovery.base import HostFeed
+from camscan.discovery.rate import RateLimiter
 from camscan.errors import ProbeKind
 from camscan.model import Observation, ProbeError
 
@@ -659,7 +660,8 @@ def test_connections_in_flight_stay_within_per_host_and_global_bounds(
                 for _ in range(4)
             ]
             limits = Limits(per_host=per_host, concurrency=concurrency)
-            await grab_banners(ips, limits, {"http": ports})
+            fast = RateLimiter(100_000, 10_000)  # the rates out of the way: the gates bind here
+            await grab_banners(ips, limits, {"http": ports}, limiter=fast)
 
     scan(run())
     for ip in ips:
@@ -667,55 +669,32 @@ def test_connections_in_flight_stay_within_per_host_and_global_bounds(
     assert peak["all"] == min(2 * per_host, concurrency)
 
 
-def test_every_connection_passes_the_rate_bucket() -> None:
+class CountingLimiter(RateLimiter):
+    """The run's limiter, counting what each host drew from it."""
+
+    def __init__(self, rate: float, host_rate: float) -> None:
+        super().__init__(rate, host_rate)
+        self.drawn: collections.Counter[str | None] = collections.Counter()
+
+    async def slot(self, host: str | None = None, *, arp: bool = False, cost: int = 1) -> None:
+        self.drawn[host] += 1
+        await super().slot(host, arp=arp, cost=cost)
+
+
+def test_every_connection_draws_from_the_runs_limiter() -> None:
+    # --rate and --host-rate cap new connections as they cap every other packet: each one is
+    # drawn from the limiter the run hands in, under its host's name
     ips = [f"127.0.0.{n}" for n in range(10, 20)]
     closed = free_port(ips)
     stats: collections.Counter[str] = collections.Counter()
-    limits = Limits(rate=1000.0, rate_burst=1)
-    scan(grab_banners(ips, limits, {"http": [closed], "rtsp": [closed]}, stats=stats))
+    limiter = CountingLimiter(rate=1000.0, host_rate=25.0)
+    ports = {"http": [closed], "rtsp": [closed]}
+    scan(grab_banners(ips, FAST, ports, stats=stats, limiter=limiter))
     assert stats["connections"] == 20
     assert stats["quiet"] == 20
-
-
-def test_every_connection_also_passes_its_hosts_own_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
-    # --host-rate caps new connections to any one host, as it caps L3 packets: each connection
-    # takes a token from the global bucket and one from a bucket of its host's own.
-    takes: collections.Counter[tuple[int, float]] = collections.Counter()
-    take = scheduler.TokenBucket.take
-
-    async def counted(self: scheduler.TokenBucket) -> None:
-        takes[(id(self), self._rate)] += 1
-        await take(self)
-
-    monkeypatch.setattr(scheduler.TokenBucket, "take", counted)
-    ips = [f"127.0.0.{n}" for n in range(10, 13)]
-    closed = free_port(ips)
-    limits = Limits(rate=1000.0, host_rate=25.0)
-    stats: collections.Counter[str] = collections.Counter()
-    scan(grab_banners(ips, limits, {"http": [closed], "rtsp": [closed]}, stats=stats))
-    per_host = sorted(n for (_, rate), n in takes.items() if rate == 25.0)
-    assert per_host == [2, 2, 2]  # one bucket per host, one token per connection
-    assert sum(n for (_, rate), n in takes.items() if rate == 1000.0) == stats["connections"] == 6
-
-
-def test_the_rate_bucket_spaces_connections_at_the_rate(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The bucket's own clock and sleeps, replaced by a counter: what is checked is the time it
-    # asks to wait, not how long a loaded machine takes (speed goals live in bench/).
-    clock = [0.0]
-
-    async def sleep(seconds: float) -> None:
-        clock[0] += seconds
-
-    async def twenty() -> None:
-        monkeypatch.setattr(scheduler.time, "monotonic", lambda: clock[0])
-        monkeypatch.setattr(scheduler.asyncio, "sleep", sleep)
-        bucket = scheduler.TokenBucket(rate=20.0, burst=1)
-        for _ in range(20):
-            await bucket.take()
-        monkeypatch.undo()
-
-    asyncio.run(twenty())
-    assert clock[0] == pytest.approx(19 / 20)  # the first goes at once, then one per 1/20 s
+    assert limiter.drawn == {ip: 2 for ip in ips}
+    # the first connection to each host counts twice: the kernel's ARP request goes first
+    assert limiter.sent == 20 + len(ips)
 
 
 def test_bad_targets_and_ports_are_errors_not_tracebacks() -> None:

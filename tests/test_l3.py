@@ -1,4 +1,4 @@
-"""L3 discovery pieces that need no lab: pacing, the unicast mDNS query, nmap arguments, routes.
+"""L3 discovery pieces that need no lab: the unicast mDNS query, nmap arguments, routes.
 
 Packets here go to loopback only (127.0.0.1).
 """
@@ -7,28 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import itertools
 from pathlib import Path
 
-from hypothesis import given
-from hypothesis import strategies as st
 from zeroconf import DNSIncoming
 
 from camscan.discovery import l3
 from camscan.discovery.nmap_engine import nmap_arguments
-from camscan.discovery.rate import Pacer
+from camscan.discovery.rate import RateLimiter
 from camscan.discovery.unicast import MDNS_QUERY_TYPES, mdns_query
 from camscan.netif import has_route
-
-
-@given(st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=200))
-def test_pacer_keeps_the_global_and_per_host_caps(hosts: list[str]) -> None:
-    pacer = Pacer(rate=100, host_rate=10)
-    times = [pacer.reserve(h, 0.0) for h in hosts]
-    assert all(b - a >= 0.01 - 1e-9 for a, b in itertools.pairwise(times))
-    for h in set(hosts):
-        mine = [t for t, x in zip(times, hosts, strict=True) if x == h]
-        assert all(b - a >= 0.1 - 1e-9 for a, b in itertools.pairwise(mine))
 
 
 def test_mdns_unicast_query_is_a_valid_ptr_query() -> None:
@@ -67,7 +54,7 @@ def test_sweep_on_loopback_tells_open_refused_and_records_observations() -> None
         port = server.sockets[0].getsockname()[1]
         try:
             return await l3.sweep(
-                [ipaddress.IPv4Address("127.0.0.1")], Pacer(), ports=(port,), icmp=False
+                [ipaddress.IPv4Address("127.0.0.1")], RateLimiter(), ports=(port,), icmp=False
             )
         finally:
             server.close()
@@ -111,9 +98,7 @@ def test_unicast_round_reads_replies_only_from_asked_hosts_within_budget() -> No
         loop.add_reader(device.fileno(), answer)
         ctx = ProbeContext([], TargetSet([ipaddress.IPv4Network("127.0.0.1/32")]), window=0.4)
         try:
-            out = await unicast_round(
-                ctx, ["127.0.0.1", "127.0.0.3"], ["sadp"], Pacer(), {"sadp": probe}
-            )
+            out = await unicast_round(ctx, ["127.0.0.1", "127.0.0.3"], ["sadp"], {"sadp": probe})
         finally:
             loop.remove_reader(device.fileno())
         return ctx, out
@@ -156,7 +141,7 @@ def test_unicast_resend_skips_ports_the_host_said_are_unreachable() -> None:
         ctx = ProbeContext([], TargetSet([ipaddress.IPv4Network("127.0.0.0/29")]), window=0.4)
         try:
             await unicast_round(
-                ctx, ["127.0.0.1", "127.0.0.4", "127.0.0.5"], ["sadp"], Pacer(), {"sadp": probe}
+                ctx, ["127.0.0.1", "127.0.0.4", "127.0.0.5"], ["sadp"], {"sadp": probe}
             )
         finally:
             loop.remove_reader(camera.fileno())

@@ -177,11 +177,13 @@ def scan(
     excel: bool = excel_option(),
     rate: float = _setting_option(
         "rate",
-        "Packets per second overall: ARP frames, L3 probes and new banner connections",
+        "Packets per second, all the run sends together: ARP requests, discovery queries, L3 "
+        "probes, new connections; any 100 ms holds at most a tenth, +10%",
         "; lower it for a gentler scan",
     ),
     host_rate: float = _setting_option(
-        "host_rate", "L3 packets and new banner connections per second to any one host"
+        "host_rate",
+        "The same to any one host (ARP requests for it, queries, probes, new connections)",
     ),
     engine: str = typer.Option(
         None,

@@ -1,11 +1,12 @@
 """ARP sweep: who is on each directly attached target network, and with which MAC.
 
-With CAP_NET_RAW: one ARP request per target address through a packet socket, paced by a
-token bucket (default 1000 frames/s, runZero's global default); each address has its own timeout
+With CAP_NET_RAW: one ARP request per target address through a packet socket, each drawn from
+the run's rate limiter (camscan/discovery/rate.py); each address has its own timeout
 (learnt from the answers' round-trip times) and the silent get one retry, so the sweep ends
 when every answer that can come has come. Without it: one empty UDP datagram to the discard
-port per target makes the kernel resolve the address, and the kernel neighbour table
-(/proc/net/arp) gives the MACs; the run is marked unprivileged.
+port per target makes the kernel resolve the address (its ARP requests, retries included,
+are drawn from the limiter too), and the kernel neighbour table (/proc/net/arp) gives the MACs;
+the run is marked unprivileged.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable
 
 from camscan import channels
 from camscan.discovery.base import ProbeContext, ProbeOutcome
+from camscan.discovery.rate import RateLimiter
 from camscan.errors import ProbeFailure, ProbeKind, kind_of
 from camscan.model import Observation, ProbeError
 from camscan.netif import Interface, interface_for
@@ -36,6 +38,7 @@ INITIAL_TIMEOUT = 0.25  # seconds, until a first answer has measured the link
 MIN_TIMEOUT = 0.1
 MAX_TIMEOUT = REPLY_TIMEOUT / 2  # a retry waits twice the timeout (back-off), at most REPLY_TIMEOUT
 BACKOFF = 2.0
+DISCARD_PORT = 9  # the unprivileged sweep's datagrams: nothing listens, nothing answers
 Progress = Callable[[int, int], None]
 
 
@@ -65,25 +68,6 @@ def plan(ctx: ProbeContext) -> dict[Interface, list[ipaddress.IPv4Address]]:
         if iface is not None and ip not in special:
             by_iface.setdefault(iface, []).append(ip)
     return by_iface
-
-
-class Pacer:
-    """Token bucket: at most `rate` events per second, with a burst of a few events."""
-
-    def __init__(self, rate: float, burst: int = 8, stop: threading.Event | None = None) -> None:
-        self.interval = 1.0 / rate
-        self.burst = burst
-        self.next_at = time.monotonic()
-        self.stop = stop or threading.Event()
-
-    def wait(self) -> bool:
-        """Wait for the next slot; False when told to stop (SIGINT/SIGTERM) meanwhile."""
-        now = time.monotonic()
-        self.next_at = max(self.next_at, now - self.burst * self.interval) + self.interval
-        delay = self.next_at - now
-        if delay > 0:
-            return not self.stop.wait(delay)
-        return not self.stop.is_set()
 
 
 class Completion:
@@ -218,7 +202,7 @@ def _open_packet_socket(iface: Interface) -> socket.socket:
 async def sweep_raw(
     iface: Interface,
     targets: list[ipaddress.IPv4Address],
-    rate: float,
+    limiter: RateLimiter,
     progress: Progress | None = None,
     retries: int | None = None,
     answered: Callable[[str], None] | None = None,
@@ -257,19 +241,10 @@ async def sweep_raw(
                 if answered is not None:
                     answered(reply[0])
 
-    # A burst of 20 ms worth of frames (at least 8): the loop's sleeps overshoot by a few ms
-    # when other probes share it, and the bucket must catch up rather than lose the time.
-    interval, burst = 1.0 / rate, max(8, int(rate / 50))
-    tokens, stamp = float(burst), time.monotonic()
     loop.add_reader(sock.fileno(), read_replies)
     try:
         while not plan_.done() and not (stop is not None and stop.is_set()):
             now = time.monotonic()
-            tokens = min(float(burst), tokens + (now - stamp) / interval)
-            stamp = now
-            if tokens < 1.0:  # paced: at most `rate` frames a second
-                await asyncio.sleep((1.0 - tokens) * interval)
-                continue
             ip = plan_.next_request(now)
             if ip is None:  # nothing to send yet: wait for answers until the next wait ends
                 wake = plan_.wake_at()
@@ -278,25 +253,33 @@ async def sweep_raw(
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(news.wait(), max(0.0, wake - time.monotonic()))
                 continue
+            await limiter.slot(ip, arp=True)  # then sent at once: no await in between
             template[38:42] = socket.inet_aton(ip)  # ARP target protocol address
             try:
                 sock.send(template)
             except BlockingIOError:  # the interface's queue is full: the request waits its turn
-                await asyncio.sleep(interval)
+                await asyncio.sleep(1.0 / limiter.rate)
                 plan_.requeue(ip)
                 continue
-            tokens -= 1.0
             plan_.sent(ip, time.monotonic())
             first = plan_.next_first
             if progress and plan_.tries[ip] == 1 and (first % 16 == 0 or first == total):
                 progress(first, total)  # progress = addresses probed once
-            if tokens < 1.0:
-                await asyncio.sleep(0)  # let the reader and other probes run between frames
+            await asyncio.sleep(0)  # let the reader and other probes run between frames
         read_replies()  # answers queued before the end still count
     finally:
         loop.remove_reader(sock.fileno())
         sock.close()
     return found
+
+
+def kernel_solicits(iface: str) -> int:
+    """ARP requests the kernel sends for an address before it gives up (Linux default 3)."""
+    try:
+        with open(f"/proc/sys/net/ipv4/neigh/{iface}/mcast_solicit", encoding="ascii") as f:
+            return max(1, int(f.read().strip()))
+    except (OSError, ValueError):
+        return 3
 
 
 def read_neighbours(path: str = "/proc/net/arp") -> dict[str, tuple[str, str]]:
@@ -317,15 +300,20 @@ def read_neighbours(path: str = "/proc/net/arp") -> dict[str, tuple[str, str]]:
 def sweep_unprivileged(
     iface: Interface,
     targets: list[ipaddress.IPv4Address],
-    rate: float,
+    limiter: RateLimiter,
     progress: Progress | None = None,
     answered: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
 ) -> dict[str, str]:
-    """Make the kernel resolve each target (one UDP datagram to port 9), then read its table."""
+    """Make the kernel resolve each target (one UDP datagram to port 9), then read its table.
+
+    Each target costs what the kernel sends for it: its ARP requests (the first, and its
+    retries while the address stays silent: `mcast_solicit` in all) or one request and the
+    datagram; they are taken from `limiter` before the datagram goes."""
     wanted = {str(t) for t in targets}
     found: dict[str, str] = {}
-    pacer = Pacer(rate, stop=stop)
+    stop = stop or threading.Event()
+    retries = max(1, kernel_solicits(iface.name) - 1)  # the limiter counts the first request
 
     def harvest() -> None:
         for ip, (mac, dev) in read_neighbours().items():
@@ -338,10 +326,10 @@ def sweep_unprivileged(
         s.setblocking(False)
         last_harvest = time.monotonic()
         for n, ip in enumerate(targets, 1):
-            if not pacer.wait():
+            if not limiter.wait(str(ip), stop, cost=retries):
                 break
             with contextlib.suppress(OSError):  # EHOSTUNREACH after a failed resolution
-                s.sendto(b"", (str(ip), 9))
+                s.sendto(b"", (str(ip), DISCARD_PORT))
             if progress and n % 16 == 0:  # progress = addresses probed
                 progress(n, len(wanted))
             if time.monotonic() - last_harvest > 0.2:  # the table holds ~1024 entries; read often
@@ -349,7 +337,7 @@ def sweep_unprivileged(
                 last_harvest = time.monotonic()
         deadline = time.monotonic() + 1.0 + REPLY_TIMEOUT  # kernel retries ARP for ~1 s
         while time.monotonic() < deadline and len(found) < len(wanted):
-            if pacer.stop.wait(0.1):
+            if stop.wait(0.1):
                 break
             harvest()
     harvest()
@@ -390,11 +378,11 @@ class ArpProbe:
             try:
                 if privileged:
                     found = await sweep_raw(
-                        iface, ips, ctx.rate, progress, answered=on_host, stop=ctx.stop
+                        iface, ips, ctx.limiter, progress, answered=on_host, stop=ctx.stop
                     )
                 else:
                     found = await asyncio.to_thread(
-                        sweep_unprivileged, iface, ips, ctx.rate, progress, answered, ctx.stop
+                        sweep_unprivileged, iface, ips, ctx.limiter, progress, answered, ctx.stop
                     )
             except (OSError, RawSocketDenied) as e:
                 error = f"ARP sweep failed: {e}"

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
+from camscan.discovery.rate import RateLimiter
 from camscan.model import Observation, ProbeError
 from camscan.netif import Interface
 from camscan.targets import TargetSet
@@ -25,7 +26,8 @@ class ProbeContext:
     interfaces: list[Interface]
     targets: TargetSet
     window: float = 1.5  # seconds a multicast round listens for replies
-    rate: float = 1000.0  # packets per second, global bound for unicast sweeps
+    # The run's one rate limiter: every packet and new connection of every probe draws from it
+    limiter: RateLimiter = dataclasses.field(default_factory=RateLimiter)
     max_reply_bytes: int = 65536
     stats: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     privileged: bool = True  # False: no CAP_NET_RAW; raw-socket probes run their fallback
@@ -34,7 +36,6 @@ class ProbeContext:
     timeout: float = 4.0  # inspect-phase probes: seconds per request, connect to last byte
     read_timeout: float = 3.0  # inspect-phase probes: seconds of silence tolerated per read
     concurrency: int = 128  # inspect-phase probes: connections in flight
-    host_rate: float = 40.0  # L3 probes: packets per second to any one routed host
     engine: str = "camscan"  # L3 host discovery and port scan: "camscan" or "nmap"
     probes: tuple[str, ...] = ()  # the chosen probes (l3 sends the unicast forms of these)
     # Discovery probes call on_host(ip) the moment a host answers (in the event loop's thread),

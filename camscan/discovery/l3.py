@@ -4,7 +4,7 @@ ARP does not cross a router, so camscan asks each address at layer 3: unprivileg
 to the camera ports (an accepted or a refused connection both prove a live host; the router's
 "host unreachable" proves the opposite), plus ICMP echo when a raw socket is allowed. Ports are
 tried one after the other, paced by the per-host cap, and a host that has answered is asked
-nothing more. Every packet is paced by a `Pacer` (global and per-host caps).
+nothing more. Every packet is drawn from the run's rate limiter (global and per-host caps).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import struct
 from collections.abc import Callable
 
 from camscan import channels as ch
-from camscan.discovery.rate import Pacer
+from camscan.discovery.rate import RateLimiter
 from camscan.model import Observation
 
 NAME = "l3"
@@ -122,7 +122,7 @@ def _open_limit() -> int:
 
 async def sweep(
     hosts: list[ipaddress.IPv4Address],
-    pacer: Pacer,
+    limiter: RateLimiter,
     *,
     ports: tuple[int, ...] = CAMERA_PORTS,
     timeout: float = CONNECT_TIMEOUT,
@@ -161,13 +161,13 @@ async def sweep(
         answered = events.setdefault(ip, asyncio.Event())
         tasks: list[asyncio.Future[object]] = []
         if echo is not None:
-            await pacer.slot(ip)
+            await limiter.slot(ip)  # then sent at once: no await in between
             echo.send(ip)
             stats["l3.icmp_echo"] += 1
         for port in ports:
             if answered.is_set():
                 break
-            await pacer.slot(ip)
+            await limiter.slot(ip)
             if answered.is_set():
                 break
             stats["l3.tcp_connects"] += 1

@@ -268,13 +268,16 @@ def _is_group_or_broadcast(host: str, iface: Interface) -> bool:
     return addr.is_multicast or host == LIMITED_BROADCAST or directed
 
 
-def _send_all(sock: socket.socket, plan: UdpPlan) -> list[str]:
+async def _send_all(ctx: ProbeContext, sock: socket.socket, plan: UdpPlan) -> list[str]:
+    """Every payload to every destination, each datagram drawn from the run's rate limiter
+    (the global cap: a group or broadcast address is no one host)."""
     failures = []
     for payload in plan.payloads:
         for dest in plan.destinations:
             if not _is_group_or_broadcast(dest[0], plan.iface):  # unicast goes through targets
                 failures.append(f"refused to send to unicast {dest[0]} on {plan.iface.name}")
                 continue
+            await ctx.limiter.slot()  # then sent at once: no await in between
             try:
                 sock.sendto(payload, dest)
             except OSError as exc:
@@ -344,7 +347,8 @@ async def udp_round(
                 continue
             senders.append((sock, plan))
         for sock, plan in senders:
-            errors += [ProbeError(name, plan.iface.name, e) for e in _send_all(sock, plan)]
+            failed = await _send_all(ctx, sock, plan)
+            errors += [ProbeError(name, plan.iface.name, e) for e in failed]
         repeats = sorted({p.repeat_after for _, p in senders if p.repeat_after is not None})
         elapsed = 0.0
         for at in repeats:
@@ -355,7 +359,7 @@ async def udp_round(
             elapsed = at
             for sock, plan in senders:
                 if plan.repeat_after == at:
-                    _send_all(sock, plan)  # failures were reported on the first send
+                    await _send_all(ctx, sock, plan)  # failures were reported on the first send
         await _listen(ctx, ctx.window - elapsed)
         errors += dropped_errors(name, watched)
     finally:

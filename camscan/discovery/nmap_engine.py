@@ -4,6 +4,9 @@ camscan's unicast discovery, banner probes and signatures take over from there.
 
 No `-sV`, no scripts: nmap only says which hosts are up and which camera ports are open.
 Rates follow camscan's caps: `--max-rate` is the global cap, `--scan-delay` the per-host one.
+nmap is another process, so its packets cannot draw from camscan's rate limiter: it paces its
+own from the same numbers, and what camscan sends meanwhile (banners to hosts ARP found, the
+multicast round) comes on top.
 """
 
 from __future__ import annotations
@@ -88,13 +91,12 @@ async def nmap_discover(
     *,
     privileged: bool,
     timeout: float,
-    host_rate: float = 40.0,
 ) -> tuple[list[Observation], list[ProbeError]]:
     """Observations for every host nmap found up (host.alive, tcp.open per open port)."""
     from camscan.discovery.ingest import IngestError, devices_from_nmap_xml
 
     hosts = " ".join(str(n) for n in targets.networks)
-    arguments = nmap_arguments(privileged, ctx.rate, host_rate, timeout)
+    arguments = nmap_arguments(privileged, ctx.limiter.rate, ctx.limiter.host_rate, timeout)
     try:
         try:
             xml = await asyncio.to_thread(_scan, hosts, arguments)

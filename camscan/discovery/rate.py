@@ -1,38 +1,141 @@
-"""Packet pacing for every L3 probe: a global cap and a per-host cap, in packets per second.
+"""The one rate limiter of a run: every packet and every new connection camscan sends draws from it.
 
-Defaults follow runZero's documented ones: 1000 packets/s overall, 40 packets/s per host. Each
-`await pacer.slot(host)` returns when one more packet to `host` keeps both caps.
+One instance per run (the pipeline makes it and hands it down in ProbeContext.limiter): ARP
+requests, multicast and broadcast queries, unicast UDP queries, L3 probes (ICMP echo, TCP
+connects) and each banner or description connection. `--rate` caps them all together and
+`--host-rate` caps those that go to any one host, whichever stages overlap.
+
+The promise (README "Rates"): on average at most `rate` packets a second, and in any 100 ms
+window at most a tenth of it, rounded up, plus 10%; the same per host with `host_rate`. Each
+cap is a token bucket (in its GCRA form: `tat` is when the bucket is full again) holding
+`rate/100` packets, at least one, so a sender whose sleep overran catches up by that much and
+no more; packets are spaced 2% wider than 1/rate, so one that leaves a little after its turn
+does not fill a window past the cap.
+
+Safe from threads (the unprivileged ARP sweep) and from the event loop at once. A waiter first
+books its turn (one booking per packet, so hundreds of waiters sleep once each, in order, not
+in a herd), then, when it wakes, takes the packet from the caps as they stand at that instant:
+a waiter that woke late never goes out bunched with the ones after it.
 """
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
+import threading
+import time
 
-DEFAULT_RATE = 1000.0  # packets per second, all hosts together
-DEFAULT_HOST_RATE = 40.0  # packets per second to any one host
+DEFAULT_RATE = 1000.0  # packets per second, all hosts together (runZero's default)
+DEFAULT_HOST_RATE = 40.0  # packets per second to any one host (runZero's default)
+WINDOW = 0.1  # seconds: the window the promise is made over
+SPACING = 1.02  # packets go 2% further apart than 1/rate: room for a packet sent a little late
+_PRUNE_EVERY = 4096  # host entries added between sweeps of the full (idle) ones
 
 
-class Pacer:
-    def __init__(self, rate: float = DEFAULT_RATE, host_rate: float = DEFAULT_HOST_RATE) -> None:
-        if rate <= 0 or host_rate <= 0:
-            raise ValueError("packet rates must be positive")
-        self.gap = 1.0 / rate
-        self.host_gap = 1.0 / host_rate
-        self._next = 0.0
-        self._host_next: dict[str, float] = {}
-        self.sent = 0
+class _Bucket:
+    """One cap, `rate` packets a second with `burst` back to back, for any number of keys."""
 
-    def reserve(self, host: str, now: float) -> float:
-        """The time at which one more packet to `host` may go; reserves it."""
-        at = max(now, self._next, self._host_next.get(host, 0.0))
-        self._next = at + self.gap
-        self._host_next[host] = at + self.host_gap
-        self.sent += 1
+    def __init__(self, rate: float) -> None:
+        self.gap = SPACING / rate
+        self.tolerance = max(1, int(rate * WINDOW / 10)) * self.gap  # rate/100 packets
+        self.tat: dict[str | None, float] = {}
+        self.added = 0
+
+    def wait(self, key: str | None, n: int, now: float) -> float:
+        """Seconds until `n` packets for `key` fit (0: now)."""
+        return max(0.0, self.tat.get(key, 0.0) - self.tolerance + n * self.gap - now)
+
+    def take(self, key: str | None, n: int, now: float) -> float:
+        """Take `n` packets at `now` or as soon as they fit; returns when they may go."""
+        at = now + self.wait(key, n, now)
+        self.tat[key] = max(self.tat.get(key, 0.0), at) + n * self.gap
+        self.added += 1
+        if self.added >= _PRUNE_EVERY:  # a full bucket is the same as none: forget it
+            self.added = 0
+            self.tat = {k: t for k, t in self.tat.items() if t > now}
         return at
 
-    async def slot(self, host: str) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        delay = self.reserve(host, now) - now
-        if delay > 0:
-            await asyncio.sleep(delay)
+
+@dataclasses.dataclass(slots=True)
+class _Ticket:
+    host: str | None
+    n: int  # packets it books
+    resolves: bool  # an IP packet to `host`: the first of them to go costs one more
+    host_at: float | None = None  # its turn among the packets to its host
+    at: float | None = None  # its turn among all packets
+    sent: int = 0  # packets let go, once it went
+
+
+class RateLimiter:
+    """`rate` packets a second overall and `host_rate` to any one host (see the module doc)."""
+
+    def __init__(self, rate: float = DEFAULT_RATE, host_rate: float = DEFAULT_HOST_RATE) -> None:
+        if not (rate > 0 and host_rate > 0):  # also refuses NaN
+            raise ValueError("packet rates must be positive")
+        self.rate = rate
+        self.host_rate = host_rate
+        self._lock = threading.Lock()
+        self._booked = _Bucket(rate)  # turns handed out, all hosts (key None)
+        self._booked_host = _Bucket(host_rate)
+        self._sent = _Bucket(rate)  # packets actually let go, at the time they went
+        self._sent_host = _Bucket(host_rate)
+        self._resolved: set[str] = set()
+        self.sent = 0  # packets let go
+
+    def _ticket(self, host: str | None, arp: bool, cost: int) -> _Ticket:
+        return _Ticket(host, cost, resolves=host is not None and not arp)
+
+    def _step(self, t: _Ticket, now: float) -> float:
+        """Seconds `t` must still wait; 0 when its packets were taken and may go now."""
+        with self._lock:
+            if t.host is not None:
+                if t.host_at is None:
+                    t.host_at = self._booked_host.take(t.host, t.n, now)
+                if now < t.host_at:
+                    return t.host_at - now
+            if t.at is None:
+                t.at = self._booked.take(None, t.n, now)
+            if now < t.at:
+                return t.at - now
+            # the first IP packet to a host that goes: the kernel's ARP request for it goes first
+            n = t.n + (t.resolves and t.host not in self._resolved)
+            wait = self._sent.wait(None, n, now)
+            if t.host is not None:
+                wait = max(wait, self._sent_host.wait(t.host, n, now))
+            if wait > 0:  # woke late, or another packet to its host went first: a little more
+                return wait
+            self._sent.take(None, n, now)
+            if t.host is not None:
+                self._sent_host.take(t.host, n, now)
+                if t.resolves:
+                    self._resolved.add(t.host)
+            self.sent += n
+            t.sent = n
+            return 0.0
+
+    async def slot(self, host: str | None = None, *, arp: bool = False, cost: int = 1) -> None:
+        """Return when `cost` packets (to `host`; None: multicast or broadcast, the global cap
+        only) may go; send them at once, before the next await. The first IP packet to a host
+        counts one more: the kernel's ARP request for its address goes out first (`arp`: the
+        packet is that request itself)."""
+        import asyncio  # here: the CLI imports this module's defaults before any event loop
+
+        t = self._ticket(host, arp, cost)
+        while (wait := self._step(t, time.monotonic())) > 0:
+            await asyncio.sleep(wait)
+
+    def wait(
+        self,
+        host: str | None = None,
+        stop: threading.Event | None = None,
+        *,
+        arp: bool = False,
+        cost: int = 1,
+    ) -> bool:
+        """`slot` for a thread; False when `stop` was set meanwhile (then nothing was taken)."""
+        t = self._ticket(host, arp, cost)
+        while (wait := self._step(t, time.monotonic())) > 0:
+            if stop is None:
+                time.sleep(wait)
+            elif stop.wait(wait):
+                return False
+        return True

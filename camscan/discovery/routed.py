@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 from camscan.discovery import l3
 from camscan.discovery.base import ProbeContext, ProbeOutcome
-from camscan.discovery.rate import Pacer
 from camscan.discovery.unicast import PROBES as UNICAST
 from camscan.discovery.unicast import unicast_round
 from camscan.model import Observation
@@ -22,7 +21,6 @@ async def discover_routed(
     ctx: ProbeContext,
     routed: TargetSet,
     probes: list[str],
-    pacer: Pacer,
     *,
     privileged: bool,
     engine: str = "camscan",
@@ -34,13 +32,11 @@ async def discover_routed(
     if engine == "nmap":
         from camscan.discovery.nmap_engine import nmap_discover
 
-        found, errors = await nmap_discover(
-            routed, ctx, privileged=privileged, timeout=timeout, host_rate=1 / pacer.host_gap
-        )
+        found, errors = await nmap_discover(routed, ctx, privileged=privileged, timeout=timeout)
         live = sorted({o.ip for o in found if o.ip}, key=lambda ip: tuple(map(int, ip.split("."))))
     else:
         answers, stats = await l3.sweep(
-            list(routed.hosts()), pacer, icmp=privileged, progress=progress
+            list(routed.hosts()), ctx.limiter, icmp=privileged, progress=progress
         )
         ctx.stats.update(stats)
         found, errors = l3.observations(answers), []
@@ -48,7 +44,7 @@ async def discover_routed(
     outcome = ProbeOutcome(found, errors)
     names = [p for p in probes if p in UNICAST]
     if names and live:
-        more = await unicast_round(ctx, live, names, pacer)
+        more = await unicast_round(ctx, live, names)
         outcome.observations += more.observations
         outcome.errors += more.errors
     ctx.stats["l3.alive"] = len(live)
@@ -68,7 +64,7 @@ class L3Probe:
             ctx.interfaces,
             routed,
             window=ctx.window,
-            rate=ctx.rate,
+            limiter=ctx.limiter,
             max_reply_bytes=ctx.max_reply_bytes,
             stats=ctx.stats,
             privileged=ctx.privileged,
@@ -77,7 +73,6 @@ class L3Probe:
             sub,
             routed,
             [p for p in ctx.probes if p in UNICAST] if ctx.probes else list(UNICAST),
-            Pacer(ctx.rate, ctx.host_rate),
             privileged=ctx.privileged,
             engine=ctx.engine,
             timeout=ctx.timeout,

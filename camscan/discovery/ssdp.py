@@ -27,6 +27,7 @@ from camscan.discovery.multicast import (
     find_text,
     parse_xml,
 )
+from camscan.discovery.rate import RateLimiter
 from camscan.errors import ProbeKind, kind_of
 from camscan.model import Observation, ProbeError
 from camscan.targets import TargetSet
@@ -129,9 +130,15 @@ def description_target(location: str, src_ip: str, targets: TargetSet) -> tuple[
 
 
 async def fetch_description(
-    ip: str, port: int, path: str, cap: int, deadline: float = FETCH_DEADLINE
+    ip: str,
+    port: int,
+    path: str,
+    cap: int,
+    deadline: float = FETCH_DEADLINE,
+    limiter: RateLimiter | None = None,
 ) -> bytes | None:
     """GET the description under one overall deadline; None unless a whole 200 body <= cap.
+    The connection draws from `limiter` (the run's) like every other.
 
     Raises ProbeFailure (bad or slow device) or TimeoutError (deadline)."""
     limits = Limits(
@@ -141,6 +148,8 @@ async def fetch_description(
         max_head_bytes=min(cap, 16384),
         max_body_bytes=cap,
     )
+    if limiter is not None:
+        await limiter.slot(ip)  # then the SYN at once (asyncio.timeout does not wait)
     async with asyncio.timeout(deadline):
         try:
             reader, writer = await open_tcp(ip, port, limits)
@@ -167,7 +176,9 @@ class SsdpProbe:
             location = parsed[1].get("location") if parsed else None
             where = description_target(location, d.src_ip, ctx.targets) if location else None
             if where and (d.src_ip, *where) not in fetches and len(fetches) < MAX_FETCHES:
-                fetch = fetch_description(d.src_ip, *where, ctx.max_reply_bytes)
+                fetch = fetch_description(
+                    d.src_ip, *where, ctx.max_reply_bytes, limiter=ctx.limiter
+                )
                 fetches[(d.src_ip, *where)] = asyncio.create_task(fetch)
 
         plans = [

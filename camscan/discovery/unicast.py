@@ -5,7 +5,8 @@ address: a WS-Discovery Probe to 3702, an SADP inquiry to 37020, a DHIP search t
 DVRIP request to 5050 and an mDNS (legacy unicast) query to 5353. The packet builders, reply
 parsers and per-sender budgets are the multicast probes' own (camscan/discovery/*.py,
 multicast.SenderBudget): the same bytes go out, the same bounds apply to what comes back.
-Replies are accepted only from the hosts asked; every packet is paced by the L3 `Pacer`.
+Replies are accepted only from the hosts asked; every packet is drawn from the run's rate
+limiter (ctx.limiter: the global and the per-host cap).
 
 UDP is lossy, so a host that has answered nothing after half the window is asked once more
 (SOAP-over-UDP's UNICAST_UDP_REPEAT: one retransmission). Not where its own kernel has already
@@ -34,7 +35,6 @@ from camscan.discovery.multicast import (
     dropped_errors,
     size_for_flood,
 )
-from camscan.discovery.rate import Pacer
 from camscan.model import Observation, ProbeError
 
 Parser = Callable[[bytes, str], list[Observation] | None]
@@ -185,7 +185,6 @@ async def unicast_round(
     ctx: ProbeContext,
     hosts: list[str],
     names: list[str],
-    pacer: Pacer,
     probes: dict[str, UnicastProbe] | None = None,
 ) -> ProbeOutcome:
     """Ask every host with every named probe; listen ctx.window seconds after the last send.
@@ -216,7 +215,7 @@ async def unicast_round(
                     ctx.stats[f"{probe.name}.resend_skipped"] += 1
                     continue
                 for payload in payloads:
-                    await pacer.slot(host)
+                    await ctx.limiter.slot(host)  # then sent at once: no await in between
                     if not replies.send(payload, host):
                         continue
                     ctx.stats[f"{probe.name}.unicast_sent"] += 1

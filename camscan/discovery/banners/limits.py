@@ -25,9 +25,7 @@ class Limits:
     max_banner_bytes: int = 256
     concurrency: int = 256  # connections open at once, all hosts together
     per_host: int = 6  # connections open at once to one host (as many as a web browser opens)
-    rate: float = 500.0  # new connections per second, all hosts together
-    rate_burst: int = 32  # connections that may start at once before the rate applies
-    host_rate: float = 40.0  # new connections per second to one host, after a burst of per_host
+    # new connections per second: the run's rate limiter (camscan/discovery/rate.py), not here
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

@@ -13,8 +13,7 @@ from camscan.discovery.base import ProbeContext, ProbeOutcome
 def limits_for(ctx: ProbeContext) -> Limits:
     """[scan] timeout is the per-request deadline, read_timeout the silence per read.
 
-    One rate bounds the scan's packets: ARP frames and new connections (SYN + RST) alike; the
-    per-host rate (`--host-rate`) bounds new connections to any one host, as it bounds L3 packets.
+    How fast new connections start is the run's rate limiter's (ctx.limiter), not a limit here.
     A host's budget is one deadline plus the wait for an unprompted banner: its requests run
     side by side, so that is what the slowest honest camera needs, and all a hostile one gets."""
     return Limits(
@@ -22,8 +21,6 @@ def limits_for(ctx: ProbeContext) -> Limits:
         host_deadline=ctx.timeout + Limits().banner_wait,
         read_timeout=min(ctx.read_timeout, ctx.timeout),
         concurrency=ctx.concurrency,
-        rate=ctx.rate,
-        host_rate=ctx.host_rate,
     )
 
 
@@ -39,7 +36,9 @@ class BannerProbe:
             return outcome
         limits = limits_for(ctx)
         stats: collections.Counter[str] = collections.Counter()
-        results = await grab_banners(hosts, limits, progress=ctx.progress, stats=stats)
+        results = await grab_banners(
+            hosts, limits, progress=ctx.progress, stats=stats, limiter=ctx.limiter
+        )
         ctx.stats.update({f"banners.{k}": v for k, v in stats.items()})
         for ip, (observations, errors) in results.items():  # each names its host
             outcome.observations += [

@@ -1,7 +1,8 @@
 """Run every banner probe against many hosts in one event loop, within `Limits`.
 
-Bounds: a global connection semaphore, a small per-host semaphore, a global connection rate
-(token bucket), a deadline per request and a budget per host. A hostile host only ever holds
+Bounds: a global connection semaphore, a small per-host semaphore, the run's rate limiter (each
+new connection draws from its global and per-host caps), a deadline per request and a budget
+per host. A hostile host only ever holds
 its own worker; a closed port costs one refused connect and ends that port's chain.
 
 A port's follow-up requests (the telling HTTP paths, RTSP DESCRIBE) go out as soon as its first
@@ -35,6 +36,7 @@ from camscan.discovery.banners.tcpports import (
 )
 from camscan.discovery.banners.tls import probe_https
 from camscan.discovery.base import HostFeed
+from camscan.discovery.rate import RateLimiter
 from camscan.errors import ProbeKind
 from camscan.model import Observation, ProbeError, to_jsonable
 
@@ -63,24 +65,6 @@ class Ports:
         return cls(**{kind: tuple(int(p) for p in ports.get(kind, ())) for kind in kinds})
 
 
-class TokenBucket:
-    """Connection starts per second, shared by all hosts; waiters reserve slots in turn."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self._rate = rate
-        self._burst = float(burst)
-        self._tokens = float(burst)
-        self._stamp = time.monotonic()
-
-    async def take(self) -> None:
-        now = time.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
-        self._stamp = now
-        self._tokens -= 1.0  # may go negative: a reservation the wait below pays for
-        if self._tokens < 0:
-            await asyncio.sleep(-self._tokens / self._rate)
-
-
 # Unanswered handshakes after which a host that answered none is taken as silent. A host's
 # first requests go out together (up to Limits.per_host), so a silent host costs one burst of
 # handshakes and one connect timeout; requests queued behind it are then skipped.
@@ -91,7 +75,6 @@ SILENT_AFTER = 3
 class _Host:
     ip: str
     gate: asyncio.Semaphore
-    pace: TokenBucket  # new connections per second to this one host
     observations: list[Observation] = dataclasses.field(default_factory=list)
     errors: list[ProbeError] = dataclasses.field(default_factory=list)
     answered: bool = False  # some handshake got an answer (accepted or reset): the host is there
@@ -124,12 +107,18 @@ class _Host:
 
 
 class _Run:
-    def __init__(self, limits: Limits, ports: Ports, stats: collections.Counter[str]) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        ports: Ports,
+        stats: collections.Counter[str],
+        limiter: RateLimiter,
+    ) -> None:
         self.limits = limits
         self.ports = ports
         self.stats = stats
         self.gate = asyncio.Semaphore(limits.concurrency)
-        self.bucket = TokenBucket(limits.rate, limits.rate_burst)
+        self.limiter = limiter
 
     async def attempt(
         self,
@@ -152,10 +141,8 @@ class _Run:
         longer than that."""
         sink = host.errors if errors is None else errors
         found = host.observations if observations is None else observations
-        async with host.gate:
-            await host.pace.take()  # before the global gate: a paced host holds no global slot
-            async with self.gate:
-                return await self._attempt_now(host, probe, work, sink, found)
+        async with host.gate, self.gate:
+            return await self._attempt_now(host, probe, work, sink, found)
 
     async def _attempt_now(
         self,
@@ -169,7 +156,8 @@ class _Run:
             self.stats["quiet"] += 1
             self.stats["quiet_host_skipped"] += 1
             return None
-        await self.bucket.take()
+        # The SYN goes out in `work`'s first step (asyncio connects before its first await)
+        await self.limiter.slot(host.ip)
         now = time.monotonic()
         allowed = min(self.limits.deadline, self.limits.host_deadline - host.busy(now))
         if allowed <= 0:
@@ -288,9 +276,7 @@ class _Run:
 
     async def scan_host(self, ip: str) -> _Host:
         limits = self.limits
-        host = _Host(
-            ip, asyncio.Semaphore(limits.per_host), TokenBucket(limits.host_rate, limits.per_host)
-        )
+        host = _Host(ip, asyncio.Semaphore(limits.per_host))
         try:
             ipaddress.ip_address(ip)
         except ValueError:
@@ -336,6 +322,7 @@ async def grab_banners(
     ports: Ports | Mapping[str, Sequence[int]] | None = None,
     progress: Callable[[int, int], None] | None = None,
     stats: collections.Counter[str] | None = None,
+    limiter: RateLimiter | None = None,
 ) -> BannerResults:
     """Banner observations and probe errors per IP (every IP given is a key).
 
@@ -343,11 +330,12 @@ async def grab_banners(
     probed at once; the call returns when the feed is closed and every host is done).
     `ports`: None for the usual camera ports, or a map of kind -> ports (see `Ports`).
     `progress(done, total)` is called as each host finishes. `stats` counts connections and
-    quiet (closed/filtered) attempts."""
+    quiet (closed/filtered) attempts. `limiter`: the run's (None: one of the default rates)."""
     if ports is None:
         ports = Ports()
     chosen = ports if isinstance(ports, Ports) else Ports.from_map(ports)
-    run = _Run(limits, chosen, stats if stats is not None else collections.Counter())
+    counts = stats if stats is not None else collections.Counter()
+    run = _Run(limits, chosen, counts, limiter or RateLimiter())
     feed = ips if isinstance(ips, HostFeed) else None
     unique = [] if isinstance(ips, HostFeed) else list(dict.fromkeys(ips))
     results: BannerResults = {}
