@@ -345,3 +345,17 @@ def test_a_capture_is_stored_like_a_scan(tmp_path: Path) -> None:
     runs = json.loads(history.stdout)
     rows = runs if isinstance(runs, list) else runs["runs"]
     assert [(r["site"], r["partial"]) for r in rows] == [("plant2", True)]
+
+
+def test_the_passive_package_has_no_send_path() -> None:
+    """Receive-only by construction: no module of camscan/discovery/passive calls any send
+    (the lab test proves the same on the wire: zero frames leave the listening port)."""
+    import ast
+
+    import camscan.discovery.passive as passive
+
+    sends = {"send", "sendto", "sendall", "sendmsg", "sendfile", "write"}
+    for path in Path(passive.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in sends:
+                raise AssertionError(f"{path.name}:{node.lineno}: .{node.attr}")
