@@ -481,3 +481,23 @@ def test_replies_the_kernel_dropped_are_counted_and_named() -> None:
         sender.close()
     assert error.probe == "wsd" and error.target == "eth0" and error.kind == ProbeKind.OVERFLOW
     assert f"the kernel dropped {lost} replies on eth0" in error.error
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab.=[]{}\"'#,\n 1", max_size=400))
+def test_any_config_text_is_a_config_or_one_line_error(text: str) -> None:
+    """Issue 25: the shape checks run before tomllib on every config; whatever the text, the
+    answer is a config or one ConfigError line, never a traceback."""
+    import tempfile
+
+    from camscan.config import ConfigError, load_config
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "camscan.toml"
+        path.write_text(text, encoding="utf-8")
+        problem = ""
+        try:
+            load_config(path)
+        except ConfigError as e:
+            problem = str(e)
+    assert "\n" not in problem

@@ -491,4 +491,5 @@ def store_flush(db: str = db_option(), config: Path = config_option()) -> None:
                 f"({f.path.name})" + (" (it was already there)" if f.duplicate else ""),
                 err=True,
             )
-    typer.echo(f"camscan: {len(done)} runs stored in {store.url}; none left waiting", err=True)
+    runs = f"{len(done)} run{'' if len(done) == 1 else 's'}"
+    typer.echo(f"camscan: {runs} stored in {store.url}; none left waiting", err=True)
