@@ -401,18 +401,21 @@ def _write_and_store(
         write_outputs(result, outputs, cfg, excel=excel)
         return True
     from camscan.cli.history_cmd import store_result
+    from camscan.errors import RunError
     from camscan.history.render import changes_context
 
     if not any(o.fmt == "html" for o in outputs):
-        from camscan.errors import RunError
-
         try:
             write_outputs(result, outputs, cfg, excel=excel)
         except RunError:  # a report that cannot be written (a full disk): the store still may
             store_result(result, db, site, cfg, quiet)
             raise
         return store_result(result, db, site, cfg, quiet)[1]
-    diff, stored = store_result(result, db, site, cfg, quiet)
+    try:
+        diff, stored = store_result(result, db, site, cfg, quiet)
+    except RunError:  # neither the store nor the spool took it: the reports still are written
+        write_outputs(result, outputs, cfg, excel=excel)
+        raise
     changes = changes_context(diff) if diff else None
     write_outputs(result, outputs, cfg, changes=changes, excel=excel)
     return stored
