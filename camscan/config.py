@@ -26,7 +26,7 @@ SPECIAL_ZONES = ("core", "sensitive")
 ALL_PROBES = probe_registry.NAMES  # the [scan] probes a config may name
 ENGINES = ("camscan", "nmap")  # who does off-link host discovery and the port scan
 FINDING_SEVERITIES = ("critical", "high", "medium")  # a zone's severity for a listed maker
-_SEGMENT_KEYS = {"name", "cidrs", "zone", "description", "interfaces"}
+_SEGMENT_KEYS = {"name", "cidrs", "zone", "description", "interfaces", "deadline"}
 _SCAN_KEYS = {
     "targets",
     "interfaces",
@@ -42,7 +42,14 @@ _SCAN_KEYS = {
     "max_hosts",
 }
 _OUTPUT_KEYS = {"format", "file"}
-_POLICY_KEYS = {"listed_makers", "min_confidence", "severity"}
+_POLICY_KEYS = {
+    "listed_makers",
+    "min_confidence",
+    "severity",
+    "core_any_maker",
+    "core_any_maker_severity",
+    "deadlines",
+}
 _IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")  # Linux IFNAMSIZ - 1
 _EXCEPTION_KEYS = {"mac", "serial", "reason", "accepted_by", "expires"}
 _STORE_KEYS = {"db", "site", "keep_runs", "lock_wait"}
@@ -82,6 +89,11 @@ class PolicyConfig:
     listed_makers: list[str] = dataclasses.field(default_factory=lambda: list(default_listed()))
     min_confidence: float = MEDIUM_CONFIDENCE  # one ambiguous hint never flags
     severity: dict[str, str] = dataclasses.field(default_factory=dict)  # zone -> severity
+    # Instruction 2 of the statement as written: any maker's visual surveillance equipment on
+    # a core network is flagged. false: the narrow reading (listed makers only, as before).
+    core_any_maker: bool = True
+    core_any_maker_severity: str = "high"
+    deadlines: dict[str, str] = dataclasses.field(default_factory=dict)  # zone -> ISO date
 
 
 @dataclasses.dataclass(slots=True)
@@ -297,7 +309,20 @@ def _segment(s: Any, n: int, where: str) -> Segment:
                 f"{where}: {place}: interfaces[{i}] {iface!r} is not an interface name "
                 "(like eth1 or eth0.20)"
             )
-    return Segment(name=name, cidrs=cidrs, zone=zone.strip().lower(), interfaces=interfaces)
+    deadline = s.get("deadline")
+    if deadline is not None and not _is_date(deadline):
+        raise ConfigError(f"{where}: {place}: deadline must be a date like 2027-03-31")
+    return Segment(
+        name=name,
+        cidrs=cidrs,
+        zone=zone.strip().lower(),
+        interfaces=interfaces,
+        deadline=deadline.isoformat() if deadline is not None else None,
+    )
+
+
+def _is_date(value: object) -> bool:
+    return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
 
 
 def _check_segments(segments: list[Segment], where: str) -> None:
@@ -436,10 +461,25 @@ def _policy(t: dict[str, Any], where: str) -> PolicyConfig:
         makers: list[str] | None = [listed]
     else:
         makers = _str_list(t, "listed_makers", where, place)
+    core_sev = _typed(t, "core_any_maker_severity", str, d.core_any_maker_severity, where, place)
+    if core_sev not in FINDING_SEVERITIES:
+        raise ConfigError(
+            f"{where}: {place}: core_any_maker_severity {core_sev!r} is not one of "
+            f"{', '.join(FINDING_SEVERITIES)}"
+        )
+    deadlines = t.get("deadlines", {})
+    if not isinstance(deadlines, dict) or not all(_is_date(v) for v in deadlines.values()):
+        raise ConfigError(
+            f"{where}: {place}: deadlines must be a table of zone = date, "
+            "e.g. sensitive = 2027-03-31"
+        )
     return PolicyConfig(
         expand_listed(makers) if makers is not None else d.listed_makers,
         mc,
         {k.lower(): v for k, v in sev.items()},
+        _typed(t, "core_any_maker", bool, d.core_any_maker, where, place),
+        core_sev,
+        {k.lower(): v.isoformat() for k, v in deadlines.items()},
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import camscan
 from camscan.identify import makers
+from camscan.identify.equipment import hidden_note
 from camscan.identity import device_key
 from camscan.model import (
     SCHEMA_VERSION,
@@ -104,6 +105,18 @@ def device_record(
         "confidence_label": v.confidence_label,
         "summary": v.summary,
         "conflicts": list(v.conflicts),
+        "equipment_class": v.equipment.kind,
+        "surveillance": v.equipment.surveillance,
+        "equipment": {
+            "class": v.equipment.kind,
+            "surveillance": v.equipment.surveillance,
+            "confidence": v.equipment.confidence,
+            "confidence_label": v.equipment.confidence_label,
+            "evidence": list(v.equipment.evidence),
+            "conflicts": list(v.equipment.conflicts),
+            "summary": v.equipment.summary,
+        },
+        "recorder_channels": v.equipment.channels,
         "segment": finding.segment if finding else None,
         "zone": finding.zone if finding else None,
         "severity": finding.severity.value if finding else None,
@@ -111,6 +124,9 @@ def device_record(
         "rationale": finding.rationale if finding else None,
         "exception": finding.exception if finding else None,
         "segment_by": finding.segment_by if finding else None,
+        "finding_type": finding.finding_type if finding else None,
+        "deadline": finding.deadline if finding else None,
+        "overdue": finding.overdue if finding else False,
         "in_scope": device.in_scope,
         "interface": device.interface,
         "oui_vendor": device.oui_vendor,
@@ -125,6 +141,8 @@ def device_record(
                 "captured": dict(sorted(e.captured.items())),
                 "probe": e.probe,
                 "description": e.description,
+                "class": e.equipment,
+                "class_strength": e.equipment_strength.value if e.equipment_strength else None,
             }
             for e in v.evidence
         ],
@@ -186,6 +204,8 @@ def _summary(assessed: list[Device], outside: list[Device], index: FindingIndex)
     pairs = [(d, index.finding_for(d)) for d in assessed]
     flagged = [(d, f) for d, f in pairs if f is not None and f.flagged]
     by_severity = Counter(f.severity.value for _, f in pairs if f is not None)
+    recorders = [d.verdict.equipment.channels for d, _ in pairs]
+    channels = [n for n in recorders if n is not None]
     return {
         "devices": len(pairs),
         "out_of_scope": len(outside),
@@ -196,6 +216,15 @@ def _summary(assessed: list[Device], outside: list[Device], index: FindingIndex)
         "by_segment": _count([(f.segment if f else None) or UNASSIGNED for _, f in pairs]),
         "flagged_by_maker": _count([d.verdict.maker or UNKNOWN for d, _ in flagged]),
         "flagged_by_segment": _count([f.segment or UNASSIGNED for _, f in flagged if f]),
+        "flagged_by_type": _count([f.finding_type or UNKNOWN for _, f in flagged if f]),
+        "overdue": len([f for _, f in flagged if f is not None and f.overdue]),
+        "by_class": _count([d.verdict.equipment.kind for d, _ in pairs]),
+        "by_surveillance": _count([d.verdict.equipment.surveillance for d, _ in pairs]),
+        "hidden_cameras": {
+            "recorders": len(channels),
+            "channels": sum(channels),
+            "note": hidden_note(sum(channels)) if channels else None,
+        },
     }
 
 

@@ -14,10 +14,11 @@ from typing import Any
 
 from camscan.errors import ProbeKind, kind_of
 
-SCHEMA_VERSION = "1.5"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
+SCHEMA_VERSION = "1.6"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
 # run.scanner_host and run.data_versions; 1.3 devices[].device_id; 1.4 verdict, run.coverage,
 # run.not_covered, run.stopped, run.warnings, out_of_scope, segment interfaces, segment_by;
-# 1.5 coverage method "passive" (listen, import of a capture) and the dhcp.*/dns.* channels
+# 1.5 coverage method "passive" (listen, import of a capture) and the dhcp.*/dns.* channels;
+# 1.6 equipment class, surveillance, recorder channels, finding_type, deadline, overdue
 HIGH_CONFIDENCE = 0.85  # verdict confidence labels: "high" from here,
 MEDIUM_CONFIDENCE = 0.7  # "medium" from here (the default floor for flagging), "low" below
 
@@ -71,6 +72,24 @@ class Evidence:
     captured: dict[str, str] = dataclasses.field(default_factory=dict)  # model/firmware/serial
     description: str = ""
     probe: str = ""
+    # The equipment class the rule proves (camscan/identify/classes.toml), and how strongly:
+    # a fact beside the maker, weighed on its own (camscan.identify.equipment).
+    equipment: str | None = None
+    equipment_strength: Strength | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class Equipment:
+    """What kind of device it is, as far as the evidence goes: a fact beside the maker."""
+
+    kind: str = "unknown"  # class slug (classes.toml): camera, recorder, ..., other, unknown
+    surveillance: str = "unknown"  # visual surveillance equipment: yes, no, unknown
+    confidence: float = 0.0
+    confidence_label: str = "none"
+    evidence: list[str] = dataclasses.field(default_factory=list)  # signature ids that counted
+    conflicts: list[str] = dataclasses.field(default_factory=list)  # other classes named
+    channels: int | None = None  # a recorder's video channels, read without a login
+    summary: str = ""
 
 
 @dataclasses.dataclass(slots=True)
@@ -87,6 +106,7 @@ class Verdict:
     evidence: list[Evidence] = dataclasses.field(default_factory=list)
     conflicts: list[str] = dataclasses.field(default_factory=list)  # makers other evidence named
     summary: str = ""  # "Dahua-made, sold as Lorex (high: 2 strong signatures)"
+    equipment: Equipment = dataclasses.field(default_factory=Equipment)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -183,6 +203,7 @@ class Segment:
     # Interfaces (or VLAN interfaces, "eth0.20") on this segment: a device heard on one of them
     # whose address lies in no segment's CIDRs (a factory address) is judged in this segment.
     interfaces: list[str] = dataclasses.field(default_factory=list)
+    deadline: str | None = None  # ISO date: flagged devices still here after it are overdue
 
 
 @dataclasses.dataclass(slots=True)
@@ -222,6 +243,12 @@ class Finding:
     rationale: str
     exception: str | None = None  # reason text when an exception downgraded it
     segment_by: str | None = None  # "address" or "interface": how the segment was decided
+    # Which rule it falls under: "listed-maker" (a listed maker, by zone) or
+    # "surveillance-on-core" (any maker's surveillance equipment on a core network); None
+    # when it is not a finding.
+    finding_type: str | None = None
+    deadline: str | None = None  # ISO date by which a flagged device must be gone
+    overdue: bool = False  # flagged and still present after its deadline
 
 
 @dataclasses.dataclass(slots=True)

@@ -96,7 +96,9 @@ def test_identify_writes_files_too(tmp_path: Path) -> None:
 def test_config_check_reads_standard_input() -> None:
     r = camscan("config", "check", "-", stdin=CORE)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == "-: OK: 1 segments: hq (core: 198.18.0.64/32); 0 exceptions\n"
+    first, *policy = r.stdout.splitlines()
+    assert first == "-: OK: 1 segments: hq (core: 198.18.0.64/32); 0 exceptions"
+    assert policy and all(line.startswith("-: policy: ") for line in policy)
     bad = camscan("config", "check", "-", stdin="[[segment]]\nname = 1\n")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 
@@ -131,16 +133,24 @@ def test_every_reporting_command_exits_by_the_same_rule(saved: Path, core_cfg: P
 def test_fail_on_chooses_the_threshold(saved: Path) -> None:
     codes = {
         level: camscan("report", str(saved), "--fail-on", level, "-f", "json").returncode
-        for level in ("flagged", "critical", "high", "medium", "info", "never")
+        for level in ("flagged", "overdue", "critical", "high", "medium", "info", "never")
     }
-    # .64 critical (flagged), .108 medium, .90 info
-    assert codes == {"flagged": 1, "critical": 1, "high": 1, "medium": 1, "info": 1, "never": 0}
+    # .64 critical (flagged), .108 medium, .90 info; no removal deadline: nothing overdue
+    assert codes == {
+        "flagged": 1,
+        "overdue": 0,
+        "critical": 1,
+        "high": 1,
+        "medium": 1,
+        "info": 1,
+        "never": 0,
+    }
     clean = camscan("import", str(FIXTURE), "-f", "json", "--fail-on", "medium")
     assert clean.returncode == 1  # two listed makers outside any segment: medium, for review
     assert camscan("import", str(FIXTURE), "-f", "json", "--fail-on", "high").returncode == 0
     bad = camscan("report", str(saved), "--fail-on", "severe")
     assert bad.returncode == 2
-    assert "--fail-on 'severe' is not one of flagged, critical" in bad.stderr
+    assert "--fail-on 'severe' is not one of flagged, overdue, critical" in bad.stderr
 
 
 def test_partial_saved_run_exits_3_unless_something_fails_first(tmp_path: Path) -> None:

@@ -115,9 +115,12 @@ def test_bundled_topologies() -> None:
     assert {"58:50:ed", "08:ed:ed", "0c:a6:4c", "00:1f:54", "9c:8e:cd", "02:00:00"} <= prefixes
 
     # every persona is in "mixed", except the floods and spoofers only "hostile" holds (issue 11)
+    # and the look-alikes of the statement's core-network rule only "statement" holds (issue 21)
     mixed = {d.persona for d in load_topology("mixed").devices}
     hostile = {d.persona for d in load_topology("hostile").devices}
-    assert mixed | hostile == set(bundled_persona_names())
+    statement = {d.persona for d in load_topology("statement").devices}
+    assert mixed | hostile | statement == set(bundled_persona_names())
+    assert statement - mixed - hostile == {"whitelabel-camera", "printer-wsd", "media-server"}
 
     sparse = load_topology("sparse16")
     assert sparse.networks[0].cidr.prefixlen == 16

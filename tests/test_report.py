@@ -265,7 +265,10 @@ def test_csv_one_row_per_device_and_no_formulas() -> None:
     text = rendered(sample_result(), "csv")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows[0]["record"] == "verdict"
-    assert rows[0]["summary"] == "action: 4 devices must be acted on under the policy"
+    assert rows[0]["summary"] == (
+        "action: 4 devices must be acted on under the policy "
+        "(4 listed maker, 0 surveillance equipment on the core network)"
+    )
     assert [r["record"] for r in rows[1:]] == ["device"] * 8 + ["out_of_scope"]
     rows = [r for r in rows if r["record"] == "device"]
     bad = next(r for r in rows if r["ip"] == "198.18.0.66")
@@ -351,7 +354,10 @@ def test_html_is_self_contained_and_inert() -> None:
 
 def test_html_lists_flagged_devices_and_evidence() -> None:
     page = rendered(sample_result(), "html")
-    assert "4 devices must be acted on under the policy." in page
+    assert (
+        "4 devices must be acted on under the policy "
+        "(4 listed maker, 0 surveillance equipment on the core network)." in page
+    )
     assert "hikvision.sadp.probematch" in page
     assert "DS-2CD2385G1-I20200414AAWRE33842150" in page
     assert "replacement ordered" in page  # the accepted exception is shown

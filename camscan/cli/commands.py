@@ -40,6 +40,11 @@ def config_check(
         f"{path}: OK: {len(cfg.segments)} segments{': ' + zones if zones else ''}; "
         f"{len(cfg.exceptions)} exceptions"
     )
+    from camscan.policy.rules import readings
+
+    p = cfg.policy
+    for line in readings(p.core_any_maker, p.core_any_maker_severity, p.deadlines, cfg.segments):
+        typer.echo(f"{path}: {line}")
 
 
 def _check_makers_known(cfg: Config) -> None:

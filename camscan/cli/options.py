@@ -9,7 +9,15 @@ import typer
 
 from camscan.report.registry import FORMATS
 
-FAIL_ON = ("flagged", "critical", "high", "medium", "info", "never")  # --fail-on thresholds
+FAIL_ON = (
+    "flagged",
+    "overdue",
+    "critical",
+    "high",
+    "medium",
+    "info",
+    "never",
+)  # --fail-on thresholds
 
 CONFIG_HELP = (
     "camscan.toml with segments, zones, settings and exceptions. Without it camscan reads "
@@ -50,7 +58,8 @@ def fail_on_option() -> Any:
         "--fail-on",
         metavar="SEVERITY",
         help=f"Exit 1 when a finding reaches this: {'|'.join(FAIL_ON)} (default: flagged, "
-        "what the policy flags; 'high' also fails on critical; accepted findings never fail).",
+        "what the policy flags; 'overdue': a flagged device past its removal deadline; 'high' also "
+        "fails on critical; accepted findings never fail).",
     )
 
 

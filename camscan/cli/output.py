@@ -213,6 +213,8 @@ def exit_code_for_result(result: ScanResult, fail_on: str = "flagged") -> int:
         fail(f"--fail-on {fail_on!r} is not one of {', '.join(FAIL_ON)}")
     if fail_on == "flagged":
         failing = any(f.flagged for f in result.findings)
+    elif fail_on == "overdue":  # a flagged device still present after its removal deadline
+        failing = any(f.flagged and f.overdue for f in result.findings)
     elif fail_on == "never":
         failing = False
     else:

@@ -7,6 +7,7 @@ from typing import Protocol
 from camscan import channels
 from camscan.identify import makers
 from camscan.identify.derive import CHANNEL, Derived, Kind, derive
+from camscan.identify.equipment import decide_class
 from camscan.identify.signatures import MAX_EVIDENCE_RAW, SignatureDB
 from camscan.identify.verdict import decide
 from camscan.macaddr import MacSource, normalise_mac
@@ -87,6 +88,8 @@ def _derived_from(ev: Evidence, obs: Observation, fact: Derived, note: str = "")
         captured=ev.captured,
         description=f"{fact.kind} {fact.value} read from {fact.how} -> {ev.description}{note}",
         probe=obs.probe,
+        equipment=ev.equipment,
+        equipment_strength=ev.equipment_strength,
     )
 
 
@@ -153,5 +156,9 @@ def identify_device(
     ouis: OuiSource | None,
     listed: frozenset[str] | None = None,
 ) -> Verdict:
-    """`listed`: the configured listed makers, preferred on a tie (None: the default ones)."""
-    return decide(device_evidence(device, sigs, ouis), listed)
+    """The maker verdict (`listed`: the configured listed makers, preferred on a tie; None: the
+    default ones), and beside it the equipment class from the same evidence."""
+    evidence = device_evidence(device, sigs, ouis)
+    verdict = decide(evidence, listed)
+    verdict.equipment = decide_class(evidence, device.observations)
+    return verdict

@@ -49,6 +49,8 @@ RULE_KEYS = frozenset(
         "none_of",
         "examples",
         "counter_examples",
+        "class",
+        "class_strength",
     }
 )
 
@@ -87,6 +89,8 @@ class Rule:
     examples: tuple[tuple[Observation, ...], ...]
     counter_examples: tuple[tuple[Observation, ...], ...]
     file: Path
+    equipment: str | None = None  # the class a hit proves (classes.toml), if any
+    equipment_strength: Strength | None = None
 
     @property
     def conditions(self) -> tuple[Condition, ...]:
@@ -133,10 +137,13 @@ class Rule:
             badge=self.badge,
             description=self.description + (f" (and no {absent})" if absent else ""),
             probe=first.probe,
+            equipment=self.equipment,
+            equipment_strength=self.equipment_strength,
         )
 
 
 RegexFn = Callable[[object, str], re.Pattern[str]]
+ClassFn = Callable[[dict[str, Any], Strength], tuple[str | None, Strength | None]]
 
 
 def _conditions(value: object, key: str, regex: RegexFn) -> tuple[Condition, ...]:
@@ -188,6 +195,7 @@ def parse_rule(
     known_makers: set[str],
     regex: RegexFn,
     channel_ok: Callable[[str], bool],
+    equipment: ClassFn | None = None,
 ) -> Rule:
     """One [[rule]] table; raises RuleInvalid with one line naming the problem."""
     unknown = set(table) - RULE_KEYS
@@ -208,6 +216,7 @@ def parse_rule(
     badge = table.get("badge")
     if badge is not None and not isinstance(badge, str):
         raise RuleInvalid("'badge' must be a string")
+    kind, kind_strength = equipment(table, strength) if equipment else (None, None)
     rule = Rule(
         id=table["id"],
         maker=table["maker"],
@@ -222,6 +231,8 @@ def parse_rule(
         examples=_devices(table.get("examples"), "examples", True),
         counter_examples=_devices(table.get("counter_examples"), "counter_examples", False),
         file=path,
+        equipment=kind,
+        equipment_strength=kind_strength,
     )
     if not rule.all_of:
         raise RuleInvalid("'all_of' must name at least one condition (what must be seen)")

@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 from camscan import channels
 from camscan.data import data_dir
 from camscan.errors import DataError
-from camscan.identify import makers
+from camscan.identify import classes, makers
 from camscan.identify.rules import Rule, RuleInvalid, check_examples, parse_rule
 from camscan.model import Evidence, Observation, Strength
 
@@ -47,6 +47,8 @@ _SIGNATURE_KEYS = frozenset(
         "source",
         "examples",
         "counter_examples",
+        "class",
+        "class_strength",
     }
 )
 
@@ -67,6 +69,16 @@ def channel_is_known(spec: str) -> bool:
 def channels_overlap(a: str, b: str) -> bool:
     """Whether two channel specs (names or globs) can see the same observation."""
     return a == b or fnmatch.fnmatchcase(a, b) or fnmatch.fnmatchcase(b, a)
+
+
+def same_claim(other: Signature, sig: Signature) -> bool:
+    """Whether `other` says what `sig` says: the same maker, or, for a signature proving a
+    class, the same class (a generic class signature's claim is its class alone)."""
+    if sig.equipment is not None and sig.maker == "generic":
+        return other.equipment == sig.equipment
+    return other.maker == sig.maker or (
+        sig.equipment is not None and other.equipment == sig.equipment
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -90,6 +102,8 @@ class Signature:
     examples: tuple[Example, ...]
     counter_examples: tuple[str, ...]
     file: Path
+    equipment: str | None = None  # the class a hit proves (classes.toml), if any
+    equipment_strength: Strength | None = None
 
     @property
     def says_maker(self) -> str | None:
@@ -134,6 +148,8 @@ class Signature:
             captured=captured,
             description=self.description,
             probe=obs.probe,
+            equipment=self.equipment,
+            equipment_strength=self.equipment_strength,
         )
 
 
@@ -216,12 +232,13 @@ class SignatureDB:
         return [ev for rule in self.rules if (ev := rule.evidence(observations))]
 
     def counter_example_clashes(self, sig: Signature) -> list[str]:
-        """Counter-examples of `sig` that a signature naming the same maker matches."""
+        """Counter-examples of `sig` that a signature naming the same maker matches, or, for a
+        signature proving a class, one proving the same class (look-alikes stay look-alikes)."""
         problems: list[str] = []
         same_maker = [
             s
             for s in self.signatures
-            if s.maker == sig.maker and channels_overlap(s.channel, sig.channel)
+            if same_claim(s, sig) and channels_overlap(s.channel, sig.channel)
         ]
         for value in sig.counter_examples:
             problems.extend(
@@ -334,7 +351,7 @@ def _build_rule(
         errors.append(f"{label}: 'id' must be dotted lowercase words, e.g. dahua.http.rule.x")
         return None
     try:
-        rule = parse_rule(path, table, known_makers, _regex, channel_is_known)
+        rule = parse_rule(path, table, known_makers, _regex, channel_is_known, parse_class)
     except (RuleInvalid, _Invalid) as e:
         errors.append(f"{label}: {e}")
         return None
@@ -398,6 +415,7 @@ def _parse(
         strength = Strength(strength_text)
     except ValueError:
         raise _Invalid(f"unknown strength {strength_text!r} (strong, medium or weak)") from None
+    equipment, equipment_strength = parse_class(table, strength)
     return Signature(
         id=sid,
         channel=channel,
@@ -412,7 +430,26 @@ def _parse(
         examples=_examples(table.get("examples")),
         counter_examples=_strings(table.get("counter_examples", []), "counter_examples"),
         file=path,
+        equipment=equipment,
+        equipment_strength=equipment_strength,
     )
+
+
+def parse_class(table: dict[str, Any], strength: Strength) -> tuple[str | None, Strength | None]:
+    """`class` (a slug of camscan/identify/classes.toml) and `class_strength` (default: the
+    signature's strength); (None, None) when the table names no class."""
+    slug = table.get("class")
+    if slug is None:
+        if "class_strength" in table:
+            raise _Invalid("'class_strength' needs a 'class'")
+        return None, None
+    if not isinstance(slug, str) or not classes.is_known(slug) or slug == classes.UNKNOWN:
+        raise _Invalid(f"unknown class {slug!r} (see camscan/identify/classes.toml)")
+    text = table.get("class_strength", strength.value)
+    try:
+        return slug, Strength(text)
+    except ValueError:
+        raise _Invalid(f"unknown class_strength {text!r} (strong, medium or weak)") from None
 
 
 def _strings(value: object, key: str) -> tuple[str, ...]:

@@ -13,11 +13,16 @@ from camscan.macaddr import normalise_mac
 from camscan.model import Finding, ScanResult, Severity
 from camscan.policy.exceptions import ExceptionEntry, find_exception
 from camscan.policy.rules import (
+    CORE_RULE_SOURCE,
     DEFAULT_ZONE_SEVERITY,
+    FINDING_TYPES,
+    LISTED_MAKER,
     POLICY_SOURCE,
+    SURVEILLANCE_ON_CORE,
     PolicySettings,
     assign_segment,
     evaluate,
+    finding_label,
     maker_display,
     severity_rank,
 )
@@ -34,6 +39,9 @@ def settings_from_config(cfg: PolicyConfig) -> PolicySettings:
         listed_makers=frozenset(cfg.listed_makers),
         zone_severity=zone_severity,
         min_confidence=cfg.min_confidence,
+        core_any_maker=cfg.core_any_maker,
+        core_any_maker_severity=Severity(cfg.core_any_maker_severity),
+        deadlines={zone: date.fromisoformat(d) for zone, d in cfg.deadlines.items()},
     )
 
 
@@ -59,7 +67,11 @@ def evaluate_result(
 
 
 __all__ = [
+    "CORE_RULE_SOURCE",
+    "FINDING_TYPES",
+    "LISTED_MAKER",
     "POLICY_SOURCE",
+    "SURVEILLANCE_ON_CORE",
     "ExceptionEntry",
     "PolicySettings",
     "assign_segment",
@@ -67,6 +79,7 @@ __all__ = [
     "evaluate_result",
     "exceptions_from_config",
     "find_exception",
+    "finding_label",
     "maker_display",
     "normalise_mac",
     "settings_from_config",

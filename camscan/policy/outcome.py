@@ -65,6 +65,19 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
 
+def _by_type(result: ScanResult) -> str:
+    """ "1 listed maker, 2 surveillance equipment on the core network; 1 overdue": both finding
+    types counted, even at zero, so a reader sees which rules ran into what."""
+    from camscan.policy.rules import LISTED_MAKER, SURVEILLANCE_ON_CORE
+
+    flagged = [f for f in result.findings if f.flagged]
+    listed = sum(1 for f in flagged if f.finding_type in (LISTED_MAKER, None))
+    core = sum(1 for f in flagged if f.finding_type == SURVEILLANCE_ON_CORE)
+    text = f"{listed} listed maker, {core} surveillance equipment on the core network"
+    overdue = sum(1 for f in flagged if f.overdue)
+    return text + (f"; {overdue} OVERDUE" if overdue else "")
+
+
 def outcome(result: ScanResult) -> Outcome:
     run = result.run
     flagged = sum(1 for f in result.findings if f.flagged)
@@ -78,6 +91,7 @@ def outcome(result: ScanResult) -> Outcome:
     )
     if flagged:
         text = f"{_plural(flagged, 'device')} must be acted on under the policy"
+        text += f" ({_by_type(result)})"
         if partial:
             text += f"; {gap_text}: more may be missing"
         return Outcome(ACTION, text, partial, zones)

@@ -1,9 +1,15 @@
-"""Severity of each identified device from the zone it sits in and who made it.
+"""Severity of each device from the zone it sits in, who made it and what kind of device it is.
 
 Defaults follow the UK Government's written statement on the security of government sites
-(November 2022): departments must not connect equipment from companies subject to the PRC
-National Intelligence Law to core networks, should consider removing it from sensitive sites,
-and review it elsewhere.
+(November 2022). Two rules, each a finding type of its own:
+- "listed-maker": equipment from companies subject to the PRC National Intelligence Law must
+  not be connected to core networks, should be considered for removal at sensitive sites, and
+  is reviewed elsewhere (instructions 1 and 3);
+- "surveillance-on-core": no visual surveillance equipment, whatever its maker, may be
+  connected to departmental core networks (instruction 2, read as written). A user who reads
+  instruction 2 as covering only the listed makers turns it off with one line
+  (`core_any_maker = false`), which restores the listed-maker rule's findings exactly.
+A removal deadline per zone or segment makes a flagged device still present after it overdue.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import ipaddress
 from collections.abc import Callable
 from datetime import date
 
+from camscan.identify import classes
 from camscan.identify.makers import LISTED, PRC_MAKERS, display_name
 from camscan.model import MEDIUM_CONFIDENCE, Device, Finding, Segment, Severity
 from camscan.policy.exceptions import ExceptionEntry, find_exception
@@ -26,6 +33,17 @@ POLICY_SOURCE = (
     "Law of the People's Republic of China must not be connected to departmental core "
     "networks; departments should consider removing and replacing it at sensitive sites, "
     "and review it elsewhere."
+)
+
+LISTED_MAKER = "listed-maker"
+SURVEILLANCE_ON_CORE = "surveillance-on-core"
+FINDING_TYPES = {
+    LISTED_MAKER: "listed maker",
+    SURVEILLANCE_ON_CORE: "surveillance equipment on the core network",
+}
+CORE_RULE_SOURCE = (
+    'Instruction 2 of the November 2022 statement: "Departments are also instructed to not '
+    'connect visual surveillance equipment to Departmental core networks."'
 )
 
 ZONE_ACTIONS = {
@@ -56,6 +74,18 @@ class PolicySettings:
     )
     min_confidence: float = MEDIUM_CONFIDENCE  # below it a listed maker is reviewed, not flagged
     flag_zones: frozenset[str] = frozenset(SPECIAL_ZONES)
+    # Instruction 2 as written: any maker's visual surveillance equipment on a core network.
+    core_any_maker: bool = True
+    core_any_maker_severity: Severity = Severity.HIGH
+    deadlines: dict[str, date] = dataclasses.field(default_factory=dict)  # zone -> removal date
+
+    def deadline_for(self, segment: Segment | None) -> date | None:
+        """The segment's own deadline, else its zone's; None when neither has one."""
+        if segment is None:
+            return None
+        if segment.deadline:
+            return date.fromisoformat(segment.deadline)
+        return self.deadlines.get(segment.zone)
 
     def severity_for(self, zone: str | None) -> Severity:
         if zone is not None and zone in self.zone_severity:
@@ -212,7 +242,7 @@ def _judge(device: Device, placed: Placement, policy: PolicySettings) -> tuple[F
     action = ZONE_ACTIONS[zone_class(zone)]
     # A listed maker is always a finding: at least medium, whatever the zone table says.
     severity = max(policy.severity_for(zone), Severity.MEDIUM, key=_RANK.__getitem__)
-    finding = dataclasses.replace(finding, severity=severity)
+    finding = dataclasses.replace(finding, severity=severity, finding_type=LISTED_MAKER)
     base = f"{_made_by(device)} {where}, {_evidence_words(device)}"
     if v.confidence < policy.min_confidence:
         severity = min(finding.severity, Severity.MEDIUM, key=_RANK.__getitem__)
@@ -231,6 +261,71 @@ def _judge(device: Device, placed: Placement, policy: PolicySettings) -> tuple[F
     return finding, " Flagged." if finding.flagged else " Reported for review, not flagged."
 
 
+def _kind_words(device: Device) -> str:
+    eq = device.verdict.equipment
+    text = f"{classes.display_name(eq.kind)}, {eq.confidence_label} confidence"
+    if eq.channels is not None:
+        text += f", {eq.channels} channels: up to {eq.channels} cameras out of the network's sight"
+    return text
+
+
+def _core_rule(
+    device: Device, placed: Placement, policy: PolicySettings, finding: Finding
+) -> tuple[Finding, str] | None:
+    """Instruction 2: visual surveillance equipment of any maker on a core network; None when
+    the rule is off, the zone is not core, or the equipment is not known to be surveillance."""
+    eq = device.verdict.equipment
+    if not policy.core_any_maker or finding.zone != "core" or eq.surveillance != classes.YES:
+        return None
+    made = (
+        maker_display(device.verdict.maker)
+        if device.verdict.maker
+        else "a maker no signature names"
+    )
+    rationale = (
+        f"Visual surveillance equipment ({_kind_words(device)}) made by {made} "
+        f"{placed.where(device.ip)}: {ZONE_ACTIONS['core']}, whatever its maker "
+        "(the statement's instruction 2)."
+    )
+    found = dataclasses.replace(
+        finding,
+        severity=policy.core_any_maker_severity,
+        flagged=True,
+        rationale=rationale,
+        finding_type=SURVEILLANCE_ON_CORE,
+    )
+    return found, " Flagged."
+
+
+def finding_label(finding: Finding) -> str | None:
+    """The finding type in plain words: "surveillance equipment on the core network (Axis)",
+    "listed maker at a sensitive site (Hikvision)"; None when it is not a finding."""
+    maker = maker_display(finding.maker)
+    if finding.finding_type == SURVEILLANCE_ON_CORE:
+        return f"surveillance equipment on the core network ({maker})"
+    if finding.finding_type == LISTED_MAKER or is_finding(finding):
+        where = {"core": "on the core network", "sensitive": "at a sensitive site"}.get(
+            finding.zone or "", "elsewhere (review)"
+        )
+        return f"listed maker {where} ({maker})"
+    return None
+
+
+def _with_deadline(finding: Finding, deadline: date | None, today: date) -> Finding:
+    """A flagged finding with its removal deadline, overdue once the deadline has passed."""
+    if not finding.flagged or deadline is None:
+        return finding
+    overdue = today > deadline
+    note = (
+        f" Removal deadline {deadline.isoformat()} has passed: OVERDUE."
+        if overdue
+        else f" Removal deadline: {deadline.isoformat()}."
+    )
+    return dataclasses.replace(
+        finding, deadline=deadline.isoformat(), overdue=overdue, rationale=finding.rationale + note
+    )
+
+
 _RANK = {
     Severity.CRITICAL: 4,
     Severity.HIGH: 3,
@@ -241,7 +336,10 @@ _RANK = {
 
 
 def is_finding(finding: Finding) -> bool:
-    """A listed maker, judged: "info" is the one severity that means "nothing found"."""
+    """A listed maker judged, or surveillance equipment on the core network: "info" is the
+    one severity that means "nothing found"."""
+    if finding.finding_type is not None:
+        return True
     return finding.maker is not None and finding.severity is not Severity.INFO
 
 
@@ -269,6 +367,8 @@ def evaluate(
         if not device.in_scope and placed.by != "interface":
             continue
         finding, closing = _judge(device, placed, policy)
+        if not finding.flagged and (core := _core_rule(device, placed, policy, finding)):
+            finding, closing = core
         entry = None
         if is_finding(finding):  # exceptions accept findings; a non-finding has nothing to accept
             entry = find_exception(device, exceptions, today)
@@ -276,5 +376,38 @@ def evaluate(
             finding = dataclasses.replace(finding, rationale=finding.rationale + closing)
         if entry is not None:
             finding = entry.apply(finding, today)
-        findings.append(finding)
+        findings.append(_with_deadline(finding, policy.deadline_for(placed.segment), today))
     return tuple(findings)
+
+
+def readings(
+    core_any_maker: bool, severity: str, deadlines: dict[str, str], segments: list[Segment]
+) -> list[str]:
+    """What `config check` says about instruction 2 (both readings) and the deadlines."""
+    lines = [f"policy: {CORE_RULE_SOURCE}"]
+    if core_any_maker:
+        lines.append(
+            "policy: read as written (core_any_maker = true, the default): visual surveillance "
+            f"equipment of ANY maker on a core segment is flagged {severity} (listed makers stay "
+            "critical); for the narrow reading, listed makers only, set core_any_maker = false "
+            "in [policy]"
+        )
+    else:
+        lines.append(
+            "policy: read narrowly (core_any_maker = false): only listed makers are flagged on "
+            "core segments, as instruction 1 reads; the statement's instruction 2 names no "
+            "maker: remove that line to flag any maker's surveillance equipment on the core"
+        )
+    dates = [f"zone {zone} {d}" for zone, d in sorted(deadlines.items())]
+    dates += [f"segment {s.name} {s.deadline}" for s in segments if s.deadline]
+    if dates:
+        lines.append(
+            f"policy: removal deadlines: {', '.join(dates)}; a flagged device still present "
+            "after its deadline is overdue (--fail-on overdue)"
+        )
+    else:
+        lines.append(
+            "policy: no removal deadlines (instruction 3's timeline): add [policy.deadlines] "
+            "sensitive = 2027-03-31, or deadline = ... in a [[segment]], to report overdue devices"
+        )
+    return lines

@@ -16,7 +16,7 @@ from camscan.report.interface import RenderOptions
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 COLUMNS = (
-    "record",  # "verdict" and "not_covered" rows first (text in summary), then "device" rows
+    "record",  # "verdict", "not_covered", "hidden_cameras" rows first (text in summary), devices
     "ip",
     "mac",
     "vendor",
@@ -39,6 +39,12 @@ COLUMNS = (
     "summary",
     "rationale",
     "exception",
+    "equipment_class",  # added in 1.6: camera, recorder, ..., other, unknown
+    "surveillance",  # visual surveillance equipment: yes, no, unknown
+    "recorder_channels",
+    "finding_type",  # listed-maker, surveillance-on-core, or empty
+    "deadline",
+    "overdue",
 )
 
 
@@ -64,6 +70,9 @@ def write_csv(result: ScanResult, out: TextIO, *, excel: bool = False) -> None:
     )
     for gap in verdict["not_covered"]:
         writer.writerow([safe_cell(v) for v in _run_row("not_covered", gap)])
+    hidden = streamed.head["summary"]["hidden_cameras"]["note"]
+    if hidden:  # recorders' channels: a coverage note, never found devices
+        writer.writerow([safe_cell(v) for v in _run_row("hidden_cameras", hidden)])
     for kind, devices in (
         ("device", streamed.devices(observations=False)),
         ("out_of_scope", streamed.out_of_scope(observations=False)),

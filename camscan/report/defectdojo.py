@@ -1,4 +1,6 @@
-"""DefectDojo's "Generic Findings Import" JSON: one finding per device of a listed maker.
+"""DefectDojo's "Generic Findings Import" JSON: one finding per device of a listed maker, and
+per device of any maker that is surveillance equipment on the core network (its finding type
+names which rule; a removal deadline is `planned_remediation_date`, an overdue one is tagged).
 
 Only the keys DefectDojo's generic JSON parser accepts are written (the tests check them against
 its published list). Devices of other makers, or none, are not findings. A device covered by an
@@ -15,7 +17,13 @@ from typing import Any, TextIO
 
 from camscan.contract import Contract
 from camscan.model import ScanResult, Severity
-from camscan.policy.rules import POLICY_SOURCE, PolicySettings, maker_display
+from camscan.policy.rules import (
+    CORE_RULE_SOURCE,
+    POLICY_SOURCE,
+    SURVEILLANCE_ON_CORE,
+    PolicySettings,
+    maker_display,
+)
 from camscan.report.interface import RenderOptions
 from camscan.report.remediation import remedy_for
 
@@ -48,6 +56,11 @@ def _description(device: dict[str, Any]) -> str:
         f"- MAC: {_md_code(device['mac'] or '-')}",
         f"- Segment: {device['segment'] or 'none'} (zone {device['zone'] or 'none'})",
         f"- Confidence: {device['confidence']:.2f} ({device['confidence_label']})",
+        f"- Equipment: {device['equipment']['summary'] or device['equipment_class']} "
+        f"(visual surveillance equipment: {device['surveillance']})",
+        f"- Finding type: {device['finding_type'] or 'none'}",
+        f"- Removal deadline: {device['deadline'] or 'none'}"
+        + (" (OVERDUE)" if device["overdue"] else ""),
         "",
         "Evidence:",
     ]
@@ -78,16 +91,23 @@ def finding(
         steps = "\n".join(f"{n}. {s}" for n, s in enumerate(remedy.steps, 1))
         steps += f"\n\n```toml\n{remedy.exception_toml}\n```"
     key = device["mac"] or device["serial"] or device["ip"]
+    kind = device["finding_type"] or "listed-maker"
+    title = f"{maker}{badge} device on {device['segment'] or 'an unassigned network'}"
+    if kind == SURVEILLANCE_ON_CORE:
+        title = f"Surveillance equipment on the core network ({maker}{badge}), {device['segment']}"
+    source = CORE_RULE_SOURCE if kind == SURVEILLANCE_ON_CORE else POLICY_SOURCE
+    extra: dict[str, Any] = {}
+    if device["deadline"]:
+        extra["planned_remediation_date"] = device["deadline"]
     return {
-        "title": f"{maker}{badge} device on {device['segment'] or 'an unassigned network'}: "
-        f"{device['ip']}",
+        "title": f"{title}: {device['ip']}",
         "severity": DOJO_SEVERITY.get(severity, "Info"),
         "description": _description(device),
         "date": scan_day.isoformat(),
         "mitigation": steps,
-        "impact": f"Zone {device['zone'] or 'none'}: {POLICY_SOURCE}",
+        "impact": f"Zone {device['zone'] or 'none'}: {source}",
         "severity_justification": device["rationale"] or "",
-        "references": POLICY_SOURCE,
+        "references": source,
         "active": not accepted,
         "verified": False,
         "false_p": False,
@@ -97,9 +117,16 @@ def finding(
         "component_name": " ".join(x for x in (maker, device["model"]) if x),
         "component_version": device["firmware"] or "",
         "unique_id_from_tool": f"camscan:{device.get('device_id') or key}",
-        "vuln_id_from_tool": f"camscan.listed-maker.{device['zone'] or 'unassigned'}",
+        "vuln_id_from_tool": f"camscan.{kind}.{device['zone'] or 'unassigned'}",
         "endpoints": [device["ip"]],
-        "tags": ["camscan", device["maker"], *([device["zone"]] if device["zone"] else [])],
+        "tags": [
+            "camscan",
+            kind,
+            *([device["maker"]] if device["maker"] else []),
+            *([device["zone"]] if device["zone"] else []),
+            *(["overdue"] if device["overdue"] else []),
+        ],
+        **extra,
     }
 
 
@@ -108,7 +135,11 @@ def dojo_document(result: ScanResult, policy: PolicySettings | None = None) -> d
     streamed = Contract(result)
     contract = streamed.head
     run = contract["run"]
-    listed = [d for d in streamed.devices(observations=False) if d["maker"] in policy.listed_makers]
+    listed = [
+        d
+        for d in streamed.devices(observations=False)
+        if d["maker"] in policy.listed_makers or d["finding_type"] == SURVEILLANCE_ON_CORE
+    ]
     partial = " PARTIAL RUN: devices may be missing." if run["partial"] else ""
     return {
         "name": (
@@ -117,7 +148,7 @@ def dojo_document(result: ScanResult, policy: PolicySettings | None = None) -> d
         "version": contract["tool"]["version"],
         "description": (
             f"camscan scan from {run.get('scanner_host') or 'an unrecorded host'}: "
-            f"{contract['summary']['devices']} devices, {len(listed)} of a listed maker, "
+            f"{contract['summary']['devices']} devices, {len(listed)} findings, "
             f"{contract['summary']['flagged']} flagged.{partial}"
         ),
         "dynamic_tool": True,

@@ -42,6 +42,8 @@ def device_event(device: dict[str, Any], contract: dict[str, Any]) -> dict[str, 
     message = (
         f"{device['ip']}: {device['summary'] or 'no maker identified'}; {where}; "
         f"severity {sev}{', flagged' if device['flagged'] else ''}"
+        + (f" ({device['finding_type']})" if device["finding_type"] else "")
+        + (f", OVERDUE since {device['deadline']}" if device["overdue"] else "")
     )
     labels = {
         k: v
@@ -50,6 +52,8 @@ def device_event(device: dict[str, Any], contract: dict[str, Any]) -> dict[str, 
             "zone": device["zone"],
             "severity": sev,
             "maker": device["maker"],
+            "finding_type": device["finding_type"],
+            "overdue": "true" if device["overdue"] else None,
         }.items()
         if v
     }
@@ -57,7 +61,11 @@ def device_event(device: dict[str, Any], contract: dict[str, Any]) -> dict[str, 
         "@timestamp": _iso(run["ended"] if run["ended"] is not None else run["started"]),
         "ecs": {"version": ECS_VERSION},
         "message": message,
-        "tags": ["camscan", *(["flagged"] if device["flagged"] else [])],
+        "tags": [
+            "camscan",
+            *(["flagged"] if device["flagged"] else []),
+            *(["overdue"] if device["overdue"] else []),
+        ],
         "labels": labels,
         "event": {
             "kind": "alert" if device["flagged"] else "event",
@@ -74,7 +82,7 @@ def device_event(device: dict[str, Any], contract: dict[str, Any]) -> dict[str, 
         "host": {
             "ip": [device["ip"]] if device["ip"] else [],
             "mac": ecs_mac(device["mac"]),
-            "type": "camera" if device["vendor"] else "device",
+            "type": "camera" if device["vendor"] or device["surveillance"] == "yes" else "device",
             **({"id": device["device_id"]} if device.get("device_id") else {}),
         },
         "network": {"name": device["segment"]} if device["segment"] else {},
@@ -101,6 +109,12 @@ def device_event(device: dict[str, Any], contract: dict[str, Any]) -> dict[str, 
             "flagged": device["flagged"],
             "rationale": device["rationale"],
             "exception": device["exception"],
+            "equipment_class": device["equipment_class"],
+            "surveillance": device["surveillance"],
+            "recorder_channels": device["recorder_channels"],
+            "finding_type": device["finding_type"],
+            "deadline": device["deadline"],
+            "overdue": device["overdue"],
             "in_scope": device["in_scope"],
             "partial_run": run["partial"],
             "signatures": [e["signature_id"] for e in device["evidence"]],
@@ -122,6 +136,7 @@ def run_event(contract: dict[str, Any]) -> dict[str, Any]:
         "message": (
             f"camscan scan of {', '.join(run['targets']) or 'given input'}: {s['devices']} "
             f"devices, {s['flagged']} flagged"
+            + (f"; {s['hidden_cameras']['note']}" if s["hidden_cameras"]["note"] else "")
             + ("; PARTIAL: devices may be missing" if partial else "")
         ),
         "tags": ["camscan", *(["partial"] if partial else [])],

@@ -32,7 +32,7 @@ from camscan.policy.rules import (
     severity_rank,
 )
 from camscan.report.interface import RenderOptions
-from camscan.report.remediation import ACTIONABLE, remedy_for
+from camscan.report.remediation import ACTIONABLE, finding_label, remedy_for
 from camscan.report.text import printable
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -158,6 +158,7 @@ def _environment(sections: list[HtmlSection] | None = None) -> jinja2.Environmen
         finalize=_visible,
     )
     env.filters["maker"] = maker_display
+    env.filters["finding_label"] = lambda d: finding_label(d) or "-"
     return env
 
 

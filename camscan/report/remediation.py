@@ -13,8 +13,9 @@ import json
 from datetime import date
 from typing import Any
 
-from camscan.model import Severity
-from camscan.policy.rules import SPECIAL_ZONES, maker_display
+from camscan.model import Finding, Severity
+from camscan.policy.rules import SPECIAL_ZONES, SURVEILLANCE_ON_CORE, maker_display
+from camscan.policy.rules import finding_label as _label
 
 ACTIONABLE = (Severity.CRITICAL.value, Severity.HIGH.value, Severity.MEDIUM.value)
 
@@ -52,6 +53,8 @@ def exception_entry(device: dict[str, Any], expires: date) -> str:
 def remedy_for(device: dict[str, Any], min_confidence: float, expires: date) -> Remedy | None:
     """Steps for a device the policy wants acted on or reviewed; None for the rest."""
     sev = device["severity"]
+    if sev in ACTIONABLE and device.get("finding_type") == SURVEILLANCE_ON_CORE:
+        return _core_remedy(device, expires)
     if sev not in ACTIONABLE or not device["maker"]:
         return None
     maker = maker_display(device["maker"])
@@ -101,3 +104,37 @@ def remedy_for(device: dict[str, Any], min_confidence: float, expires: date) -> 
         "(entry below).",
     ]
     return Remedy("Review", steps, exception_entry(device, expires))
+
+
+def _core_remedy(device: dict[str, Any], expires: date) -> Remedy:
+    """Instruction 2: no visual surveillance equipment on the core network, whatever its maker."""
+    where = device["segment"] or "the core network"
+    made = maker_display(device["maker"]) if device["maker"] else "unknown-maker"
+    steps = [
+        f"Disconnect this {made} surveillance equipment from the core network ({where}): move "
+        "it to a separate camera network with no route to the core, or shut its switch port.",
+        "The statement's instruction 2 covers visual surveillance equipment of any maker; if "
+        "your reading covers only the listed makers, set core_any_maker = false in [policy].",
+        "If it has to stay for now, record an exception in camscan.toml with an owner and an "
+        "expiry date (entry below).",
+    ]
+    return Remedy("Disconnect from the core network", steps, exception_entry(device, expires))
+
+
+def finding_label(device: dict[str, Any]) -> str | None:
+    """The finding type in plain words, from a contract device record (None: no finding)."""
+    if not device["severity"]:
+        return None
+    return _label(
+        Finding(
+            device["ip"],
+            device["mac"],
+            device["maker"],
+            device["segment"],
+            device["zone"],
+            Severity(device["severity"]),
+            device["flagged"],
+            "",
+            finding_type=device.get("finding_type"),
+        )
+    )

@@ -23,6 +23,7 @@ from camscan.contract import ip_sort_key, result_to_contract
 from camscan.model import ScanResult, Severity
 from camscan.policy.rules import maker_display, severity_rank
 from camscan.report.interface import RenderOptions
+from camscan.report.remediation import finding_label
 from camscan.report.text import printable
 
 SEVERITY_STYLE = {
@@ -96,6 +97,28 @@ def verdict_lines(contract: dict[str, Any]) -> list[tuple[str, str]]:
     verdict = contract["verdict"]
     lines = [(f"camscan verdict: {verdict['text']}", VERDICT_STYLE.get(verdict["status"], "bold"))]
     lines += [(f"  not covered: {gap}", "yellow") for gap in verdict["not_covered"]]
+    hidden = contract["summary"].get("hidden_cameras", {}).get("note")
+    if hidden:  # a coverage note, never found devices
+        lines.append((f"  coverage: {hidden}", "yellow"))
+    return lines
+
+
+def finding_lines(devices: list[dict[str, Any]]) -> list[str]:
+    """One line per flagged device naming its finding type plainly, its kind and deadline."""
+    lines = []
+    for d in devices:
+        if not d["flagged"]:
+            continue
+        label = finding_label(d) or "flagged"
+        kind = d["equipment"]["summary"] or d["equipment_class"]
+        due = ""
+        if d["deadline"]:
+            due = f"; deadline {d['deadline']}" + (" OVERDUE" if d["overdue"] else "")
+        channels = d["recorder_channels"]
+        hidden = (
+            f"; up to {channels} cameras out of the network's sight" if channels is not None else ""
+        )
+        lines.append(printable(f"{d['ip']}: {label}; {kind}{hidden}{due}"))
     return lines
 
 
@@ -105,9 +128,10 @@ def summary_line(contract: dict[str, Any]) -> str:
     run = contract["run"]
     partial = " (partial run)" if run["partial"] else ""
     outside = f"; {s['out_of_scope']} out of scope" if s.get("out_of_scope") else ""
+    overdue = f"; {s['overdue']} OVERDUE" if s.get("overdue") else ""
     return (
         f"{s['devices']} devices, {s['identified']} identified, {s['flagged']} flagged"
-        f"{': ' + counts if counts else ''}{outside}{partial}"
+        f"{': ' + counts if counts else ''}{overdue}{outside}{partial}"
     )
 
 
@@ -232,6 +256,7 @@ def _block(device: dict[str, Any], width: int) -> Text:
         f"model {printable(device['model'])}",
         f"segment {printable(_where(device))}",
         f"confidence {device['confidence']:.2f} {device['confidence_label']}",
+        f"kind {printable(device['equipment_class'])}",
     ]
     for line in _packed(details, max(width - 4, 20)):
         text.append("\n    " + line, "" if device["flagged"] else "dim")
@@ -304,6 +329,11 @@ def write_table(
                 "dim",
             )
         )
+    flagged = finding_lines(devices)
+    if flagged:
+        console.print(Text("Findings:", style="bold"))
+        for line in flagged:
+            console.print(Text("  " + line, style="bold red" if colour else ""))
     console.print(Text(summary_line(contract), style="bold"))
 
 

@@ -22,6 +22,7 @@ from camscan.model import (
     SCHEMA_VERSION,
     Coverage,
     Device,
+    Equipment,
     Evidence,
     Finding,
     Observation,
@@ -222,6 +223,28 @@ def _evidence(o: _Obj) -> Evidence:
         captured=o.text_map("captured"),
         description=_shared(o.opt_text("description") or ""),
         probe=_shared(o.opt_text("probe") or ""),
+        equipment=_opt_shared(o.opt_text("class")),
+        equipment_strength=o.choice("class_strength", Strength)
+        if o.data.get("class_strength")
+        else None,
+    )
+
+
+def _equipment(o: _Obj) -> Equipment:
+    """The device's class (added in 1.6; an older result's devices have none: unknown)."""
+    if o.data.get("equipment") is None:
+        return Equipment()
+    e = o.obj("equipment")
+    channels = o.opt_number("recorder_channels")
+    return Equipment(
+        kind=e.opt_text("class") or "unknown",
+        surveillance=e.opt_text("surveillance") or "unknown",
+        confidence=e.number("confidence", 0.0),
+        confidence_label=e.opt_text("confidence_label") or "none",
+        evidence=e.texts("evidence"),
+        conflicts=e.texts("conflicts"),
+        channels=int(channels) if channels is not None else None,
+        summary=e.opt_text("summary") or "",
     )
 
 
@@ -252,6 +275,7 @@ def _device(o: _Obj) -> Device:
         evidence=[_evidence(e) for e in o.objs("evidence")],
         conflicts=o.texts("conflicts"),
         summary=o.opt_text("summary") or "",
+        equipment=_equipment(o),
     )
     return Device(
         ip=o.text("ip"),
@@ -283,6 +307,9 @@ def _finding(o: _Obj) -> Finding:
         rationale=o.opt_text("rationale") or "",
         exception=o.opt_text("exception"),
         segment_by=o.opt_text("segment_by"),
+        finding_type=o.opt_text("finding_type"),
+        deadline=o.opt_text("deadline"),
+        overdue=o.flag("overdue", False),
     )
 
 
@@ -292,6 +319,7 @@ def _segment(o: _Obj) -> Segment:
         cidrs=o.texts("cidrs"),
         zone=o.text("zone"),
         interfaces=o.texts("interfaces"),
+        deadline=o.opt_text("deadline"),
     )
 
 
