@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import tomllib
 from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from camscan.cli.output import exit_code_for_result
 from camscan.config import ConfigError, parse_config
@@ -312,3 +315,65 @@ def test_config_check_explains_both_readings_and_cites_the_statement(tmp_path: P
         assert reading in r.output
         assert "core_any_maker = " in r.output
         assert "segment finance 2025-04-26" in r.output
+
+
+def _statement_result() -> ScanResult:
+    text = "[policy.deadlines]\nsensitive = 2025-04-26\n" + "".join(
+        f'[[segment]]\nname = "{s.name}"\ncidrs = ["{s.cidrs[0]}"]\nzone = "{s.zone}"\n'
+        for s in SEGMENTS
+    )
+    return _result(
+        [
+            device("198.18.0.70", "axis", CAMERA),
+            device("198.18.0.71", None, RECORDER),
+            device("198.18.1.72", "hikvision", CAMERA),
+            device("198.18.0.73", None, PRINTER),
+        ],
+        text,
+    )
+
+
+def _render(result: ScanResult, fmt: str) -> str:
+    import io
+
+    from camscan.report import render
+
+    out = io.StringIO()
+    render(result, fmt, out)
+    return out.getvalue()
+
+
+def test_every_format_names_the_finding_type_class_deadline_and_hidden_cameras() -> None:
+    result = _statement_result()
+    html = _render(result, "html")
+    assert "surveillance equipment on the core network (Axis)" in html
+    assert "listed maker at a sensitive site (Hikvision)" in html
+    assert "OVERDUE since 2025-04-26" in html
+    assert "up to 16 cameras out of the network&#39;s sight behind recorders" in html
+    lines = [json.loads(line) for line in _render(result, "jsonl").splitlines()]
+    devices = {d["ip"]: d for d in lines if d["type"] == "device"}
+    assert devices["198.18.0.70"]["finding_type"] == SURVEILLANCE_ON_CORE
+    assert devices["198.18.1.72"]["overdue"] is True
+    assert lines[-1]["summary"]["hidden_cameras"]["channels"] == 16
+    dojo = json.loads(_render(result, "defectdojo"))["findings"]
+    by_ip = {f["endpoints"][0]: f for f in dojo}
+    assert set(by_ip) == {"198.18.0.70", "198.18.0.71", "198.18.1.72"}  # not the printer
+    assert by_ip["198.18.0.70"]["vuln_id_from_tool"] == "camscan.surveillance-on-core.core"
+    assert by_ip["198.18.0.70"]["title"].startswith("Surveillance equipment on the core network")
+    assert by_ip["198.18.1.72"]["planned_remediation_date"] == "2025-04-26"
+    assert "overdue" in by_ip["198.18.1.72"]["tags"]
+    table = _render(result, "table")
+    assert "coverage: up to 16 cameras out of the network's sight behind recorders" in table
+    assert "198.18.1.72: listed maker at a sensitive site (Hikvision)" in table
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_channel_counts_never_raise_on_any_reply(raw: str) -> None:
+    from camscan import channels
+    from camscan.identify.equipment import channel_count
+    from camscan.model import Observation
+
+    for channel in (channels.SADP_REPLY, channels.DHIP_REPLY):
+        n = channel_count([Observation(channel, raw, "x")])
+        assert n is None or 0 <= n <= 4096

@@ -29,6 +29,7 @@ HIDING = frozenset({"recorder", "video-encoder"})
 _SADP_CHANNELS = re.compile(r"<(AnalogChannelNum|DigitalChannelNum)>\s*(\d{1,4})\s*<")
 _DHIP_CHANNELS = ("VideoInputChannels", "RemoteVideoInputChannels")
 MAX_CHANNELS = 4096  # a bound on what a reply may claim
+_ORDER = {Strength.STRONG: 0, Strength.MEDIUM: 1, Strength.WEAK: 2}
 
 
 class _Tally:
@@ -82,7 +83,12 @@ def _confidence(tally: _Tally, rivals: int) -> float:
 def decide_class(evidence: Iterable[Evidence], observations: Iterable[Observation]) -> Equipment:
     """The device's class, its surveillance flag and, for a recorder, its channel count."""
     tallies: dict[str, _Tally] = {}
-    for ev in evidence:
+    # Strongest first: two signatures on one reply count once, as the stronger of the two.
+    ranked = sorted(
+        (ev for ev in evidence if ev.equipment and ev.equipment_strength is not None),
+        key=lambda ev: _ORDER[ev.equipment_strength] if ev.equipment_strength else 3,
+    )
+    for ev in ranked:
         if ev.equipment and ev.equipment_strength is not None:
             tallies.setdefault(ev.equipment, _Tally()).add(
                 ev.signature_id, ev.equipment_strength, (ev.channel, ev.probe)

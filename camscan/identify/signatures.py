@@ -72,13 +72,12 @@ def channels_overlap(a: str, b: str) -> bool:
 
 
 def same_claim(other: Signature, sig: Signature) -> bool:
-    """Whether `other` says what `sig` says: the same maker, or, for a signature proving a
-    class, the same class (a generic class signature's claim is its class alone)."""
+    """Whether `other` says what `sig` says: the same maker; for a generic signature proving a
+    class (its claim is the class alone), the same class. A vendor signature's counter-examples
+    are about its maker ("Network Camera" is not Sony), not about the class it also proves."""
     if sig.equipment is not None and sig.maker == "generic":
         return other.equipment == sig.equipment
-    return other.maker == sig.maker or (
-        sig.equipment is not None and other.equipment == sig.equipment
-    )
+    return other.maker == sig.maker
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
