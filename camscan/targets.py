@@ -1,8 +1,12 @@
 """What the user asked camscan to scan, and the safety rules on it.
 
 The syntax is what nmap users type: CIDRs (`198.18.0.0/24`), single addresses, ranges
-(`198.18.0.1-50` on the last octet, `198.18.0.1-198.18.1.20` in full), host names (resolved once,
-recorded), lists read from a file or stdin (`-iL`), and exclusions (`--exclude`, `--exclude-file`).
+(`198.18.0.1-50` on the last octet, `198.18.0.1-198.18.1.20` in full), nmap's octet ranges, lists
+and globs in any octet (`198.18.0-1.1`, `198.18.9.1,3,5`, `198.18.9.*`, `198.18.1-2,5.1-10`),
+host names (resolved once, recorded), lists read from a file or stdin (`-iL`), and exclusions
+(`--exclude`, `--exclude-file`). A comma inside an octet list belongs to it; any other comma
+separates targets (`198.18.0.1,198.18.0.9`), the same on the command line, in files and in
+--exclude.
 netaddr does the ranges and set arithmetic. The safety rules (no public ranges without
 --allow-public, at most --max-hosts addresses) apply to the expanded set, after exclusions.
 
@@ -31,6 +35,10 @@ _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$"
 )
 _DOTTED = re.compile(r"^[0-9.]+$")  # looks like an address: never sent to a resolver
+# One octet in nmap's syntax: `*`, or a comma list of numbers and ranges (`1,3-5`, `-9`, `200-`).
+_OCTET_ITEM = r"(?:[0-9]{1,3}|[0-9]{0,3}-[0-9]{0,3})"
+_OCTET = re.compile(rf"^(?:\*|{_OCTET_ITEM}(?:,{_OCTET_ITEM})*)$")
+MAX_OCTET_SPEC = 1 << 24  # a /8's worth: anything larger is refused before it is expanded
 
 # host name -> its IPv4 addresses; raises OSError when it does not resolve
 Resolver = Callable[[str], list[str]]
@@ -69,6 +77,77 @@ def _range(text: str) -> netaddr.IPRange:
     return netaddr.IPRange(first, last)
 
 
+def _octet_spec(text: str) -> list[str] | None:
+    """The four octet specs of an nmap-style target (`198.18.0-1.*`), or None if it is not one."""
+    parts = text.split(".")
+    if len(parts) != 4 or not all(_OCTET.match(p) for p in parts):
+        return None
+    return parts
+
+
+def _octet_runs(spec: str, whole: str) -> list[tuple[int, int]]:
+    """One octet spec as sorted, merged (low, high) runs."""
+    runs: list[tuple[int, int]] = []
+    for item in ("0-255" if spec == "*" else spec).split(","):
+        low_text, dash, high_text = item.partition("-")
+        low = int(low_text) if low_text else 0
+        high = (int(high_text) if high_text else 255) if dash else low
+        if low > 255 or high > 255:
+            raise TargetError(f"{max(low, high)} is not an octet (0-255) in {whole!r}")
+        if high < low:
+            raise TargetError(f"octet range {item!r} ends before it starts in {whole!r}")
+        runs.append((low, high))
+    merged: list[tuple[int, int]] = []
+    for low, high in sorted(runs):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return merged
+
+
+def _expand_octets(parts: list[str], whole: str) -> netaddr.IPSet:
+    """nmap's octet syntax as a set: the product of the octets' runs, built as ranges (trailing
+    whole octets make one range per run, so `10.*.*.*` is one range, not 16 million addresses)."""
+    octets = [_octet_runs(p, whole) for p in parts]
+    count = 1
+    for runs in octets:
+        count *= sum(high - low + 1 for low, high in runs)
+    if count > MAX_OCTET_SPEC:
+        raise TargetError(f"{whole!r} covers {count} addresses, more than a /8")
+    last = 3  # the last octet that is not whole; those after it join into each range
+    while last > 0 and octets[last] == [(0, 255)]:
+        last -= 1
+    tail = 3 - last
+    ranges: list[netaddr.IPRange] = []
+
+    def walk(index: int, prefix: int) -> None:
+        if index == last:
+            for low, high in octets[index]:
+                first = ((prefix << 8) | low) << (8 * tail)
+                end = (((prefix << 8) | high) << (8 * tail)) | ((1 << (8 * tail)) - 1)
+                ranges.append(netaddr.IPRange(first, end))
+            return
+        for low, high in octets[index]:
+            for value in range(low, high + 1):
+                walk(index + 1, (prefix << 8) | value)
+
+    walk(0, 0)
+    return netaddr.IPSet(ranges)
+
+
+def split_targets(text: str) -> list[str]:
+    """Targets in one argument or line: whitespace and commas separate them, except the commas
+    of an nmap octet list (`198.18.9.1,3,5` is one target, `198.18.0.1,198.18.0.9` two)."""
+    found: list[str] = []
+    for token in text.split():
+        if "," in token and _octet_spec(token) is None:
+            found += [p for p in token.split(",") if p]
+        else:
+            found.append(token)
+    return found
+
+
 def parse_target(
     text: str, resolver: Resolver | None = None
 ) -> tuple[netaddr.IPSet, list[str] | None]:
@@ -84,8 +163,10 @@ def parse_target(
             return netaddr.IPSet([str(ipaddress.IPv4Network(s, strict=False))]), None
         except ValueError:
             raise TargetError(f"not an IPv4 network (CIDR): {s!r}") from None
-    if "-" in s and _DOTTED.match(s.replace("-", "")):
+    if s.count(".") > 3 and "-" in s and _DOTTED.match(s.replace("-", "")):
         return netaddr.IPSet(_range(s)), None
+    if (octets := _octet_spec(s)) is not None and not _DOTTED.match(s):
+        return _expand_octets(octets, s), None
     if _DOTTED.match(s):
         return netaddr.IPSet([str(_address(s, s))]), None
     if resolver is None or not _HOSTNAME.match(s):
@@ -101,7 +182,8 @@ def parse_target(
 
 
 def read_target_list(stream: IO[str], where: str) -> list[str]:
-    """Targets from an `-iL` file: whitespace or comma separated, `#` starts a comment."""
+    """Targets from an `-iL` file: whitespace or comma separated (split_targets), `#` starts a
+    comment."""
     try:
         text = stream.read(MAX_LIST_BYTES + 1)
     except (OSError, UnicodeDecodeError) as exc:
@@ -110,7 +192,7 @@ def read_target_list(stream: IO[str], where: str) -> list[str]:
         raise TargetError(f"target list {where} is larger than {MAX_LIST_BYTES} bytes")
     found: list[str] = []
     for line in text.splitlines():
-        found += line.split("#", 1)[0].replace(",", " ").split()
+        found += split_targets(line.split("#", 1)[0])
     return found
 
 
@@ -129,7 +211,7 @@ def read_target_file(path: str, stdin: IO[str] | None = None) -> list[str]:
 
 def split_exclusions(texts: Iterable[str]) -> list[str]:
     """`--exclude a,b --exclude c` -> [a, b, c] (nmap takes comma-separated lists)."""
-    return [p for t in texts for p in t.replace(",", " ").split()]
+    return [p for t in texts for p in split_targets(t)]
 
 
 def is_private(net: ipaddress.IPv4Network) -> bool:
@@ -170,7 +252,7 @@ class TargetSet:
         """Expand, subtract the exclusions, then apply the safety rules to what is left."""
         wanted = netaddr.IPSet()
         names: dict[str, list[str]] = {}
-        for text in texts:
+        for text in (p for t in texts for p in split_targets(t) or [t]):
             key = text.strip()
             if key in names:
                 continue  # resolved once
@@ -178,7 +260,7 @@ class TargetSet:
             if resolved is not None:
                 names[key] = resolved
             wanted |= addresses
-        excluded = list(exclude or [])
+        excluded = split_exclusions(exclude or [])
         for text in excluded:
             wanted -= parse_target(text)[0]
         nets = [ipaddress.IPv4Network(str(c)) for c in wanted.iter_cidrs()]

@@ -80,3 +80,32 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], stdin: str | None, me
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_nmap_octet_syntax_on_the_command_line_as_in_files(tmp_path: Path) -> None:
+    # `198.18.0-1.1`, `198.18.9.1,3,5` and `198.18.9.*` were refused on the command line.
+    listing = tmp_path / "more.txt"
+    listing.write_text("198.18.10.1,2\n")
+    r = camscan(
+        "198.18.0-1.1",
+        "198.18.9.1,3,5",
+        "198.18.8.*",
+        "198.18.7.1,198.18.7.9",
+        "-iL",
+        str(listing),
+        "--exclude",
+        "198.18.8.1-255",
+        "--list-targets",
+    )
+    assert listed(r) == [
+        "198.18.0.1/32",
+        "198.18.1.1/32",
+        "198.18.7.1/32",
+        "198.18.7.9/32",
+        "198.18.8.0/32",
+        "198.18.9.1/32",
+        "198.18.9.3/32",
+        "198.18.9.5/32",
+        "198.18.10.1/32",
+        "198.18.10.2/32",
+    ]

@@ -191,3 +191,103 @@ def test_ranges_match_an_address_by_address_model(first: int, span: int, excl: l
         return
     expected = {str(ipaddress.IPv4Address(i)) for i in range(first, last + 1)} - set(excl)
     assert set(members(ts)) == expected
+
+
+# --- nmap's octet syntax (issue 26): ranges, lists and globs in any octet ----------------------
+
+# One octet as items a user might type: a number, a range (either end may be left open, as
+# nmap allows), or `*`; the expected addresses are computed octet by octet, independently.
+_item = st.one_of(
+    st.integers(0, 255).map(lambda n: (str(n), {n})),
+    st.tuples(st.integers(0, 255), st.integers(0, 255)).map(
+        lambda t: (f"{min(t)}-{max(t)}", set(range(min(t), max(t) + 1)))
+    ),
+    st.integers(0, 255).map(lambda n: (f"{n}-", set(range(n, 256)))),
+    st.integers(0, 255).map(lambda n: (f"-{n}", set(range(n + 1)))),
+)
+_octet = st.one_of(
+    st.just(("*", set(range(256)))),
+    st.lists(_item, min_size=1, max_size=4).map(
+        lambda items: (",".join(t for t, _ in items), set().union(*(v for _, v in items)))
+    ),
+)
+
+
+@given(st.lists(_octet, min_size=4, max_size=4))
+def test_octet_syntax_matches_an_octet_by_octet_model(octets: list[tuple[str, set[int]]]) -> None:
+    from camscan.targets import parse_target, split_targets
+
+    sizes = [len(v) for _, v in octets]
+    text = ".".join(t for t, _ in octets)
+    assert split_targets(text) == [text]  # its commas belong to the octets
+    if sizes[0] * sizes[1] * sizes[2] * sizes[3] > 1 << 24 or sizes[0] * sizes[1] * sizes[2] > 4096:
+        return  # refused as too large, or too slow to model address by address
+    got, names = parse_target(text)
+    assert names is None
+    assert got.size == sizes[0] * sizes[1] * sizes[2] * sizes[3]
+    # compare as ranges over the last octet, which the model can afford
+    expected = sorted(
+        (a << 24 | b << 16 | c << 8 | d)
+        for a in octets[0][1]
+        for b in octets[1][1]
+        for c in octets[2][1]
+        for d in (min(octets[3][1]), max(octets[3][1]))
+    )
+    assert all(netaddr_contains(got, n) for n in expected)
+    outside = [d for d in range(256) if d not in octets[3][1]]
+    if outside:
+        probe = next(iter(octets[0][1])) << 24 | next(iter(octets[1][1])) << 16
+        probe |= next(iter(octets[2][1])) << 8 | outside[0]
+        assert not netaddr_contains(got, probe)
+
+
+def netaddr_contains(ipset: object, n: int) -> bool:
+    import netaddr
+
+    assert isinstance(ipset, netaddr.IPSet)
+    return netaddr.IPAddress(n) in ipset
+
+
+@pytest.mark.parametrize(
+    ("text", "members"),
+    [
+        ("198.18.0-1.1", ["198.18.0.1", "198.18.1.1"]),
+        ("198.18.9.1,3,5", ["198.18.9.1", "198.18.9.3", "198.18.9.5"]),
+        ("198.18.9.*", [f"198.18.9.{n}" for n in range(256)]),
+        ("198.18.9.250-", [f"198.18.9.{n}" for n in range(250, 256)]),
+        ("198.18.1-2,4.7", ["198.18.1.7", "198.18.2.7", "198.18.4.7"]),
+        ("198.18.0.1,198.18.0.9", ["198.18.0.1", "198.18.0.9"]),  # two targets
+    ],
+)
+def test_nmap_octet_ranges_lists_and_globs(text: str, members: list[str]) -> None:
+    ts = TargetSet.parse([text])
+    assert [str(a) for a in ts.hosts()] == members
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("198.18.9.1,300", "300 is not an octet"),
+        ("198.18.9.5-3", "ends before it starts"),
+        ("10.*.*.*", "more than --max-hosts"),
+        ("*.*.*.*", "more than a /8"),
+    ],
+)
+def test_octet_syntax_refusals_are_one_line(text: str, message: str) -> None:
+    with pytest.raises(TargetError, match=message):
+        TargetSet.parse([text])
+
+
+def test_octet_lists_in_files_and_exclusions(tmp_path: Path) -> None:
+    from camscan.targets import read_target_file
+
+    listing = tmp_path / "targets.txt"
+    listing.write_text("198.18.9.1,3,5 198.18.10.*\n198.18.0.1,198.18.0.2 # two\n")
+    assert read_target_file(str(listing)) == [
+        "198.18.9.1,3,5",
+        "198.18.10.*",
+        "198.18.0.1",
+        "198.18.0.2",
+    ]
+    ts = TargetSet.parse(["198.18.9.*"], exclude=["198.18.9.0-99,101-255"])
+    assert [str(a) for a in ts.hosts()] == ["198.18.9.100"]
