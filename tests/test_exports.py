@@ -125,7 +125,20 @@ def leaves(node: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return found
 
 
-_PLAIN_TYPES: dict[str, Any] = {"keyword": str, "text": str, "object": dict, "float": int | float}
+_PLAIN_TYPES: dict[str, Any] = {
+    "keyword": str,
+    "text": str,
+    "match_only_text": str,
+    "object": dict,
+    "float": int | float,
+}
+
+
+def ecs_allowed_values() -> dict[str, list[str]]:
+    data: dict[str, list[str]] = json.loads(
+        (PUBLISHED / "ecs_allowed_values.json").read_text(encoding="utf-8")
+    )
+    return data
 
 
 def _type_ok(ecs_type: str, value: Any) -> bool:
@@ -146,12 +159,16 @@ def _type_ok(ecs_type: str, value: Any) -> bool:
 @pytest.mark.parametrize("which", RESULTS)
 def test_ecs_lines_use_only_published_ecs_fields_with_their_types(which: str) -> None:
     published = ecs_fields()
+    allowed = ecs_allowed_values()
     for line in lines(out(RESULTS[which](), "ecs")):
         for path, value in leaves(line):
             if path.startswith("camscan."):
                 continue  # camscan's own fields, in their own namespace as ECS asks
             assert path in published, path
             assert _type_ok(published[path], value), (path, value)
+            if path in allowed:  # event.kind, .category, .type, .outcome: ECS's own values
+                values = value if isinstance(value, list) else [value]
+                assert set(values) <= set(allowed[path]), (path, value)
 
 
 def test_ecs_names_the_device_as_host_and_camscan_as_observer() -> None:
@@ -176,6 +193,33 @@ def test_ecs_names_the_device_as_host_and_camscan_as_observer() -> None:
         first["event"]["severity"]
         > next(e for e in devices if e["host"]["ip"] == ["198.18.2.19"])["event"]["severity"]
     )
+
+
+def test_ecs_8_device_rule_and_asset_fields() -> None:
+    # The output declared ECS 1.2.0 with maker and model under camscan.*, no rule.* on alerts
+    # and inventory records as `event`.
+    events = lines(out(office_result(), "ecs"))
+    assert {e["ecs"]["version"] for e in events} == {"8.17.0"}
+    devices = [e for e in events if e["event"]["dataset"] == "camscan.device"]
+    assert {e["event"]["kind"] for e in devices} == {"alert", "asset"}
+    assert events[-1]["event"]["kind"] == "event"  # the run: something that happened
+    core = next(e for e in devices if e["host"]["ip"] == ["198.18.0.11"])
+    assert core["device"] == {
+        "id": "mac:44:19:b6:00:00:01",
+        "manufacturer": "Hikvision",
+        "model": {"identifier": "DS-2CD2385G1-I"},
+        "serial_number": "DS-2CD2385G1-I2020041" + "01AAWRE33840001",
+    }
+    assert core["event"]["kind"] == "alert"
+    assert core["rule"]["id"] == "camscan.listed-maker.core"
+    assert core["rule"]["ruleset"] == "camscan policy"
+    review = next(e for e in devices if e["host"]["ip"] == ["198.18.2.19"])
+    assert review["event"]["kind"] == "asset"  # listed maker, not flagged: for review
+    assert review["rule"]["id"] == "camscan.listed-maker.general"
+    axis = next(e for e in devices if e["host"]["ip"] == ["198.18.2.77"])
+    assert axis["event"]["kind"] == "asset" and "rule" not in axis
+    assert axis["device"]["manufacturer"] == "Axis"
+    assert "model" not in core["camscan"] and "serial" not in core["camscan"]
 
 
 def test_a_partial_run_is_loud_in_ecs() -> None:
@@ -236,9 +280,64 @@ def test_defectdojo_findings_are_the_listed_makers_with_steps() -> None:
 def test_defectdojo_keeps_hostile_text_inside_code_spans() -> None:
     doc = json.loads(out(sample_result(), "defectdojo"))
     hostile = next(f for f in doc["findings"] if f["endpoints"] == ["198.18.0.66"])
-    assert "<script>alert(1)</script>" in hostile["description"]
-    for span in re.findall(r"(`+) (.*?) \1", hostile["description"]):
+    assert "<script>alert(1)</script>" in hostile["steps_to_reproduce"]
+    for span in re.findall(r"(`+) (.*?) \1", hostile["steps_to_reproduce"]):
         assert "`" * len(span[0]) not in span[1]
+
+
+def dojo_hash_code(finding: dict[str, Any], fields: list[str] | None = None) -> str:
+    """DefectDojo's hash_code for a finding as its generic parser builds it (Finding(**item):
+    cwe 0, line and file_path None when absent). `fields`: a HASHCODE_FIELDS_PER_SCANNER entry;
+    None is compute_hash_code_legacy, what Generic Findings Import uses by default
+    (dojo/models.py: title + cwe + line + file_path + description, casefolded, sha256)."""
+    import hashlib
+
+    values = {"cwe": 0, "line": None, "file_path": None, **finding}
+    if fields is None:
+        text = "".join(str(values[k]) for k in ("title", "cwe", "line", "file_path"))
+        text += values["description"]
+    else:
+        text = "".join(str(values[k]) for k in fields)
+    return hashlib.sha256(text.casefold().encode("utf-8").strip()).hexdigest()
+
+
+def test_defectdojo_hash_stays_the_same_for_a_device_across_runs() -> None:
+    # The title held the address and segment, the description the evidence: a camera that moved,
+    # or whose evidence varied, became a new finding and the old one closed with its notes.
+    from camscan.model import Evidence, Strength
+
+    first = office_result()
+    second = office_result()
+    moved = next(d for d in second.devices if d.ip == "198.18.0.11")
+    mac = moved.mac
+    moved.ip = "198.18.1.99"  # to the sensitive segment, by DHCP or a re-patch
+    assert moved.verdict is not None
+    moved.verdict.evidence = [
+        *moved.verdict.evidence[:2],
+        Evidence("hikvision.http.title", "http.title", "Web", "hikvision", Strength.WEAK),
+    ]
+    moved.verdict.confidence = 0.91
+    moved.verdict.badge = None  # this time no probe read the badge
+    moved.verdict.firmware = "V5.7.3"  # and the firmware was upgraded
+    from camscan.policy import ExceptionEntry, PolicySettings, evaluate
+    from tests.samples import SCAN_DAY, SEGMENTS
+
+    accepted = [ExceptionEntry("r", "CISO", date(2099, 1, 1), mac="44:19:b6:00:00:0c")]
+    second.findings = list(evaluate(second.devices, SEGMENTS, PolicySettings(), accepted, SCAN_DAY))
+    before = {f["unique_id_from_tool"]: f for f in json.loads(out(first, "defectdojo"))["findings"]}
+    after = {f["unique_id_from_tool"]: f for f in json.loads(out(second, "defectdojo"))["findings"]}
+    assert set(before) == set(after)
+    key = f"camscan:mac:{mac}"
+    assert before[key]["endpoints"] != after[key]["endpoints"]  # it did move
+    assert before[key]["steps_to_reproduce"] != after[key]["steps_to_reproduce"]
+    assert (before[key]["severity"], after[key]["severity"]) == ("Critical", "High")
+    for uid, f in before.items():
+        for fields in (None, ["title", "description"]):
+            assert dojo_hash_code(f, fields) == dojo_hash_code(after[uid], fields), uid
+    hashes = [dojo_hash_code(f) for f in before.values()]
+    assert len(set(hashes)) == len(hashes)  # one finding per device, never merged
+    assert mac in before[key]["title"] and "198.18" not in before[key]["title"]
+    assert "198.18" not in before[key]["description"]
 
 
 # --- CSV ------------------------------------------------------------------------------------

@@ -5,8 +5,17 @@ names which rule; a removal deadline is `planned_remediation_date`, an overdue o
 Only the keys DefectDojo's generic JSON parser accepts are written (the tests check them against
 its published list). Devices of other makers, or none, are not findings. A device covered by an
 exception is imported as risk-accepted, with the severity its zone carries, so the exception's
-expiry is DefectDojo's to track too. `unique_id_from_tool` is the device, not the run, so
-re-imports update one finding per device instead of piling up.
+expiry is DefectDojo's to track too.
+
+Re-imports must find the same finding again. DefectDojo deduplicates Generic Findings Import by
+hash code (DEDUPLICATION_ALGORITHM_PER_PARSER in its settings.dist.py), and with no
+HASHCODE_FIELDS_PER_SCANNER entry for the parser that hash is its legacy one: sha256 of title,
+cwe, line, file_path and description, casefolded. So the title names the device by its stable
+identity (MAC, else serial; the address only when neither is known) and the description holds
+only what stays the same for that device; where it was seen, the evidence and the confidence of
+this run go to `impact`, `steps_to_reproduce` and `severity_justification`, outside the hash.
+`unique_id_from_tool` is the same identity, for admins who switch the parser to
+unique_id_from_tool (docs/defectdojo.md).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from camscan.contract import Contract
+from camscan.identity import device_key
 from camscan.model import ScanResult, Severity
 from camscan.policy.rules import (
     CORE_RULE_SOURCE,
@@ -46,7 +56,8 @@ def _md_code(text: str) -> str:
     return f"{ticks} {text} {ticks}"
 
 
-def _description(device: dict[str, Any]) -> str:
+def _evidence(device: dict[str, Any]) -> str:
+    """What this run saw: it varies from run to run, so it stays out of the hashed fields."""
     lines = [
         f"**{device['summary'] or 'Identified by camscan'}**",
         "",
@@ -72,6 +83,34 @@ def _description(device: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def identity(device: dict[str, Any]) -> tuple[str, str]:
+    """(key, words): the device's stable identity, as camscan's store keys it (MAC, else
+    serial, else address and maker), and how a title says it."""
+    key = device_key(device["ip"], device["mac"], device["serial"], device["maker"])
+    kind, _, value = key.partition(":")
+    if kind == "mac":
+        return key, f"MAC {value}"
+    if kind == "serial":
+        return key, f"serial {value}"
+    return key, f"at {device['ip']} (no MAC or serial known)"
+
+
+def _description(maker: str, words: str, kind: str, source: str) -> str:
+    """Only what stays the same for one device from run to run (DefectDojo hashes it)."""
+    why = (
+        "Surveillance equipment on the core network"
+        if kind == SURVEILLANCE_ON_CORE
+        else f"{maker} is a listed maker under the policy"
+    )
+    made = "A device of unknown make" if maker == maker_display(None) else f"A {maker}-made device"
+    return (
+        f"{made}, {words}. {why} ({source}).\n\n"
+        "camscan names the device by its MAC or serial, which stay the same when it moves or "
+        "its evidence varies. Where it was seen and the evidence of each scan are under Impact "
+        "and Steps to reproduce; the remediation under Mitigation."
+    )
+
+
 def finding(
     device: dict[str, Any], contract: dict[str, Any], policy: PolicySettings
 ) -> dict[str, Any]:
@@ -90,22 +129,25 @@ def finding(
     if remedy:
         steps = "\n".join(f"{n}. {s}" for n, s in enumerate(remedy.steps, 1))
         steps += f"\n\n```toml\n{remedy.exception_toml}\n```"
-    key = device["mac"] or device["serial"] or device["ip"]
+    key, words = identity(device)
+    place = device["segment"] or "an unassigned network"
     kind = device["finding_type"] or "listed-maker"
-    title = f"{maker}{badge} device on {device['segment'] or 'an unassigned network'}"
+    title = f"{maker} device, {words}"
     if kind == SURVEILLANCE_ON_CORE:
-        title = f"Surveillance equipment on the core network ({maker}{badge}), {device['segment']}"
+        title = f"Surveillance equipment on the core network ({maker}), {words}"
     source = CORE_RULE_SOURCE if kind == SURVEILLANCE_ON_CORE else POLICY_SOURCE
     extra: dict[str, Any] = {}
     if device["deadline"]:
         extra["planned_remediation_date"] = device["deadline"]
     return {
-        "title": f"{title}: {device['ip']}",
+        "title": title,
         "severity": DOJO_SEVERITY.get(severity, "Info"),
-        "description": _description(device),
+        "description": _description(maker, words, kind, source),
         "date": scan_day.isoformat(),
         "mitigation": steps,
-        "impact": f"Zone {device['zone'] or 'none'}: {source}",
+        "impact": f"{maker}{badge} at {device['ip']} on {place} (zone {device['zone'] or 'none'})"
+        f": {source}",
+        "steps_to_reproduce": _evidence(device),
         "severity_justification": device["rationale"] or "",
         "references": source,
         "active": not accepted,
@@ -116,7 +158,7 @@ def finding(
         "static_finding": False,
         "component_name": " ".join(x for x in (maker, device["model"]) if x),
         "component_version": device["firmware"] or "",
-        "unique_id_from_tool": f"camscan:{device.get('device_id') or key}",
+        "unique_id_from_tool": f"camscan:{key}",
         "vuln_id_from_tool": f"camscan.{kind}.{device['zone'] or 'unassigned'}",
         "endpoints": [device["ip"]],
         "tags": [

@@ -1,9 +1,12 @@
-"""JSON lines for SIEMs in Elastic Common Schema field names: one event per device.
+"""JSON lines for SIEMs in Elastic Common Schema (ECS 8.17) field names: one line per device.
 
 Only fields ECS defines (checked in the tests against ECS's published field list) plus
 camscan's own under `camscan.*` (custom fields go in a namespace of their own, as ECS asks).
-The device is the `host`; camscan, which saw it, is the `observer`. Flagged devices are
-`event.kind: alert`, the rest `event`, so a SIEM rule can fire on the kind alone.
+The device is the `host` and, for what ECS's `device.*` set names (maker, model, serial, a
+stable id), the `device`; camscan, which saw it, is the `observer`. A device line is an
+inventory record, `event.kind: asset`; a flagged one is `event.kind: alert`, so a SIEM rule can
+fire on the kind alone. A device of a listed maker carries the policy rule it falls under in
+`rule.*`. The last line is the run, `event.kind: event`.
 """
 
 from __future__ import annotations
@@ -14,10 +17,17 @@ from typing import Any, TextIO
 
 from camscan.contract import Contract
 from camscan.model import SCHEMA_VERSION, ScanResult
-from camscan.policy.rules import maker_display
+from camscan.policy.rules import (
+    CORE_RULE_SOURCE,
+    FINDING_TYPES,
+    LISTED_MAKER,
+    POLICY_SOURCE,
+    SURVEILLANCE_ON_CORE,
+    maker_display,
+)
 from camscan.report.interface import RenderOptions
 
-ECS_VERSION = "1.2.0"  # every field used here is in ECS 1.2's field list and still in ECS 8
+ECS_VERSION = "8.17.0"  # every field used here is in ECS 8.17's field list (tests/fixtures)
 # event.severity is a number in ECS; higher is worse (the scale is the source's own).
 SEVERITY_NUMBER = {"critical": 4, "high": 3, "medium": 2, "info": 1, "accepted": 0}
 RISK_SCORE = {"critical": 90.0, "high": 70.0, "medium": 40.0, "info": 0.0, "accepted": 0.0}
@@ -32,6 +42,28 @@ def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def policy_rule(device: dict[str, Any], maker: str | None) -> dict[str, Any]:
+    """`rule.*` for a device with a finding (a listed maker, or surveillance equipment on the
+    core network; any severity above info): the policy rule it falls under, the same id as the
+    DefectDojo export's vuln_id_from_tool."""
+    if (device["severity"] or "info") == "info":
+        return {}
+    kind = device["finding_type"] or LISTED_MAKER
+    zone = device["zone"] or "unassigned"
+    core = kind == SURVEILLANCE_ON_CORE
+    what = FINDING_TYPES.get(kind, kind)
+    return {
+        "id": f"camscan.{kind}.{zone}",
+        "name": f"{what[:1].upper()}{what[1:]}"
+        + (f" ({maker})" if maker else "")
+        + f", zone {zone}",
+        "category": what,
+        "ruleset": "camscan policy",
+        "description": device["rationale"] or None,
+        "reference": CORE_RULE_SOURCE if core else POLICY_SOURCE,
+    }
 
 
 def device_event(device: dict[str, Any], contract: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +100,7 @@ def device_event(device: dict[str, Any], contract: dict[str, Any]) -> dict[str, 
         ],
         "labels": labels,
         "event": {
-            "kind": "alert" if device["flagged"] else "event",
+            "kind": "alert" if device["flagged"] else "asset",
             "category": "host",
             "type": "info",
             "module": "camscan",
@@ -85,6 +117,13 @@ def device_event(device: dict[str, Any], contract: dict[str, Any]) -> dict[str, 
             "type": "camera" if device["vendor"] or device["surveillance"] == "yes" else "device",
             **({"id": device["device_id"]} if device.get("device_id") else {}),
         },
+        "device": {
+            "id": device.get("device_id") or None,
+            "manufacturer": maker,
+            "model": {"identifier": device["model"]} if device["model"] else None,
+            "serial_number": device["serial"] or None,
+        },
+        "rule": policy_rule(device, maker),
         "network": {"name": device["segment"]} if device["segment"] else {},
         "observer": {
             "type": "scanner",
@@ -97,11 +136,8 @@ def device_event(device: dict[str, Any], contract: dict[str, Any]) -> dict[str, 
         "camscan": {
             "schema_version": SCHEMA_VERSION,
             "maker": device["maker"],
-            "maker_name": maker,
             "brand": device["brand"],
-            "model": device["model"],
             "firmware": device["firmware"],
-            "serial": device["serial"],
             "confidence": device["confidence"],
             "confidence_label": device["confidence_label"],
             "zone": device["zone"],
