@@ -470,7 +470,7 @@ def test_a_report_that_fails_to_render_leaves_the_previous_one(tmp_path: Path) -
 WRITER = """
 import sys, time
 from pathlib import Path
-from camscan.store.results import atomic_write
+from camscan.store.outfile import atomic_write
 
 def write(out):
     out.write("half of a new report")

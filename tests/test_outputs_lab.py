@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LabFactory
+from tests.labtools import guarded_env
+from tests.test_output_targets import private_dev
 from tests.test_scan_lab import camscan
 
 pytestmark = pytest.mark.lab
@@ -45,3 +47,24 @@ def test_quiet_scan_still_prints_the_report_and_writes_every_output(
     events = [json.loads(line) for line in ecs.read_text().splitlines()]
     assert len(events) == len(devices) + 1
     assert {e["host"]["ip"][0] for e in events[:-1]} == {d["ip"] for d in devices}
+
+
+def test_scan_as_root_to_dev_null_leaves_dev_null_a_device(lab_factory: LabFactory) -> None:
+    # In a private mount namespace with its own /dev (tests/test_output_targets.py), inside the
+    # lab's scanner namespace: a root scan with -o /dev/null renamed a file over the node.
+    lab = lab_factory("mixed")
+    got = private_dev(
+        """
+        done = camscan("scan", "198.18.40.0/24", "--probes", "arp,sadp,dhip", "-q",
+                       "-o", "/dev/null", "-o", "json:/dev/stdout")
+        st = os.stat("/dev/null")
+        print(json.dumps({"rc": done.returncode, "err": done.stderr, "out": done.stdout,
+                          "kind": kind("/dev/null"), "rdev": [os.major(st.st_rdev),
+                          os.minor(st.st_rdev)]}))
+        """,
+        via=["ip", "netns", "exec", lab.scanner_ns],
+        env=guarded_env(lab),
+    )
+    assert got["rc"] in (0, 1), got["err"]
+    assert json.loads(got["out"])["devices"]
+    assert got["kind"] == "chr" and got["rdev"] == [1, 3]

@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from camscan import __version__
-from camscan.cli.errors import report_error
+from camscan.cli.errors import broken_pipe, report_error
 from camscan.errors import CamscanError, UsageError
 
 
@@ -25,6 +25,8 @@ class _Guarded(TyperGroup):
             return super().invoke(ctx)
         except CamscanError as e:
             raise typer.Exit(report_error(e)) from None
+        except BrokenPipeError:
+            raise typer.Exit(broken_pipe()) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # the framework's own exits and usage errors
         except Exception as e:

@@ -3,6 +3,8 @@ turns it into one line on stderr and its exit code (camscan.errors.exit_code_for
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import NoReturn
 
 import typer
@@ -33,3 +35,19 @@ def report_error(error: BaseException) -> int:
             err=True,
         )
     return int(exit_code_for(error))
+
+
+EXIT_BROKEN_PIPE = 128 + 13  # what the shell reports for a command SIGPIPE ended (nmap, cat)
+
+
+def broken_pipe() -> int:
+    """The reader of standard output went away (`camscan report x -f jsonl | head -1`): stop
+    quietly with the shell's convention, as nmap and arp-scan do, nothing on stderr. Standard
+    output is pointed at /dev/null so that the interpreter's last flush cannot complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real descriptor (a test's runner)
+        pass
+    return EXIT_BROKEN_PIPE

@@ -20,6 +20,7 @@ from camscan.cli.options import (
     format_option,
     output_option,
     path_or_stdin,
+    quiet_option,
 )
 from camscan.model import Device, ScanRun
 
@@ -37,6 +38,7 @@ def identify(
     config: Path = config_option(),
     fail_on: str = fail_on_option(),
     excel: bool = excel_option(),
+    quiet: bool = quiet_option(),
 ) -> None:
     """Classify observations a user already has, without scanning anything.
 
@@ -70,7 +72,15 @@ def identify(
         dev.mac = dev.mac or obs.mac
         dev.observations.append(obs)
     _classify_and_report(
-        list(devices.values()), "identify", fmt, output, config, fail_on, excel, skipped=errors
+        list(devices.values()),
+        "identify",
+        fmt,
+        output,
+        config,
+        fail_on,
+        excel,
+        skipped=errors,
+        quiet=quiet,
     )
 
 
@@ -92,6 +102,7 @@ def import_nmap(
         None, "--db", help="Store the run in this database (as scan --db; default: not stored)."
     ),
     site: str = typer.Option(None, "--site", help="Site the stored run belongs to."),
+    quiet: bool = quiet_option(),
 ) -> None:
     """Check existing nmap scan data, or a packet capture, for Hikvision and Dahua devices.
 
@@ -118,7 +129,17 @@ def import_nmap(
             import_zeek(path, stream, fmt, output, config, fail_on, excel, db, site)
         devices = devices_from_nmap_xml(stream)  # streamed either way
     _classify_and_report(
-        devices, "import", fmt, output, config, fail_on, excel, store=True, db=db, site=site
+        devices,
+        "import",
+        fmt,
+        output,
+        config,
+        fail_on,
+        excel,
+        store=True,
+        db=db,
+        site=site,
+        quiet=quiet,
     )
 
 
@@ -169,6 +190,7 @@ def _classify_and_report(
     excel: bool,
     skipped: list[str] | None = None,
     *,
+    quiet: bool = False,
     prepare: Callable[[ScanRun, list[Device]], None] | None = None,
     store: bool = False,
     db: str | None = None,
@@ -182,7 +204,12 @@ def _classify_and_report(
 
     from camscan import __version__
     from camscan.cli.configfile import load_cfg
-    from camscan.cli.output import exit_code_for_result, plan_outputs, write_outputs
+    from camscan.cli.output import (
+        exit_code_for_result,
+        plan_outputs,
+        tell_written,
+        write_outputs,
+    )
     from camscan.errors import ProbeKind
     from camscan.model import ProbeError, ScanResult, ScanRun
     from camscan.pipeline import apply_policy, identify_devices
@@ -214,10 +241,11 @@ def _classify_and_report(
         from camscan.cli.history_cmd import store_result
         from camscan.history.render import changes_context
 
-        diff, stored = store_result(result, db, site, cfg, quiet=False)
+        diff, stored = store_result(result, db, site, cfg, quiet=quiet)
         changes = changes_context(diff) if diff else None
         code = code if stored else EXIT_FAILED  # not stored: kept in the spool
     write_outputs(result, outputs, cfg, excel=excel, changes=changes)
+    tell_written(result, outputs, quiet)
     if prepare is not None:
         from camscan.cli.output import tell_gaps
 

@@ -12,7 +12,15 @@ import os
 import sys
 
 from camscan.cli.app import app, linux_only
-from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, EXIT_USAGE, fail, report_error
+from camscan.cli.errors import (
+    EXIT_FAILED,
+    EXIT_FLAGGED,
+    EXIT_OK,
+    EXIT_USAGE,
+    broken_pipe,
+    fail,
+    report_error,
+)
 
 # The command modules; importing one registers its commands on `app`, in this order in --help.
 # A new command is one module under camscan/cli/ plus one entry here.
@@ -37,7 +45,12 @@ def run() -> None:
     try:
         linux_only()
         # standalone: usage errors print one message and exit 2; ours: see cli/app.py
-        app(prog_name="camscan")
+        try:
+            app(prog_name="camscan")
+        finally:
+            sys.stdout.flush()  # here, where a closed pipe is still ours to handle
+    except BrokenPipeError:  # a report's last flush, after the app returned
+        sys.exit(broken_pipe())
     except Exception as e:  # only what escapes the app's own boundary (e.g. a callback)
         if os.environ.get("CAMSCAN_DEBUG") == "1":
             raise

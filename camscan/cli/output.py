@@ -94,6 +94,8 @@ def plan_outputs(
                 chosen = default_fmt
             else:
                 found = format_from_name(target)
+                if found is None and _in_place(target):
+                    found = default_fmt  # /dev/null, /dev/stdout, >(cmd): as -o - would
                 if found is None:
                     fail(
                         f"-o {target}: cannot tell the format from the file name; name it "
@@ -107,9 +109,15 @@ def plan_outputs(
     return planned
 
 
+def _in_place(target: str) -> bool:
+    from camscan.store.outfile import in_place
+
+    return in_place(Path(target))
+
+
 def check_outputs(outputs: list[Output]) -> None:
     """A file that cannot be written is found now (exit 2), not after the scan or the query."""
-    from camscan.store.results import check_writable
+    from camscan.store.outfile import check_writable
 
     for out in outputs:
         if out.path is not None and (problem := check_writable(out.path)):
@@ -120,14 +128,14 @@ def write_text_outputs(outputs: list[Output], render: Callable[[str, TextIO], No
     """`render(fmt, out)` once per output: standard output directly, each file through a
     temporary file renamed over it (a kill midway leaves the old file, never half a new one);
     a file that cannot be written is a one-line error (exit 3)."""
-    from camscan.store.results import atomic_write
+    from camscan.store.outfile import write_file
 
     for out in outputs:
         if out.path is None:
             render(out.fmt, sys.stdout)
             continue
         try:
-            atomic_write(out.path, functools.partial(render, out.fmt))
+            write_file(out.path, functools.partial(render, out.fmt))
         except OSError as e:
             fail(f"cannot write {out.path}: {e.strerror or e}", EXIT_FAILED)
 
@@ -156,7 +164,7 @@ def write_outputs(
     """Write every planned output; a file is written whole or the command fails (exit 3)."""
     from camscan.policy import settings_from_config
     from camscan.report import render
-    from camscan.store.results import atomic_write
+    from camscan.store.outfile import write_file
 
     policy = settings_from_config(cfg.policy) if cfg else saved_policy(result)
     for out in outputs:
@@ -173,7 +181,7 @@ def write_outputs(
         # failure or a kill -9 midway never leaves a half-written or empty file in place of
         # the previous report, and a large report is not held whole in memory on the way.
         try:
-            atomic_write(out.path, fill)
+            write_file(out.path, fill)
         except OSError as e:
             fail(f"cannot write {out.path}: {e.strerror or e}", EXIT_FAILED)
 
@@ -202,6 +210,24 @@ def tell_gaps(run: ScanRun) -> None:
         typer.echo(f"camscan: error: partial scan, {len(gaps)} not covered:", err=True)
         for gap in gaps:
             typer.echo(f"camscan:   not covered: {gap}", err=True)
+
+
+def tell_written(result: ScanResult, outputs: list[Output], quiet: bool) -> None:
+    """The one-line summary after reports went to files (stderr; -q silences it)."""
+    import typer
+
+    from camscan.contract import split_scope
+
+    files = [str(o.path) for o in outputs if o.path is not None]
+    if files and not quiet:
+        flagged = sum(1 for f in result.findings if f.flagged)
+        assessed, outside = split_scope(result)
+        more = f", {len(outside)} out of scope" if outside else ""
+        typer.echo(
+            f"camscan: {len(assessed)} devices{more}, {flagged} flagged; report written to "
+            f"{', '.join(files)}",
+            err=True,
+        )
 
 
 def exit_code_for_result(result: ScanResult, fail_on: str = "flagged") -> int:

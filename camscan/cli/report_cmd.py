@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from camscan.cli.app import app
-from camscan.cli.options import excel_option, fail_on_option, format_option, output_option
+from camscan.cli.options import (
+    excel_option,
+    fail_on_option,
+    format_option,
+    output_option,
+    quiet_option,
+)
 
 if TYPE_CHECKING:
     from camscan.model import ScanResult
@@ -33,6 +39,7 @@ def report(
         metavar="DB",
         help="Store to read a run id from (default: the default SQLite file).",
     ),
+    quiet: bool = quiet_option(),
 ) -> None:
     """Re-render a saved JSON result, or a stored run, in any format.
 
@@ -40,7 +47,12 @@ def report(
     the run was partial, else 0. A stored run rendered as HTML also shows the changes since the
     previous complete run of its site.
     """
-    from camscan.cli.output import exit_code_for_result, plan_outputs, write_outputs
+    from camscan.cli.output import (
+        exit_code_for_result,
+        plan_outputs,
+        tell_written,
+        write_outputs,
+    )
     from camscan.store.results import load_result, read_result_stream
 
     outputs = plan_outputs(output, fmt)
@@ -53,6 +65,7 @@ def report(
         res = load_result(Path(result))
     code = exit_code_for_result(res, fail_on)  # checks --fail-on before writing anything
     write_outputs(res, outputs, changes=changes, excel=excel)
+    tell_written(res, outputs, quiet)
     raise typer.Exit(code)
 
 

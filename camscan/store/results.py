@@ -6,13 +6,9 @@ any problem becomes a ResultFileError naming the file and the place, never a tra
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -35,6 +31,7 @@ from camscan.model import (
     Verdict,
 )
 from camscan.store.layout import NotInLayout, read_layout
+from camscan.store.outfile import atomic_write, write_file
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # far above any real scan; refuses to read a runaway file
 
@@ -351,24 +348,6 @@ def _result(data: object, read: dict[str, list[Device]] | None = None) -> ScanRe
     )
 
 
-def atomic_write(path: Path, write: Callable[[TextIO], None]) -> None:
-    """Let `write` fill a temporary file beside `path`, flush it to disk, then rename it over
-    `path`: a reader (or a kill -9 midway) sees the old file or the new one, never half of one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        with contextlib.suppress(OSError):  # keep the permissions of the file it replaces
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def atomic_write_text(path: Path, text: str) -> None:
     def write(out: TextIO) -> None:
         out.write(text)
@@ -376,29 +355,9 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, write)
 
 
-def check_writable(path: Path) -> str | None:
-    """Why `path` cannot be written as a report (one line), or None; sends nothing, writes
-    only a temporary file it removes, so a bad -o is found before the scan, not after."""
-    path = Path(path)
-    if path.is_dir():
-        return f"{path} is a directory"
-    parent = path.parent
-    if not parent.is_dir():
-        return f"{parent} is not an existing directory"
-    try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        return f"cannot write in {parent}: {e.strerror or e}"
-    os.close(fd)
-    Path(tmp).unlink(missing_ok=True)
-    if path.exists() and not os.access(path, os.W_OK) and not os.access(parent, os.W_OK):
-        return f"{path} is not writable"
-    return None
-
-
 def save_result(result: ScanResult, path: Path) -> None:
     """Write atomically (streamed: a large result is never held whole as text)."""
-    atomic_write(path, lambda out: dump_contract(result, out))
+    write_file(path, lambda out: dump_contract(result, out))
 
 
 def load_result(path: Path | str, *, own: bool = False) -> ScanResult:
