@@ -125,6 +125,14 @@ LOOKALIKES = {
         ),
         ("http.header.server", "lighttpd/1.4.35"),  # generic.http.server.small
     ],
+    "printer announcing IPP over mDNS": [
+        (channels.MDNS_TYPE, "_ipp._tcp.local."),  # class.mdns.type.printer
+        (channels.MDNS_INSTANCE, "Office Printer._ipp._tcp.local."),
+    ],
+    "phone announcing itself over mDNS": [
+        (channels.MDNS_TYPE, "_apple-mobdev2._tcp.local."),  # class.mdns.type.apple-mobile
+        (channels.TCP_OPEN, "62078"),
+    ],
     "phone or PC streaming RTSP": [
         ("rtsp.header.server", "Wowza Streaming Engine"),
         (channels.TCP_OPEN, "554"),
@@ -140,7 +148,12 @@ def test_lookalikes_are_not_surveillance_equipment(name: str) -> None:
 
 
 def test_named_lookalikes_are_other_equipment() -> None:
-    for name in ("printer answering WS-Discovery", "media server answering SSDP and RTSP"):
+    for name in (
+        "printer answering WS-Discovery",
+        "media server answering SSDP and RTSP",
+        "printer announcing IPP over mDNS",
+        "phone announcing itself over mDNS",
+    ):
         eq = identify_device(_device(*LOOKALIKES[name]), DB, None).equipment
         assert (eq.kind, eq.surveillance) == ("other", "no"), (name, eq)
 
