@@ -53,6 +53,7 @@ SSDP_SERVER = "ssdp.header.server"
 SSDP_USN = "ssdp.usn"
 UPNP_MANUFACTURER = "upnp.manufacturer"
 UPNP_MODEL = "upnp.model"
+UPNP_DEVICE_TYPE = "upnp.device_type"  # raw: the description's deviceType URN
 # Heard passively (camscan listen / import of a capture): what a device asked for itself
 DHCP_HOSTNAME = "dhcp.hostname"  # raw: option 12 of the device's own DHCP request
 DHCP_VENDOR_CLASS = "dhcp.vendor_class"  # raw: option 60, e.g. "udhcp 1.20.2"

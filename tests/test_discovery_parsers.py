@@ -456,6 +456,8 @@ def test_ssdp_response_and_description() -> None:
     model = single(described, ch.UPNP_MODEL)
     assert model.raw == "DS-2CD2385G1-I"
     assert model.fields[ch.FIELD_SERIAL] == "DS-2CD2385G1-I20200414AAWRE33842150"
+    kind = single(described, ch.UPNP_DEVICE_TYPE)
+    assert kind.raw == "urn:schemas-upnp-org:device:Basic:1"
 
 
 def test_ssdp_description_only_from_the_replying_in_target_device() -> None:

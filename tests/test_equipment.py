@@ -118,6 +118,10 @@ LOOKALIKES = {
         ("rtsp.header.server", "GStreamer RTSP server"),  # generic.rtsp.server
         (channels.TCP_OPEN, "554"),
     ],
+    "media server described over UPnP": [
+        (channels.UPNP_DEVICE_TYPE, "urn:schemas-upnp-org:device:MediaServer:1"),
+        (channels.UPNP_MANUFACTURER, "Media Server Project"),
+    ],
     "NAS serving DLNA": [
         (
             channels.SSDP_USN,
@@ -153,6 +157,7 @@ def test_named_lookalikes_are_other_equipment() -> None:
         "media server answering SSDP and RTSP",
         "printer announcing IPP over mDNS",
         "phone announcing itself over mDNS",
+        "media server described over UPnP",
     ):
         eq = identify_device(_device(*LOOKALIKES[name]), DB, None).equipment
         assert (eq.kind, eq.surveillance) == ("other", "no"), (name, eq)

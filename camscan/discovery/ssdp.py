@@ -98,7 +98,7 @@ def parse_ssdp(data: bytes, src_ip: str, notify: bool = False) -> list[Observati
 
 
 def parse_description(data: bytes, src_ip: str) -> list[Observation] | None:
-    """A UPnP device description -> upnp.manufacturer / upnp.model observations."""
+    """A UPnP device description -> upnp.manufacturer / upnp.model / upnp.device_type."""
     root = parse_xml(data)
     if root is None:
         return None
@@ -114,6 +114,11 @@ def parse_description(data: bytes, src_ip: str) -> list[Observation] | None:
     model = fields.get(ch.FIELD_MODEL) or fields.get("model_number")
     if model:
         found.append(Observation(ch.UPNP_MODEL, model, NAME, src_ip, None, dict(fields)))
+    device_type = clean_field(find_text(root, "deviceType"))
+    if device_type:  # what kind of device it says it is (a media server is not a camera)
+        found.append(
+            Observation(ch.UPNP_DEVICE_TYPE, device_type, NAME, src_ip, None, dict(fields))
+        )
     return found
 
 
