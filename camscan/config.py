@@ -17,7 +17,7 @@ from typing import Any
 from camscan.discovery import registry as probe_registry
 from camscan.discovery.rate import DEFAULT_HOST_RATE, DEFAULT_RATE
 from camscan.errors import DataError
-from camscan.identify.makers import PRESETS, default_listed, expand_listed
+from camscan.identify.makers import default_listed, expand_listed, presets
 from camscan.macaddr import normalise_mac
 from camscan.model import MEDIUM_CONFIDENCE, Segment
 from camscan.report.registry import FORMATS
@@ -414,20 +414,36 @@ def bound_problem(key: str, value: float) -> str | None:
     return None
 
 
-def check_makers(cfg: Config, known: set[str]) -> None:
+def known_makers() -> set[str]:
+    """Every maker camscan can name: the vocabulary, and those the packaged signature files add
+    with `[makers]` (read only when a name is not in the vocabulary: parsing stays cheap)."""
+    from camscan.identify import makers
+
+    return {m.slug for m in makers.known() if m.slug != "generic"}
+
+
+def check_makers(listed: list[str], where: str, known: set[str] | None = None) -> None:
     """Every maker in [policy] listed_makers must be one camscan can identify: a typo would
-    silently flag nothing ("hikvison" rated every Hikvision camera on a core segment info)."""
+    silently flag nothing ("hikvison" rated every Hikvision camera on a core segment info).
+    Called by parse_config, so every command refuses the same config the same way."""
     import difflib
 
-    for name in cfg.policy.listed_makers:
-        if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            where = cfg.path or "config"
-            raise ConfigError(
-                f"{where}: [policy]: listed_makers {name!r} is not a maker camscan knows "
-                f"({hint}known: {', '.join(sorted(known))})"
-            )
+    vocabulary = known_makers() if known is None else known
+    unknown = [name for name in listed if name not in vocabulary]
+    if not unknown:
+        return
+    if known is None:  # perhaps a maker a signature file adds
+        from camscan.identify.signatures import added_makers
+
+        vocabulary |= added_makers()
+        unknown = [name for name in unknown if name not in vocabulary]
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(vocabulary), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(
+            f"{where}: [policy]: listed_makers {name!r} is not a maker camscan knows "
+            f"({hint}known: {', '.join(sorted(vocabulary))})"
+        )
 
 
 def _policy(t: dict[str, Any], where: str) -> PolicyConfig:
@@ -452,11 +468,11 @@ def _policy(t: dict[str, Any], where: str) -> PolicyConfig:
     if not 0 <= mc <= 1:
         raise ConfigError(f"{where}: {place}: min_confidence must be between 0 and 1")
     listed = t.get("listed_makers")
-    if isinstance(listed, str):  # a preset: "nil", "ndaa889" (camscan.identify.makers.PRESETS)
-        if listed.strip().lower() not in PRESETS:
+    if isinstance(listed, str):  # a preset: "nil", "ndaa889" (camscan.identify.makers.presets)
+        if listed.strip().lower() not in presets():
             raise ConfigError(
                 f"{where}: {place}: listed_makers {listed!r} is not a preset "
-                f"({', '.join(sorted(PRESETS))}); give a preset or a list of makers"
+                f"({', '.join(sorted(presets()))}); give a preset or a list of makers"
             )
         makers: list[str] | None = [listed]
     else:
@@ -473,8 +489,11 @@ def _policy(t: dict[str, Any], where: str) -> PolicyConfig:
             f"{where}: {place}: deadlines must be a table of zone = date, "
             "e.g. sensitive = 2027-03-31"
         )
+    if makers is not None:
+        makers = expand_listed(makers)
+        check_makers(makers, where)
     return PolicyConfig(
-        expand_listed(makers) if makers is not None else d.listed_makers,
+        makers if makers is not None else d.listed_makers,
         mc,
         {k.lower(): v for k, v in sev.items()},
         _typed(t, "core_any_maker", bool, d.core_any_maker, where, place),

@@ -82,13 +82,6 @@ class IdentifyData:
             raise DataFileError(f"OUI data: {e}") from None
         return cls(sigs, ouis)
 
-    def makers(self) -> set[str]:
-        """Every maker camscan can name: the vocabulary, and those the signature files add."""
-        from camscan.identify import makers
-
-        found = {m.slug for m in makers.known()} | {s.maker for s in self.signatures.signatures}
-        return {m for m in found if m and m != "generic"}
-
 
 class Progress:
     """Where stages report progress; the CLI draws it on a terminal, cron runs see nothing."""

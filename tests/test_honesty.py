@@ -176,18 +176,58 @@ def test_a_signal_stop_is_not_covered_in_every_part() -> None:
 
 def test_a_typo_in_listed_makers_is_an_error_listing_the_known_makers(tmp_path: Path) -> None:
     # Bullet 3: "hikvison" passed `config check`, then rated Hikvision cameras on core INFO.
-    cfg = parse_config(tomllib.loads('[policy]\nlisted_makers = ["hikvison", "dahua"]'))
     with pytest.raises(ConfigError) as e:
-        check_makers(cfg, {"hikvision", "dahua", "axis"})
+        check_makers(["hikvison", "dahua"], "config", {"hikvision", "dahua", "axis"})
     assert "listed_makers 'hikvison' is not a maker camscan knows" in str(e.value)
     assert "did you mean 'hikvision'?" in str(e.value)
     assert "known: axis, dahua, hikvision" in str(e.value)
+    with pytest.raises(ConfigError, match="'hikvison' is not a maker camscan knows"):
+        parse_config(tomllib.loads('[policy]\nlisted_makers = ["hikvison", "dahua"]'))
     path = tmp_path / "camscan.toml"
     path.write_text('[policy]\nlisted_makers = ["hikvison", "dahua"]\n')
     r = CliRunner().invoke(app, ["config", "check", str(path)], prog_name="camscan")
     assert r.exit_code == 2
     assert "'hikvison' is not a maker camscan knows" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_every_command_refuses_a_typo_in_listed_makers_the_same_way(tmp_path: Path) -> None:
+    """Issue 20: only scan and `config check` checked the names; `identify` with "hikvison"
+    rated a Hikvision on a core segment info, exit 0, and import and sweep skipped it too. The
+    check now sits in loading the config, so every command says the same one line, exit 2.
+    (scan: tests/test_honesty_lab.py, against the lab.)"""
+    cfg = tmp_path / "camscan.toml"
+    cfg.write_text(
+        '[[segment]]\nname = "cctv"\ncidrs = ["198.18.40.0/24"]\nzone = "core"\n\n'
+        '[policy]\nlisted_makers = ["hikvison", "dahua"]\n'
+    )
+    nosegs = tmp_path / "nosegs.toml"  # sweep: fails safe (no segment to scan) without the check
+    nosegs.write_text('[policy]\nlisted_makers = ["hikvison", "dahua"]\n')
+    banner = tmp_path / "banner.jsonl"
+    banner.write_text(
+        json.dumps({"channel": "http.header.server", "raw": "App-webs/", "ip": "198.18.40.5"})
+        + "\n"
+    )
+    nmap_xml = tmp_path / "scan.xml"
+    nmap_xml.write_text('<?xml version="1.0"?><nmaprun></nmaprun>\n')
+    db = str(tmp_path / "runs.db")
+    commands = [
+        ["config", "check", str(cfg)],
+        ["identify", "-c", str(cfg), str(banner)],
+        ["import", "-c", str(cfg), str(nmap_xml)],
+        ["sweep", "-c", str(nosegs), "--db", db],
+        ["history", "-c", str(cfg), "--db", db],
+        ["diff", "-c", str(cfg), "--db", db],
+    ]
+    lines = set()
+    for argv in commands:
+        r = CliRunner().invoke(app, argv, prog_name="camscan")
+        assert r.exit_code == 2, (argv, r.stdout, r.stderr)
+        assert "listed_makers 'hikvison' is not a maker camscan knows" in r.stderr, argv
+        assert len(r.stderr.strip().splitlines()) == 1, (argv, r.stderr)
+        assert not r.stdout, argv  # nothing rated, nothing reported
+        lines.add(r.stderr.strip().replace(str(nosegs), str(cfg)))
+    assert len(lines) == 1, lines  # the same line from every command
 
 
 # --- the verdict line -------------------------------------------------------------------------

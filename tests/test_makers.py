@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import camscan
 from camscan.config import ConfigError, parse_config
 from camscan.identify import makers
 from camscan.identify.engine import identify_device
@@ -25,7 +32,7 @@ def test_ndaa889_preset_is_the_five_makers_section_889_names() -> None:
 
 def test_nil_preset_is_every_prc_maker() -> None:
     got = set(listed("nil"))
-    assert got == makers.PRC_MAKERS
+    assert got == makers.prc_makers()
     assert {"hikvision", "dahua", "huawei", "zte", "hytera", "uniview"} <= got
 
 
@@ -46,20 +53,20 @@ def test_an_unknown_preset_is_one_clear_line() -> None:
     assert "\n" not in str(e.value)
 
 
-@given(st.lists(st.sampled_from([*makers.PRESETS, *makers.DISPLAY_NAMES]), max_size=6))
+@given(st.lists(st.sampled_from([*makers.presets(), *makers.display_names()]), max_size=6))
 def test_expansion_is_a_set_of_known_slugs_in_order(names: list[str]) -> None:
     out = makers.expand_listed(names)
     assert len(out) == len(set(out))
-    assert set(out) <= set(makers.DISPLAY_NAMES)
+    assert set(out) <= set(makers.display_names())
     for name in names:
-        assert set(makers.PRESETS.get(name, {name})) <= set(out)
+        assert set(makers.presets().get(name, {name})) <= set(out)
 
 
 def test_every_preset_maker_can_be_recognised() -> None:
     # a preset naming a maker camscan has no signature or MAC block for would be a false "clean"
     sigs, ouis = SignatureDB.load(), OuiDB.load()
     makers_known = {s.maker for s in sigs.signatures} | {a.maker for a in ouis.by_prefix.values()}
-    for name, preset in makers.PRESETS.items():
+    for name, preset in makers.presets().items():
         assert preset <= makers_known, (name, preset - makers_known)
 
 
@@ -83,3 +90,41 @@ def test_zte_upnp_manufacturer_is_read_as_a_badge() -> None:
     v = identify_device(Device(ip="198.18.40.9", observations=[obs]), SignatureDB.load(), None)
     assert v.maker == "zte"
     assert any("read from the UPnP manufacturer" in e.description for e in v.evidence)
+
+
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        "broken = [\n",  # not TOML
+        '\n[[maker]]\nslug = "hikvision"\nname = "Hikvision again"\n',  # defined twice
+    ],
+)
+def test_a_mistake_in_makers_toml_is_one_line_and_help_still_works(
+    tmp_path: Path, mistake: str
+) -> None:
+    """Issue 20: the vocabulary was read on import, so a mistake in makers.toml made even
+    `camscan --help` a traceback. It is read on first use now: help works, and a command that
+    needs it says what is wrong in one line, exit 2. (A copy of the package, the real file
+    broken.)"""
+    copy = tmp_path / "camscan"
+    shutil.copytree(
+        Path(camscan.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    vocabulary = copy / "identify" / "makers.toml"
+    vocabulary.write_text(vocabulary.read_text() + mistake)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "camscan", *args]
+        return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path)
+
+    shown = run("--help")
+    assert shown.returncode == 0, shown.stderr
+    assert "Usage: camscan" in shown.stdout
+    assert "Traceback" not in shown.stderr
+    cfg = tmp_path / "camscan.toml"
+    cfg.write_text('[policy]\nlisted_makers = ["hikvision"]\n')
+    refused = run("config", "check", str(cfg))
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.startswith(f"camscan: error: {vocabulary}: ")
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr

@@ -11,7 +11,6 @@ from camscan.cli.app import app
 from camscan.cli.errors import fail
 
 if TYPE_CHECKING:
-    from camscan.config import Config
     from camscan.identify.oui import OuiDB
 
 config_app = typer.Typer(help="Check a camscan.toml.", no_args_is_help=True)
@@ -32,7 +31,6 @@ def config_check(
     from camscan.config import config_warnings, load_config
 
     cfg = load_config(Path("/dev/stdin") if path == "-" else Path(path))
-    _check_makers_known(cfg)
     for warning in config_warnings(cfg):
         typer.echo(f"{path}: warning: {warning}", err=True)
     zones = ", ".join(f"{s.name} ({s.zone}: {' '.join(s.cidrs)})" for s in cfg.segments)
@@ -45,14 +43,6 @@ def config_check(
     p = cfg.policy
     for line in readings(p.core_any_maker, p.core_any_maker_severity, p.deadlines, cfg.segments):
         typer.echo(f"{path}: {line}")
-
-
-def _check_makers_known(cfg: Config) -> None:
-    """Listed makers must be makers camscan can name (ConfigError, exit 2, otherwise)."""
-    from camscan.config import check_makers
-    from camscan.pipeline import IdentifyData
-
-    check_makers(cfg, IdentifyData.load().makers())
 
 
 @oui_app.command("lookup")

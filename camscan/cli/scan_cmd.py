@@ -335,14 +335,11 @@ def _flag_settings(cfg: Config, **given: float | None) -> dict[str, float]:
 
 
 def _identify_data(cfg: Config) -> IdentifyData:
-    """Signatures and OUI data loaded and checked before discovery, and the listed makers
-    checked against the makers they name (DataError, exit 2, otherwise)."""
-    from camscan.config import check_makers
+    """Signatures and OUI data loaded and checked before discovery (DataError, exit 2,
+    otherwise); the listed makers were checked when the config was loaded."""
     from camscan.pipeline import IdentifyData
 
-    data = IdentifyData.load()
-    check_makers(cfg, data.makers())
-    return data
+    return IdentifyData.load()
 
 
 def _check_fail_on(fail_on: str) -> None:

@@ -2,13 +2,14 @@
 
 A maker is who built the hardware; a badge is the brand on the box (EZVIZ, Lorex, CP PLUS...).
 Everything that names makers reads them here: signatures and OUI rules are checked against
-`known()`, the policy's default comes from `default_listed()`, its presets from `PRESETS`, the
+`known()`, the policy's default comes from `default_listed()`, its presets from `presets()`, the
 JSON contract's `vendor` values are `default_listed()`, and reports show `display_name()`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import tomllib
 from pathlib import Path
@@ -63,21 +64,25 @@ def parse_vocabulary(doc: dict[str, Any], where: str = "makers.toml") -> Vocabul
 def _load() -> Vocabulary:
     try:
         doc = tomllib.loads(VOCABULARY.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as e:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise DataError(f"{VOCABULARY}: cannot read the maker vocabulary: {e}") from None
     return parse_vocabulary(doc, str(VOCABULARY))
 
 
-_VOCABULARY = _load()
+@functools.cache
+def vocabulary() -> Vocabulary:
+    """The vocabulary, read on first use (not on import: a mistake in makers.toml is then one
+    line from the command that needs it, and `camscan --help` still works)."""
+    return _load()
 
 
 def known() -> tuple[Maker, ...]:
     """Every maker camscan can name, in the vocabulary's order."""
-    return _VOCABULARY.makers
+    return vocabulary().makers
 
 
 def get(slug: str) -> Maker | None:
-    return next((m for m in _VOCABULARY.makers if m.slug == slug), None)
+    return next((m for m in vocabulary().makers if m.slug == slug), None)
 
 
 def is_known(slug: str) -> bool:
@@ -86,21 +91,27 @@ def is_known(slug: str) -> bool:
 
 def preset(name: str) -> tuple[str, ...]:
     """The maker slugs of a preset, in vocabulary order."""
-    return tuple(m.slug for m in _VOCABULARY.makers if name in m.presets)
+    return tuple(m.slug for m in vocabulary().makers if name in m.presets)
 
 
 def default_listed() -> tuple[str, ...]:
     """The makers the policy lists when a config names none: ("hikvision", "dahua")."""
-    return preset(_VOCABULARY.default_preset)
+    return preset(vocabulary().default_preset)
 
 
 # Derived views, for readers that want sets and maps.
-DISPLAY_NAMES: dict[str, str] = {m.slug: m.name for m in known()}
-PRC_MAKERS: frozenset[str] = frozenset(preset("nil"))  # subject to the PRC's NIL
-LISTED: frozenset[str] = frozenset(default_listed())  # the makers the UK guidance names
-NDAA889: frozenset[str] = frozenset(preset("ndaa889"))
-# `listed_makers = "<preset>"` in [policy]: named sets of makers one rule covers.
-PRESETS: dict[str, frozenset[str]] = {name: frozenset(preset(name)) for name in _VOCABULARY.presets}
+def display_names() -> dict[str, str]:
+    return {m.slug: m.name for m in known()}
+
+
+def prc_makers() -> frozenset[str]:
+    """The makers subject to the PRC's National Intelligence Law (the "nil" preset)."""
+    return frozenset(preset("nil"))
+
+
+def presets() -> dict[str, frozenset[str]]:
+    """`listed_makers = "<preset>"` in [policy]: named sets of makers one rule covers."""
+    return {name: frozenset(preset(name)) for name in vocabulary().presets}
 
 
 def expand_listed(names: str | list[str]) -> list[str]:
@@ -108,9 +119,10 @@ def expand_listed(names: str | list[str]) -> list[str]:
     and preset names ("ndaa889", "uniview"). Order kept, repeats dropped; names that are not
     presets pass through unchanged (validating maker names is the caller's job)."""
     out: list[str] = []
+    named = presets()
     for name in [names] if isinstance(names, str) else names:
         key = name.strip().lower()
-        for slug in sorted(PRESETS[key]) if key in PRESETS else [key]:
+        for slug in sorted(named[key]) if key in named else [key]:
             if slug not in out:
                 out.append(slug)
     return out
@@ -159,7 +171,7 @@ _NOT_BADGES = frozenset(
 def display_name(maker: str | None) -> str:
     if maker is None:
         return "unknown maker"
-    return DISPLAY_NAMES.get(maker, maker.replace("-", " ").title())
+    return display_names().get(maker, maker.replace("-", " ").title())
 
 
 def _key(text: str) -> str:
@@ -177,6 +189,6 @@ def normalise_badge(badge: str | None, maker: str | None) -> str | None:
         return None
     if maker is not None and key in {_key(maker), _key(display_name(maker))}:
         return None
-    if key in {_key(m) for m in DISPLAY_NAMES}:
+    if key in {_key(m.slug) for m in known()}:
         return None  # another maker's name is a maker, not a badge; signatures say so instead
     return _BADGE_SPELLINGS.get(key, text)

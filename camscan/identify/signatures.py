@@ -267,6 +267,18 @@ def _read_toml(path: Path, errors: list[str]) -> dict[str, Any] | None:
     return doc
 
 
+def added_makers(dirs: list[Path] | None = None) -> set[str]:
+    """The makers the signature files in `dirs` (default: the packaged ones) add with
+    `[makers]`; files that do not read are left to SignatureDB.load to report."""
+    found: set[str] = set()
+    for d in dirs if dirs is not None else [data_dir("signatures")]:
+        for f in [d] if d.is_file() else sorted(d.glob("*.toml")) if d.is_dir() else []:
+            doc = _read_toml(f, [])
+            if doc is not None:
+                found |= _read_makers(f, doc, [])
+    return found
+
+
 def _read_makers(path: Path, doc: dict[str, Any], errors: list[str]) -> set[str]:
     """Slugs of the makers a signature file adds (`[makers] acme = "Acme Cameras"`). A maker
     the vocabulary (camscan/identify/makers.toml) already defines must not be defined again."""

@@ -91,7 +91,7 @@ def decide(evidence: list[Evidence], listed: frozenset[str] | None = None) -> Ve
     """The verdict over `evidence`. On an exact tie the maker the policy lists wins (`listed`:
     the configured [policy] listed_makers; None: the vocabulary's default), so a tie never
     hides a maker the user asked about behind one they did not."""
-    prefer = makers.LISTED if listed is None else listed
+    prefer = frozenset(makers.default_listed()) if listed is None else listed
     tallies: dict[str, _Tally] = {}
     for ev in _by_strength(evidence):
         if ev.maker is not None and ev.maker != "generic":

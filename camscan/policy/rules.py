@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import date
 
 from camscan.identify import classes
-from camscan.identify.makers import LISTED, PRC_MAKERS, display_name
+from camscan.identify.makers import default_listed, display_name, prc_makers
 from camscan.model import MEDIUM_CONFIDENCE, Device, Finding, Segment, Severity
 from camscan.policy.exceptions import ExceptionEntry, find_exception
 
@@ -68,7 +68,9 @@ def maker_display(slug: str | None) -> str:
 class PolicySettings:
     """What the user's config can change. Zones not named in `zone_severity` use 'elsewhere'."""
 
-    listed_makers: frozenset[str] = LISTED  # users may add other PRC makers (uniview, ...)
+    listed_makers: frozenset[str] = dataclasses.field(  # users may add PRC makers (uniview...)
+        default_factory=lambda: frozenset(default_listed())
+    )
     zone_severity: dict[str, Severity] = dataclasses.field(
         default_factory=lambda: dict(DEFAULT_ZONE_SEVERITY)
     )
@@ -228,7 +230,7 @@ def _judge(device: Device, placed: Placement, policy: PolicySettings) -> tuple[F
         prc = (
             f" {maker_display(v.maker)} is PRC-based: add it to the listed makers to apply "
             "the same rules."
-            if v.maker in PRC_MAKERS
+            if v.maker in prc_makers()
             else ""
         )
         finding = dataclasses.replace(
