@@ -11,6 +11,10 @@ else that escapes is a bug and exits as an internal error.
     ├── ProbeFailure    one probe failed, with a `kind` a caller can act on: exit 3
     └── InternalError   a camscan bug caught at a boundary: exit 3
 
+The lab's errors are in the tree too: a bad topology or persona file (TopologyError,
+PersonaError) is a DataError, a lab that cannot be built or run (LabError, NetnsError,
+EmulatorError) a RunError.
+
 A probe failure inside a scan is recorded (model.ProbeError, with the same `kind`), never
 raised past the stage: only a caller that runs a probe on its own sees `ProbeFailure`.
 """

@@ -7,6 +7,7 @@ packet could be sent; `no_scan` makes sure of it by refusing to reach the pipeli
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,48 @@ def test_a_bug_is_one_line_and_exit_3(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAMSCAN_DEBUG", "1")
     r = CliRunner().invoke(buggy, ["boom"])
     assert isinstance(r.exception, KeyError)  # the traceback is there when asked for
+
+
+def test_lab_errors_are_in_the_error_tree() -> None:
+    """Issue 20: the lab's errors were plain Exceptions (hence an `except Exception` in the
+    demo). A bad topology or persona file is a data error, a lab that will not run a run
+    error; each maps to its exit code like any other."""
+    from camscan.lab.emulator import EmulatorError
+    from camscan.lab.instance import LabError
+    from camscan.lab.netns import NetnsError
+    from camscan.lab.persona import PersonaError
+    from camscan.lab.topology import TopologyError
+
+    for cls in (TopologyError, PersonaError):
+        assert issubclass(cls, errors.DataError), cls
+        assert exit_code_for(cls("x")) == ExitCode.USAGE
+    for cls in (LabError, NetnsError, EmulatorError):
+        assert issubclass(cls, errors.RunError), cls
+        assert exit_code_for(cls("x")) == ExitCode.FAILED
+    demo = Path(errors.__file__).parent / "cli" / "demo_cmd.py"
+    assert "except Exception" not in demo.read_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the demo refuses to start without root first")
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("name = [\n", "not valid"),  # not TOML
+        ('name = "t"\n[[network]]\nname = 3\n', "topology"),  # not a topology
+        (
+            'name = "t"\n[[network]]\nname = "n"\ncidr = "198.18.9.0/24"\n'
+            '[[device]]\nnetwork = "n"\npersona = "no-such-persona"\n',
+            "no persona named",
+        ),
+    ],
+)
+def test_a_bad_demo_topology_is_one_line_and_exit_2(tmp_path: Path, text: str, says: str) -> None:
+    topo = tmp_path / "bad.toml"
+    topo.write_text(text)
+    r = CliRunner().invoke(
+        app, ["demo", "--topology", str(topo), "-o", str(tmp_path / "out")], prog_name="camscan"
+    )
+    assert r.exit_code == 2, r.stderr
+    assert r.stderr.startswith(f"camscan: error: topology {str(topo)!r}: "), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything was written or built

@@ -12,6 +12,7 @@ import typer
 
 from camscan.cli.app import app
 from camscan.cli.errors import EXIT_FAILED, fail
+from camscan.errors import DataError
 
 if TYPE_CHECKING:
     from camscan.lab.topology import Topology
@@ -67,7 +68,7 @@ def demo(
         )
     try:
         topo = load_topology(topology)
-    except Exception as e:  # TopologyError / PersonaError: bad file given by the user
+    except DataError as e:  # TopologyError / PersonaError: a bad file given by the user
         fail(f"topology {topology!r}: {e}")
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg_path, json_path, html_path = (

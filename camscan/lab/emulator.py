@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from camscan.errors import RunError
 from camscan.lab import netns
 from camscan.lab.services import dhip, dvrip, http, mdns, rtsp, sadp, ssdp, tcp, wsd
 from camscan.lab.services.common import DeviceContext, Starter
@@ -27,7 +28,7 @@ from camscan.labguard import lab_namespace_problem
 PR_SET_PDEATHSIG = 1
 
 
-class EmulatorError(Exception):
+class EmulatorError(RunError):
     """The spec or a namespace is unusable; the message is one line."""
 
 

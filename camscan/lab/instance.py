@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import camscan
+from camscan.errors import RunError
 from camscan.lab import builder, netns
 from camscan.lab.topology import LabDevice, Topology, load_topology
 
@@ -32,7 +33,7 @@ DEFAULT_LIFETIME = 3600  # seconds: the emulator stops by itself after this, wha
 READY_TIMEOUT = 60.0
 
 
-class LabError(Exception):
+class LabError(RunError):
     """The lab could not be built or its emulator did not start; the message is one line."""
 
 

@@ -20,6 +20,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from camscan.errors import RunError
+
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
 _LAB_NAME = re.compile(r"^cs(\d+)x(\d+)-")
@@ -27,7 +29,7 @@ _counter = 0
 _counter_lock = threading.Lock()
 
 
-class NetnsError(Exception):
+class NetnsError(RunError):
     """An `ip` command failed or a namespace could not be entered; the message is one line."""
 
 

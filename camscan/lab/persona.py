@@ -17,6 +17,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from camscan.errors import DataError
+
 BUNDLED_PERSONAS = Path(__file__).parent / "personas"
 SERVICE_KEYS = frozenset(
     {"http", "https", "rtsp", "tcp", "sadp", "wsd", "dhip", "dvrip", "ssdp", "mdns", "tls"}
@@ -25,7 +27,7 @@ _TOP_KEYS = frozenset({"name", "description", "mac_prefix", "expect", "vars"}) |
 _MAC_PREFIX = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){2}$")
 
 
-class PersonaError(Exception):
+class PersonaError(DataError):
     """A persona file is missing or malformed; the message is one line."""
 
 
@@ -148,7 +150,7 @@ def load_persona(name: str, search: list[Path] | None = None) -> Persona:
         if path.is_file():
             try:
                 data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise PersonaError(f"{path}: {exc}") from None
             persona = parse_persona(data, str(path))
             if persona.name != name:

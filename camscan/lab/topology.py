@@ -30,6 +30,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from camscan.errors import DataError
 from camscan.lab.persona import Persona, PersonaError, derive_mac, load_persona
 from camscan.labguard import LAB_SPACE
 from camscan.macaddr import normalise_mac
@@ -37,7 +38,7 @@ from camscan.macaddr import normalise_mac
 BUNDLED_TOPOLOGIES = Path(__file__).parent / "topologies"
 
 
-class TopologyError(Exception):
+class TopologyError(DataError):
     """A topology is malformed or unsafe; the message is one line."""
 
 
@@ -259,7 +260,7 @@ def load_topology(name_or_path: str | Path) -> Topology:
         raise TopologyError(f"no topology {str(name_or_path)!r} (bundled: {known})")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise TopologyError(f"{path}: {exc}") from None
     dirs = [path.parent / "personas", path.parent.parent / "personas"]
     return parse_topology(data, str(path), [d for d in dirs if d.is_dir()])
