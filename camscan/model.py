@@ -2,7 +2,8 @@
 
 Data flows one way: discovery and banner probes produce `Observation`s; identify turns them into
 `Evidence` and a `Verdict` per `Device`; policy turns devices into `Finding`s; report and store only
-read. Everything here is plain data that round-trips through JSON (see `to_dict`/`from_dict`).
+read. Everything here is plain data that round-trips through JSON (written by
+camscan.contract.dump_contract, read back by camscan.store.results.load_result).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The store of runs: one small interface, implemented by SQLite (default) and PostgreSQL.
 
 A store keeps every run whole (run, coverage, devices, observations, evidence, findings, policy)
-and answers history questions; diffs are computed from what it returns (camscan.store.diff).
+and answers history questions; diffs are computed from what it returns (camscan.history.diff).
 Backends live in their own modules and are chosen by `camscan.store.open_store(url)`.
 """
 
