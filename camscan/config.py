@@ -23,7 +23,7 @@ from camscan.model import MEDIUM_CONFIDENCE, Segment
 from camscan.report.registry import FORMATS
 
 SPECIAL_ZONES = ("core", "sensitive")
-ALL_PROBES = probe_registry.NAMES  # the [scan] probes a config may name
+ALL_PROBES = probe_registry.NAMES  # for help texts; parsing reads the registry when it runs
 ENGINES = ("camscan", "nmap")  # who does off-link host discovery and the port scan
 FINDING_SEVERITIES = ("critical", "high", "medium")  # a zone's severity for a listed maker
 _SEGMENT_KEYS = {"name", "cidrs", "zone", "description", "interfaces", "deadline"}
@@ -70,7 +70,7 @@ class ScanSettings:
     host_rate: float = DEFAULT_HOST_RATE  # the same, to any one host
     engine: str = "camscan"  # routed host discovery and port scan: "camscan" or "nmap"
     discovery_window: float = 1.5
-    probes: list[str] = dataclasses.field(default_factory=lambda: list(ALL_PROBES))
+    probes: list[str] = dataclasses.field(default_factory=lambda: list(probe_registry.names()))
     timeout: float = 4.0  # seconds per banner probe (one request, connect to last byte)
     read_timeout: float = 3.0  # seconds of silence a banner read tolerates; a 2.5 s camera passes
     concurrency: int = 128  # banner connections in flight
@@ -364,10 +364,11 @@ def _scan(t: dict[str, Any], where: str) -> ScanSettings:
     d = ScanSettings()
     probes = _str_list(t, "probes", where, place)
     if probes is not None:
-        bad = [p for p in probes if p not in ALL_PROBES]
+        known = probe_registry.names()
+        bad = [p for p in probes if p not in known]
         if bad:
             raise ConfigError(
-                f"{where}: {place}: unknown probe {bad[0]!r} (known: {', '.join(ALL_PROBES)})"
+                f"{where}: {place}: unknown probe {bad[0]!r} (known: {', '.join(known)})"
             )
     s = ScanSettings(
         targets=_str_list(t, "targets", where, place) or [],

@@ -12,22 +12,27 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from camscan.discovery import registry
+from camscan.discovery.registry import Reach
 from camscan.model import Coverage, Device, ScanRun, Segment
 from camscan.netif import Interface
 from camscan.targets import TargetSet
 
-DISCOVERY = ("arp", "l3", "wsd", "mdns", "sadp", "dhip", "dvrip", "ssdp")
-# Off-link, the l3 probe finds hosts and sends the unicast forms of the discovery probes itself;
-# banners then run on what it found. Multicast and ARP do not cross a router.
-L3_PROBES = ("l3", "banners")
+# Which probes work on a part, which count for coverage and which sweep it address by address
+# is the registry's to say (ProbeSpec.reaches, counts_for_coverage, sweeps). Off-link, the
+# routed sweep finds hosts and sends the unicast forms of the UDP discovery protocols itself;
+# inspect-phase probes then run on what it found. Multicast and link-layer frames do not cross
+# a router. A part's `method` is the name of the sweep that reaches it ("nmap" when nmap does
+# the routed one; "none": nothing can reach it).
+NONE = "none"
 NO_ROUTE = "no interface is attached to it and the l3 probe (routed targets) was not chosen"
+NMAP = "nmap"  # the engine, not a probe: --engine nmap does the routed host discovery
 # Off-link, silence proves nothing: an ACL or firewall between the scanner and the segment drops
 # every probe exactly as an empty segment would stay quiet. ARP on the wire has no such doubt.
 SILENT_ROUTED = (
     "off-link and no address answered any probe: the range is empty, or a router or firewall "
     "drops this scanner's probes; nothing in it was assessed"
 )
-ROUTED = ("l3", "nmap")
 
 Net = ipaddress.IPv4Network
 
@@ -64,6 +69,19 @@ def _split(target: Net, interfaces: list[Interface]) -> list[tuple[Net, Interfac
     return sorted(parts, key=lambda p: (int(p[0].network_address), p[0].prefixlen))
 
 
+def _sweep(reach: Reach) -> str:
+    """The name of the registry's sweep of `reach` (the coverage method of such a part)."""
+    return next((s.name for s in registry.REGISTRY if s.sweeps is reach), NONE)
+
+
+def _routed_methods() -> tuple[str, ...]:
+    return (_sweep(Reach.ROUTED), NMAP)
+
+
+def _reaching(probes: list[str], reach: Reach) -> list[str]:
+    return [p for p in probes if registry.get(p).reaches(reach)]
+
+
 def plan(
     targets: TargetSet,
     interfaces: list[Interface],
@@ -71,30 +89,31 @@ def plan(
     probes: list[str],
     engine: str = "camscan",
 ) -> list[Coverage]:
-    """One entry per part of each target: attached ("arp"), routed ("l3", or "nmap" when nmap
-    does the routed host discovery, when the l3 probe is chosen) or unreachable ("none", not
-    covered)."""
+    """One entry per part of each target: attached (the attached sweep's name, "arp"), routed
+    (the routed sweep's, "l3", or "nmap" when nmap does the routed host discovery; when that
+    sweep is chosen) or unreachable ("none", not covered)."""
     planned: list[Coverage] = []
-    routed = "l3" in probes
-    routed_method = "nmap" if engine == "nmap" else "l3"
+    routed_sweep = _sweep(Reach.ROUTED)
+    routed = routed_sweep in probes
+    routed_method = NMAP if engine == NMAP else routed_sweep
     for target in targets.networks:
         for part, iface in _split(target, interfaces):
             if iface is not None:
-                method, chosen = "arp", [p for p in probes if p != "l3"]
+                method, chosen = _sweep(Reach.ATTACHED), _reaching(probes, Reach.ATTACHED)
             elif routed:
-                method, chosen = routed_method, [p for p in probes if p in L3_PROBES]
+                method, chosen = routed_method, _reaching(probes, Reach.ROUTED)
             else:
-                method, chosen = "none", []
+                method, chosen = NONE, []
             entry = Coverage(
                 target=str(target),
                 network=str(part),
                 method=method,
                 interface=iface.name if iface else None,
                 segments=_segments_in(part, segments),
-                planned=_host_count(part, iface) if method != "none" else 0,
+                planned=_host_count(part, iface) if method != NONE else 0,
                 probes=chosen,
             )
-            if method == "none":
+            if method == NONE:
                 entry.note = NO_ROUTE
             planned.append(entry)
     return planned
@@ -118,13 +137,14 @@ def _silent_routed(coverage: list[Coverage]) -> None:
     segment (a CCTV VLAN that gave nothing is suspect even when the office VLAN answered), and
     for parts in no segment, over all of them: a quiet corner of a range that answered
     elsewhere is just empty."""
+    routed = _routed_methods()
     answered: dict[tuple[str, ...], int] = {}
     for c in coverage:
-        if c.method in ROUTED and c.covered:
+        if c.method in routed and c.covered:
             key = tuple(c.segments)
             answered[key] = answered.get(key, 0) + c.answered
     for c in coverage:
-        if c.method in ROUTED and c.covered and answered[tuple(c.segments)] == 0:
+        if c.method in routed and c.covered and answered[tuple(c.segments)] == 0:
             c.covered = False
             c.note = SILENT_ROUTED
 
@@ -136,7 +156,7 @@ def finish(coverage: list[Coverage], run: ScanRun, devices: Iterable[Device]) ->
     for entry in coverage:
         part = Net(entry.network)
         entry.answered = sum(1 for ip in in_scope if ip in part)
-        if entry.method == "none":
+        if entry.method == NONE:
             entry.covered = False
             entry.probes = []
             continue
@@ -145,10 +165,11 @@ def finish(coverage: list[Coverage], run: ScanRun, devices: Iterable[Device]) ->
             entry.failed.append(f"stopped: {run.stopped}")
         failed = {_failed_probe(f) for f in entry.failed}
         entry.probes = [p for p in entry.probes if p not in failed]
-        # ARP (on-link) and the l3 sweep (routed) ask every address; multicast asks the link as
-        # a whole, so probed stays 0 without them.
-        entry.probed = entry.planned if {"arp", "l3"} & set(entry.probes) else 0
-        entry.covered = not entry.failed and any(p in DISCOVERY for p in entry.probes)
+        # The sweeps (ARP on-link, l3 routed) ask every address; multicast asks the link as a
+        # whole, so probed stays 0 without them.
+        specs = [registry.get(p) for p in entry.probes]
+        entry.probed = entry.planned if any(s.sweeps is not None for s in specs) else 0
+        entry.covered = not entry.failed and any(s.counts_for_coverage for s in specs)
         if not entry.covered and not entry.failed:
             entry.note = "no discovery probe ran on it"
     _silent_routed(coverage)

@@ -154,12 +154,14 @@ async def _discover(
         from camscan.discovery.round import run_round  # zeroconf: only when asked for
 
         jobs["multicast"] = run_round(ctx, multicast)
-    if "arp" in jobs and "l3" in jobs:
-        # One sweep at a time: the ARP reader is not starved by the L3 sweep, which would
-        # lose its replies (the rate cap is the shared limiter's either way).
-        arp: asyncio.Future[ProbeOutcome] = asyncio.ensure_future(jobs["arp"])
-        jobs["arp"] = arp
-        jobs["l3"] = _after(arp, jobs["l3"])
+    # The sweeps run one after another, in registry order: the ARP reader is not starved by
+    # the L3 sweep, which would lose its replies (the rate cap is the shared limiter's either way).
+    previous: asyncio.Future[ProbeOutcome] | None = None
+    for spec in specs:
+        if spec.sweeps is not None and spec.name in jobs:
+            job = jobs[spec.name] if previous is None else _after(previous, jobs[spec.name])
+            previous = asyncio.ensure_future(job)
+            jobs[spec.name] = previous
 
     async def collect(name: str, job: Awaitable[ProbeOutcome]) -> None:
         try:

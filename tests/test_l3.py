@@ -12,9 +12,10 @@ from pathlib import Path
 from zeroconf import DNSIncoming
 
 from camscan.discovery import l3
+from camscan.discovery.mdns import UNICAST_TYPES as MDNS_QUERY_TYPES
+from camscan.discovery.mdns import unicast_queries as mdns_query
 from camscan.discovery.nmap_engine import nmap_arguments
 from camscan.discovery.rate import RateLimiter
-from camscan.discovery.unicast import MDNS_QUERY_TYPES, mdns_query
 from camscan.netif import has_route
 
 
@@ -74,7 +75,7 @@ def test_unicast_round_reads_replies_only_from_asked_hosts_within_budget() -> No
 
     from camscan.discovery.base import ProbeContext, ProbeOutcome
     from camscan.discovery.multicast import MAX_DATAGRAMS_PER_SENDER
-    from camscan.discovery.unicast import PROBES, unicast_round
+    from camscan.discovery.unicast import probes, unicast_round
     from camscan.targets import TargetSet
     from tests.test_discovery_parsers import SADP_HIK
 
@@ -82,7 +83,7 @@ def test_unicast_round_reads_replies_only_from_asked_hosts_within_budget() -> No
     device.bind(("127.0.0.1", 0))
     stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     stranger.bind(("127.0.0.2", 0))
-    probe = dataclasses.replace(PROBES["sadp"], port=device.getsockname()[1])
+    probe = dataclasses.replace(probes()["sadp"], port=device.getsockname()[1])
     seen: list[bytes] = []
 
     def answer() -> None:
@@ -127,12 +128,12 @@ def test_unicast_resend_skips_ports_the_host_said_are_unreachable() -> None:
     import socket
 
     from camscan.discovery.base import ProbeContext
-    from camscan.discovery.unicast import PROBES, unicast_round
+    from camscan.discovery.unicast import probes, unicast_round
     from camscan.targets import TargetSet
 
     camera = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     camera.bind(("127.0.0.1", 0))
-    probe = dataclasses.replace(PROBES["sadp"], port=camera.getsockname()[1])
+    probe = dataclasses.replace(probes()["sadp"], port=camera.getsockname()[1])
     heard: list[bytes] = []
 
     async def main() -> ProbeContext:

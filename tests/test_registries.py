@@ -7,6 +7,7 @@ documents (and the other way round) fails here, so a new entry cannot be half-ad
 from __future__ import annotations
 
 import csv
+import importlib
 import inspect
 import io
 import re
@@ -60,13 +61,28 @@ def test_every_probe_is_in_the_config_schema_the_cli_help_and_the_contract() -> 
     assert readme and tuple(re.findall(r'"([^"]+)"', readme.group(1))) == probes.NAMES
 
 
-def test_the_multicast_round_runs_exactly_the_registered_multicast_probes() -> None:
-    from camscan.discovery import round as multicast_round
+def test_the_multicast_and_unicast_rounds_run_exactly_the_registered_udp_probes() -> None:
+    from camscan.discovery import unicast
 
-    assert (
-        tuple(s.name for s in probes.REGISTRY if probes.Need.MULTICAST in s.needs)
-        == multicast_round.PROBES
+    assert registry_multicast() == tuple(
+        s.name for s in probes.REGISTRY if probes.Need.MULTICAST in s.needs
     )
+    declared = [s for s in probes.REGISTRY if s.udp is not None]
+    assert {s.name for s in declared} >= set(registry_multicast())  # each says its protocol
+    table = unicast.probes()
+    assert list(table) == [s.name for s in declared if s.udp and s.udp.payloads]
+    for spec in declared:
+        assert spec.udp is not None
+        module = importlib.import_module(spec.module)
+        assert spec.udp.port == module.PORT, spec.name  # the probe reads it from the registry
+        assert callable(spec.parser())
+        if spec.udp.payloads:
+            assert spec.payloads() and all(isinstance(p, bytes) for p in spec.payloads())
+            assert table[spec.name].port == spec.udp.port
+
+
+def registry_multicast() -> tuple[str, ...]:
+    return probes.multicast()
 
 
 def test_every_format_is_in_the_config_schema_the_cli_help_and_renders() -> None:

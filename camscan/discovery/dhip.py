@@ -13,6 +13,7 @@ import struct
 from typing import Any
 
 from camscan import channels as ch
+from camscan.discovery import registry
 from camscan.discovery.base import ProbeContext, ProbeOutcome
 from camscan.discovery.multicast import (
     LIMITED_BROADCAST,
@@ -26,8 +27,7 @@ from camscan.macaddr import normalise_mac
 from camscan.model import Observation
 
 NAME = "dhip"
-GROUP = "239.255.255.251"
-PORT = 37810
+PORT, GROUP = registry.udp(NAME).port, registry.group(NAME)  # declared in the registry
 HEADER_SIZE = 0x20
 MAGIC = b"DHIP"
 MAX_BODY = 16384  # real replies are under 1 KiB
@@ -54,6 +54,10 @@ def build_header(body_len: int) -> bytes:
 
 def build_search() -> bytes:
     return build_header(len(SEARCH_BODY)) + SEARCH_BODY
+
+
+def inquiries() -> list[bytes]:
+    return [build_search()]
 
 
 def _body(data: bytes) -> bytes | None:

@@ -12,6 +12,7 @@ import socket
 import struct
 
 from camscan import channels as ch
+from camscan.discovery import registry
 from camscan.discovery.base import ProbeContext, ProbeOutcome
 from camscan.discovery.multicast import (
     LIMITED_BROADCAST,
@@ -24,7 +25,7 @@ from camscan.macaddr import normalise_mac
 from camscan.model import Observation
 
 NAME = "dvrip"
-PORT = 5050
+PORT = registry.udp(NAME).port  # asked by broadcast: no group
 REQUEST = bytes.fromhex("a3010001" + "00" * 12 + "02" + "00" * 15)
 SECTION1_SIZE = 120
 MAC_TEXT_SIZE = 17  # "00:11:22:33:44:55"
@@ -47,6 +48,10 @@ def _key_values(section: bytes) -> dict[str, str]:
         if sep and key.strip() in _KEYS and cleaned:
             found.setdefault(_KEYS[key.strip()], cleaned)
     return found
+
+
+def inquiries() -> list[bytes]:
+    return [REQUEST]
 
 
 def parse_dvrip(data: bytes, src_ip: str) -> list[Observation] | None:

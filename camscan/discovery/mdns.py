@@ -23,6 +23,7 @@ import struct
 from zeroconf import DNSAddress, DNSIncoming, DNSPointer, DNSService, DNSText
 
 from camscan import channels as ch
+from camscan.discovery import registry
 from camscan.discovery.base import ProbeContext, ProbeOutcome
 from camscan.discovery.multicast import (
     RAW_LIMIT,
@@ -45,8 +46,7 @@ BROWSE_TYPES = [
     "_hap._tcp.local.",  # HomeKit cameras
     SERVICES_META,
 ]
-GROUP = "224.0.0.251"
-PORT = 5353
+PORT, GROUP = registry.udp(NAME).port, registry.group(NAME)  # declared in the registry
 MAX_TYPES = 64  # service types asked per round, learned ones included
 MAX_RESOLVE = 256  # instances asked for their SRV/TXT per round
 MAX_PACKET = 1200  # bytes of one query packet
@@ -240,3 +240,17 @@ class MdnsProbe:
         ]
         asker = _Asker(plans)
         return ProbeOutcome(*await collect(ctx, NAME, plans, parse_mdns, asker.on_reply))
+
+
+UNICAST_TYPES = [t for t in BROWSE_TYPES if t != SERVICES_META]
+
+
+def unicast_queries(types: list[str] | None = None) -> list[bytes]:
+    """DNS-SD PTR queries for `types`. Sent from an ephemeral port they are one-shot (legacy
+    unicast) queries, RFC 6762 6.7: the responder answers to that port, directly."""
+    return build_queries([(t, _TYPE_PTR) for t in (types or UNICAST_TYPES)])
+
+
+def inquiries() -> list[bytes]:
+    """Sent to one host (the unicast round)."""
+    return unicast_queries()

@@ -380,7 +380,7 @@ async def _listen(ctx: ProbeContext, seconds: float) -> bool:
     return True
 
 
-class _Collector:
+class Collector:
     """Observations parsed as replies arrive, deduplicated, within a per-sender budget."""
 
     def __init__(self, ctx: ProbeContext, name: str) -> None:
@@ -414,7 +414,7 @@ async def collect(
 ) -> tuple[list[Observation], list[ProbeError]]:
     """`udp_round` that parses each admitted reply on arrival; None from `parser` is counted
     as dropped. Memory and work per sender are bounded by the budgets above."""
-    collector = _Collector(ctx, name)
+    collector = Collector(ctx, name)
 
     def on_reply(d: Datagram) -> None:
         if on_datagram is not None:
@@ -484,7 +484,7 @@ def parse_datagrams(
     parser: Callable[[bytes, str], list[Observation] | None],
 ) -> list[Observation]:
     """Run `parser` over every datagram; count malformed ones, drop repeats of one reply."""
-    collector = _Collector(ctx, name)
+    collector = Collector(ctx, name)
     for d in datagrams:
         observations = parser(d.data, d.src_ip)
         if observations is None:

@@ -1,5 +1,6 @@
 """The registry of probes: the only list of them. The CLI's --probes choices and help, the
-config schema ([scan] probes), the pipeline's dispatch and the multicast round all read it.
+config schema ([scan] probes), the pipeline's dispatch and order, coverage, the multicast round,
+the unicast round and the lab emulator all read it; nothing else spells a probe's name.
 
 Each entry declares what the probe needs from the host, so the pipeline can honour it (skip, or
 run the probe's unprivileged way, and say so) without importing the probe: scapy and zeroconf
@@ -12,25 +13,51 @@ from __future__ import annotations
 import dataclasses
 import enum
 import importlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from camscan.errors import UsageError
 
 if TYPE_CHECKING:
     from camscan.discovery.base import DiscoveryProbe
+    from camscan.model import Observation
+
+Parser = Callable[[bytes, str], "list[Observation] | None"]
 
 
 class Need(enum.StrEnum):
-    """What a probe needs from the host or the network."""
+    """What a probe needs from the host, and the transports it uses on the network."""
 
     RAW_SOCKET = "raw-socket"  # CAP_NET_RAW (root, or camscan alone: README, What needs root)
+    L2 = "l2"  # link-layer frames (ARP): directly attached networks only
     MULTICAST = "multicast"  # link-local multicast: reaches directly attached networks only
     UNICAST = "unicast"  # connects to addresses one by one (routed networks too)
+
+
+class Reach(enum.StrEnum):
+    """The parts of the targets a probe can work on (camscan/coverage.py plans by them)."""
+
+    ATTACHED = "attached"  # on a network one of the scanner's interfaces is attached to
+    ROUTED = "routed"  # behind a router: unicast only
 
 
 class Phase(enum.StrEnum):
     DISCOVER = "discover"  # finds devices among the targets (ctx.targets)
     INSPECT = "inspect"  # reads more from the in-scope devices discovery found (ctx.hosts)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UdpProtocol:
+    """A UDP discovery protocol, declared once: the multicast round asks `group` (or the
+    broadcast address) on `port`, the unicast round each routed host on `port`, and the lab
+    emulator answers on them. `payloads` and `parser` name functions in the probe's module:
+    `payloads() -> list[bytes]` (the inquiries sent to one host), `parser(data, src_ip) ->
+    list[Observation] | None` (None: malformed)."""
+
+    port: int
+    group: str | None  # the multicast group; None: asked by broadcast
+    payloads: str | None  # None: never asked unicast (the unicast round leaves it out)
+    parser: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -43,6 +70,14 @@ class ProbeSpec:
     phase: Phase = Phase.DISCOVER
     # Without a RAW_SOCKET need met: what the probe does instead (None: it is skipped).
     unprivileged: str | None = None
+    # A part of the targets it ran on without failing counts as covered (discovery probes);
+    # False: it only reads more from devices found (banners), which covers nothing new.
+    counts_for_coverage: bool = True
+    # It asks every address of the parts it reaches, one by one (so `probed` = `planned` in
+    # coverage), and only those: ARP the attached networks, l3 the routed ones. Sweeps run one
+    # after another, in registry order: one sender at a time keeps the rate cap global.
+    sweeps: Reach | None = None
+    udp: UdpProtocol | None = None  # for a UDP discovery protocol
 
     def create(self) -> DiscoveryProbe:
         probe: DiscoveryProbe = getattr(importlib.import_module(self.module), self.cls)()
@@ -51,16 +86,37 @@ class ProbeSpec:
     def runs_unprivileged(self) -> bool:
         return Need.RAW_SOCKET not in self.needs or self.unprivileged is not None
 
+    def reaches(self, reach: Reach) -> bool:
+        """Whether it works on that part of the targets: a sweep on its own only; otherwise
+        anything works on an attached network, and only unicast crosses a router."""
+        if self.sweeps is not None:
+            return self.sweeps is reach
+        return reach is Reach.ATTACHED or Need.UNICAST in self.needs
+
+    def payloads(self) -> list[bytes]:
+        """The UDP inquiries sent to one host (its unicast form)."""
+        assert self.udp is not None, self.name
+        assert self.udp.payloads is not None, self.name
+        made: list[bytes] = getattr(importlib.import_module(self.module), self.udp.payloads)()
+        return made
+
+    def parser(self) -> Parser:
+        assert self.udp is not None, self.name
+        parse: Parser = getattr(importlib.import_module(self.module), self.udp.parser)
+        return parse
+
 
 _M = frozenset({Need.MULTICAST})
+_SSDP_GROUP = "239.255.255.250"  # SSDP's, which WS-Discovery and SADP share
 REGISTRY: tuple[ProbeSpec, ...] = (
     ProbeSpec(
         "arp",
         "ARP sweep of directly attached target networks (MAC addresses)",
         "camscan.discovery.arp",
         "ArpProbe",
-        frozenset({Need.RAW_SOCKET}),
+        frozenset({Need.RAW_SOCKET, Need.L2}),
         unprivileged="using the kernel neighbour table instead (slower, may miss devices)",
+        sweeps=Reach.ATTACHED,
     ),
     ProbeSpec(
         "l3",
@@ -69,13 +125,56 @@ REGISTRY: tuple[ProbeSpec, ...] = (
         "camscan.discovery.routed",
         "L3Probe",
         frozenset({Need.UNICAST}),
+        sweeps=Reach.ROUTED,
     ),
-    ProbeSpec("wsd", "ONVIF WS-Discovery", "camscan.discovery.wsd", "WsdProbe", _M),
-    ProbeSpec("mdns", "mDNS / DNS-SD services", "camscan.discovery.mdns", "MdnsProbe", _M),
-    ProbeSpec("sadp", "Hikvision SADP discovery", "camscan.discovery.sadp", "SadpProbe", _M),
-    ProbeSpec("dhip", "Dahua DHIP discovery", "camscan.discovery.dhip", "DhipProbe", _M),
-    ProbeSpec("dvrip", "Dahua DVRIP discovery", "camscan.discovery.dvrip", "DvripProbe", _M),
-    ProbeSpec("ssdp", "UPnP SSDP and descriptions", "camscan.discovery.ssdp", "SsdpProbe", _M),
+    ProbeSpec(
+        "wsd",
+        "ONVIF WS-Discovery",
+        "camscan.discovery.wsd",
+        "WsdProbe",
+        _M,
+        udp=UdpProtocol(3702, _SSDP_GROUP, "inquiries", "parse_wsd"),
+    ),
+    ProbeSpec(
+        "mdns",
+        "mDNS / DNS-SD services",
+        "camscan.discovery.mdns",
+        "MdnsProbe",
+        _M,
+        udp=UdpProtocol(5353, "224.0.0.251", "inquiries", "parse_mdns"),
+    ),
+    ProbeSpec(
+        "sadp",
+        "Hikvision SADP discovery",
+        "camscan.discovery.sadp",
+        "SadpProbe",
+        _M,
+        udp=UdpProtocol(37020, _SSDP_GROUP, "inquiries", "parse_sadp"),
+    ),
+    ProbeSpec(
+        "dhip",
+        "Dahua DHIP discovery",
+        "camscan.discovery.dhip",
+        "DhipProbe",
+        _M,
+        udp=UdpProtocol(37810, "239.255.255.251", "inquiries", "parse_dhip"),
+    ),
+    ProbeSpec(
+        "dvrip",
+        "Dahua DVRIP discovery",
+        "camscan.discovery.dvrip",
+        "DvripProbe",
+        _M,
+        udp=UdpProtocol(5050, None, "inquiries", "parse_dvrip"),
+    ),
+    ProbeSpec(
+        "ssdp",
+        "UPnP SSDP and descriptions",
+        "camscan.discovery.ssdp",
+        "SsdpProbe",
+        _M,
+        udp=UdpProtocol(1900, _SSDP_GROUP, None, "parse_ssdp"),
+    ),
     ProbeSpec(
         "banners",
         "read-only HTTP, HTTPS, RTSP and SDK-port banners of the devices found",
@@ -83,18 +182,43 @@ REGISTRY: tuple[ProbeSpec, ...] = (
         "BannerProbe",
         frozenset({Need.UNICAST}),
         phase=Phase.INSPECT,
+        counts_for_coverage=False,
     ),
 )
 NAMES: tuple[str, ...] = tuple(p.name for p in REGISTRY)
+
+
+def names() -> tuple[str, ...]:
+    """Every probe's name, in registry order (read at call time: a test may register one)."""
+    return tuple(p.name for p in REGISTRY)
 
 
 def get(name: str) -> ProbeSpec:
     for spec in REGISTRY:
         if spec.name == name:
             return spec
-    raise UsageError(f"unknown probe {name!r} (known: {', '.join(NAMES)})")
+    raise UsageError(f"unknown probe {name!r} (known: {', '.join(names())})")
 
 
 def multicast() -> tuple[str, ...]:
     """The probes the multicast round runs together in one window."""
     return tuple(p.name for p in REGISTRY if Need.MULTICAST in p.needs)
+
+
+def unicast_udp() -> tuple[ProbeSpec, ...]:
+    """The UDP discovery protocols the unicast round (l3) asks each routed host."""
+    return tuple(p for p in REGISTRY if p.udp is not None and p.udp.payloads is not None)
+
+
+def udp(name: str) -> UdpProtocol:
+    """The UDP protocol of probe `name` (its module reads its port and group here)."""
+    protocol = get(name).udp
+    assert protocol is not None, f"{name} declares no UDP protocol"
+    return protocol
+
+
+def group(name: str) -> str:
+    """The multicast group of probe `name`'s UDP protocol."""
+    joined = udp(name).group
+    assert joined is not None, f"{name} is asked by broadcast, not on a group"
+    return joined

@@ -20,7 +20,6 @@ from camscan.model import Observation, ProbeError, to_jsonable
 from camscan.netif import InterfaceError, select_interfaces
 from camscan.targets import TargetError, TargetSet
 
-PROBES = registry.multicast()  # the registry's multicast probes; only these run in a round
 GRACE = 2.0  # seconds past the window a probe may use to finish (description fetches, close)
 
 
@@ -37,10 +36,11 @@ async def _guarded(probe: DiscoveryProbe, ctx: ProbeContext) -> ProbeOutcome:
 
 async def run_round(ctx: ProbeContext, names: Iterable[str] | None = None) -> ProbeOutcome:
     """Run the named probes (all by default) concurrently; raises ValueError for unknown names."""
-    chosen = list(names) if names is not None else list(PROBES)
-    unknown = sorted(set(chosen) - set(PROBES))
+    multicast = registry.multicast()  # the registry's multicast probes: only these run in a round
+    chosen = list(names) if names is not None else list(multicast)
+    unknown = sorted(set(chosen) - set(multicast))
     if unknown:
-        known = ", ".join(PROBES)
+        known = ", ".join(multicast)
         raise ValueError(f"unknown discovery probe: {', '.join(unknown)} (known: {known})")
     return await run_probes(ctx, [registry.get(n).create() for n in chosen])
 
@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interface", action="append", help="repeatable; default: all but lo")
     parser.add_argument("--target", action="append", help="CIDR; default: the interfaces' nets")
     parser.add_argument("--window", type=float, default=1.5, help="seconds to listen")
-    parser.add_argument("--probes", default=",".join(PROBES), help="comma-separated subset")
+    subset = ",".join(registry.multicast())
+    parser.add_argument("--probes", default=subset, help="comma-separated subset")
     parser.add_argument("--max-reply-bytes", type=int, default=65536, help="larger: dropped")
     parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
     parser.add_argument(

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from camscan.discovery import l3
+from camscan.discovery import l3, registry
 from camscan.discovery.base import ProbeContext, ProbeOutcome
-from camscan.discovery.unicast import PROBES as UNICAST
 from camscan.discovery.unicast import unicast_round
 from camscan.model import Observation
 from camscan.targets import TargetSet
@@ -42,7 +41,8 @@ async def discover_routed(
         found, errors = l3.observations(answers), []
         live = sorted(answers, key=lambda ip: tuple(map(int, ip.split("."))))
     outcome = ProbeOutcome(found, errors)
-    names = [p for p in probes if p in UNICAST]
+    unicast = {s.name for s in registry.unicast_udp()}
+    names = [p for p in probes if p in unicast]
     if names and live:
         more = await unicast_round(ctx, live, names)
         outcome.observations += more.observations
@@ -54,7 +54,7 @@ async def discover_routed(
 class L3Probe:
     """The registry's "l3" probe: everything in ctx.targets outside the attached networks."""
 
-    name = "l3"
+    name = l3.NAME
 
     async def run(self, ctx: ProbeContext) -> ProbeOutcome:
         _, routed = ctx.targets.split([i.network for i in ctx.interfaces])
@@ -72,7 +72,7 @@ class L3Probe:
         return await discover_routed(
             sub,
             routed,
-            [p for p in ctx.probes if p in UNICAST] if ctx.probes else list(UNICAST),
+            list(ctx.probes) if ctx.probes else [s.name for s in registry.unicast_udp()],
             privileged=ctx.privileged,
             engine=ctx.engine,
             timeout=ctx.timeout,

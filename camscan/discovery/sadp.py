@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 from camscan import channels as ch
+from camscan.discovery import registry
 from camscan.discovery.base import ProbeContext, ProbeOutcome
 from camscan.discovery.multicast import (
     UdpPlan,
@@ -26,8 +27,7 @@ from camscan.macaddr import normalise_mac
 from camscan.model import Observation
 
 NAME = "sadp"
-GROUP = "239.255.255.250"
-PORT = 37020
+PORT, GROUP = registry.udp(NAME).port, registry.group(NAME)  # declared in the registry
 
 # ProbeMatch element -> Observation.fields key
 _FIELDS = {
@@ -49,6 +49,10 @@ def build_probe(probe_id: uuid.UUID | None = None) -> bytes:
         '<?xml version="1.0" encoding="utf-8"?>'
         f"<Probe><Uuid>{guid}</Uuid><Types>inquiry</Types></Probe>"
     ).encode()
+
+
+def inquiries() -> list[bytes]:
+    return [build_probe()]
 
 
 def parse_sadp(data: bytes, src_ip: str) -> list[Observation] | None:

@@ -14,6 +14,7 @@ import asyncio
 import urllib.parse
 
 from camscan import channels as ch
+from camscan.discovery import registry
 from camscan.discovery.banners.http import build_request, read_body, read_head
 from camscan.discovery.banners.limits import Limits
 from camscan.discovery.banners.tcpports import ProbeFailure, Quiet, close, open_tcp, send
@@ -33,8 +34,7 @@ from camscan.model import Observation, ProbeError
 from camscan.targets import TargetSet
 
 NAME = "ssdp"
-GROUP = "239.255.255.250"
-PORT = 1900
+PORT, GROUP = registry.udp(NAME).port, registry.group(NAME)  # declared in the registry
 MAX_HEADER_LINES = 64
 MAX_FETCHES = 64  # descriptions per round
 FETCH_DEADLINE = 1.0  # seconds per description, connect to last byte; also the grace after

@@ -1,10 +1,11 @@
 """Unicast discovery: the multicast round's inquiries sent to each live off-link host itself.
 
 Multicast does not cross routers, but cameras answer the same inquiries sent to their own
-address: a WS-Discovery Probe to 3702, an SADP inquiry to 37020, a DHIP search to 37810, a
-DVRIP request to 5050 and an mDNS (legacy unicast) query to 5353. The packet builders, reply
-parsers and per-sender budgets are the multicast probes' own (camscan/discovery/*.py,
-multicast.SenderBudget): the same bytes go out, the same bounds apply to what comes back.
+address (WS-Discovery, SADP, DHIP, DVRIP, mDNS as legacy unicast queries). Which protocols,
+their ports, inquiries and reply parsers are the registry's UDP declarations
+(camscan/discovery/registry.py, `unicast_udp()`); the builders, parsers and per-sender budgets
+are the multicast probes' own (multicast.SenderBudget, multicast.Collector): the same bytes go
+out, the same bounds apply to what comes back.
 Replies are accepted only from the hosts asked; every packet is drawn from the run's rate
 limiter (ctx.limiter: the global and the per-host cap).
 
@@ -26,12 +27,12 @@ import struct
 import sys
 from collections.abc import Callable, Iterator
 
-from camscan.discovery import dhip, dvrip, mdns, sadp, wsd
+from camscan.discovery import registry
 from camscan.discovery.base import ProbeContext, ProbeOutcome
 from camscan.discovery.multicast import (
+    Collector,
     Datagram,
     SenderBudget,
-    _Collector,
     dropped_errors,
     size_for_flood,
 )
@@ -44,14 +45,6 @@ SO_EE_ORIGIN_ICMP = 2
 ICMP_DEST_UNREACH = 3
 _EXTENDED_ERR = struct.Struct("=IBBBBII")  # struct sock_extended_err
 _SEND_TRIES = 3
-MDNS_QUERY_TYPES = [t for t in mdns.BROWSE_TYPES if t != mdns.SERVICES_META]
-
-
-def mdns_query(types: list[str] | None = None) -> list[bytes]:
-    """DNS-SD PTR queries for `types`, built by the multicast probe's own builder. Sent from an
-    ephemeral port they are one-shot (legacy unicast) queries, RFC 6762 6.7: the responder
-    answers to that port, directly."""
-    return mdns.build_queries([(t, 12) for t in (types or MDNS_QUERY_TYPES)])  # 12: PTR
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,18 +55,13 @@ class UnicastProbe:
     parser: Parser
 
 
-PROBES: dict[str, UnicastProbe] = {
-    "wsd": UnicastProbe(
-        "wsd",
-        wsd.PORT,
-        lambda: [wsd.build_probe(wsd.NVT_TYPES), wsd.build_probe(None)],
-        wsd.parse_wsd,
-    ),
-    "sadp": UnicastProbe("sadp", sadp.PORT, lambda: [sadp.build_probe()], sadp.parse_sadp),
-    "dhip": UnicastProbe("dhip", dhip.PORT, lambda: [dhip.build_search()], dhip.parse_dhip),
-    "dvrip": UnicastProbe("dvrip", dvrip.PORT, lambda: [dvrip.REQUEST], dvrip.parse_dvrip),
-    "mdns": UnicastProbe("mdns", mdns.PORT, mdns_query, mdns.parse_mdns),
-}
+def probes(names: list[str] | None = None) -> dict[str, UnicastProbe]:
+    """The registry's unicast UDP protocols (those among `names`, when given)."""
+    return {
+        spec.name: UnicastProbe(spec.name, spec.udp.port, spec.payloads, spec.parser())
+        for spec in registry.unicast_udp()
+        if spec.udp is not None and (names is None or spec.name in names)
+    }
 
 
 def probe_socket() -> socket.socket:
@@ -122,7 +110,7 @@ class _Replies(asyncio.DatagramProtocol):
         self.sock = sock
         self.transport: asyncio.DatagramTransport | None = None
         self.budget = SenderBudget(ctx, probe.name)
-        self.collector = _Collector(ctx, probe.name)
+        self.collector = Collector(ctx, probe.name)
         self.answered: set[str] = set()
         self.closed: set[str] = set()  # ICMP destination unreachable: the inquiry arrived
 
@@ -185,11 +173,11 @@ async def unicast_round(
     ctx: ProbeContext,
     hosts: list[str],
     names: list[str],
-    probes: dict[str, UnicastProbe] | None = None,
+    table: dict[str, UnicastProbe] | None = None,
 ) -> ProbeOutcome:
     """Ask every host with every named probe; listen ctx.window seconds after the last send.
-    `probes` replaces the table of PROBES (tests point them at other ports)."""
-    table = PROBES if probes is None else probes
+    `table` replaces the registry's protocols (tests point them at other ports)."""
+    table = probes(names) if table is None else table
     loop = asyncio.get_running_loop()
     asked = [h for h in hosts if h in ctx.targets]  # never a host outside the targets
     asked_set = set(asked)

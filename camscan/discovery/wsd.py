@@ -11,6 +11,7 @@ import urllib.parse
 import uuid
 
 from camscan import channels as ch
+from camscan.discovery import registry
 from camscan.discovery.base import ProbeContext, ProbeOutcome
 from camscan.discovery.multicast import (
     RAW_LIMIT,
@@ -26,8 +27,7 @@ from camscan.macaddr import normalise_mac
 from camscan.model import Observation
 
 NAME = "wsd"
-GROUP = "239.255.255.250"
-PORT = 3702
+PORT, GROUP = registry.udp(NAME).port, registry.group(NAME)  # declared in the registry
 NVT_TYPES = "dn:NetworkVideoTransmitter"
 _SCOPE_PREFIX = "onvif://www.onvif.org/"
 
@@ -53,6 +53,11 @@ def build_probe(types: str | None = NVT_TYPES, message_id: uuid.UUID | None = No
     """A Probe with a fresh MessageID; `types=None` gives the general probe (matches all)."""
     types_xml = f"<d:Types>{types}</d:Types>" if types else ""
     return _PROBE.format(message_id=message_id or uuid.uuid4(), types=types_xml).encode()
+
+
+def inquiries() -> list[bytes]:
+    """Sent to one host (the unicast round): the NVT probe, and the general one."""
+    return [build_probe(NVT_TYPES), build_probe(None)]
 
 
 def scope_fields(scopes: list[str]) -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import importlib
 import json
 import os
 import signal
@@ -19,9 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from camscan.discovery import registry
 from camscan.errors import RunError
 from camscan.lab import netns
-from camscan.lab.services import dhip, dvrip, http, mdns, rtsp, sadp, ssdp, tcp, wsd
+from camscan.lab.services import http, mdns, rtsp, tcp
 from camscan.lab.services.common import DeviceContext, Starter
 from camscan.labguard import lab_namespace_problem
 
@@ -40,9 +42,7 @@ def _tie_to_parent(parent: int, lifetime: int) -> None:
     signal.alarm(max(1, lifetime))  # default SIGALRM action ends the process: a hard stop
 
 
-def _open_device(
-    dev: dict[str, Any], services: dict[str, Any], zeroconfs: list[Any]
-) -> list[Starter]:
+def _open_device(dev: dict[str, Any], services: dict[str, Any]) -> list[Starter]:
     ctx = DeviceContext(
         ip=dev["ip"],
         ifname=dev["ifname"],
@@ -52,6 +52,7 @@ def _open_device(
         vars=dev["vars"],
         tls_cert=dev.get("tls_cert"),
         tls_key=dev.get("tls_key"),
+        prefixlen=int(dev["prefixlen"]),
     )
     starters: list[Starter] = []
     if "http" in services:
@@ -62,25 +63,18 @@ def _open_device(
         starters += rtsp.start(ctx, services["rtsp"])
     if "tcp" in services:
         starters += tcp.start(ctx, services["tcp"])
-    if "sadp" in services:
-        starters += sadp.start(ctx, services["sadp"])
-    if "wsd" in services:
-        starters += wsd.start(ctx, services["wsd"])
-    if "dhip" in services:
-        starters += dhip.start(ctx, services["dhip"])
-    if "dvrip" in services:
-        starters += dvrip.start(ctx, services["dvrip"], int(dev["prefixlen"]))
-    if "ssdp" in services:
-        starters += ssdp.start(ctx, services["ssdp"])
-    if services.get("mdns"):
-        zeroconfs.append(mdns.open_responder(ctx, list(services["mdns"])))
+    # The UDP discovery protocols: the probe registry's list, each answered by the service
+    # module of the same name on the port and group the registry declares.
+    for spec in registry.REGISTRY:
+        if spec.udp is not None and spec.name in services:
+            service = importlib.import_module(f"camscan.lab.services.{spec.name}")
+            starters += service.start(ctx, services[spec.name], spec.udp)
     return starters
 
 
 async def serve(spec: dict[str, Any]) -> None:
     personas: dict[str, dict[str, Any]] = spec["personas"]
     starters: list[Starter] = []
-    zeroconfs: list[Any] = []
     by_ns: dict[str, list[dict[str, Any]]] = {}
     for dev in spec["devices"]:
         by_ns.setdefault(dev["ns"], []).append(dev)
@@ -90,14 +84,14 @@ async def serve(spec: dict[str, Any]) -> None:
             if problem:
                 raise EmulatorError(f"refusing namespace {ns}: {problem}")
             for dev in devices:
-                starters += _open_device(dev, personas[dev["persona"]], zeroconfs)
+                starters += _open_device(dev, personas[dev["persona"]])
     servers = await asyncio.gather(*starters)
-    await asyncio.gather(*(mdns.register(zc, info) for zc, infos in zeroconfs for info in infos))
+    await mdns.register_all()
     print(f"ready {len(spec['devices'])} {len(servers)}", flush=True)
     try:
         await asyncio.Event().wait()  # until killed
     finally:
-        await asyncio.gather(*(zc.async_close() for zc, _ in zeroconfs), return_exceptions=True)
+        await mdns.close_all()
 
 
 def main(argv: list[str]) -> int:

@@ -17,11 +17,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from camscan.discovery import registry as probe_registry
 from camscan.errors import DataError
 
 BUNDLED_PERSONAS = Path(__file__).parent / "personas"
+# The lab's own services, and one per UDP discovery protocol of the probe registry.
 SERVICE_KEYS = frozenset(
-    {"http", "https", "rtsp", "tcp", "sadp", "wsd", "dhip", "dvrip", "ssdp", "mdns", "tls"}
+    {"http", "https", "rtsp", "tcp", "tls"}
+    | {s.name for s in probe_registry.REGISTRY if s.udp is not None}
 )
 _TOP_KEYS = frozenset({"name", "description", "mac_prefix", "expect", "vars"}) | SERVICE_KEYS
 _MAC_PREFIX = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){2}$")

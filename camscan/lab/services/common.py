@@ -16,7 +16,10 @@ import string
 import struct
 import typing
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from camscan.discovery.registry import UdpProtocol
 
 IP_MULTICAST_ALL = 49  # linux/in.h; not exported by the socket module
 MAX_REQUEST = 16384  # bytes of a request head we read before giving up on a client
@@ -36,6 +39,7 @@ class DeviceContext:
     vars: dict[str, str]
     tls_cert: str | None = None
     tls_key: str | None = None
+    prefixlen: int = 24  # of the device's network (DVRIP replies carry the netmask)
 
     def render(self, text: str, **extra: str) -> str:
         """Expand ${var} placeholders; ${date} is the current HTTP date."""
@@ -108,6 +112,11 @@ def udp_listener(ctx: DeviceContext, port: int, groups: list[str]) -> socket.soc
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
     sock.setblocking(False)
     return sock
+
+
+def udp_groups(udp: UdpProtocol) -> list[str]:
+    """The multicast groups a responder for `udp` joins (none for a broadcast protocol)."""
+    return [udp.group] if udp.group else []
 
 
 def distinct_tail(n: int) -> bytes:

@@ -17,9 +17,9 @@ import socket
 import struct
 from typing import Any
 
-from camscan.lab.services.common import DeviceContext, Starter, text_list, udp_responder
+from camscan.discovery.registry import UdpProtocol
+from camscan.lab.services.common import DeviceContext, Starter, text_list, udp_groups, udp_responder
 
-PORT = 5050
 SECTION1 = 0x78
 
 
@@ -43,10 +43,11 @@ def reply_bytes(ctx: DeviceContext, conf: dict[str, Any], prefixlen: int) -> byt
     return bytes(head) + mac + tail
 
 
-def start(ctx: DeviceContext, conf: dict[str, Any], prefixlen: int) -> list[Starter]:
-    reply = reply_bytes(ctx, conf, prefixlen)
+def start(ctx: DeviceContext, conf: dict[str, Any], udp: UdpProtocol) -> list[Starter]:
+    """Answer on the port the probe registry declares (DVRIP is asked by broadcast)."""
+    reply = reply_bytes(ctx, conf, ctx.prefixlen)
 
     def answer(data: bytes) -> bytes | None:
         return reply if data[:1] == b"\xa3" else None
 
-    return [udp_responder(ctx, PORT, [], answer)]
+    return [udp_responder(ctx, udp.port, udp_groups(udp), answer)]

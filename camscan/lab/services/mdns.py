@@ -14,6 +14,7 @@ gathered, not awaited one by one (each waits for its own probe round: ~1 s).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 from collections.abc import Awaitable
@@ -22,7 +23,12 @@ from typing import Any
 from zeroconf import IPVersion, ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
-from camscan.lab.services.common import IP_MULTICAST_ALL, DeviceContext
+from camscan.discovery.registry import UdpProtocol
+from camscan.lab.services.common import IP_MULTICAST_ALL, DeviceContext, Starter
+
+# Responders opened by start(), in this process: registered once every socket is open
+# (register_all), closed with goodbyes at the end (close_all).
+RESPONDERS: list[tuple[AsyncZeroconf, list[ServiceInfo]]] = []
 
 
 def _pin_sockets(zc: AsyncZeroconf, ifname: str) -> None:
@@ -67,3 +73,20 @@ def open_responder(
 async def register(zc: AsyncZeroconf, info: ServiceInfo) -> None:
     pending: Awaitable[Any] = await zc.async_register_service(info)
     await pending
+
+
+def start(ctx: DeviceContext, conf: Any, udp: UdpProtocol) -> list[Starter]:
+    """Open the device's responder now (inside its namespace); zeroconf itself answers on
+    the registry's port and group (udp: 5353, 224.0.0.251), so `udp` is not needed to bind."""
+    assert (udp.port, udp.group) == (5353, "224.0.0.251"), "zeroconf serves mDNS only"
+    if conf:
+        RESPONDERS.append(open_responder(ctx, list(conf)))
+    return []
+
+
+async def register_all() -> None:
+    await asyncio.gather(*(register(zc, info) for zc, infos in RESPONDERS for info in infos))
+
+
+async def close_all() -> None:
+    await asyncio.gather(*(zc.async_close() for zc, _ in RESPONDERS), return_exceptions=True)

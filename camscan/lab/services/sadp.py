@@ -13,10 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from camscan.lab.services.common import DeviceContext, Starter, pad, udp_responder
+from camscan.discovery.registry import UdpProtocol
+from camscan.lab.services.common import DeviceContext, Starter, pad, udp_groups, udp_responder
 
-PORT = 37020
-GROUP = "239.255.255.250"
 _UUID = re.compile(rb"<Uuid>([^<]{1,64})</Uuid>")
 
 
@@ -33,5 +32,6 @@ def answer(ctx: DeviceContext, conf: dict[str, Any]) -> Any:
     return reply
 
 
-def start(ctx: DeviceContext, conf: dict[str, Any]) -> list[Starter]:
-    return [udp_responder(ctx, PORT, [GROUP], answer(ctx, conf), conf)]
+def start(ctx: DeviceContext, conf: dict[str, Any], udp: UdpProtocol) -> list[Starter]:
+    """Answer on the port and group the probe registry declares for this protocol."""
+    return [udp_responder(ctx, udp.port, udp_groups(udp), answer(ctx, conf), conf)]

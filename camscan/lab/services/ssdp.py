@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from camscan.lab.services.common import DeviceContext, Starter, udp_responder
-
-PORT = 1900
-GROUP = "239.255.255.250"
+from camscan.discovery.registry import UdpProtocol
+from camscan.lab.services.common import DeviceContext, Starter, udp_groups, udp_responder
 
 
 def answer(ctx: DeviceContext, conf: dict[str, Any]) -> Any:
@@ -46,5 +44,6 @@ def answer(ctx: DeviceContext, conf: dict[str, Any]) -> Any:
     return reply
 
 
-def start(ctx: DeviceContext, conf: dict[str, Any]) -> list[Starter]:
-    return [udp_responder(ctx, PORT, [GROUP], answer(ctx, conf), conf)]
+def start(ctx: DeviceContext, conf: dict[str, Any], udp: UdpProtocol) -> list[Starter]:
+    """Answer on the port and group the probe registry declares for this protocol."""
+    return [udp_responder(ctx, udp.port, udp_groups(udp), answer(ctx, conf), conf)]

@@ -20,10 +20,16 @@ from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as SafeET
 
-from camscan.lab.services.common import DeviceContext, Starter, pad, text_list, udp_responder
+from camscan.discovery.registry import UdpProtocol
+from camscan.lab.services.common import (
+    DeviceContext,
+    Starter,
+    pad,
+    text_list,
+    udp_groups,
+    udp_responder,
+)
 
-PORT = 3702
-GROUP = "239.255.255.250"
 ENVELOPE = """<?xml version="1.0" encoding="UTF-8"?>
 <env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" \
 xmlns:wsadis="http://schemas.xmlsoap.org/ws/2004/08/addressing" \
@@ -85,5 +91,6 @@ def answer(ctx: DeviceContext, conf: dict[str, Any]) -> Any:
     return reply
 
 
-def start(ctx: DeviceContext, conf: dict[str, Any]) -> list[Starter]:
-    return [udp_responder(ctx, PORT, [GROUP], answer(ctx, conf), conf)]
+def start(ctx: DeviceContext, conf: dict[str, Any], udp: UdpProtocol) -> list[Starter]:
+    """Answer on the port and group the probe registry declares for this protocol."""
+    return [udp_responder(ctx, udp.port, udp_groups(udp), answer(ctx, conf), conf)]
