@@ -225,6 +225,10 @@ KNOWN_CYCLES: dict[frozenset[str], str] = {
         "sweep borrows scan's private helpers and scan stores through history_cmd; the "
         "application service (issue 20) takes the workflow out of both"
     ),
+    frozenset({"camscan.cli.identify_cmd", "camscan.cli.passive_cmd"}): (
+        "import hands a capture to passive_cmd, which reports through identify_cmd's private "
+        "_classify_and_report; the shared workflow belongs in the application service"
+    ),
 }
 
 
