@@ -20,6 +20,7 @@ from camscan.errors import DataError
 from camscan.identify.makers import default_listed, expand_listed, presets
 from camscan.macaddr import normalise_mac
 from camscan.model import MEDIUM_CONFIDENCE, Segment
+from camscan.report.registry import DEFAULT as DEFAULT_FORMAT
 from camscan.report.registry import FORMATS
 
 SPECIAL_ZONES = ("core", "sensitive")
@@ -80,7 +81,7 @@ class ScanSettings:
 
 @dataclasses.dataclass(slots=True)
 class OutputSettings:
-    format: str = "table"
+    format: str = DEFAULT_FORMAT
     file: str | None = None
 
 
@@ -206,7 +207,7 @@ def parse_config(doc: dict[str, Any], where: str = "config") -> Config:
     cfg.scan = _scan(_table(doc, "scan", where), where)
     out = _table(doc, "output", where)
     _no_unknown(out, _OUTPUT_KEYS, where, "[output]")
-    fmt = _typed(out, "format", str, "table", where, "[output]")
+    fmt = _typed(out, "format", str, DEFAULT_FORMAT, where, "[output]")
     if fmt not in FORMATS:
         raise ConfigError(f"{where}: [output] format {fmt!r} is not one of {', '.join(FORMATS)}")
     cfg.output = OutputSettings(fmt, _typed(out, "file", str, None, where, "[output]"))

@@ -59,6 +59,7 @@ def demo(
     """
     from camscan.cli.output import write_report
     from camscan.lab import Lab, LabError, load_topology
+    from camscan.report import registry as formats
     from camscan.store.results import load_result
 
     if os.geteuid() != 0:
@@ -99,9 +100,7 @@ def demo(
                     "--config",
                     str(cfg_path.resolve()),
                     "--all-segments",
-                    "--format",
-                    "json",
-                    "--output",
+                    "--output",  # the JSON contract: its name says the format
                     str(json_path.resolve()),
                     "--quiet",
                 ],
@@ -113,8 +112,8 @@ def demo(
     if proc.returncode not in (0, 1):
         fail(f"the scan inside the lab failed (exit {proc.returncode}); see above", EXIT_FAILED)
     result = load_result(json_path)
-    write_report(result, "table", None, quiet=False)
-    write_report(result, "html", html_path, quiet=True)
+    write_report(result, formats.DEFAULT, None, quiet=False)
+    write_report(result, formats.format_for_file(html_path.name) or "", html_path, quiet=True)
     flagged = sum(1 for f in result.findings if f.flagged)
     say(
         f"camscan demo: scanned {len(topo.devices)} devices in {scan_s:.1f}s: "

@@ -8,12 +8,10 @@ that share one database.
 from __future__ import annotations
 
 import contextlib
-import csv
-import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -21,6 +19,7 @@ from camscan.cli.app import app
 from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, fail
 from camscan.cli.options import config_option
 from camscan.config import Config, ConfigError, site_problem
+from camscan.report.registry import DEFAULT, DIFF_FORMATS, HISTORY_FORMATS
 
 if TYPE_CHECKING:
     from camscan.cli.output import Output
@@ -35,7 +34,6 @@ DB_HELP = (
     "(default: [store] db in the config, else $XDG_DATA_HOME/camscan/runs.sqlite3)."
 )
 SITE_HELP = "Site name separating sensors that share a database (default: [store] site, else host)."
-HISTORY_FORMATS = ("table", "json", "csv")
 OUTPUT_HELP = (
     "Write to FILE, in the format its name ends with or FORMAT:FILE ('-': standard output); "
     "repeatable."
@@ -172,64 +170,12 @@ def _plan(output: list[str], fmt: str | None, formats: tuple[str, ...]) -> list[
     as for scan; every file is checked writable before the store is touched."""
     from camscan.cli.output import check_outputs, plan_outputs
 
-    outputs = plan_outputs(output, fmt, "table", formats)
+    outputs = plan_outputs(output, fmt, DEFAULT, formats)
     check_outputs(outputs)
     return outputs
 
 
 # -- history --------------------------------------------------------------------------------
-HISTORY_COLUMNS = ("run", "site", "started", "targets", "devices", "flagged", "partial")
-
-
-def _history_rows(runs: list[RunSummary]) -> list[list[str]]:
-    from camscan.history.render import when
-
-    return [
-        [
-            str(r.id),
-            r.site,
-            when(r.started),
-            " ".join(r.targets),
-            str(r.devices),
-            str(r.flagged),
-            "yes" if r.partial or r.ended is None else "no",
-        ]
-        for r in runs
-    ]
-
-
-def _write_history(runs: list[RunSummary], fmt: str, out: TextIO) -> None:
-    from camscan.report.csv_out import safe_cell
-    from camscan.report.table import printable
-
-    if fmt == "json":
-        doc = [
-            {
-                "run": r.id,
-                "site": r.site,
-                "started": r.started,
-                "ended": r.ended,
-                "targets": r.targets,
-                "devices": r.devices,
-                "flagged": r.flagged,
-                "partial": r.partial or r.ended is None,
-            }
-            for r in runs
-        ]
-        out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-        return
-    rows = _history_rows(runs)
-    if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(HISTORY_COLUMNS)
-        writer.writerows([[safe_cell(v) for v in row] for row in rows])
-        return
-    table = [list(HISTORY_COLUMNS), *[[printable(v) for v in row] for row in rows]]
-    widths = [max(len(row[i]) for row in table) for i in range(len(HISTORY_COLUMNS))]
-    for row in table:
-        out.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
-
-
 @app.command("history")
 def history(
     db: str = db_option(),
@@ -239,7 +185,10 @@ def history(
     config: Path = config_option(),
     limit: int = typer.Option(50, "--limit", "-n", help="At most this many runs, newest first."),
     fmt: str = typer.Option(
-        None, "--format", "-f", help="table|json|csv (default: from -o's name, else table)."
+        None,
+        "--format",
+        "-f",
+        help=f"{'|'.join(HISTORY_FORMATS)} (default: from -o's name, else {DEFAULT}).",
     ),
     output: list[str] = typer.Option([], "--output", "-o", metavar="FILE", help=OUTPUT_HELP),
 ) -> None:
@@ -254,13 +203,14 @@ def history(
     if not never_created(db or cfg.store.db):  # readers never create a store
         with opened_store(db, cfg, readonly=True) as store:
             runs, url = store.runs(chosen, limit=max(limit, 1)), store.url
-    if not runs and [o.fmt for o in outputs] == ["table"]:
+    if not runs and [o.fmt for o in outputs] == [DEFAULT]:
         where = f" of site {chosen!r}" if chosen else ""
         typer.echo(f"camscan: no stored runs{where} in {url}", err=True)
         return
     from camscan.cli.output import write_text_outputs
+    from camscan.history.render import write_runs
 
-    write_text_outputs(outputs, lambda fmt, out: _write_history(runs, fmt, out))
+    write_text_outputs(outputs, lambda fmt, out: write_runs(runs, fmt, out))
 
 
 # -- diff -----------------------------------------------------------------------------------
@@ -306,7 +256,10 @@ def diff(
     site: str = site_option(),
     config: Path = config_option(),
     fmt: str = typer.Option(
-        None, "--format", "-f", help="table|json|csv|html (default: from -o's name, else table)."
+        None,
+        "--format",
+        "-f",
+        help=f"{'|'.join(DIFF_FORMATS)} (default: from -o's name, else {DEFAULT}).",
     ),
     output: list[str] = typer.Option([], "--output", "-o", metavar="FILE", help=OUTPUT_HELP),
 ) -> None:
@@ -314,7 +267,6 @@ def diff(
 
     Exit codes: 0 no finding newly flagged, 1 a finding is newly flagged, 2 usage, 3 store error.
     """
-    from camscan.history.render import DIFF_FORMATS  # the renderer's own list
     from camscan.store import RunNotFound, StoreError
 
     outputs = _plan(output, fmt, DIFF_FORMATS)
@@ -350,7 +302,7 @@ def sweep(
         None,
         "--format",
         "-f",
-        help="Changes as table|json|csv|html (default: from -o's name, else table).",
+        help=f"Changes as {'|'.join(DIFF_FORMATS)} (default: from -o's name, else {DEFAULT}).",
     ),
     output: list[str] = typer.Option(
         [],
@@ -377,8 +329,6 @@ def sweep(
     from camscan.store.spool import site_lock
 
     _lab_guard()
-    from camscan.history.render import DIFF_FORMATS  # the renderer's own list
-
     outputs = _plan(output, fmt, DIFF_FORMATS)
     cfg = load_cfg(config)
     if not cfg.segments:

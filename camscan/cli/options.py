@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from camscan.report.registry import FORMATS
+from camscan.report.registry import DEFAULT, FORMATS
 
 FAIL_ON = (
     "flagged",
@@ -42,7 +42,7 @@ def output_option() -> Any:
     )
 
 
-def format_option(default_words: str = "table") -> Any:
+def format_option(default_words: str = DEFAULT) -> Any:
     return typer.Option(
         None,
         "--format",

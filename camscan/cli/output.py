@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, fail
 from camscan.cli.options import FAIL_ON
-from camscan.report.registry import FORMATS
+from camscan.report.registry import DEFAULT, FORMATS, format_for_file
 
 if TYPE_CHECKING:  # kept off the start-up path
     from camscan.config import Config
@@ -29,20 +29,6 @@ if TYPE_CHECKING:  # kept off the start-up path
 log = logging.getLogger("camscan.cli")
 
 STDOUT = "-"
-# Longest suffix first: "x.ecs.jsonl" is ECS, "x.jsonl" plain JSON lines.
-EXTENSIONS: tuple[tuple[str, str], ...] = (
-    (".ecs.jsonl", "ecs"),
-    (".ecs.ndjson", "ecs"),
-    (".defectdojo.json", "defectdojo"),
-    (".dojo.json", "defectdojo"),
-    (".jsonl", "jsonl"),
-    (".ndjson", "jsonl"),
-    (".json", "json"),
-    (".csv", "csv"),
-    (".html", "html"),
-    (".htm", "html"),
-    (".txt", "table"),
-)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -55,8 +41,8 @@ class Output:
 
 
 def format_from_name(name: str) -> str | None:
-    lower = name.lower()
-    return next((fmt for ext, fmt in EXTENSIONS if lower.endswith(ext)), None)
+    """The format a file name's ending says (the registry's `extensions`), if any."""
+    return format_for_file(name)
 
 
 def check_format(fmt: str, flag: str = "--format", formats: tuple[str, ...] | None = None) -> str:
@@ -69,7 +55,7 @@ def check_format(fmt: str, flag: str = "--format", formats: tuple[str, ...] | No
 def plan_outputs(
     outputs: list[str],
     fmt: str | None,
-    default_fmt: str = "table",
+    default_fmt: str = DEFAULT,
     formats: tuple[str, ...] | None = None,
 ) -> list[Output]:
     """What to write where. `-f` (fmt) sets the format of every output that does not say its

@@ -16,6 +16,7 @@ from camscan.cli.options import (
     output_option,
     quiet_option,
 )
+from camscan.report import registry as formats
 
 if TYPE_CHECKING:
     from camscan.model import ScanResult
@@ -60,7 +61,8 @@ def report(
     if result == "-":
         res = read_result_stream(sys.stdin.buffer)
     elif result.isdigit() and not Path(result).exists():
-        res, changes = _stored(int(result), db, any(o.fmt == "html" for o in outputs))
+        shown = any(formats.get(o.fmt).shows_changes for o in outputs)
+        res, changes = _stored(int(result), db, shown)
     else:
         res = load_result(Path(result))
     code = exit_code_for_result(res, fail_on)  # checks --fail-on before writing anything

@@ -58,6 +58,7 @@ class UdpProtocol:
     group: str | None  # the multicast group; None: asked by broadcast
     payloads: str | None  # None: never asked unicast (the unicast round leaves it out)
     parser: str
+    heard: str | None = None  # parser of traffic heard unasked (passive); None: `parser`
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -105,6 +106,13 @@ class ProbeSpec:
         parse: Parser = getattr(importlib.import_module(self.module), self.udp.parser)
         return parse
 
+    def heard_parser(self) -> Parser:
+        """The parser of this protocol's traffic heard unasked (camscan listen, a capture)."""
+        assert self.udp is not None, self.name
+        name = self.udp.heard or self.udp.parser
+        parse: Parser = getattr(importlib.import_module(self.module), name)
+        return parse
+
 
 _M = frozenset({Need.MULTICAST})
 _SSDP_GROUP = "239.255.255.250"  # SSDP's, which WS-Discovery and SADP share
@@ -133,7 +141,7 @@ REGISTRY: tuple[ProbeSpec, ...] = (
         "camscan.discovery.wsd",
         "WsdProbe",
         _M,
-        udp=UdpProtocol(3702, _SSDP_GROUP, "inquiries", "parse_wsd"),
+        udp=UdpProtocol(3702, _SSDP_GROUP, "inquiries", "parse_wsd", heard="parse_heard"),
     ),
     ProbeSpec(
         "mdns",
@@ -173,7 +181,7 @@ REGISTRY: tuple[ProbeSpec, ...] = (
         "camscan.discovery.ssdp",
         "SsdpProbe",
         _M,
-        udp=UdpProtocol(1900, _SSDP_GROUP, None, "parse_ssdp"),
+        udp=UdpProtocol(1900, _SSDP_GROUP, None, "parse_ssdp", heard="parse_notify"),
     ),
     ProbeSpec(
         "banners",

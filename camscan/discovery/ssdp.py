@@ -211,3 +211,8 @@ class SsdpProbe:
                 else:
                     observations += parsed
         return ProbeOutcome(observations, errors)
+
+
+def parse_notify(data: bytes, src_ip: str) -> list[Observation] | None:
+    """SSDP heard unasked: NOTIFY announcements as well as answers to others' searches."""
+    return parse_ssdp(data, src_ip, notify=True)

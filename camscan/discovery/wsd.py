@@ -151,3 +151,8 @@ class WsdProbe:
             for iface in ctx.interfaces
         ]
         return ProbeOutcome(*await collect(ctx, NAME, plans, parse_wsd))
+
+
+def parse_heard(data: bytes, src_ip: str) -> list[Observation] | None:
+    """A WS-Discovery message heard unasked: ProbeMatches to others, and Hello announcements."""
+    return parse_wsd(data, src_ip, ("ProbeMatch", "Hello"))

@@ -9,13 +9,16 @@ from __future__ import annotations
 import csv
 import json
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from camscan.history.diff import KIND_TITLES, KINDS, DeviceChange, RunDiff, RunRef
 from camscan.report.csv_out import safe_cell
+from camscan.report.registry import diff_format
 from camscan.report.table import printable
 
-DIFF_FORMATS = ("table", "json", "csv", "html")
+if TYPE_CHECKING:
+    from camscan.store.interface import RunSummary
+
 CSV_COLUMNS = (
     "change",
     "device_id",
@@ -120,13 +123,64 @@ def changes_context(diff: RunDiff) -> dict[str, object]:
 
 
 def write_diff(diff: RunDiff, fmt: str, out: TextIO) -> None:
-    if fmt == "table":
-        write_diff_table(diff, out)
-    elif fmt == "json":
-        out.write(json.dumps(diff.to_dict(), indent=2, ensure_ascii=False) + "\n")
-    elif fmt == "csv":
-        write_diff_csv(diff, out)
-    elif fmt == "html":
-        write_diff_html(diff, out)
-    else:
-        raise ValueError(f"--format {fmt!r} is not one of {', '.join(DIFF_FORMATS)} for a diff")
+    """`diff` in a registered diff format (camscan/report/registry.py DIFF_REGISTRY)."""
+    diff_format(fmt).diff_writer()(diff, out)
+
+
+def write_diff_json(diff: RunDiff, out: TextIO) -> None:
+    out.write(json.dumps(diff.to_dict(), indent=2, ensure_ascii=False) + "\n")
+
+
+# -- the list of stored runs (camscan history) -------------------------------------------------
+HISTORY_COLUMNS = ("run", "site", "started", "targets", "devices", "flagged", "partial")
+
+
+def write_runs(runs: list[RunSummary], fmt: str, out: TextIO) -> None:
+    """`camscan history`'s run list in a registered format that offers one."""
+    diff_format(fmt).runs_writer()(runs, out)
+
+
+def _history_rows(runs: list[RunSummary]) -> list[list[str]]:
+    return [
+        [
+            str(r.id),
+            r.site,
+            when(r.started),
+            " ".join(r.targets),
+            str(r.devices),
+            str(r.flagged),
+            "yes" if r.partial or r.ended is None else "no",
+        ]
+        for r in runs
+    ]
+
+
+def write_runs_json(runs: list[RunSummary], out: TextIO) -> None:
+    doc = [
+        {
+            "run": r.id,
+            "site": r.site,
+            "started": r.started,
+            "ended": r.ended,
+            "targets": r.targets,
+            "devices": r.devices,
+            "flagged": r.flagged,
+            "partial": r.partial or r.ended is None,
+        }
+        for r in runs
+    ]
+    out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_runs_csv(runs: list[RunSummary], out: TextIO) -> None:
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(HISTORY_COLUMNS)
+    writer.writerows([[safe_cell(v) for v in row] for row in _history_rows(runs)])
+
+
+def write_runs_table(runs: list[RunSummary], out: TextIO) -> None:
+    rows = _history_rows(runs)
+    table = [list(HISTORY_COLUMNS), *[[printable(v) for v in row] for row in rows]]
+    widths = [max(len(row[i]) for row in table) for i in range(len(HISTORY_COLUMNS))]
+    for row in table:
+        out.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n")

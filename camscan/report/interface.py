@@ -7,6 +7,7 @@ ScanResult (findings included) and writes text to `out`. It never changes the re
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
@@ -34,9 +35,41 @@ class ReportFormat:
     name: str
     summary: str  # one line, for help texts and docs
     module: str  # imported only when the format is used: rich and jinja2 are not free to import
+    extensions: tuple[str, ...] = ()  # file name endings that choose it (`-o report.html`)
+    shows_changes: bool = False  # renders the changes since the previous run (a stored run)
 
     def writer(self) -> Writer:
         import importlib
 
         write: Writer = importlib.import_module(self.module).write
         return write
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DiffFormat:
+    """One format of run history (`diff`, `sweep`'s changes, `history`'s run list): functions
+    in camscan/history/render.py, imported only when used."""
+
+    name: str
+    diff: str  # writes a RunDiff: (diff, out) -> None
+    runs: str | None = None  # writes `camscan history`'s list of runs; None: not offered there
+
+    def diff_writer(self) -> Callable[[Any, TextIO], None]:
+        import importlib
+
+        write: Callable[[Any, TextIO], None] = getattr(
+            importlib.import_module(HISTORY_RENDERER), self.diff
+        )
+        return write
+
+    def runs_writer(self) -> Callable[[Any, TextIO], None]:
+        import importlib
+
+        assert self.runs is not None, self.name
+        write: Callable[[Any, TextIO], None] = getattr(
+            importlib.import_module(HISTORY_RENDERER), self.runs
+        )
+        return write
+
+
+HISTORY_RENDERER = "camscan.history.render"

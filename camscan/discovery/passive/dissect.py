@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from camscan import channels as ch
+from camscan.discovery import registry
 from camscan.discovery.passive import pcapio
 from camscan.discovery.passive.flows import HTTP, RTSP, TLS, Flows, request_path
 from camscan.errors import ProbeKind
@@ -35,7 +36,12 @@ MAX_OBSERVATIONS = 200_000  # for the whole capture
 ROUTER_IPS = 4  # a MAC seen with more source addresses than this forwards for others
 _ETH_IP, _ETH_ARP, _ETH_VLAN, _ETH_QINQ = b"\x08\x00", b"\x08\x06", b"\x81\x00", b"\x88\xa8"
 _ETHERNET = pcapio.ETHERNET
-_UDP_PORTS = frozenset({3702, 1900, 5353, 37020, 37810, 5050, 67, 68, 53})
+# Heard, never asked (not probes): DHCP, and DNS lookups of makers' cloud services.
+_PASSIVE_ONLY = {67: "dhcp", 68: "dhcp", 53: "dns"}
+# The probe registry's UDP discovery ports, and those
+_UDP_PORTS = frozenset(
+    {s.udp.port for s in registry.REGISTRY if s.udp is not None} | set(_PASSIVE_ONLY)
+)
 _UDP_KEYS = frozenset(p.to_bytes(2, "big") for p in _UDP_PORTS)
 _TCP_FIRST = frozenset({b"H", b"R", b"\x16", b"G", b"P", b"D", b"O"})  # responses, requests, TLS
 _RESPONSE_STARTS = (b"HTTP/", b"RTSP/")
@@ -52,26 +58,16 @@ class _Sender:
 
 
 def _parsers() -> dict[int, tuple[str, Parser]]:
-    """UDP port -> (probe name, parser); imported on first use (zeroconf, defusedxml)."""
-    from camscan.discovery import dhip, dvrip, mdns, sadp, ssdp, wsd
-
-    def wsd_hello(data: bytes, ip: str) -> list[Observation] | None:
-        return wsd.parse_wsd(data, ip, ("ProbeMatch", "Hello"))
-
-    def ssdp_notify(data: bytes, ip: str) -> list[Observation] | None:
-        return ssdp.parse_ssdp(data, ip, notify=True)
-
-    return {
-        37020: ("sadp", sadp.parse_sadp),
-        37810: ("dhip", dhip.parse_dhip),
-        5050: ("dvrip", dvrip.parse_dvrip),
-        3702: ("wsd", wsd_hello),
-        1900: ("ssdp", ssdp_notify),
-        5353: ("mdns", mdns.parse_mdns),
-        67: ("dhcp", parse_dhcp),
-        68: ("dhcp", parse_dhcp),
-        53: ("dns", parse_dns),
+    """UDP port -> (probe name, parser): the probe registry's UDP discovery protocols, each
+    read by its parser for heard traffic, and the passive-only ones; imported on first use
+    (zeroconf, defusedxml)."""
+    table = {
+        spec.udp.port: (spec.name, spec.heard_parser())
+        for spec in registry.REGISTRY
+        if spec.udp is not None
     }
+    own: dict[str, Parser] = {"dhcp": parse_dhcp, "dns": parse_dns}
+    return {**table, **{port: (name, own[name]) for port, name in _PASSIVE_ONLY.items()}}
 
 
 @functools.cache
