@@ -71,7 +71,7 @@ def _split(target: Net, interfaces: list[Interface]) -> list[tuple[Net, Interfac
 
 def _sweep(reach: Reach) -> str:
     """The name of the registry's sweep of `reach` (the coverage method of such a part)."""
-    return next((s.name for s in registry.REGISTRY if s.sweeps is reach), NONE)
+    return registry.sweep(reach) or NONE
 
 
 def _routed_methods() -> tuple[str, ...]:

@@ -6,6 +6,7 @@ documents (and the other way round) fails here, so a new entry cannot be half-ad
 
 from __future__ import annotations
 
+import ast
 import csv
 import importlib
 import inspect
@@ -223,3 +224,63 @@ def test_every_store_backend_is_documented_and_takes_its_own_urls(tmp_path: Path
         assert store.runs() == [] and (tmp_path / "runs.sqlite3").exists()
     finally:
         store.close()
+
+
+# --- nothing else spells a probe or format name ------------------------------------------------
+REGISTRY_FILES = {"discovery/registry.py", "report/registry.py"}
+# Literals equal to a registered name that are not that name, each with its reason; the test
+# fails when one is gone (so the list only shrinks) and when any other appears.
+NOT_THE_NAME: dict[tuple[str, str], str] = {
+    ("report/ecs.py", "ecs"): "the ECS document's own `ecs` field (ecs.version), a schema key",
+    ("lab/persona.py", "mdns"): (
+        "the persona schema's one service given as an array of tables ([[mdns]])"
+    ),
+}
+
+
+def _self_declaration(node: ast.AST, parent: ast.AST | None) -> bool:
+    """`NAME = "x"` at module level or `name = "x"` in a class: a probe naming itself once
+    (docs/architecture.md: a probe class has a `name`)."""
+    if not isinstance(parent, ast.Assign) or parent.value is not node:
+        return False
+    return [t.id for t in parent.targets if isinstance(t, ast.Name)] in (["NAME"], ["name"])
+
+
+def spelled_names(root: Path, names: set[str]) -> set[tuple[str, str]]:
+    """(file, name) for every string literal in camscan/ equal to a probe or format name,
+    outside the registries and a probe module's own declaration of its name."""
+    found = set()
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel in REGISTRY_FILES:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Constant) and node.value in names):
+                continue
+            if rel.startswith("discovery/") and _self_declaration(node, parents.get(node)):
+                continue
+            found.add((rel, str(node.value)))
+    return found
+
+
+def test_no_probe_or_format_name_is_spelled_outside_its_registry() -> None:
+    names = set(probes.names()) | set(formats.FORMATS) | set(formats.DIFF_FORMATS)
+    found = spelled_names(ROOT / "camscan", names)
+    assert sorted(found - set(NOT_THE_NAME)) == []
+    assert set(NOT_THE_NAME) <= found, "an entry of NOT_THE_NAME is gone: drop it"
+
+
+def test_the_spelling_check_sees_a_name_and_allows_a_declaration(tmp_path: Path) -> None:
+    (tmp_path / "discovery").mkdir()
+    (tmp_path / "discovery" / "x.py").write_text(
+        'NAME = "sadp"\nclass P:\n    name = "sadp"\n\nif NAME == "wsd":\n    pass\n'
+    )
+    (tmp_path / "cli.py").write_text('FORMATS = ("table", "json")\nNAME = "csv"\n')
+    assert spelled_names(tmp_path, {"sadp", "wsd", "table", "json", "csv"}) == {
+        ("discovery/x.py", "wsd"),
+        ("cli.py", "table"),
+        ("cli.py", "json"),
+        ("cli.py", "csv"),  # a declaration counts only for a probe module
+    }

@@ -19,6 +19,7 @@ from camscan.cli.options import (
     quiet_option,
 )
 from camscan.config import ALL_PROBES, BOUNDS, Config, ScanSettings
+from camscan.discovery import registry as probe_registry
 
 if TYPE_CHECKING:  # kept off the start-up path
     from camscan.cli.output import Output
@@ -80,7 +81,7 @@ def _interfaces(names: list[str], targets: TargetSet, probes: list[str]) -> list
     chosen = select_interfaces(names or None)
     carrying = [i for i in chosen if any(i.network.overlaps(n) for n in targets.networks)]
     _, routed = targets.split([i.network for i in carrying])
-    if routed and "l3" not in probes:
+    if routed and probe_registry.sweep(probe_registry.Reach.ROUTED) not in probes:
         fail(
             f"{routed} is on no attached network and the l3 probe is not selected; add l3 to "
             "--probes to reach it through a router",

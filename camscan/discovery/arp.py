@@ -386,7 +386,7 @@ class ArpProbe:
                     )
             except (OSError, RawSocketDenied) as e:
                 error = f"ARP sweep failed: {e}"
-                outcome.errors.append(ProbeError("arp", iface.name, error, kind_of(e)))
+                outcome.errors.append(ProbeError(self.name, iface.name, error, kind_of(e)))
                 continue
             done_before += len(ips)
             how = "raw" if privileged else "neighbour-table"

@@ -213,6 +213,11 @@ def multicast() -> tuple[str, ...]:
     return tuple(p.name for p in REGISTRY if Need.MULTICAST in p.needs)
 
 
+def sweep(reach: Reach) -> str | None:
+    """The name of the probe that sweeps `reach` address by address (arp, l3), if any."""
+    return next((s.name for s in REGISTRY if s.sweeps is reach), None)
+
+
 def unicast_udp() -> tuple[ProbeSpec, ...]:
     """The UDP discovery protocols the unicast round (l3) asks each routed host."""
     return tuple(p for p in REGISTRY if p.udp is not None and p.udp.payloads is not None)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BannerResults", "Head", "Limits", "Ports", "grab_banners", "parse_head"]
 
+NAME = "banners"  # the probe's name in the registry, declared once for the package
 _FROM_SCHEDULER = {"BannerResults", "Ports", "grab_banners"}
 
 

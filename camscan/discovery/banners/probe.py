@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 
+from camscan.discovery.banners import NAME
 from camscan.discovery.banners.limits import Limits
 from camscan.discovery.base import ProbeContext, ProbeOutcome
 
@@ -25,7 +26,7 @@ def limits_for(ctx: ProbeContext) -> Limits:
 
 
 class BannerProbe:
-    name = "banners"
+    name = NAME
 
     async def run(self, ctx: ProbeContext) -> ProbeOutcome:
         from camscan.discovery.banners.scheduler import grab_banners

@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
+from camscan.discovery.banners import NAME
 from camscan.discovery.banners.http import TELLING_PATHS, probe_http
 from camscan.discovery.banners.limits import Limits
 from camscan.discovery.banners.rtsp import METHODS, probe_rtsp
@@ -202,7 +203,7 @@ class _Run:
                 f"host budget of {self.limits.host_deadline:.1f}s spent (time with requests in "
                 f"flight): {probe} and the requests after it skipped or cut"
             )
-            host.errors.append(ProbeError("banners", host.ip, error, ProbeKind.TIMEOUT))
+            host.errors.append(ProbeError(NAME, host.ip, error, ProbeKind.TIMEOUT))
 
     async def lead_and_follow(
         self,
@@ -280,7 +281,7 @@ class _Run:
         try:
             ipaddress.ip_address(ip)
         except ValueError:
-            host.errors.append(ProbeError("banners", ip, "not an IP address", ProbeKind.MALFORMED))
+            host.errors.append(ProbeError(NAME, ip, "not an IP address", ProbeKind.MALFORMED))
             return host
         ports = self.ports
         chains: list[Awaitable[object]] = [self.http_chain(host, port) for port in ports.http]
@@ -309,7 +310,7 @@ def _trim(host: _Host) -> None:
                 f"over the per-host budget ({MAX_OBSERVATIONS_PER_HOST} observations, "
                 f"{MAX_RAW_PER_HOST >> 10} KiB); {len(host.observations) - len(kept)} dropped"
             )
-            host.errors.append(ProbeError("banners", host.ip, error, ProbeKind.OVERFLOW))
+            host.errors.append(ProbeError(NAME, host.ip, error, ProbeKind.OVERFLOW))
             break
         kept.append(obs)
         chars += len(obs.raw)
