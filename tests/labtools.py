@@ -36,7 +36,7 @@ def in_scanner(lab: Lab, code: str, timeout: float = 60) -> str:
         timeout=timeout,
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return str(done.stdout)
 
 
 def run_camscan(

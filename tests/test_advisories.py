@@ -20,7 +20,7 @@ from camscan.data import shipped_data_dir
 from camscan.identify.advisories import NO_ADVISORY, VERSION_UNKNOWN, AdvisoryData, assess
 from camscan.identify.advisories.kev import KevError, read_catalogue
 from camscan.identify.advisories.table import AdvisoryError, load_table
-from camscan.identify.advisories.versions import Scheme, compare, parse
+from camscan.identify.advisories.versions import DahuaVersion, Scheme, compare, parse
 from camscan.model import ExposureStatus, Verdict
 
 ADVISORIES = shipped_data_dir("signatures") / "advisories"
@@ -53,8 +53,8 @@ def test_every_cve_has_a_source_and_the_kev_extract_names_the_issue_cves() -> No
     for cve in DATA.table.cves.values():
         assert cve.source.startswith("https://")
     kev = read_catalogue(KEV_SAMPLE, shipped=True)
-    for cve in ("CVE-2021-36260", "CVE-2017-7921", "CVE-2021-33044", "CVE-2021-33045"):
-        assert cve in kev.entries
+    for cve_id in ("CVE-2021-36260", "CVE-2017-7921", "CVE-2021-33044", "CVE-2021-33045"):
+        assert cve_id in kev.entries
     assert kev.entries["CVE-2020-5735"].vendor == "Amcrest"
 
 
@@ -120,6 +120,7 @@ def test_versions_as_the_makers_write_them() -> None:
     d2 = parse("2.800.0000000.13.R", Scheme.DAHUA)
     d3 = parse("v2.420.ac00.18.r.20200217", Scheme.DAHUA)
     assert d1 and d2 and d3 and compare(d2, d1) == -1
+    assert isinstance(d3, DahuaVersion)
     assert d3.date == 200217 and d3.variant == "AC00"
     # Only the build date tells them apart and one has none: no order, never a guess.
     d4 = parse("2.800.0000000.29.R", Scheme.DAHUA)
@@ -235,7 +236,8 @@ def _catalogue(n: int = 3) -> dict[str, object]:
     doc["count"] = n
     doc["dateReleased"] = "2026-11-30T17:00:00.000Z"
     doc["catalogVersion"] = "2026.11.30"
-    return doc
+    catalogue: dict[str, object] = doc
+    return catalogue
 
 
 def test_update_installs_a_good_catalogue_and_refuses_bad_ones_keeping_it(tmp_path: Path) -> None:

@@ -27,21 +27,22 @@ def drive(
 ) -> tuple[float, dict[str, int]]:
     """Simulate a sweep at 1000 frames/s: `live` maps address -> reply delay. (end, tries)."""
     plan = arp.Completion(targets, retries)
-    now, replies = 0.0, []  # replies: (arrival, ip)
+    now = 0.0
+    replies: list[tuple[float, str]] = []  # (arrival, ip)
     while not plan.done():
         for at, ip in sorted(replies):
             if at <= now:
                 plan.answer(ip, at)
         replies = [(at, ip) for at, ip in replies if at > now]
-        ip = plan.next_request(now)
-        if ip is None:
+        asked = plan.next_request(now)
+        if asked is None:
             wake = plan.wake_at()
             soonest = [at for at, _ in replies] + ([wake] if wake is not None else [])
             now = max(now, min(soonest)) if soonest else now
             continue
-        plan.sent(ip, now)
-        if ip in live:
-            replies.append((now + live[ip], ip))
+        plan.sent(asked, now)
+        if asked in live:
+            replies.append((now + live[asked], asked))
         now += 0.001
     return now, dict(plan.tries)
 

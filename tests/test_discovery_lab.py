@@ -156,7 +156,7 @@ def by_ip(result: dict[str, Any], ip: str, channel: str) -> list[dict[str, Any]]
 def field(result: dict[str, Any], ip: str, channel: str, key: str) -> str:
     values = {o["fields"].get(key) for o in by_ip(result, ip, channel)} - {None}
     assert len(values) == 1, (ip, channel, key, by_ip(result, ip, channel))
-    return values.pop()
+    return str(values.pop())
 
 
 @pytest.fixture(scope="module")

@@ -224,8 +224,9 @@ SADP_NVR = (
 
 
 def test_recorder_channels_come_from_sadp_and_dhip() -> None:
-    dhip = {"method": "client.notifyDevInfo", "params": {"deviceInfo": {"DeviceClass": "NVR"}}}
-    dhip["params"]["deviceInfo"].update({"VideoInputChannels": 8, "RemoteVideoInputChannels": 8})
+    info: dict[str, object] = {"DeviceClass": "NVR"}
+    info.update({"VideoInputChannels": 8, "RemoteVideoInputChannels": 8})
+    dhip = {"method": "client.notifyDevInfo", "params": {"deviceInfo": info}}
     sadp = Observation(channels.SADP_REPLY, SADP_NVR, "sadp")
     assert channel_count([sadp]) == 12
     dhip_obs = Observation(channels.DHIP_REPLY, json.dumps(dhip), "dhip")

@@ -36,8 +36,9 @@ def test_each_error_maps_once_to_its_documented_exit_code() -> None:
     assert [int(c) for c in ExitCode] == [0, 1, 2, 3]
     usage = (errors.UsageError, TargetError, InterfaceError, ReportFormatError)
     data = (errors.DataError, ConfigError, ResultFileError, OuiDataError, IngestError)
-    for cls in (*usage, *data, SignatureError):
+    for cls in (*usage, *data):
         assert exit_code_for(cls("x")) == ExitCode.USAGE, cls
+    assert exit_code_for(SignatureError(["x"])) == ExitCode.USAGE
     for exc in (errors.RunError("x"), errors.InternalError("x"), BannerFailure("x")):
         assert exit_code_for(exc) == ExitCode.FAILED
     assert exit_code_for(KeyError("a bug")) == ExitCode.FAILED
@@ -147,12 +148,12 @@ def test_lab_errors_are_in_the_error_tree() -> None:
     from camscan.lab.persona import PersonaError
     from camscan.lab.topology import TopologyError
 
-    for cls in (TopologyError, PersonaError):
-        assert issubclass(cls, errors.DataError), cls
-        assert exit_code_for(cls("x")) == ExitCode.USAGE
-    for cls in (LabError, NetnsError, EmulatorError):
-        assert issubclass(cls, errors.RunError), cls
-        assert exit_code_for(cls("x")) == ExitCode.FAILED
+    for bad_file in (TopologyError, PersonaError):
+        assert issubclass(bad_file, errors.DataError), bad_file
+        assert exit_code_for(bad_file("x")) == ExitCode.USAGE
+    for failed in (LabError, NetnsError, EmulatorError):
+        assert issubclass(failed, errors.RunError), failed
+        assert exit_code_for(failed("x")) == ExitCode.FAILED
     demo = Path(errors.__file__).parent / "cli" / "demo_cmd.py"
     assert "except Exception" not in demo.read_text()
 

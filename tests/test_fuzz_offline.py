@@ -211,7 +211,7 @@ def _replace(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
     if not path:
         return value
     copy = dict(doc) if isinstance(doc, dict) else list(doc)
-    copy[path[0]] = _replace(copy[path[0]], path[1:], value)  # type: ignore[index]
+    copy[path[0]] = _replace(copy[path[0]], path[1:], value)
     return copy
 
 
@@ -235,12 +235,12 @@ def test_report_of_a_mutated_saved_result_never_tracebacks(
             doc = _replace(doc, path, value)
         except (KeyError, IndexError, TypeError):
             continue  # an earlier edit removed the place
-    path = in_file(json.dumps(doc, allow_nan=True).encode(), ".json")
+    saved = in_file(json.dumps(doc, allow_nan=True).encode(), ".json")
     try:
         for fmt in ("table", "json", "csv", "html"):
-            run_cli("report", "-f", fmt, str(path))
+            run_cli("report", "-f", fmt, str(saved))
     finally:
-        path.unlink()
+        saved.unlink()
 
 
 # --- config check -----------------------------------------------------------------------------

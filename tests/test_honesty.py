@@ -497,7 +497,7 @@ def test_a_report_that_fails_to_render_leaves_the_previous_one(tmp_path: Path) -
     import camscan.report as report
 
     original = report.render
-    report.render = explode  # type: ignore[assignment]
+    report.render = explode
     try:
         with pytest.raises(Exploding):
             write_outputs(result, [Output("json", path)], None)

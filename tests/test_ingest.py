@@ -27,7 +27,7 @@ SIGS = SignatureDB.load()
 
 
 def test_jsonl_keeps_good_lines_and_reports_bad_ones_by_number() -> None:
-    lines = [
+    lines: list[str | bytes] = [
         json.dumps(
             {
                 "channel": "http.header.server",

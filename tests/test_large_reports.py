@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -267,7 +267,11 @@ def _read(text: str, tmp_path: Path) -> tuple[str, ScanResult | str]:
     path = tmp_path / "r.json"
     path.write_text(text, encoding="utf-8")
     answers: list[Any] = []
-    for read in (lambda: load_result(path), lambda: parse_result(text, str(path))):
+    readers: list[Callable[[], ScanResult]] = [
+        lambda: load_result(path),
+        lambda: parse_result(text, str(path)),
+    ]
+    for read in readers:
         try:
             answers.append(dumps_contract(read()))
         except ResultFileError as e:

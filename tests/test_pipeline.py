@@ -168,7 +168,8 @@ def test_identify_and_policy_hand_forward_values_and_change_no_device() -> None:
 def test_a_device_identify_cannot_judge_keeps_its_verdict_and_makes_the_run_partial() -> None:
     devices = merge_devices([arp("198.18.0.10", HIK_MAC)], TARGETS, [LAN])
     data = IdentifyData.load()
-    broken = dataclasses.replace(data, signatures=None)  # the engine fails on this device
+    # the engine fails on this device: no signatures where it expects a SignatureDB
+    broken = dataclasses.replace(data, signatures=None)  # type: ignore[arg-type]
     [ident] = identify_verdicts(devices, broken)
     assert ident.verdict is None and ident.error is not None
     assert ident.error.probe == "identify" and ident.error.kind is ProbeKind.INTERNAL

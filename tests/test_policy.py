@@ -13,6 +13,7 @@ from camscan.config import parse_config
 from camscan.model import (
     Device,
     Evidence,
+    Finding,
     ScanResult,
     ScanRun,
     Segment,
@@ -118,7 +119,7 @@ def judge(
     device: Device,
     policy: PolicySettings | None = None,
     exceptions: list[ExceptionEntry] | None = None,
-):
+) -> Finding:
     [finding] = evaluate([device], SEGMENTS, policy or PolicySettings(), exceptions or [], TODAY)
     return finding
 

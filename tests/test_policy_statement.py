@@ -7,6 +7,7 @@ import dataclasses
 import itertools
 import json
 import tomllib
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -17,7 +18,16 @@ from hypothesis import strategies as st
 from camscan.cli.output import exit_code_for_result
 from camscan.config import ConfigError, parse_config
 from camscan.contract import result_to_contract
-from camscan.model import Device, Equipment, ScanResult, ScanRun, Segment, Severity, Verdict
+from camscan.model import (
+    Device,
+    Equipment,
+    Finding,
+    ScanResult,
+    ScanRun,
+    Segment,
+    Severity,
+    Verdict,
+)
 from camscan.policy import (
     LISTED_MAKER,
     SURVEILLANCE_ON_CORE,
@@ -59,7 +69,12 @@ def device(ip: str, maker: str | None, eq: Equipment, confidence: float = 0.95) 
     return Device(ip=ip, mac=_mac(ip), verdict=verdict)
 
 
-def judge(dev: Device, policy: PolicySettings | None = None, today: date = TODAY, exc=()):
+def judge(
+    dev: Device,
+    policy: PolicySettings | None = None,
+    today: date = TODAY,
+    exc: Sequence[ExceptionEntry] = (),
+) -> Finding:
     [finding] = evaluate([dev], SEGMENTS, policy or PolicySettings(), list(exc), today)
     return finding
 

@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 
 from camscan.discovery import arp
 from camscan.discovery.base import ProbeContext
-from camscan.discovery.rate import RateLimiter
-from camscan.discovery.unicast import PROBES, unicast_round
+from camscan.discovery.rate import RateLimiter, _Ticket
+from camscan.discovery.unicast import probes as unicast_probes
+from camscan.discovery.unicast import unicast_round
 from camscan.netif import Interface
 from camscan.targets import TargetSet
 
@@ -79,7 +80,7 @@ def test_no_window_holds_more_than_the_caps_however_late_senders_wake(
     """Any mix of senders, each of which may wake up to 30 ms after the time it was told: the
     packets let go keep both caps in every window, and every packet goes in the end."""
     limiter = RateLimiter(rate=200, host_rate=20)
-    events: list[tuple[float, int, object, list[float]]] = []
+    events: list[tuple[float, int, _Ticket, list[float]]] = []
     for seq, (at, host, is_arp, late) in enumerate(asks):
         ticket = limiter._ticket(host, is_arp, 1)
         heapq.heappush(events, (at, seq, ticket, list(late)))
@@ -87,14 +88,14 @@ def test_no_window_holds_more_than_the_caps_however_late_senders_wake(
     by_host: dict[str, list[tuple[float, int]]] = defaultdict(list)
     while events:
         now, seq, ticket, late = heapq.heappop(events)
-        wait = limiter._step(ticket, now)  # type: ignore[arg-type]
+        wait = limiter._step(ticket, now)
         if wait > 0:
             heapq.heappush(events, (now + wait + (late.pop() if late else 0.0), seq, ticket, late))
             continue
-        n = ticket.sent  # type: ignore[attr-defined]
+        n = ticket.sent
         sent.append((now, n))
-        if ticket.host is not None:  # type: ignore[attr-defined]
-            by_host[ticket.host].append((now, n))  # type: ignore[attr-defined]
+        if ticket.host is not None:
+            by_host[ticket.host].append((now, n))
     assert sum(n for _, n in sent) == limiter.sent >= len(asks)
     assert busiest(sent) <= allowed(200) == 22
     assert all(busiest(mine) <= allowed(20) == 2 for mine in by_host.values())
@@ -116,7 +117,7 @@ def test_the_first_ip_packet_to_a_host_counts_its_arp_request_too() -> None:
 def _stamped(sock: socket.socket) -> list[tuple[float, str, int]]:
     """Every datagram queued on `sock`: (kernel receive time, the address it was sent to, its
     size)."""
-    out = []
+    out: list[tuple[float, str, int]] = []
     while True:
         try:
             data, anc, _, _ = sock.recvmsg(2048, 256, socket.MSG_DONTWAIT)
@@ -146,7 +147,8 @@ def test_a_thread_and_the_event_loop_share_both_caps(monkeypatch: pytest.MonkeyP
     port = receiver.getsockname()[1]
     monkeypatch.setattr(arp, "DISCARD_PORT", port)
     hosts = [f"127.0.0.{n}" for n in range(2, 42)]
-    probes = {name: dataclasses.replace(PROBES[name], port=port) for name in ("sadp", "dhip")}
+    registered = unicast_probes(["sadp", "dhip"])
+    probes = {name: dataclasses.replace(p, port=port) for name, p in registered.items()}
     lo = Interface(
         "lo", 1, None, ipaddress.IPv4Address("127.0.0.1"), ipaddress.IPv4Network("127.0.0.0/8")
     )

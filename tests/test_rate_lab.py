@@ -145,7 +145,8 @@ def per_host(frames: list[Any]) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def mixed(lab_factory: Any) -> Lab:
-    return lab_factory("mixed")
+    lab: Lab = lab_factory("mixed")
+    return lab
 
 
 def overlap(frames: list[Any]) -> bool:

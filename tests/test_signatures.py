@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -326,7 +328,7 @@ def test_analyst_file_can_add_a_maker_and_signatures(tmp_path: Path) -> None:
 
 def _family_clashes(sig: Signature, sigs: list[Signature] = SIGS) -> list[str]:
     """Signatures of another maker that one of `sig`'s examples also matches."""
-    clashes = []
+    clashes: list[str] = []
     for ex in sig.examples:
         clashes.extend(
             f"{ex.value[:60]!r} also matches {other.id} ({other.maker})"
@@ -365,3 +367,67 @@ def test_the_family_check_catches_a_value_two_makers_claim(tmp_path: Path) -> No
     hik = next(s for s in db.signatures if s.id == "hikvision.http.server.webs")
     assert any("hikvision.http.server.webs" in c for c in _family_clashes(clash, db.signatures))
     assert any("axis.http.server.clash" in c for c in _family_clashes(hik, db.signatures))
+
+
+# --- the file format's JSON Schema (camscan/schemas/signatures.schema.json) -------------------
+SIGNATURE_SCHEMA = Path(__file__).parents[1] / "camscan" / "schemas" / "signatures.schema.json"
+
+
+def _signature_validator() -> jsonschema.Draft202012Validator:
+    doc = json.loads(SIGNATURE_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(doc)
+    return jsonschema.Draft202012Validator(doc)
+
+
+def test_every_signature_file_matches_the_schema() -> None:
+    validator = _signature_validator()
+    files = sorted(data_dir("signatures").glob("*.toml"))
+    assert len(files) >= 8
+    for path in files:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        problems = [f"{path.name}: {e.json_path}: {e.message}" for e in validator.iter_errors(doc)]
+        assert problems == []
+
+
+GOOD_SIGNATURE = {
+    "id": "acme.http.server",
+    "channel": "http.header.server",
+    "pattern": "^Acme$",
+    "maker": "hikvision",
+    "strength": "strong",
+    "description": "d",
+    "source": "s",
+    "examples": ["Acme"],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "remove"),
+    [
+        ({"strength": "certain"}, None),  # not a strength
+        ({"colour": "red"}, None),  # not a key
+        ({"id": "NoDots"}, None),  # ids are dotted lowercase words
+        ({"examples": []}, None),  # a signature shows what it matches
+        ({"examples": [{"value": "Acme", "vendor": "x"}]}, None),  # not a capture
+        ({}, "source"),  # every fact is sourced
+    ],
+)
+def test_the_schema_refuses_what_the_loader_refuses(
+    tmp_path: Path, change: dict[str, Any], remove: str | None
+) -> None:
+    """The schema and the loader agree on the file's shape: each of these is a load error
+    too (the schema is for editors and other tools; loading checks regexes and examples)."""
+    sig = {k: v for k, v in {**GOOD_SIGNATURE, **change}.items() if k != remove}
+    assert list(_signature_validator().iter_errors({"signature": [GOOD_SIGNATURE]})) == []
+    assert list(_signature_validator().iter_errors({"signature": [sig]})) != []
+    path = tmp_path / "bad.toml"
+    lines = ["[[signature]]"] + [f"{k} = {json.dumps(v)}" for k, v in sig.items()]
+    path.write_text(
+        "\n".join(
+            line.replace('{"value": "Acme", "vendor": "x"}', '{ value = "Acme", vendor = "x" }')
+            for line in lines
+        )
+        + "\n"
+    )
+    _, errors = SignatureDB.load_with_errors([path])
+    assert errors, sig
