@@ -401,8 +401,9 @@ def _write_and_store(
     from camscan.cli.history_cmd import store_result
     from camscan.errors import RunError
     from camscan.history.render import changes_context
+    from camscan.report import registry as formats
 
-    if not any(o.fmt == "html" for o in outputs):
+    if not any(formats.get(o.fmt).shows_changes for o in outputs):
         try:
             write_outputs(result, outputs, cfg, excel=excel)
         except RunError:  # a report that cannot be written (a full disk): the store still may
