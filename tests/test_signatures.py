@@ -410,6 +410,7 @@ GOOD_SIGNATURE = {
         ({"examples": []}, None),  # a signature shows what it matches
         ({"examples": [{"value": "Acme", "vendor": "x"}]}, None),  # not a capture
         ({}, "source"),  # every fact is sourced
+        ({"class_strength": "strong"}, None),  # a class strength needs a class
     ],
 )
 def test_the_schema_refuses_what_the_loader_refuses(
