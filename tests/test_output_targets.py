@@ -15,7 +15,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 
@@ -176,7 +176,11 @@ def test_a_dangling_symlink_creates_its_target(tmp_path: Path) -> None:
     link = tmp_path / "latest.json"
     link.symlink_to("new.json")
     assert check_writable(link) is None
-    write_file(link, lambda out: out.write("{}\n"))
+
+    def fill(out: TextIO) -> None:
+        out.write("{}\n")
+
+    write_file(link, fill)
     assert link.is_symlink() and (tmp_path / "new.json").read_text() == "{}\n"
 
 
