@@ -289,7 +289,10 @@ def test_safe_cell_never_starts_a_formula(text: str) -> None:
     assert cell in (text, "'" + text)
 
 
-def test_plain_table_has_no_escape_codes_and_shows_everything() -> None:
+def test_plain_table_has_no_escape_codes_and_shows_everything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough for the model column
     text = rendered(sample_result(), "table", color=False)
     assert "\x1b" not in text
     assert "198.18.0.10" in text
@@ -306,7 +309,8 @@ def test_plain_table_has_no_escape_codes_and_shows_everything() -> None:
     )  # worst first
 
 
-def test_colour_table_uses_colour_but_never_device_markup() -> None:
+def test_colour_table_uses_colour_but_never_device_markup(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
     result = sample_result()
     result.devices[0].verdict.model = "[bold red]fake[/bold red]"
     text = rendered(result, "table", color=True)

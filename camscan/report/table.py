@@ -1,9 +1,11 @@
-"""The terminal report: findings first, fitted to the terminal's width, coloured by severity.
+"""The terminal report: the verdict, a summary per zone and segment, then one line per device,
+findings first, fitted to the width and coloured by severity.
 
-From 100 columns up it is a table whose address, maker and severity columns never shrink (the
-others wrap); below that each device gets a small block of lines, so an 80-column terminal still
-shows every flagged device's address, maker and severity in full. Devices with no maker and no
-evidence are listed by address only, in one wrapped paragraph at the end.
+Each device is one line as long as severity, address and maker fit (40 columns): the address
+and severity are never cut, and lower-priority columns (flag, zone, segment, MAC, model,
+confidence, in that order) are left out rather than cut below their shortest; a cut cell ends
+in "…". The width is the terminal's, or $COLUMNS, or 80 for a file or a pipe. Narrower than 40
+columns each device gets a small block of lines instead.
 
 Device text goes in as rich Text (never parsed as markup) after escaping control characters, so
 a banner cannot restyle the output or send escape sequences to the user's terminal.
@@ -14,7 +16,6 @@ from __future__ import annotations
 import os
 from typing import Any, TextIO
 
-from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -33,8 +34,9 @@ SEVERITY_STYLE = {
     Severity.INFO.value: "dim",
     Severity.ACCEPTED.value: "cyan",
 }
-PLAIN_WIDTH = 160  # files and pipes without $COLUMNS: wide enough that rows rarely wrap
-COMPACT_BELOW = 100  # narrower than this: one block per device instead of a table
+PLAIN_WIDTH = 80  # files and pipes without $COLUMNS: what a terminal, a mail or a log shows
+COMPACT_BELOW = 40  # narrower than this: one block per device instead of a line
+GAP = 2  # spaces between columns
 
 __all__ = [
     "COMPACT_BELOW",
@@ -43,14 +45,21 @@ __all__ = [
     "printable",
     "summary_line",
     "verdict_lines",
+    "zone_rows",
 ]
 
 
 def colour_wanted(out: TextIO, color: bool | None) -> bool:
-    """Colour when asked, else on a terminal unless NO_COLOR is set (no-color.org)."""
+    """Colour when asked; else never with NO_COLOR set (no-color.org, and --no-color); else
+    always with FORCE_COLOR set (force-color.org: `camscan report r.json | less -R`), unless it
+    is 0 or false; else on a terminal. A report written to a file never gets colour."""
     if color is not None:
         return color
-    return out.isatty() and not os.environ.get("NO_COLOR")
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "").strip().lower() not in ("", "0", "false"):
+        return True
+    return out.isatty()
 
 
 def _width(out: TextIO, width: int | None) -> int | None:
@@ -145,14 +154,21 @@ def _nothing_known(device: dict[str, Any]) -> bool:
     return not device["maker"] and not device["evidence"] and not device["flagged"]
 
 
-# Columns after the first three in the order they are dropped last: (header, value, wrap width).
-_OPTIONAL: tuple[tuple[str, Any, int], ...] = (
+# Every column in priority order: (header, value, shortest width it may be cut to, or 0 if it
+# is never cut). The first three are always shown; the others only while they fit whole or at
+# their shortest.
+_COLUMNS: tuple[tuple[str, Any, int], ...] = (
+    ("Severity", _severity, 0),
+    ("IP", lambda d: d["ip"], 0),
+    ("Maker (brand)", _maker, 12),
     ("Flag", lambda d: "YES" if d["flagged"] else "", 0),
-    ("Segment (zone)", _where, 14),
-    ("MAC", lambda d: d["mac"], 17),
-    ("Model", lambda d: d["model"], 12),
-    ("Confidence", lambda d: f"{d['confidence']:.2f} {d['confidence_label']}", 10),
+    ("Zone", lambda d: d["zone"] or "-", 9),
+    ("Segment", lambda d: d["segment"] or "-", 10),
+    ("MAC", lambda d: d["mac"], 0),
+    ("Model", lambda d: d["model"], 8),
+    ("Confidence", lambda d: f"{d['confidence']:.2f} {d['confidence_label']}", 0),
 )
+_NEEDED = 3
 
 
 def _longest(devices: list[dict[str, Any]], value: Any) -> int:
@@ -163,49 +179,40 @@ _Layout = tuple[list[tuple[str, Any]], dict[str, int]]
 
 
 def _layout(devices: list[dict[str, Any]], width: int) -> _Layout:
-    """The widest table that fits: severity, IP and maker whole, then as many others as fit.
-
-    Widths are decided here, not by rich, so a needed column is never squeezed to nothing.
-    """
-    needed = [
-        ("Severity", _severity, _longest(devices, _severity)),
-        ("IP", lambda d: d["ip"], _longest(devices, lambda d: d["ip"])),
-        ("Maker (brand)", _maker, min(_longest(devices, _maker), 40)),
-    ]
-    widths = {name: max(w, len(name)) for name, _, w in needed}
-    columns: list[tuple[str, Any]] = [(name, value) for name, value, _ in needed]
-
-    def used(extra: int) -> int:
-        return sum(widths.values()) + extra + 3 * (len(widths) + (1 if extra else 0))
-
-    wrapped: list[tuple[str, int]] = []  # optional columns that could use more room
-    for name, value, wrap in _OPTIONAL:
-        longest = max(_longest(devices, value), len(name))  # headers stay whole too
-        want = min(longest, max(wrap, len(name))) if wrap else longest
-        if used(want) > width:
+    """The columns that fit one line of `width`, and their widths: every column at its shortest
+    first (whole where it may not be cut), in priority order until one does not fit; then the
+    room left lengthens the cut ones, shared out a character at a time. Decided here, not by
+    rich, so a needed column is never squeezed to nothing."""
+    columns: list[tuple[str, Any]] = []
+    widths: dict[str, int] = {}
+    longest: dict[str, int] = {}
+    for n, (name, value, shortest) in enumerate(_COLUMNS):
+        full = max(_longest(devices, value), len(name))
+        short = max(min(full, shortest), len(name)) if shortest else full
+        used = sum(widths.values()) + GAP * len(widths)
+        if n >= _NEEDED and used + short > width:
             break
-        widths[name] = want
         columns.append((name, value))
-        if longest > want:
-            wrapped.append((name, longest))
-    spare = width - used(0)
-    while spare > 0 and wrapped:  # leftover room, shared one column at a time
-        for name, longest in list(wrapped):
-            if spare and widths[name] < longest:
+        widths[name], longest[name] = short, full
+    spare = width - (sum(widths.values()) + GAP * (len(widths) - 1))
+    growing = [name for name, _ in columns if widths[name] < longest[name]]
+    while spare > 0 and growing:  # the room left, shared one character at a time
+        for name in list(growing):
+            if spare and widths[name] < longest[name]:
                 widths[name] += 1
                 spare -= 1
             else:
-                wrapped.remove((name, longest))
+                growing.remove(name)
     return columns, widths
 
 
 def _table(devices: list[dict[str, Any]], colour: bool, layout: _Layout) -> Table:
     columns, widths = layout
     table = Table(
-        box=box.SIMPLE_HEAVY if colour else box.ASCII, header_style="bold", pad_edge=False
+        box=None, header_style="bold" if colour else "", pad_edge=False, padding=(0, GAP // 2)
     )
     for name, _ in columns:
-        table.add_column(name, width=widths[name], overflow="fold", no_wrap=False)
+        table.add_column(name, width=widths[name], overflow="ellipsis", no_wrap=True)
     for device in devices:
         cells = []
         for name, value in columns:
@@ -216,6 +223,82 @@ def _table(devices: list[dict[str, Any]], colour: bool, layout: _Layout) -> Tabl
                 style = "bold red"
             cells.append(_cell(value(device), style))
         table.add_row(*cells, style="on grey11" if device["flagged"] and colour else None)
+    return table
+
+
+_ZONE_ORDER = {"core": 0, "sensitive": 1}
+
+
+def zone_rows(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per zone and segment: devices, flagged, for review (a listed maker not flagged),
+    accepted; core first, then sensitive, then the other zones, devices in no segment last."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for d in devices:
+        key = (d["zone"] or "", d["segment"] or "")
+        row = groups.setdefault(
+            key,
+            {"zone": key[0], "segment": key[1], "devices": 0, "flagged": 0, "review": 0,
+             "accepted": 0},
+        )  # fmt: skip
+        row["devices"] += 1
+        sev = d["severity"] or "info"
+        if d["flagged"]:
+            row["flagged"] += 1
+        elif sev == Severity.ACCEPTED.value:
+            row["accepted"] += 1
+        elif sev != Severity.INFO.value:
+            row["review"] += 1
+    return sorted(
+        groups.values(),
+        key=lambda r: (not r["segment"], _ZONE_ORDER.get(r["zone"], 2), r["zone"], r["segment"]),
+    )
+
+
+def _zone_lines(rows: list[dict[str, Any]]) -> Text:
+    """The per-zone summary as sentences, for a terminal too narrow for its table."""
+    text = Text()
+    for n, r in enumerate(rows):
+        text.append(("\n" if n else "") + printable(f"{r['zone'] or '-'}/{r['segment'] or '-'}"))
+        text.append(
+            f": {r['devices']} devices, {r['flagged']} flagged, {r['review']} for review, "
+            f"{r['accepted']} accepted"
+        )
+    return text
+
+
+ZONE_TABLE_FROM = 62  # the summary's table needs this much; below, one sentence per segment
+
+
+def _zone_table(devices: list[dict[str, Any]], colour: bool, width: int) -> Table | Text | None:
+    rows = zone_rows(devices)
+    if not rows or all(not r["segment"] for r in rows):
+        return None  # no zones configured: the verdict line already says so
+    if width < ZONE_TABLE_FROM:
+        return _zone_lines(rows)
+    counts = ("Devices", "Flagged", "Review", "Accepted")
+    fixed = sum(len(c) for c in counts) + GAP * len(counts)
+    zone_w = max(len("Zone"), *(len(printable(r["zone"] or "-")) for r in rows))
+    seg_w = max(len("Segment"), *(len(printable(r["segment"] or "no segment")) for r in rows))
+    room = width - fixed - GAP  # for the zone and segment names; cut when it is short
+    zone_w = max(min(zone_w, room // 2), len("Zone"))
+    seg_w = max(min(seg_w, room - zone_w), len("Zone"))
+    table = Table(
+        box=None, header_style="bold" if colour else "", pad_edge=False, padding=(0, GAP // 2)
+    )
+    table.add_column("Zone", width=zone_w, overflow="ellipsis", no_wrap=True)
+    table.add_column("Segment", width=seg_w, overflow="ellipsis", no_wrap=True)
+    for name in counts:
+        table.add_column(name, justify="right", width=len(name), no_wrap=True)
+    for r in rows:
+        flagged = Text(str(r["flagged"]), "bold red" if r["flagged"] and colour else "")
+        table.add_row(
+            _cell(r["zone"] or "-"),
+            _cell(r["segment"] or "no segment"),
+            str(r["devices"]),
+            flagged,
+            str(r["review"]),
+            str(r["accepted"]),
+        )
     return table
 
 
@@ -270,7 +353,7 @@ def _print_table(console: Console, devices: list[dict[str, Any]], colour: bool) 
     """One table, printed ROWS_PER_PART rows at a time (65,000 devices in one rich Table held
     ~600 MB of rendered segments). The widths are fixed for all parts, so each part's lines
     are the whole table's: the first part keeps its head, the last its bottom edge, and
-    the others lose both. Both boxes used draw a last row like any other row."""
+    the others lose it (a table without a box has no bottom edge)."""
     layout = _layout(devices, console.width)
     if len(devices) <= ROWS_PER_PART:
         console.print(_table(devices, colour, layout))
@@ -280,12 +363,10 @@ def _print_table(console: Console, devices: list[dict[str, Any]], colour: bool) 
         with console.capture() as captured:
             console.print(_table(devices[start : start + ROWS_PER_PART], colour, layout))
         lines = captured.get().splitlines(keepends=True)
-        first, last = start == parts[0], start == parts[-1]
-        lines = lines[(0 if first else _HEAD_LINES) : (None if last else -1)]
-        console.file.write("".join(lines))
+        console.file.write("".join(lines[(0 if start == 0 else _HEAD_LINES) :]))
 
 
-_HEAD_LINES = 3  # top edge, header row, the rule under it
+_HEAD_LINES = 1  # the header row
 
 
 def write_table(
@@ -303,9 +384,13 @@ def write_table(
         soft_wrap=False,
     )
     contract = result_to_contract(result, observations=False)
-    for line, style in verdict_lines(contract):
-        console.print(Text(printable(line), style=style if colour else ""))
+    for line, style in verdict_lines(contract):  # whole lines: grep finds them, a tty wraps
+        console.print(Text(printable(line), style=style if colour else ""), soft_wrap=True)
     devices = sorted(contract["devices"], key=_row_order)
+    zones = _zone_table(devices, colour, console.width)
+    if zones is not None:
+        console.print(zones)
+        console.print()
     if console.width >= COMPACT_BELOW:
         _print_table(console, devices, colour)
     else:
@@ -334,7 +419,7 @@ def write_table(
         console.print(Text("Findings:", style="bold"))
         for line in flagged:
             console.print(Text("  " + line, style="bold red" if colour else ""))
-    console.print(Text(summary_line(contract), style="bold"))
+    console.print(Text(summary_line(contract), style="bold"), soft_wrap=True)
 
 
 def write(result: ScanResult, out: TextIO, options: RenderOptions) -> None:
