@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from camscan.cli import complete
 from camscan.cli.app import app
 from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, fail
 from camscan.cli.options import config_option
@@ -45,7 +46,9 @@ def db_option() -> str:
 
 
 def site_option() -> str:
-    return typer.Option(None, "--site", help=SITE_HELP)  # type: ignore[no-any-return]
+    return typer.Option(  # type: ignore[no-any-return]
+        None, "--site", help=SITE_HELP, autocompletion=complete.sites
+    )
 
 
 def load_cfg(path: Path | None) -> Config:
@@ -180,7 +183,10 @@ def _plan(output: list[str], fmt: str | None, formats: tuple[str, ...]) -> list[
 def history(
     db: str = db_option(),
     site: str = typer.Option(
-        None, "--site", help="Only this site (default: [store] site, else every site)."
+        None,
+        "--site",
+        help="Only this site (default: [store] site, else every site).",
+        autocompletion=complete.sites,
     ),
     config: Path = config_option(),
     limit: int = typer.Option(50, "--limit", "-n", help="At most this many runs, newest first."),
@@ -248,6 +254,7 @@ def _pick_runs(
 def diff(
     runs: list[str] = typer.Argument(
         None,
+        autocompletion=complete.run_ids,
         help="RUN_A RUN_B (default: the last two complete runs of the site; one id: that run "
         "against the complete run before it).",
         show_default=False,

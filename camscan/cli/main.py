@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "lab_cmd",
     "commands",
     "advisories_cmd",
+    "man_cmd",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"camscan.cli.{_name}")

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from camscan.cli import complete
 from camscan.report.registry import DEFAULT, FORMATS
 
 FAIL_ON = (
@@ -49,6 +50,7 @@ def format_option(default_words: str = DEFAULT) -> Any:
         "-f",
         metavar="FORMAT",
         help=f"Report format: {'|'.join(FORMATS)} (default: {default_words}).",
+        autocompletion=complete.formats,
     )
 
 
@@ -57,6 +59,7 @@ def fail_on_option() -> Any:
         "flagged",
         "--fail-on",
         metavar="SEVERITY",
+        autocompletion=complete.fail_on,
         help=f"Exit 1 when a finding reaches this: {'|'.join(FAIL_ON)} (default: flagged, "
         "what the policy flags; 'overdue': a flagged device past its removal deadline; 'high' also "
         "fails on critical; accepted findings never fail).",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from camscan.cli import complete
 from camscan.cli.app import app
 from camscan.cli.options import (
     excel_option,
@@ -27,6 +28,7 @@ def report(
     result: str = typer.Argument(
         ...,
         metavar="RESULT",
+        autocompletion=complete.run_ids,
         help="A JSON result saved by `camscan scan -f json`, '-' to read one from standard "
         "input, or a stored run id (see --db).",
     ),

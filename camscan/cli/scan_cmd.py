@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from camscan.cli import complete
 from camscan.cli.app import app
 from camscan.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
 from camscan.cli.options import (
@@ -161,7 +162,11 @@ def scan(
     ),
     config: Path = config_option(),
     segment: list[str] = typer.Option(
-        [], "--segment", "-s", help="Scan a segment named in the config (repeatable)."
+        [],
+        "--segment",
+        "-s",
+        help="Scan a segment named in the config (repeatable).",
+        autocompletion=complete.segments,
     ),
     all_segments: bool = typer.Option(
         False, "--all-segments", help="Scan every segment in the config."
@@ -190,6 +195,7 @@ def scan(
         None,
         "--engine",
         help="Routed host discovery and port scan: camscan (default) or nmap (needs nmap).",
+        autocompletion=complete.engines,
     ),
     window: float = _setting_option(
         "discovery_window", "Seconds to listen for multicast discovery replies"
@@ -203,6 +209,7 @@ def scan(
         None,
         "--probes",
         help=f"Comma-separated subset of {','.join(ALL_PROBES)} (default: all).",
+        autocompletion=complete.probes,
     ),
     allow_public: bool = typer.Option(
         False,
@@ -240,7 +247,10 @@ def scan(
         "(default: [store] db in the config; without either the run is not stored).",
     ),
     site: str = typer.Option(
-        None, "--site", help="Site the stored run belongs to (default: [store] site, else host)."
+        None,
+        "--site",
+        help="Site the stored run belongs to (default: [store] site, else host).",
+        autocompletion=complete.sites,
     ),
 ) -> None:
     """Discover devices, identify their makers with evidence, and flag them by zone.
