@@ -157,3 +157,15 @@ def test_unicast_resend_skips_ports_the_host_said_are_unreachable() -> None:
     assert ctx.stats["sadp.port_unreachable"] == 2
     assert ctx.stats["sadp.resend_skipped"] == 2
     assert ctx.stats["sadp.send_errors"] == 0
+
+
+def test_nmap_is_started_and_stopped_through_its_process_handle() -> None:
+    # python-nmap kept no handle on its child, so a stop searched /proc for nmap processes
+    # whose parent was camscan; camscan now starts nmap itself (test_routed_lab stops one).
+    import inspect
+
+    from camscan.discovery import nmap_engine
+
+    source = inspect.getsource(nmap_engine)
+    assert "/proc" not in source.replace("no search of /proc", "")
+    assert "create_subprocess_exec" in source and "proc.terminate()" in source

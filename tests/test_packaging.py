@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from camscan import __version__
 from camscan.data import shipped_data_dir
 
 ROOT = Path(__file__).parents[1]
@@ -98,6 +99,7 @@ def test_wheel_carries_license_schemas_and_templates(tmp_path: Path) -> None:
         "camscan/schemas/ecs.schema.json",
         "camscan/report/templates/report.css",
         "camscan/_data/oui/assignments.csv",
+        f"camscan-{__version__}.data/data/share/man/man1/camscan.1",  # pip: PREFIX/share/man
     ):
         assert needed in names, needed
     meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
@@ -150,3 +152,107 @@ def test_readme_recipe_never_caps_the_system_interpreter() -> None:
     assert "AmbientCapabilities=CAP_NET_RAW" in readme
     sources = " ".join(p.read_text(encoding="utf-8") for p in (ROOT / "camscan").rglob("*.py"))
     assert "on the interpreter" not in sources  # no message tells users to cap python3
+
+
+def test_the_sdist_is_complete_and_its_tests_run_from_it(tmp_path: Path) -> None:
+    # The sdist lacked docs/, so the tests failed at collection from an unpacked sdist.
+    import tarfile
+
+    done = subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "-o", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0 and "No module named build" in done.stderr:
+        pytest.skip("python -m build is not installed")
+    assert done.returncode == 0, done.stderr[-2000:]
+    sdist = next(tmp_path.glob("camscan-*.tar.gz"))
+    with tarfile.open(sdist) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    top = next((tmp_path / "unpacked").iterdir())
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode == 0:
+        tracked = [f for f in listed.stdout.split() if f != ".gitignore"]
+    else:  # not a git checkout (itself an unpacked sdist): what is here
+        tracked = [
+            p.relative_to(ROOT).as_posix()
+            for d in ("camscan", "tests", "docs", "bench", "oui", "signatures", ".ci")
+            for p in (ROOT / d).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and ".hypothesis" not in p.parts
+        ]
+    missing = [f for f in tracked if not (top / f).exists()]
+    assert not missing, missing  # everything in the repository is in the sdist
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not lab",
+         "tests/test_targets.py", "tests/test_exports.py", "tests/test_shell_habits.py",
+         "-k", "not closed_pipe"],
+        cwd=top, capture_output=True, text=True, timeout=900,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:]
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only"],
+        cwd=top, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert collected.returncode == 0, collected.stdout[-3000:]  # every test file collects
+
+
+def test_ci_runs_the_unit_suite_on_every_python_the_package_claims() -> None:
+    import tomllib
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    claimed = [c.rsplit(":: ", 1)[1] for c in meta["classifiers"] if c.count("::") == 2 and
+               c.startswith("Programming Language :: Python :: 3.")]  # fmt: skip
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    for version in claimed:
+        assert version == "3.11" or f"for v in {' '.join(claimed[1:])};" in ci, version
+    assert meta["requires-python"] == f">={claimed[0]}"
+
+
+# --- the lab is an optional part --------------------------------------------------------------
+
+LAB_USERS = {"camscan/cli/demo_cmd.py", "camscan/cli/lab_cmd.py"}
+
+
+def test_nothing_but_demo_and_lab_imports_the_lab() -> None:
+    # The wheel ships the lab (camscan/lab) to every user; a distribution may ship it apart only
+    # if nothing else needs it.
+    import ast
+
+    for path in sorted((ROOT / "camscan").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith("camscan/lab/") or rel in LAB_USERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            assert not any(n == "camscan.lab" or n.startswith("camscan.lab.") for n in names), rel
+
+
+def test_without_the_lab_demo_and_lab_say_how_to_get_it(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "camscan", tmp_path / "camscan", ignore=shutil.ignore_patterns("lab"))
+    for data in ("oui", "signatures"):
+        shutil.copytree(ROOT / data, tmp_path / data)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "camscan", *args],
+            capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,
+        )  # fmt: skip
+
+    for command in (["demo"], ["lab", "list"]):
+        done = run(*command)
+        assert done.returncode == 2, done.stderr
+        assert (
+            done.stderr.startswith("camscan: error: the camscan lab")
+            and "camscan-lab" in done.stderr
+        )
+        assert len(done.stderr.splitlines()) == 1
+    assert run("--help").returncode == 0
+    listed = run("scan", "198.18.0.0/30", "--list-targets")
+    assert listed.returncode == 0 and "198.18.0.0/30" in listed.stdout

@@ -329,3 +329,33 @@ def test_a_routed_range_that_gives_nothing_is_partial_not_clean(routed: Lab) -> 
     assert doc["devices"] == [] and doc["verdict"]["status"] == "partial"
     assert all(not c["covered"] and c["probed"] == c["planned"] for c in doc["run"]["coverage"])
     assert "no address answered" in done.stderr
+
+
+@pytest.mark.lab
+def test_a_stop_ends_camscans_own_nmap_through_its_handle(routed: Lab) -> None:
+    # python-nmap kept no handle on its nmap child, so stopping it meant scanning /proc.
+    import psutil
+
+    if nmap_problem():
+        pytest.skip(nmap_problem() or "")
+    proc = start_camscan(
+        routed, "scan", *ROUTED_TARGETS, "--engine", "nmap", "--host-rate", "2", "-q", "-f", "json"
+    )
+    try:
+        nmap = None
+        for _ in range(600):  # a bounded wait for nmap to start, not a timing check
+            children = psutil.Process(proc.pid).children(recursive=True)
+            nmap = next((c for c in children if c.name() == "nmap"), None)
+            if nmap is not None or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert nmap is not None, "nmap never started"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, err
+    doc = json.loads(out)
+    assert doc["run"]["stats"]["nmap.stopped"] == 1 and doc["run"]["partial"]
+    assert not psutil.pid_exists(nmap.pid) or nmap.status() == psutil.STATUS_ZOMBIE

@@ -57,7 +57,10 @@ def demo(
     The lab lives in Linux network namespaces with addresses from 198.18.0.0/15 only; nothing
     is sent to any real network, and the lab is torn down at the end (even on Ctrl-C).
     """
+    from camscan.cli.lab_cmd import require_lab
     from camscan.cli.output import write_report
+
+    require_lab("demo")
     from camscan.lab import Lab, LabError, load_topology
     from camscan.report import registry as formats
     from camscan.store.results import load_result

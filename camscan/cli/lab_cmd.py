@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import typer
 
 from camscan.cli.app import app
+from camscan.cli.errors import fail
+
+LAB_MISSING = (
+    "the camscan lab (camscan/lab: emulated devices in network namespaces) is not installed "
+    "here; it ships with camscan from PyPI or a clone, and distributions may package it apart "
+    "(for example as camscan-lab): install that to run `camscan {command}`"
+)
+
+
+def require_lab(command: str) -> None:
+    """The lab is optional (only demo, lab and the tests use it): say so if it is missing."""
+    if importlib.util.find_spec("camscan.lab") is None:
+        fail(LAB_MISSING.format(command=command))
+
 
 LAB_HELP = (
     "The emulated camera lab in Linux network namespaces (needs root): `camscan lab up office` "
@@ -16,6 +32,7 @@ LAB_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True, "help_o
 
 @app.command("lab", help=LAB_HELP, context_settings=LAB_CONTEXT)
 def lab(ctx: typer.Context) -> None:
+    require_lab("lab")
     from camscan.lab.__main__ import main
 
     raise typer.Exit(main(list(ctx.args) or ["--help"]))

@@ -1,6 +1,10 @@
-"""`--engine nmap`: nmap (driven through python-nmap) does the routed host discovery and the
-port scan on the camera ports; camscan's own safe parser reads nmap's XML (ingest), and
-camscan's unicast discovery, banner probes and signatures take over from there.
+"""`--engine nmap`: nmap does the routed host discovery and the port scan on the camera ports;
+camscan's own safe parser reads nmap's XML (ingest), and camscan's unicast discovery, banner
+probes and signatures take over from there.
+
+camscan starts nmap itself (`nmap -oX - ...`, as python-nmap would) and keeps the process handle,
+so a stop ends exactly that child: SIGTERM, then SIGKILL if it lingers; no search of /proc.
+python-nmap only checks that nmap is installed and runs (nmap_problem).
 
 No `-sV`, no scripts: nmap only says which hosts are up and which camera ports are open.
 Rates follow camscan's caps: `--max-rate` is the global cap, `--scan-delay` the per-host one.
@@ -13,10 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import shlex
 import shutil
-import signal
-from pathlib import Path
 
 from camscan import channels as ch
 from camscan.discovery.base import ProbeContext
@@ -51,38 +53,50 @@ def nmap_arguments(privileged: bool, rate: float, host_rate: float, timeout: flo
     )
 
 
-def _scan(hosts: str, arguments: str) -> bytes:
-    import nmap
-
-    scanner = nmap.PortScanner()
-    scanner.scan(hosts=hosts, ports=",".join(map(str, CAMERA_PORTS)), arguments=arguments)
-    out = scanner.get_nmap_last_output()
-    return out if isinstance(out, bytes) else str(out).encode()
+STOP_GRACE = 5.0  # seconds nmap gets to end on SIGTERM before it is killed
 
 
-def _our_nmaps() -> list[int]:
-    """PIDs of the nmap processes this process started (python-nmap keeps no handle on them):
-    /proc/PID/stat gives each process's name and parent."""
-    me, ours = os.getpid(), []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            text = stat.read_text()
-            name = text[text.index("(") + 1 : text.rindex(")")]
-            parent = int(text[text.rindex(")") + 1 :].split()[1])
-            if name == NAME and parent == me:
-                ours.append(int(stat.parent.name))
-    return ours
+async def _scan(hosts: list[str], arguments: str, ctx: ProbeContext) -> bytes:
+    """nmap's XML for `hosts` on the camera ports; on a stop, nmap is ended through its handle."""
+    argv = [
+        shutil.which(NAME) or NAME,
+        "-oX",
+        "-",
+        *shlex.split(arguments),
+        "-p",
+        ",".join(map(str, CAMERA_PORTS)),
+        *hosts,
+    ]
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await proc.communicate()
+    except asyncio.CancelledError:
+        # A stop (SIGINT/SIGTERM): end nmap as Ctrl-C would; the partial result is written
+        # at once.
+        ctx.stats["nmap.stopped"] = 1
+        raise
+    finally:
+        if proc.returncode is None:
+            await _end(proc)
+    if proc.returncode != 0:
+        why = " ".join(err.decode("utf-8", "replace").split())[:300]
+        raise RuntimeError(why or f"nmap exited with status {proc.returncode}")
+    return out
 
 
-def stop_nmap() -> int:
-    """End our running nmap (a stopped scan must not wait for it): SIGTERM, as Ctrl-C would.
-    Returns how many were told to stop."""
-    told = 0
-    for pid in _our_nmaps():
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM)
-            told += 1
-    return told
+async def _end(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        await asyncio.wait_for(asyncio.shield(proc.wait()), STOP_GRACE)
+    except (TimeoutError, asyncio.CancelledError):
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
 
 
 async def nmap_discover(
@@ -95,20 +109,14 @@ async def nmap_discover(
     """Observations for every host nmap found up (host.alive, tcp.open per open port)."""
     from camscan.discovery.ingest import IngestError, devices_from_nmap_xml
 
-    hosts = " ".join(str(n) for n in targets.networks)
+    hosts = [str(n) for n in targets.networks]
     arguments = nmap_arguments(privileged, ctx.limiter.rate, ctx.limiter.host_rate, timeout)
     try:
-        try:
-            xml = await asyncio.to_thread(_scan, hosts, arguments)
-        except asyncio.CancelledError:
-            # A stop (SIGINT/SIGTERM): the thread waits on nmap, and the process on the thread,
-            # so nmap itself is told to end; the partial result is written at once.
-            ctx.stats["nmap.stopped"] = stop_nmap()
-            raise
+        xml = await _scan(hosts, arguments, ctx)
         devices = devices_from_nmap_xml(xml)
     except IngestError as exc:
         return [], [ProbeError(NAME, None, f"nmap output unreadable: {exc}")]
-    except Exception as exc:  # python-nmap's PortScannerError, a killed nmap, ...
+    except Exception as exc:  # nmap refused its arguments, was killed, cannot start, ...
         return [], [ProbeError(NAME, None, f"nmap failed: {' '.join(str(exc).split())[:300]}")]
     found: list[Observation] = []
     for dev in devices:
