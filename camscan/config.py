@@ -50,6 +50,7 @@ _POLICY_KEYS = {
     "core_any_maker",
     "core_any_maker_severity",
     "deadlines",
+    "kev_severity",
 }
 _IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")  # Linux IFNAMSIZ - 1
 _EXCEPTION_KEYS = {"mac", "serial", "reason", "accepted_by", "expires"}
@@ -95,6 +96,7 @@ class PolicyConfig:
     core_any_maker: bool = True
     core_any_maker_severity: str = "high"
     deadlines: dict[str, str] = dataclasses.field(default_factory=dict)  # zone -> ISO date
+    kev_severity: str = "high"  # least severity of a camera on KEV-listed firmware, or "off"
 
 
 @dataclasses.dataclass(slots=True)
@@ -466,6 +468,12 @@ def _policy(t: dict[str, Any], where: str) -> PolicyConfig:
                 f"{where}: {place}: severity.{zone} {value!r} is not one of "
                 f"{', '.join(FINDING_SEVERITIES)}"
             )
+    kev = _typed(t, "kev_severity", str, d.kev_severity, where, place)
+    if kev not in (*FINDING_SEVERITIES, "off"):
+        raise ConfigError(
+            f"{where}: {place}: kev_severity {kev!r} is not one of "
+            f"{', '.join(FINDING_SEVERITIES)}, off"
+        )
     mc = _typed(t, "min_confidence", float, d.min_confidence, where, place)
     if not 0 <= mc <= 1:
         raise ConfigError(f"{where}: {place}: min_confidence must be between 0 and 1")
@@ -501,6 +509,7 @@ def _policy(t: dict[str, Any], where: str) -> PolicyConfig:
         _typed(t, "core_any_maker", bool, d.core_any_maker, where, place),
         core_sev,
         {k.lower(): v.isoformat() for k, v in deadlines.items()},
+        kev,
     )
 
 

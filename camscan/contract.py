@@ -23,6 +23,7 @@ from camscan.identity import device_key
 from camscan.model import (
     SCHEMA_VERSION,
     Device,
+    Exposure,
     Finding,
     ScanResult,
     ScanRun,
@@ -159,10 +160,40 @@ def device_record(
             for o in (device.observations if observations else ())
         ],
         "probe_errors": to_jsonable(device.probe_errors),
+        "exposure": exposure_record(device.exposure),
     }
     if not observations:
         del record["observations"]
     return record
+
+
+def exposure_record(exposure: Exposure | None) -> dict[str, Any] | None:
+    """The firmware verdict (added in 1.5): status, the one line, and each CVE's evidence."""
+    if exposure is None:
+        return None
+    return {
+        "status": exposure.status.value,
+        "summary": exposure.summary,
+        "version": exposure.version,
+        "note": exposure.note,
+        "cves": [
+            {
+                "cve": h.cve,
+                "title": h.title,
+                "severity": h.severity,
+                "cvss": h.cvss,
+                "kev": h.kev,
+                "kev_added": h.kev_added,
+                "kev_due": h.kev_due,
+                "kev_action": h.kev_action,
+                "fixed": h.fixed,
+                "advisory": h.advisory,
+                "source": h.source,
+                "note": h.note,
+            }
+            for h in exposure.hits
+        ],
+    }
 
 
 def _count(keys: list[str]) -> dict[str, int]:

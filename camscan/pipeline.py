@@ -33,6 +33,7 @@ from camscan.stopping import Stopped, StopSignal
 from camscan.targets import TargetSet
 
 if TYPE_CHECKING:
+    from camscan.identify.advisories import AdvisoryData
     from camscan.identify.oui import OuiDB
     from camscan.identify.signatures import SignatureDB
 
@@ -64,6 +65,7 @@ class IdentifyData:
 
     signatures: SignatureDB
     ouis: OuiDB
+    advisories: AdvisoryData | None = None  # firmware advisories and KEV (None: not assessed)
 
     @classmethod
     def load(cls) -> IdentifyData:
@@ -80,7 +82,13 @@ class IdentifyData:
             ouis = OuiDB.load()
         except OuiDataError as e:
             raise DataFileError(f"OUI data: {e}") from None
-        return cls(sigs, ouis)
+        from camscan.identify.advisories import AdvisoryData
+
+        try:
+            advisories = AdvisoryData.load()
+        except DataError as e:
+            raise DataFileError(f"advisory data: {e}") from None
+        return cls(sigs, ouis, advisories)
 
 
 class Progress:
@@ -316,7 +324,12 @@ def identify_verdicts(
         except Exception as e:  # one bad device must not lose the others
             error = ProbeError.caught("identify", dev.ip, e)
         vendor = display_vendor(dev.mac) if dev.mac else None
-        out.append(Identified(dev.ip, dev.mac, verdict, vendor, error))
+        exposure = None
+        if verdict is not None and data.advisories is not None:
+            from camscan.identify.advisories import assess
+
+            exposure = assess(verdict, data.advisories)  # read-only: versions already heard
+        out.append(Identified(dev.ip, dev.mac, verdict, vendor, error, exposure))
     return tuple(out)
 
 
@@ -326,6 +339,7 @@ def apply_verdicts(devices: list[Device], identified: tuple[Identified, ...], ru
         assert (dev.ip, dev.mac) == (ident.ip, ident.mac), "verdicts out of step with devices"
         if ident.verdict is not None:
             dev.verdict = ident.verdict
+            dev.exposure = ident.exposure
         if ident.error is not None:
             dev.probe_errors.append(ident.error)
             run.partial = True  # coverage.finish lists it as not covered
@@ -373,6 +387,8 @@ def scan(
         scanner_host=scanner_host(),
         data_versions=data_versions(),
     )
+    if data.advisories is not None:  # which advisories and KEV catalogue judged the firmware
+        run.data_versions["advisories"] = data.advisories.version_label()
     clock = time.monotonic()
 
     def lap(stage: str) -> None:  # stage durations in ms, for users and benchmarks

@@ -235,3 +235,29 @@ def assessed(devices: list[Device], exceptions: list[ExceptionEntry], run: ScanR
     a segment to its result without changing the next test's)."""
     findings = list(evaluate(devices, SEGMENTS, PolicySettings(), exceptions, SCAN_DAY))
     return ScanResult(run=run, devices=devices, findings=findings, segments=list(SEGMENTS))
+
+
+def firmware_result() -> ScanResult:
+    """Hikvision, Dahua and an Amcrest badge on affected, fixed and unknown firmware, each with
+    the exposure the advisory data gives it (issue 24), judged under the default policy."""
+    from camscan.identify.advisories import AdvisoryData, assess
+
+    data = AdvisoryData.load()
+    devices = []
+    for ip, maker, model, firmware, badge in (
+        ("198.18.0.20", "hikvision", "DS-2CD2386G2-IU", "V5.7.3build 220112", None),
+        ("198.18.0.21", "hikvision", "DS-2CD2385G1-I", "V5.6.2build 190701", None),
+        ("198.18.2.30", "dahua", "IPC-HDW3441T-ZS", "2.800.0000000.16.R", None),
+        ("198.18.2.31", "dahua", "IP2M-841", "2.420.AC00.15.R", "Amcrest"),
+        ("198.18.2.32", "dahua", "IPC-HDW1431T1-S4", None, None),
+    ):
+        verdict = Verdict(
+            maker=maker,
+            badge=badge,
+            model=model,
+            firmware=firmware,
+            confidence=0.95,
+            confidence_label="high",
+        )
+        devices.append(Device(ip=ip, mac=None, verdict=verdict, exposure=assess(verdict, data)))
+    return assessed(devices, [], sample_run(["sadp", "dhip"], {}))

@@ -20,7 +20,7 @@ from camscan.model import SCHEMA_VERSION, ScanResult, ScanRun
 from camscan.report import render
 from camscan.report.csv_out import BOM
 from tests.html_sample import office_result
-from tests.samples import sample_result
+from tests.samples import firmware_result, sample_result
 
 ROOT = Path(__file__).parents[1]
 SCHEMAS = ROOT / "camscan" / "schemas"
@@ -51,6 +51,7 @@ RESULTS = {
     "office": office_result,
     "partial": partial_result,
     "empty": empty_result,
+    "firmware": firmware_result,
 }
 
 

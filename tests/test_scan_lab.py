@@ -249,6 +249,41 @@ def test_every_persona_gets_its_expected_maker(mixed: dict[str, Any]) -> None:
     assert not wrong, wrong
 
 
+def test_firmware_verdicts_of_affected_fixed_and_versionless_personas(
+    mixed: dict[str, Any],
+) -> None:
+    """Issue 24: both makers' affected and fixed builds, an Amcrest badge on Dahua-made
+    hardware, and a device that reports no version, each get the firmware verdict its persona
+    expects, from versions heard in the scan (no extra probe)."""
+    checked, wrong = set(), []
+    for dev in mixed["lab"].devices:
+        if dev.expected_exposure is None:
+            continue
+        exp = mixed["by_ip"][dev.ip]["exposure"]
+        checked.add(dev.persona)
+        if exp is None or exp["status"] != dev.expected_exposure:
+            wrong.append(f"{dev.persona}: expected {dev.expected_exposure}, got {exp}")
+    assert not wrong, wrong
+    assert checked >= {"hikvision-ipc", "hik-only-sadp", "dahua-ipc-kev", "dahua-ipc-fixed"}
+    assert checked >= {"amcrest-kev", "hik-only-http-server"}
+    by_persona = {d.persona: mixed["by_ip"][d.ip] for d in mixed["lab"].devices}
+    hik = by_persona["hikvision-ipc"]["exposure"]
+    assert hik["summary"].startswith("known exploited (KEV): CVE-2021-36260, fixed in ")
+    assert hik["cves"][0]["kev_due"] == "2022-01-24" and hik["cves"][0]["source"]
+    dahua = by_persona["dahua-ipc-kev"]["exposure"]
+    assert {c["cve"] for c in dahua["cves"]} == {"CVE-2021-33044", "CVE-2021-33045"}
+    assert "fixed in 2.800.0000000.29.R.210630" in dahua["summary"]
+    amcrest = by_persona["amcrest-kev"]
+    assert amcrest["maker"] == "dahua" and amcrest["brand"] == "Amcrest"
+    assert [c["cve"] for c in amcrest["exposure"]["cves"]] == ["CVE-2020-5735"]
+    assert by_persona["hik-only-http-server"]["exposure"]["summary"] == "version unknown"
+    assert by_persona["dahua-ipc-fixed"]["exposure"]["summary"] == (
+        "no known advisory for this version"
+    )
+    for d in mixed["doc"]["devices"]:
+        assert "safe" not in ((d.get("exposure") or {}).get("summary") or "")
+
+
 def test_oem_personas_report_maker_and_badge(mixed: dict[str, Any]) -> None:
     for dev in mixed["lab"].devices:
         d = mixed["by_ip"][dev.ip]

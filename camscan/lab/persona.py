@@ -39,6 +39,7 @@ class Expectation:
     maker: str | None  # maker slug camscan should name, or None ("not a listed maker")
     badge: str | None = None
     model: str | None = None
+    exposure: str | None = None  # firmware verdict: kev, affected, none, unknown (unchecked: None)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -115,6 +116,7 @@ def parse_persona(data: dict[str, Any], where: str) -> Persona:
             maker=_text(expect, "maker", where),
             badge=_text(expect, "badge", where),
             model=_text(expect, "model", where),
+            exposure=_text(expect, "exposure", where),
         ),
         vars=dict(variables),
         services=services,

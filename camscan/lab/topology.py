@@ -71,6 +71,7 @@ class LabDevice:
     expected_badge: str | None
     expected_model: str | None
     index: int  # position in the lab, also names its interface ("d<index>")
+    expected_exposure: str | None = None  # firmware verdict status: kev, affected, none, unknown
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -236,6 +237,7 @@ def parse_topology(data: dict[str, Any], where: str, persona_dirs: list[Path]) -
                     expected_badge=persona.expect.badge,
                     expected_model=model,
                     index=len(devices),
+                    expected_exposure=persona.expect.exposure,
                 )
             )
     return Topology(

@@ -42,6 +42,7 @@ def settings_from_config(cfg: PolicyConfig) -> PolicySettings:
         core_any_maker=cfg.core_any_maker,
         core_any_maker_severity=Severity(cfg.core_any_maker_severity),
         deadlines={zone: date.fromisoformat(d) for zone, d in cfg.deadlines.items()},
+        kev_severity=None if cfg.kev_severity == "off" else Severity(cfg.kev_severity),
     )
 
 

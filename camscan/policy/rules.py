@@ -21,7 +21,7 @@ from datetime import date
 
 from camscan.identify import classes
 from camscan.identify.makers import default_listed, display_name, prc_makers
-from camscan.model import MEDIUM_CONFIDENCE, Device, Finding, Segment, Severity
+from camscan.model import MEDIUM_CONFIDENCE, Device, ExposureStatus, Finding, Segment, Severity
 from camscan.policy.exceptions import ExceptionEntry, find_exception
 
 SPECIAL_ZONES = ("core", "sensitive")
@@ -37,6 +37,7 @@ POLICY_SOURCE = (
 
 LISTED_MAKER = "listed-maker"
 SURVEILLANCE_ON_CORE = "surveillance-on-core"
+KEV_FIRMWARE = "kev-firmware"  # a maker not listed, on firmware CISA lists as exploited
 FINDING_TYPES = {
     LISTED_MAKER: "listed maker",
     SURVEILLANCE_ON_CORE: "surveillance equipment on the core network",
@@ -88,6 +89,10 @@ class PolicySettings:
         if segment.deadline:
             return date.fromisoformat(segment.deadline)
         return self.deadlines.get(segment.zone)
+
+    # A camera whose firmware is on CISA's KEV list is at least this severe, listed maker or
+    # not ([policy] kev_severity; None: firmware exposure never changes a severity).
+    kev_severity: Severity | None = Severity.HIGH
 
     def severity_for(self, zone: str | None) -> Severity:
         if zone is not None and zone in self.zone_severity:
@@ -305,6 +310,8 @@ def finding_label(finding: Finding) -> str | None:
     maker = maker_display(finding.maker)
     if finding.finding_type == SURVEILLANCE_ON_CORE:
         return f"surveillance equipment on the core network ({maker})"
+    if finding.finding_type == KEV_FIRMWARE:
+        return f"firmware attackers are known to exploit ({maker})"
     if finding.finding_type == LISTED_MAKER or is_finding(finding):
         where = {"core": "on the core network", "sensitive": "at a sensitive site"}.get(
             finding.zone or "", "elsewhere (review)"
@@ -326,6 +333,37 @@ def _with_deadline(finding: Finding, deadline: date | None, today: date) -> Find
     return dataclasses.replace(
         finding, deadline=deadline.isoformat(), overdue=overdue, rationale=finding.rationale + note
     )
+
+
+def _exposed(
+    device: Device, placed: Placement, policy: PolicySettings, finding: Finding, closing: str
+) -> tuple[Finding, str]:
+    """Firmware exposure raises priority: a KEV-listed build makes the finding at least
+    `kev_severity`, and makes a camera of a maker not listed a finding of its own."""
+    exp, v = device.exposure, device.verdict
+    if exp is None or exp.status not in (ExposureStatus.KEV, ExposureStatus.AFFECTED):
+        return finding, closing
+    finding = dataclasses.replace(finding, exposure=exp.status.value)
+    words = f" Firmware {exp.version}: {exp.summary}."
+    floor = policy.kev_severity
+    if not exp.kev or floor is None or v.maker is None or v.confidence < policy.min_confidence:
+        return dataclasses.replace(finding, rationale=finding.rationale + words), closing
+    if is_finding(finding) or finding.flagged:  # a listed maker, or surveillance on core
+        severity = max(finding.severity, floor, key=_RANK.__getitem__)
+        finding = dataclasses.replace(finding, severity=severity)
+        return dataclasses.replace(finding, rationale=finding.rationale + words), closing
+    zone = placed.segment.zone if placed.segment else None
+    finding = dataclasses.replace(
+        finding,
+        severity=floor,
+        flagged=zone in policy.flag_zones,
+        finding_type=KEV_FIRMWARE,
+        rationale=(
+            f"{_made_by(device)} {placed.where(device.ip)}: not a listed maker, but its "
+            f"firmware is known exploited.{words}"
+        ),
+    )
+    return finding, " Flagged." if finding.flagged else " Reported for review, not flagged."
 
 
 _RANK = {
@@ -371,6 +409,7 @@ def evaluate(
         finding, closing = _judge(device, placed, policy)
         if not finding.flagged and (core := _core_rule(device, placed, policy, finding)):
             finding, closing = core
+        finding, closing = _exposed(device, placed, policy, finding, closing)
         entry = None
         if is_finding(finding):  # exceptions accept findings; a non-finding has nothing to accept
             entry = find_exception(device, exceptions, today)

@@ -45,6 +45,10 @@ COLUMNS = (
     "finding_type",  # listed-maker, surveillance-on-core, or empty
     "deadline",
     "overdue",
+    "exposure",  # added in contract 1.5: kev, affected, none, unknown (empty: not assessed)
+    "exposure_summary",
+    "cves",  # ";"-separated
+    "kev_cves",  # the ones on CISA's KEV list
 )
 
 
@@ -81,6 +85,12 @@ def write_csv(result: ScanResult, out: TextIO, *, excel: bool = False) -> None:
             row = dict(device, record=kind)
             row["evidence_count"] = len(device["evidence"])
             row["signatures"] = ";".join(e["signature_id"] for e in device["evidence"])
+            exp = device.get("exposure") or {}
+            cves = exp.get("cves", [])
+            row["exposure"] = exp.get("status")
+            row["exposure_summary"] = exp.get("summary")
+            row["cves"] = ";".join(dict.fromkeys(c["cve"] for c in cves))
+            row["kev_cves"] = ";".join(dict.fromkeys(c["cve"] for c in cves if c["kev"]))
             writer.writerow([safe_cell(row.get(col)) for col in COLUMNS])
 
 

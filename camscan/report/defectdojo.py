@@ -1,6 +1,7 @@
 """DefectDojo's "Generic Findings Import" JSON: one finding per device of a listed maker, and
 per device of any maker that is surveillance equipment on the core network (its finding type
-names which rule; a removal deadline is `planned_remediation_date`, an overdue one is tagged).
+names which rule; a removal deadline is `planned_remediation_date`, an overdue one is tagged);
+and one finding per CVE per device whose firmware an advisory names (issue 24).
 
 Only the keys DefectDojo's generic JSON parser accepts are written (the tests check them against
 its published list). Devices of other makers, or none, are not findings. A device covered by an
@@ -123,7 +124,10 @@ def finding(
     maker = maker_display(device["maker"])
     badge = f" (sold as {device['brand']})" if device["brand"] else ""
     remedy = remedy_for(
-        {**device, "severity": severity}, policy.min_confidence, scan_day + timedelta(days=90)
+        {**device, "severity": severity},
+        policy.min_confidence,
+        scan_day + timedelta(days=90),
+        policy.listed_makers,
     )
     steps = ""
     if remedy:
@@ -172,16 +176,91 @@ def finding(
     }
 
 
+CVE_SEVERITY = {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low"}
+
+
+def cve_findings(device: dict[str, Any], contract: dict[str, Any]) -> list[dict[str, Any]]:
+    """One finding per CVE the device's firmware is affected by (any maker: a camera on
+    KEV-listed firmware matters whoever made it). Title and description name only the device's
+    stable identity, the CVE and the advisory (DefectDojo hashes them); the version, address and
+    KEV dates of this run go to impact and steps_to_reproduce."""
+    exp = device.get("exposure") or {}
+    scan_day = datetime.fromtimestamp(contract["run"]["started"], UTC).date()
+    maker = maker_display(device["maker"])
+    badge = f" (sold as {device['brand']})" if device["brand"] else ""
+    key, words = identity(device)
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for hit in exp.get("cves", []):
+        if hit["cve"] in seen:
+            continue
+        seen.add(hit["cve"])
+        kev = (
+            f"On CISA's KEV list since {hit['kev_added']}; required action: "
+            f"{hit['kev_action']} (federal due date {hit['kev_due']})."
+            if hit["kev"]
+            else "Not on CISA's KEV list."
+        )
+        steps = [
+            f"**{exp['summary']}**",
+            "",
+            f"- Device: {_md_code(device['ip'])} {maker}{badge} {device['model'] or ''}",
+            f"- Firmware: {_md_code(exp.get('version') or '-')} (as the device reported it; "
+            "no probe was sent to test the vulnerability)",
+            f"- Advisory row: {_md_code(hit['advisory'])}; source: {hit['source']}",
+            f"- {kev}",
+            *([f"- Note: {hit['note']}"] if hit.get("note") else []),
+        ]
+        finding: dict[str, Any] = {
+            "title": f"{hit['cve']} in the firmware of a {maker}-made device, {words}",
+            "severity": CVE_SEVERITY.get(hit["severity"], "Info"),
+            "description": (
+                f"{hit['cve']} ({hit['title']}): camscan's advisory row {hit['advisory']} covers "
+                f"this {maker}-made device's model and firmware version ({hit['source']})."
+            ),
+            "date": scan_day.isoformat(),
+            "mitigation": (
+                f"{hit['kev_action'] + ' ' if hit['kev'] else ''}Update the firmware: fixed in "
+                f"{hit['fixed']}. Where no update is possible, isolate or remove the device."
+            ),
+            "impact": f"{maker}{badge} at {device['ip']} (zone {device['zone'] or 'none'}): "
+            f"{hit['title']}. {kev}",
+            "steps_to_reproduce": "\n".join(steps),
+            "references": f"https://nvd.nist.gov/vuln/detail/{hit['cve']}\n{hit['source']}",
+            "active": True,
+            "verified": False,
+            "false_p": False,
+            "risk_accepted": False,
+            "dynamic_finding": True,
+            "static_finding": False,
+            "component_name": " ".join(x for x in (maker, device["model"]) if x),
+            "component_version": exp.get("version") or "",
+            "unique_id_from_tool": f"camscan:{key}:{hit['cve']}",
+            "vuln_id_from_tool": hit["cve"],
+            "cve": hit["cve"],
+            "vulnerability_ids": [hit["cve"]],
+            "known_exploited": bool(hit["kev"]),
+            "endpoints": [device["ip"]],
+            "tags": ["camscan", "firmware", *(["kev"] if hit["kev"] else [])],
+        }
+        if hit.get("cvss") is not None:
+            finding["cvssv3_score"] = hit["cvss"]
+        if hit["kev"] and hit.get("kev_added"):
+            finding["kev_date"] = hit["kev_added"]
+        out.append(finding)
+    return out
+
+
 def dojo_document(result: ScanResult, policy: PolicySettings | None = None) -> dict[str, Any]:
     policy = policy or PolicySettings()
     streamed = Contract(result)
     contract = streamed.head
     run = contract["run"]
-    listed = [
-        d
-        for d in streamed.devices(observations=False)
-        if d["maker"] in policy.listed_makers or d["finding_type"] == SURVEILLANCE_ON_CORE
-    ]
+    listed, firmware = [], []
+    for d in streamed.devices(observations=False):  # one pass; only findings are kept
+        if d["maker"] in policy.listed_makers or d["finding_type"] == SURVEILLANCE_ON_CORE:
+            listed.append(finding(d, contract, policy))
+        firmware.extend(cve_findings(d, contract))
     partial = " PARTIAL RUN: devices may be missing." if run["partial"] else ""
     return {
         "name": (
@@ -195,7 +274,7 @@ def dojo_document(result: ScanResult, policy: PolicySettings | None = None) -> d
         ),
         "dynamic_tool": True,
         "static_tool": False,
-        "findings": [finding(d, contract, policy) for d in listed],
+        "findings": listed + firmware,
     }
 
 

@@ -97,6 +97,7 @@ def device_event(device: dict[str, Any], contract: dict[str, Any]) -> dict[str, 
             "camscan",
             *(["flagged"] if device["flagged"] else []),
             *(["overdue"] if device["overdue"] else []),
+            *(["kev"] if (device.get("exposure") or {}).get("status") == "kev" else []),
         ],
         "labels": labels,
         "event": {
@@ -133,6 +134,7 @@ def device_event(device: dict[str, Any], contract: dict[str, Any]) -> dict[str, 
             "hostname": run.get("scanner_host") or None,
         },
         "related": {"ip": [device["ip"]] if device["ip"] else []},
+        "vulnerability": vulnerability(device),
         "camscan": {
             "schema_version": SCHEMA_VERSION,
             "maker": device["maker"],
@@ -153,6 +155,9 @@ def device_event(device: dict[str, Any], contract: dict[str, Any]) -> dict[str, 
             "overdue": device["overdue"],
             "in_scope": device["in_scope"],
             "partial_run": run["partial"],
+            "exposure": (device.get("exposure") or {}).get("status"),
+            "exposure_summary": (device.get("exposure") or {}).get("summary"),
+            "kev": [c["cve"] for c in (device.get("exposure") or {}).get("cves", []) if c["kev"]],
             "signatures": [e["signature_id"] for e in device["evidence"]],
             "evidence": [
                 {k: e[k] for k in ("signature_id", "channel", "raw", "strength", "probe")}
@@ -160,6 +165,35 @@ def device_event(device: dict[str, Any], contract: dict[str, Any]) -> dict[str, 
             ],
         },
     }
+
+
+_CVE_SEVERITY = ("critical", "high", "medium", "low")
+
+
+def vulnerability(device: dict[str, Any]) -> dict[str, Any]:
+    """ECS vulnerability.* for the CVEs an advisory says the firmware is affected by (ECS
+    allows arrays: one event per device, every CVE in vulnerability.id); {} when none."""
+    cves = (device.get("exposure") or {}).get("cves") or []
+    if not cves:
+        return {}
+    ids = list(dict.fromkeys(c["cve"] for c in cves))
+    scores = [c["cvss"] for c in cves if c.get("cvss") is not None]
+    worst = min((c["severity"] for c in cves), key=lambda s: _rank(s))
+    return {
+        "id": ids,
+        "enumeration": "CVE",
+        "classification": "CVSS",
+        "category": ["camera firmware"],
+        "description": device["exposure"]["summary"],
+        "reference": list(dict.fromkeys(f"https://nvd.nist.gov/vuln/detail/{i}" for i in ids)),
+        "severity": worst.capitalize(),
+        "scanner": {"vendor": "camscan"},
+        **({"score": {"base": max(scores)}} if scores else {}),
+    }
+
+
+def _rank(severity: str) -> int:
+    return _CVE_SEVERITY.index(severity) if severity in _CVE_SEVERITY else len(_CVE_SEVERITY)
 
 
 def run_event(contract: dict[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from camscan.policy.rules import (
 )
 from camscan.report.interface import RenderOptions
 from camscan.report.remediation import ACTIONABLE, finding_label, remedy_for
-from camscan.report.text import printable
+from camscan.report.text import exposure_rank, printable
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAKER_COLOURS = ("#1f4e79", "#c55a11", "#6f42c1", "#2e7d32", "#8d6e63", "#00838f", "#ad1457")
@@ -91,9 +91,10 @@ def flagged_chart(devices: list[dict[str, Any]]) -> Chart:
     return chart
 
 
-def _device_order(device: dict[str, Any]) -> tuple[int, tuple[int, int, str]]:
+def _device_order(device: dict[str, Any]) -> tuple[int, int, tuple[int, int, str]]:
     sev = device["severity"]
-    return (-(severity_rank(Severity(sev)) if sev else -1), ip_sort_key(device["ip"]))
+    rank = -(severity_rank(Severity(sev)) if sev else -1)
+    return (rank, exposure_rank(device), ip_sort_key(device["ip"]))
 
 
 def _segment_groups(contract: dict[str, Any]) -> list[dict[str, Any]]:
@@ -299,7 +300,12 @@ def write_html(
         (d for d in devices if d["severity"] in ACTIONABLE and d["maker"]), key=_device_order
     )
     remedies = [
-        (d, remedy_for(d, policy.min_confidence, started_day + timedelta(days=90)))
+        (
+            d,
+            remedy_for(
+                d, policy.min_confidence, started_day + timedelta(days=90), policy.listed_makers
+            ),
+        )
         for d in actionable
     ]
     page = _joined(

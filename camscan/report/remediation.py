@@ -50,13 +50,35 @@ def exception_entry(device: dict[str, Any], expires: date) -> str:
     )
 
 
-def remedy_for(device: dict[str, Any], min_confidence: float, expires: date) -> Remedy | None:
-    """Steps for a device the policy wants acted on or reviewed; None for the rest."""
+def remedy_for(
+    device: dict[str, Any],
+    min_confidence: float,
+    expires: date,
+    listed: frozenset[str] | None = None,
+) -> Remedy | None:
+    """Steps for a device the policy wants acted on or reviewed; None for the rest.
+    `listed`: the policy's listed makers (a camera of another maker is here only for its
+    firmware)."""
     sev = device["severity"]
     if sev in ACTIONABLE and device.get("finding_type") == SURVEILLANCE_ON_CORE:
         return _core_remedy(device, expires)
     if sev not in ACTIONABLE or not device["maker"]:
         return None
+    exposure = device.get("exposure") or {}
+    if listed is not None and device["maker"] not in listed and exposure.get("status") == "kev":
+        kev = [c for c in exposure["cves"] if c["kev"]]
+        return Remedy(
+            "Update or isolate: firmware attackers are known to exploit",
+            [
+                *(
+                    f"{c['cve']}: {c['kev_action']} (KEV due date {c['kev_due']}); fixed in "
+                    f"{c['fixed']}."
+                    for c in kev
+                ),
+                "Until it is updated, keep it off networks it does not need to reach.",
+            ],
+            exception_entry(device, expires),
+        )
     maker = maker_display(device["maker"])
     where = device["segment"] or "no configured segment"
     record = (

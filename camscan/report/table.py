@@ -25,7 +25,7 @@ from camscan.model import ScanResult, Severity
 from camscan.policy.rules import maker_display, severity_rank
 from camscan.report.interface import RenderOptions
 from camscan.report.remediation import finding_label
-from camscan.report.text import printable
+from camscan.report.text import exposure_cell, exposure_rank, printable
 
 SEVERITY_STYLE = {
     Severity.CRITICAL.value: "bold white on red",
@@ -144,10 +144,10 @@ def summary_line(contract: dict[str, Any]) -> str:
     )
 
 
-def _row_order(device: dict[str, Any]) -> tuple[int, int, tuple[int, int, str]]:
+def _row_order(device: dict[str, Any]) -> tuple[int, int, int, tuple[int, int, str]]:
     sev = device["severity"]
     rank = severity_rank(Severity(sev)) if sev else -1
-    return (0 if device["flagged"] else 1, -rank, ip_sort_key(device["ip"]))
+    return (0 if device["flagged"] else 1, -rank, exposure_rank(device), ip_sort_key(device["ip"]))
 
 
 def _nothing_known(device: dict[str, Any]) -> bool:
@@ -167,6 +167,7 @@ _COLUMNS: tuple[tuple[str, Any, int], ...] = (
     ("MAC", lambda d: d["mac"], 0),
     ("Model", lambda d: d["model"], 8),
     ("Confidence", lambda d: f"{d['confidence']:.2f} {d['confidence_label']}", 0),
+    ("Firmware", exposure_cell, 18),  # only when some device has a firmware verdict
 )
 _NEEDED = 3
 
@@ -187,6 +188,8 @@ def _layout(devices: list[dict[str, Any]], width: int) -> _Layout:
     widths: dict[str, int] = {}
     longest: dict[str, int] = {}
     for n, (name, value, shortest) in enumerate(_COLUMNS):
+        if name == "Firmware" and not _longest(devices, value):
+            continue  # no firmware verdict at all (results saved before 1.7): no column
         full = max(_longest(devices, value), len(name))
         short = max(min(full, shortest), len(name)) if shortest else full
         used = sum(widths.values()) + GAP * len(widths)
@@ -219,7 +222,7 @@ def _table(devices: list[dict[str, Any]], colour: bool, layout: _Layout) -> Tabl
             style = ""
             if name == "Severity":
                 style = SEVERITY_STYLE.get(device["severity"] or "", "")
-            elif name == "Flag":
+            elif name == "Flag" or (name == "Firmware" and exposure_rank(device) == 0):
                 style = "bold red"
             cells.append(_cell(value(device), style))
         table.add_row(*cells, style="on grey11" if device["flagged"] and colour else None)
@@ -341,6 +344,8 @@ def _block(device: dict[str, Any], width: int) -> Text:
         f"confidence {device['confidence']:.2f} {device['confidence_label']}",
         f"kind {printable(device['equipment_class'])}",
     ]
+    if firmware := exposure_cell(device):
+        details.append(f"firmware {printable(firmware)}")
     for line in _packed(details, max(width - 4, 20)):
         text.append("\n    " + line, "" if device["flagged"] else "dim")
     return text

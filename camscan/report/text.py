@@ -19,3 +19,22 @@ def printable(value: Any, keep: str = "") -> str:
     return _UNSAFE.sub(
         lambda m: m.group() if m.group() in keep else f"\\x{ord(m.group()):02x}", text
     )
+
+
+def exposure_rank(device: dict[str, Any]) -> int:
+    """0 for KEV-listed firmware, 1 for another known CVE, 2 otherwise: sorts within a severity."""
+    status = (device.get("exposure") or {}).get("status")
+    return {"kev": 0, "affected": 1}.get(status or "", 2)
+
+
+def exposure_cell(device: dict[str, Any]) -> str:
+    """The firmware verdict, short: "KEV: CVE-2021-36260", "CVE-...", "no advisory", "unknown"."""
+    exp = device.get("exposure")
+    if not exp:
+        return ""
+    cves = ", ".join(dict.fromkeys(c["cve"] for c in exp["cves"]))
+    if exp["status"] == "kev":
+        return f"KEV: {cves}"
+    if exp["status"] == "affected":
+        return cves
+    return "no advisory" if exp["status"] == "none" else "version unknown"

@@ -17,9 +17,12 @@ from camscan.errors import DataError, ProbeKind
 from camscan.model import (
     SCHEMA_VERSION,
     Coverage,
+    CveHit,
     Device,
     Equipment,
     Evidence,
+    Exposure,
+    ExposureStatus,
     Finding,
     Observation,
     ProbeError,
@@ -284,6 +287,37 @@ def _device(o: _Obj) -> Device:
         observations=[_observation(x) for x in o.objs("observations")],
         verdict=verdict,
         probe_errors=[_probe_error(e) for e in o.objs("probe_errors")],
+        exposure=_exposure(o.obj("exposure")) if o.data.get("exposure") is not None else None,
+    )
+
+
+def _exposure(o: _Obj) -> Exposure:
+    try:
+        status = ExposureStatus(o.text("status"))
+    except ValueError:
+        raise o._fail("status", "one of " + ", ".join(s.value for s in ExposureStatus)) from None
+    return Exposure(
+        status=status,
+        summary=o.text("summary"),
+        version=o.opt_text("version"),
+        note=o.opt_text("note") or "",
+        hits=tuple(
+            CveHit(
+                cve=h.text("cve"),
+                advisory=h.opt_text("advisory") or "",
+                title=h.opt_text("title") or "",
+                severity=h.opt_text("severity") or "",
+                cvss=h.opt_number("cvss"),
+                fixed=h.opt_text("fixed") or "",
+                source=h.opt_text("source") or "",
+                kev=h.flag("kev", False),
+                kev_added=h.opt_text("kev_added"),
+                kev_due=h.opt_text("kev_due"),
+                kev_action=h.opt_text("kev_action"),
+                note=h.opt_text("note") or "",
+            )
+            for h in o.objs("cves")
+        ),
     )
 
 
@@ -307,6 +341,7 @@ def _finding(o: _Obj) -> Finding:
         finding_type=o.opt_text("finding_type"),
         deadline=o.opt_text("deadline"),
         overdue=o.flag("overdue", False),
+        exposure=o.opt_text("exposure"),
     )
 
 

@@ -35,7 +35,11 @@ class AdvisoryData:
         )
 
     def version_label(self) -> str:
-        return f"{len(self.table.rows)} rows; KEV {self.kev.version}"
+        where = "shipped extract" if self.kev.shipped else "advisories update"
+        return (
+            f"{len(self.table.rows)} rows; KEV catalogue {self.kev.version} released "
+            f"{self.kev.released} ({where})"
+        )
 
 
 def _hits(row: Advisory, data: AdvisoryData) -> list[CveHit]:

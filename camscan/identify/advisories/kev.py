@@ -81,10 +81,15 @@ class KevCatalogue:
 def _read_bounded(path: Path) -> bytes:
     try:
         with path.open("rb") as f:
-            data = f.read(MAX_KEV_BYTES + 1)
+            if os.fstat(f.fileno()).st_size > MAX_KEV_BYTES:  # refused unread
+                data = b""
+                too_big = True
+            else:  # a pipe or a file still growing: read at most one byte past the bound
+                data = f.read(MAX_KEV_BYTES + 1)
+                too_big = len(data) > MAX_KEV_BYTES
     except OSError as e:
         raise KevError(f"{path}: {e.strerror or e}") from None
-    if len(data) > MAX_KEV_BYTES:
+    if too_big:
         raise KevError(f"{path}: larger than {MAX_KEV_BYTES >> 20} MiB; not a KEV catalogue")
     return data
 
