@@ -22,7 +22,7 @@ def formats(incomplete: str) -> list[str]:
 
 
 def fail_on(incomplete: str) -> list[str]:
-    from camscan.cli.options import FAIL_ON
+    from camscan.cli.choices import FAIL_ON
 
     return [f for f in FAIL_ON if f.startswith(incomplete)]
 

@@ -8,17 +8,8 @@ from typing import Any
 import typer
 
 from camscan.cli import complete
+from camscan.cli.choices import FAIL_ON
 from camscan.report.registry import DEFAULT, FORMATS
-
-FAIL_ON = (
-    "flagged",
-    "overdue",
-    "critical",
-    "high",
-    "medium",
-    "info",
-    "never",
-)  # --fail-on thresholds
 
 CONFIG_HELP = (
     "camscan.toml with segments, zones, settings and exceptions. Without it camscan reads "

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from camscan.cli.choices import FAIL_ON
 from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, fail
-from camscan.cli.options import FAIL_ON
 from camscan.report.registry import DEFAULT, FORMATS, format_for_file
 
 if TYPE_CHECKING:  # kept off the start-up path

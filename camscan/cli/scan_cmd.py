@@ -354,7 +354,7 @@ def _identify_data(cfg: Config) -> IdentifyData:
 
 
 def _check_fail_on(fail_on: str) -> None:
-    from camscan.cli.options import FAIL_ON
+    from camscan.cli.choices import FAIL_ON
 
     if fail_on not in FAIL_ON:
         fail(f"--fail-on {fail_on!r} is not one of {', '.join(FAIL_ON)}")
