@@ -1,7 +1,8 @@
 """`--rate` and `--host-rate` on the wire: a capture in the scanner's namespace while camscan
-scans the "mixed" /24 (ARP sweep, multicast round and banners overlapping), then every window
-of 100 ms is counted: ARP requests, UDP datagrams and TCP SYNs the scanner sent, all together
-and per destination host. The promise (README "Rates"): no 100 ms holds more than a tenth of
+scans the "mixed" /24 (ARP sweep, multicast round and banners overlapping) or the same set one
+router away (L3 sweep, unicast discovery, banners), then every window of 100 ms is counted:
+ARP requests, UDP datagrams, ICMP echo requests and TCP SYNs the scanner sent, all together and
+per destination host. The promise (README "Rates"): no 100 ms holds more than a tenth of
 the rate, rounded up, plus 10%.
 """
 
@@ -48,6 +49,8 @@ def classify(f):
     ihl, proto, dst = (f[14] & 15) * 4, f[23], socket.inet_ntoa(f[30:34])
     if proto == 17:
         return "udp", dst
+    if proto == 1 and f[14 + ihl] == 8:  # ICMP echo request
+        return "icmp", dst
     if proto == 6 and len(f) >= 14 + ihl + 14:
         flags = f[14 + ihl + 13]
         if flags & 0x02 and not flags & 0x10:  # SYN, not SYN-ACK
@@ -182,3 +185,16 @@ def test_host_rate_caps_every_host_on_its_own(mixed: Lab) -> None:
     assert len(busy) == len(live)
     assert max(hosts.values()) <= allowed(20) == 2, crowded(frames, 2)
     assert busiest([t for t, _, _ in frames]) <= allowed(1000)
+
+
+def test_rate_caps_the_routed_sweep_too(lab_factory: Any) -> None:
+    routed = lab_factory("routed")
+    scan, frames = captured(routed, "198.18.61.0/24", "--rate", "200")
+    assert scan.returncode in (0, 1), scan.stderr
+    kinds = {kind for _, kind, _ in frames}
+    assert {"icmp", "syn", "udp"} <= kinds, kinds
+    most = busiest([t for t, _, _ in frames])
+    print(f"routed, --rate 200: {len(frames)} packets, busiest 100 ms: {most}")
+    assert most <= allowed(200) == 22, crowded(frames, 22, overall=True)
+    hosts = per_host(frames)
+    assert max(hosts.values()) <= allowed(40), crowded(frames, allowed(40))

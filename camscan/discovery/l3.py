@@ -26,7 +26,10 @@ from camscan.model import Observation
 NAME = "l3"
 # Hikvision/Dahua web, RTSP and SDK ports first, then the usual alternatives
 CAMERA_PORTS = (80, 443, 554, 8000, 37777, 8080, 8443, 8554, 34567)
-CONNECT_TIMEOUT = 1.0  # seconds per connect; a live host on a LAN or WAN link answers faster
+# seconds per connect: a live host on a LAN or WAN link answers faster, and it is under TCP's
+# first retransmission timeout (1 s), so an unanswered SYN is never sent twice behind the
+# rate limiter's back (a dead /24 would otherwise send each address's SYN again a second later)
+CONNECT_TIMEOUT = 0.8
 MAX_OPEN_CONNECTS = 2048  # sockets in flight at once (file descriptors; ~rate x timeout)
 _DEAD = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN}
 
@@ -39,9 +42,11 @@ class HostAnswer:
 
 
 async def _connect(ip: str, port: int, timeout: float) -> str:
-    """'open', 'refused', 'unreachable' or 'silent'."""
+    """'open', 'refused', 'unreachable' or 'silent'. The SYN goes out in the caller's step
+    (asyncio connects before its first await), right after the limiter let it go."""
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), timeout)
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection(ip, port)
     except ConnectionRefusedError:
         return "refused"
     except TimeoutError:
@@ -145,9 +150,21 @@ async def sweep(
 
     echo = _icmp(lambda ip: alive(ip, "icmp echo-reply")) if icmp else None
 
-    async def connect(ip: str, port: int, answered: asyncio.Event) -> None:
-        async with limit:
-            outcome = await _connect(ip, port, timeout)
+    async def connect(
+        ip: str, port: int, answered: asyncio.Event, went: asyncio.Future[bool]
+    ) -> None:
+        """Connect once the limiter lets the SYN go; `went` says whether it went."""
+        try:
+            async with limit:
+                await limiter.slot(ip)
+                if answered.is_set():  # answered meanwhile: asked nothing more
+                    went.set_result(False)
+                    return
+                went.set_result(True)
+                outcome = await _connect(ip, port, timeout)
+        finally:
+            if not went.done():
+                went.set_result(False)
         if outcome == "open":
             alive(ip, f"tcp/{port} open")
             found[ip].open_ports.append(port)
@@ -167,11 +184,11 @@ async def sweep(
         for port in ports:
             if answered.is_set():
                 break
-            await limiter.slot(ip)
-            if answered.is_set():
+            went: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            tasks.append(asyncio.ensure_future(connect(ip, port, answered, went)))
+            if not await went:  # one port after the other, each at its turn
                 break
             stats["l3.tcp_connects"] += 1
-            tasks.append(asyncio.ensure_future(connect(ip, port, answered)))
         waiter: asyncio.Future[object] = asyncio.ensure_future(answered.wait())
         pending: set[asyncio.Future[object]] = {t for t in tasks if not t.done()}
         while pending and not answered.is_set():
