@@ -173,3 +173,58 @@ def test_diff_and_history_write_every_o_given_as_scan_does(store_url: str, tmp_p
         bad = camscan(*args)
         assert bad.returncode == 2 and says in bad.stderr, (args, bad.stderr)
         assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def _config(tmp_path: Path, url: str, site: str | None = None) -> Path:
+    cfg = tmp_path / "camscan.toml"
+    lines = ["[store]", f"db = {json.dumps(url)}"] + (
+        [f"site = {json.dumps(site)}"] if site else []
+    )
+    cfg.write_text("\n".join(lines) + "\n")
+    return cfg
+
+
+def test_every_store_reader_honours_the_configs_store_and_db(
+    store_url: str, tmp_path: Path
+) -> None:
+    # Issue 22: `report RUN` read (and created) the default SQLite file whatever [store] db said.
+    a, b, _ = stored(store_url)
+    cfg = str(_config(tmp_path, store_url))
+    elsewhere = str(tmp_path / "never-created.sqlite3")
+    for args in (
+        ["report", str(b), "-f", "json", "-c", cfg],
+        ["history", "-f", "json", "-c", cfg],
+        ["diff", str(a), str(b), "-f", "json", "-c", cfg],
+    ):
+        r = camscan(*args)
+        assert r.returncode in (0, 1), (args, r.stderr)
+        assert json.loads(r.stdout), args
+        other = camscan(*args, "--db", elsewhere)  # --db wins over the config
+        assert other.returncode in (0, 3), (args, other.stderr)
+        assert str(b) not in other.stdout.split(), args
+    assert not Path(elsewhere).exists()  # readers never create a store
+
+
+def test_history_site_all_lists_every_site_despite_the_config(
+    store_url: str, tmp_path: Path
+) -> None:
+    stored(store_url)
+    cfg = str(_config(tmp_path, store_url, site="hq"))
+    one = json.loads(camscan("history", "-f", "json", "-c", cfg).stdout)
+    assert {x["site"] for x in one} == {"hq"}
+    every = camscan("history", "--site", "all", "-f", "json", "-c", cfg)
+    assert every.returncode == 0, every.stderr
+    assert {x["site"] for x in json.loads(every.stdout)} == {"hq", "branch"}
+
+
+def test_diff_across_two_sites_needs_a_flag(store_url: str) -> None:
+    a, _, _ = stored(store_url)
+    branch = max(
+        x["run"] for x in json.loads(camscan("history", "--db", store_url, "-f", "json").stdout)
+    )
+    r = camscan("diff", str(a), str(branch), "--db", store_url, "-f", "json")
+    assert r.returncode == 2 and not r.stdout
+    assert "needs --across-sites" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    ok = camscan("diff", str(a), str(branch), "--db", store_url, "-f", "json", "--across-sites")
+    assert ok.returncode in (0, 1), ok.stderr
+    assert json.loads(ok.stdout)["after"]["site"] == "branch"

@@ -24,7 +24,7 @@ from camscan.report.registry import DEFAULT, DIFF_FORMATS, HISTORY_FORMATS
 
 if TYPE_CHECKING:
     from camscan.cli.output import Output
-    from camscan.history.diff import RunDiff
+    from camscan.history.diff import RunDiff, RunRef
     from camscan.model import ScanResult
     from camscan.stopping import StopSignal
     from camscan.store import RunStore, RunSummary
@@ -87,14 +87,17 @@ def opened_store(db: str | None, cfg: Config, *, readonly: bool = False) -> Iter
         store.close()
 
 
-def diff_runs(store: RunStore, before: RunSummary | None, after: RunSummary) -> RunDiff:
-    from camscan.history.diff import RunRef, diff_results
+def _ref(s: RunSummary) -> RunRef:
+    from camscan.history.diff import RunRef
 
-    def ref(s: RunSummary) -> RunRef:
-        return RunRef(s.id, s.site, s.started, s.partial)
+    return RunRef(s.id, s.site, s.started, s.partial)
+
+
+def diff_runs(store: RunStore, before: RunSummary | None, after: RunSummary) -> RunDiff:
+    from camscan.history.diff import diff_results
 
     old = store.load(before.id) if before else None
-    return diff_results(old, store.load(after.id), ref(before) if before else None, ref(after))
+    return diff_results(old, store.load(after.id), _ref(before) if before else None, _ref(after))
 
 
 def changes_since_baseline(store: RunStore, run: RunSummary) -> RunDiff | None:
@@ -185,7 +188,7 @@ def history(
     site: str = typer.Option(
         None,
         "--site",
-        help="Only this site (default: [store] site, else every site).",
+        help="Only this site; 'all': every site (default: [store] site, else every site).",
         autocompletion=complete.sites,
     ),
     config: Path = config_option(),
@@ -201,7 +204,9 @@ def history(
     """List stored runs: site, time, targets, devices, flagged, partial."""
     outputs = _plan(output, fmt, HISTORY_FORMATS)
     cfg = load_cfg(config)
-    chosen = site or cfg.store.site
+    from camscan.history.diff import sites_chosen
+
+    chosen = sites_chosen(site, cfg.store.site)
     from camscan.store.registry import never_created, store_key
 
     runs: list[RunSummary] = []
@@ -269,11 +274,15 @@ def diff(
         help=f"{'|'.join(DIFF_FORMATS)} (default: from -o's name, else {DEFAULT}).",
     ),
     output: list[str] = typer.Option([], "--output", "-o", metavar="FILE", help=OUTPUT_HELP),
+    across: bool = typer.Option(
+        False, "--across-sites", help="Compare two runs of different sites (refused otherwise)."
+    ),
 ) -> None:
     """What changed between two runs: new, gone, moved, changed, newly flagged, resolved.
 
     Exit codes: 0 no finding newly flagged, 1 a finding is newly flagged, 2 usage, 3 store error.
     """
+    from camscan.history.diff import across_sites
     from camscan.store import RunNotFound, StoreError
 
     outputs = _plan(output, fmt, DIFF_FORMATS)
@@ -284,6 +293,9 @@ def diff(
     with opened_store(db, cfg, readonly=True) as store:
         try:
             before, after = _pick_runs(store, ids, site, cfg)
+            unlike = across_sites(_ref(before), _ref(after))
+            if unlike and not across:
+                fail(unlike)
             changes = diff_runs(store, before, after)
         except RunNotFound as e:
             fail(str(e))

@@ -11,6 +11,7 @@ import typer
 from camscan.cli import complete
 from camscan.cli.app import app
 from camscan.cli.options import (
+    config_option,
     excel_option,
     fail_on_option,
     format_option,
@@ -40,9 +41,11 @@ def report(
         None,
         "--db",
         metavar="DB",
-        help="Store to read a run id from (default: the default SQLite file).",
+        help="Store to read a run id from (default: [store] db in the config, else the "
+        "default SQLite file).",
     ),
     quiet: bool = quiet_option(),
+    config: Path = config_option(),
 ) -> None:
     """Re-render a saved JSON result, or a stored run, in any format.
 
@@ -64,7 +67,7 @@ def report(
         res = read_result_stream(sys.stdin.buffer)
     elif result.isdigit() and not Path(result).exists():
         shown = any(formats.get(o.fmt).shows_changes for o in outputs)
-        res, changes = _stored(int(result), db, shown)
+        res, changes = _stored(int(result), db, config, shown)
     else:
         res = load_result(Path(result))
     code = exit_code_for_result(res, fail_on)  # checks --fail-on before writing anything
@@ -73,12 +76,15 @@ def report(
     raise typer.Exit(code)
 
 
-def _stored(run_id: int, db: str | None, html: bool) -> tuple[ScanResult, dict[str, Any] | None]:
-    from camscan.cli.history_cmd import changes_since_baseline, opened_store
-    from camscan.config import parse_config
+def _stored(
+    run_id: int, db: str | None, config: Path | None, html: bool
+) -> tuple[ScanResult, dict[str, Any] | None]:
+    """The run from `--db`, else the config's [store] db, else the default file (as history
+    and diff read it); a reader never creates a store."""
+    from camscan.cli.history_cmd import changes_since_baseline, load_cfg, opened_store
     from camscan.history.render import changes_context
 
-    with opened_store(db, parse_config({}), readonly=True) as store:
+    with opened_store(db, load_cfg(config), readonly=True) as store:
         res = store.load(run_id)
         diff = changes_since_baseline(store, store.summary(run_id)) if html else None
     return res, changes_context(diff) if diff else None

@@ -46,6 +46,26 @@ class RunRef:
     partial: bool
 
 
+ALL_SITES = "all"  # `history --site all`: every site, whatever the config's [store] site says
+
+
+def sites_chosen(given: str | None, configured: str | None) -> str | None:
+    """The one site a listing shows, or None for every site (`--site all`, or none named)."""
+    chosen = given or configured
+    return None if chosen == ALL_SITES else chosen
+
+
+def across_sites(before: RunRef | None, after: RunRef) -> str | None:
+    """Why a diff of these two runs compares unlike things (two sites), or None: the devices of
+    two sites differ by design, so "60 new, 600 gone" would say nothing about either."""
+    if before is None or before.site == after.site:
+        return None
+    return (
+        f"run {before.id} is of site {before.site!r} and run {after.id} of site {after.site!r}: "
+        "a diff across two sites needs --across-sites"
+    )
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class FieldChange:
     field: str  # ip, segment, zone, firmware, model, badge, verdict, flagged
