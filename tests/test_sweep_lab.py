@@ -234,6 +234,8 @@ def test_second_sweep_names_exactly_the_four_changes(site_a: Any, db: str) -> No
     assert named == {
         ("new", "198.18.70.30"),
         ("newly_flagged", "198.18.70.30"),
+        # the moved Axis camera (issue 21): any maker's surveillance equipment on a core network
+        ("newly_flagged", "198.18.70.21"),
         ("gone", "198.18.71.20"),
         ("moved", "198.18.70.21"),
         ("changed", "198.18.70.10"),
@@ -257,7 +259,7 @@ def test_second_sweep_names_exactly_the_four_changes(site_a: Any, db: str) -> No
     assert [h["partial"] for h in hist] == [False, False, False]
     table = camscan("diff", str(hist[2]["run"]), str(hist[1]["run"]), "--db", db)
     assert table.returncode == 1
-    assert "1 newly flagged, 1 new, 1 gone, 1 moved, 1 changed, 0 resolved" in table.stdout
+    assert "2 newly flagged, 1 new, 1 gone, 1 moved, 1 changed, 0 resolved" in table.stdout
     html = camscan("report", str(hist[1]["run"]), "--db", db, "-f", "html")
     assert "Changes since the previous run" in html.stdout and MOVED_MAC in html.stdout
     csv_out = camscan("diff", "--db", db, "--site", "hq", "-f", "csv")

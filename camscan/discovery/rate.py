@@ -21,6 +21,7 @@ a waiter that woke late never goes out bunched with the ones after it.
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 import time
 
@@ -28,6 +29,10 @@ DEFAULT_RATE = 1000.0  # packets per second, all hosts together (runZero's defau
 DEFAULT_HOST_RATE = 40.0  # packets per second to any one host (runZero's default)
 WINDOW = 0.1  # seconds: the window the promise is made over
 SPACING = 1.02  # packets go 2% further apart than 1/rate: room for a packet sent a little late
+# Where the window's cap is a handful of packets (--host-rate 20: 2 per 100 ms), 2% is 2 ms, less
+# than the event loop's lateness between a packet's turn and its send; so cap+1 packets span at
+# least WINDOW plus this much, whatever the rate.
+JITTER = 0.01
 _PRUNE_EVERY = 4096  # host entries added between sweeps of the full (idle) ones
 
 
@@ -35,7 +40,8 @@ class _Bucket:
     """One cap, `rate` packets a second with `burst` back to back, for any number of keys."""
 
     def __init__(self, rate: float) -> None:
-        self.gap = SPACING / rate
+        cap = math.floor(math.ceil(rate * WINDOW) * 1.1)  # the promise's packets per window
+        self.gap = max(SPACING / rate, (WINDOW + JITTER) / cap)
         self.tolerance = max(1, int(rate * WINDOW / 10)) * self.gap  # rate/100 packets
         self.tat: dict[str | None, float] = {}
         self.added = 0
