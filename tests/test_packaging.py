@@ -262,3 +262,19 @@ def test_without_the_lab_demo_and_lab_say_how_to_get_it(tmp_path: Path) -> None:
     assert run("--help").returncode == 0
     listed = run("scan", "198.18.0.0/30", "--list-targets")
     assert listed.returncode == 0 and "198.18.0.0/30" in listed.stdout
+
+
+def test_ci_runs_the_readmes_test_command_verbatim() -> None:
+    # The README promises `.ci/run` runs exactly its test command; a drift (a package added to
+    # one and not the other) would test a machine no newcomer can build.
+    if not (ROOT / ".ci" / "run").exists():
+        pytest.skip("not a checkout: an sdist carries no .ci/")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    commands = [
+        line.strip() for line in readme.splitlines() if "pytest -q" in line and "apt-get" in line
+    ]
+    assert len(commands) == 1
+    assert commands[0] in [line.strip() for line in ci.splitlines()]
+    for part in ("chromium", "nmap", "postgresql", "tshark", "snmpd"):  # real parts the tests meet
+        assert f" {part} " in commands[0]
