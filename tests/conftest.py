@@ -47,6 +47,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+_SETTING_UP: list[pytest.Item] = []  # the test whose fixtures are being set up
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _SETTING_UP[:] = [item]
+
+
 @pytest.fixture(scope="session")
 def lab_factory() -> Iterator[LabFactory]:
     problem = lab_problem()
@@ -55,6 +63,10 @@ def lab_factory() -> Iterator[LabFactory]:
     running: dict[str, Lab] = {}
 
     def build(topology: str | Path) -> Lab:
+        # `-m "not lab"` (CI's other Pythons, a developer's quick run) must never build a lab:
+        # a test that does so without the marker fails here, naming itself.
+        if _SETTING_UP and "lab" not in _SETTING_UP[0].keywords:
+            pytest.fail(f"{_SETTING_UP[0].nodeid} builds a lab but is not marked lab")
         key = str(topology)
         if key not in running:
             lab = Lab(topology)

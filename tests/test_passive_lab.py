@@ -21,6 +21,8 @@ import pytest
 from camscan.lab import Lab, netns
 from tests.labtools import camscan_argv, guarded_env, scan_json
 
+pytestmark = pytest.mark.lab
+
 VMS = Path(__file__).with_name("passive_vms.py")
 DUMPCAP = "/usr/bin/dumpcap"
 MIRROR_IF, HUB_PORT = "mon0", "monp"
