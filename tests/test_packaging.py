@@ -104,6 +104,39 @@ def test_wheel_carries_license_schemas_and_templates(tmp_path: Path) -> None:
         assert needed in names, needed
     meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
     assert "License-Expression: Apache-2.0" in zipfile.ZipFile(wheel).read(meta).decode()
+    # the lab is a part of its own (camscan-lab); the scanner's wheel no longer ships it
+    assert not [n for n in names if n.startswith("camscan/lab/")]
+
+
+def test_the_lab_is_a_part_of_its_own_that_demo_and_tests_install(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "-w",
+            str(tmp_path),
+            str(ROOT / "lab"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = zipfile.ZipFile(next(tmp_path.glob("camscan_lab-*.whl"))).namelist()
+    shipped = {n for n in names if not n.startswith("camscan_lab-")}
+    source = {
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "camscan" / "lab").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert shipped == source  # the whole lab, and nothing of the scanner's own
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    installs = [line for line in readme.splitlines() if "pip install" in line and "apt-get" in line]
+    assert len(installs) == 2 and all(" ./lab " in line for line in installs)  # demo and tests
 
 
 RAW_TRY = "import socket; socket.socket(socket.AF_PACKET, socket.SOCK_RAW); print('raw ok')"
@@ -222,8 +255,7 @@ LAB_USERS = {"camscan/cli/demo_cmd.py", "camscan/cli/lab_cmd.py"}
 
 
 def test_nothing_but_demo_and_lab_imports_the_lab() -> None:
-    # The wheel ships the lab (camscan/lab) to every user; a distribution may ship it apart only
-    # if nothing else needs it.
+    # The lab (camscan/lab) ships apart, as camscan-lab: that works only if nothing else needs it.
     import ast
 
     for path in sorted((ROOT / "camscan").rglob("*.py")):

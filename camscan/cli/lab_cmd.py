@@ -10,9 +10,9 @@ from camscan.cli.app import app
 from camscan.cli.errors import fail
 
 LAB_MISSING = (
-    "the camscan lab (camscan/lab: emulated devices in network namespaces) is not installed "
-    "here; it ships with camscan from PyPI or a clone, and distributions may package it apart "
-    "(for example as camscan-lab): install that to run `camscan {command}`"
+    "the camscan lab (emulated devices in network namespaces) is not installed here; it is a "
+    "part of its own, camscan-lab: install it (from a clone: `pip install ./lab`) to run "
+    "`camscan {command}`"
 )
 
 
