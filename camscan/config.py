@@ -297,13 +297,13 @@ def _segment(s: Any, n: int, where: str) -> Segment:
         raise ConfigError(f"{where}: {place}: needs a zone (core, sensitive, or a label)")
     cidrs = _str_list(s, "cidrs", where, place)
     if not cidrs:
-        raise ConfigError(f"{where}: {place}: needs cidrs, a non-empty list of IPv4 CIDRs")
+        raise ConfigError(f"{where}: {place}: needs cidrs, a non-empty list of CIDRs")
     for i, c in enumerate(cidrs):
         try:
-            ipaddress.IPv4Network(c, strict=True)
+            ipaddress.ip_network(c, strict=True)
         except ValueError as e:
             raise ConfigError(
-                f"{where}: {place}: cidrs[{i}] {c!r} is not an IPv4 CIDR ({e})"
+                f"{where}: {place}: cidrs[{i}] {c!r} is not an IPv4 CIDR or IPv6 prefix ({e})"
             ) from None
     interfaces = _str_list(s, "interfaces", where, place) or []
     for i, iface in enumerate(interfaces):
@@ -349,15 +349,17 @@ def _check_segments(segments: list[Segment], where: str) -> None:
     # overlaps an earlier one exactly when it starts before the furthest end seen so far.
     # O(n log n): 20,000 segments check in well under a second (every pair took minutes).
     nets = sorted(
-        ((ipaddress.IPv4Network(c), s.name) for s in segments for c in s.cidrs),
-        key=lambda item: (int(item[0].network_address), -item[0].num_addresses),
+        ((ipaddress.ip_network(c), s.name) for s in segments for c in s.cidrs),
+        key=lambda item: (item[0].version, int(item[0].network_address), -item[0].num_addresses),
     )
-    widest: tuple[ipaddress.IPv4Network, str] | None = None
+    widest: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str] | None = None
     for net, name in nets:
+        if widest is not None and widest[0].version != net.version:
+            widest = None  # IPv4 and IPv6 never overlap
         if widest is not None and int(net.network_address) <= int(widest[0].broadcast_address):
             a, na = widest
             raise ConfigError(f"{where}: segments {na!r} ({a}) and {name!r} ({net}) overlap")
-        if widest is None or net.broadcast_address > widest[0].broadcast_address:
+        if widest is None or int(net.broadcast_address) > int(widest[0].broadcast_address):
             widest = (net, name)
 
 

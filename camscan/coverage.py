@@ -26,6 +26,7 @@ from camscan.targets import TargetSet
 # the routed one; "none": nothing can reach it).
 NONE = "none"
 NO_ROUTE = "no interface is attached to it and the l3 probe (routed targets) was not chosen"
+NO_IPV6 = "no probe that discovers IPv6 on its link was chosen"
 NMAP = "nmap"  # the engine, not a probe: --engine nmap does the routed host discovery
 # Off-link, silence proves nothing: an ACL or firewall between the scanner and the segment drops
 # every probe exactly as an empty segment would stay quiet. ARP on the wire has no such doubt.
@@ -45,8 +46,13 @@ def _host_count(part: Net, iface: Interface | None) -> int:
     return part.num_addresses - sum(1 for a in special if a in part)
 
 
-def _segments_in(part: Net, segments: list[Segment]) -> list[str]:
-    return [s.name for s in segments if any(part.overlaps(Net(c)) for c in s.cidrs)]
+def _segments_in(part: Net | ipaddress.IPv6Network, segments: list[Segment]) -> list[str]:
+    return [s.name for s in segments if any(_overlaps(part, c) for c in s.cidrs)]
+
+
+def _overlaps(part: ipaddress.IPv4Network | ipaddress.IPv6Network, cidr: str) -> bool:
+    net = ipaddress.ip_network(cidr)
+    return net.version == part.version and part.overlaps(net)
 
 
 def _split(target: Net, interfaces: list[Interface]) -> list[tuple[Net, Interface | None]]:
@@ -116,6 +122,28 @@ def plan(
             if method == NONE:
                 entry.note = NO_ROUTE
             planned.append(entry)
+    return planned + _plan6(targets, segments, probes)
+
+
+def _plan6(targets: TargetSet, segments: list[Segment], probes: list[str]) -> list[Coverage]:
+    """One entry per IPv6 target and link it is on: asked on the link as a whole, so nothing is
+    planned address by address; covered when an IPv6 discovery probe ran there."""
+    chosen = _reaching(probes, Reach.LINK6)
+    method = next((p for p in chosen if p in registry.ipv6()), NONE)
+    planned = []
+    for target in targets.v6:
+        for link in targets.links or (None,):
+            entry = Coverage(
+                target=str(target),
+                network=str(target),
+                method=method,
+                interface=link,
+                segments=_segments_in(target, segments),
+                probes=chosen if method != NONE else [],
+            )
+            if method == NONE:
+                entry.note = NO_IPV6
+            planned.append(entry)
     return planned
 
 
@@ -149,13 +177,19 @@ def _silent_routed(coverage: list[Coverage]) -> None:
             c.note = SILENT_ROUTED
 
 
+def _addresses(device: Device) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """A device's addresses (its IPv6 ones without their scope)."""
+    texts = [device.ip, *device.ipv6]
+    return [ipaddress.ip_address(t.split("%")[0]) for t in dict.fromkeys(texts)]
+
+
 def finish(coverage: list[Coverage], run: ScanRun, devices: Iterable[Device]) -> None:
     """Fill in probed/answered/failed for each part, then list the gaps on the run."""
     devices = list(devices)
-    in_scope = [ipaddress.IPv4Address(d.ip) for d in devices if d.in_scope]
+    in_scope = [ip for d in devices if d.in_scope for ip in _addresses(d)]
     for entry in coverage:
-        part = Net(entry.network)
-        entry.answered = sum(1 for ip in in_scope if ip in part)
+        part = ipaddress.ip_network(entry.network)
+        entry.answered = sum(1 for ip in in_scope if ip.version == part.version and ip in part)
         if entry.method == NONE:
             entry.covered = False
             entry.probes = []

@@ -181,6 +181,9 @@ class Device:
     verdict: Verdict = dataclasses.field(default_factory=Verdict)
     probe_errors: list[ProbeError] = dataclasses.field(default_factory=list)
     exposure: Exposure | None = None  # firmware advisories; None until matched
+    # Its IPv6 addresses (link-local ones with their scope, "fe80::1%eth0"), besides `ip`: a
+    # dual-stack device is one device, matched by its MAC (pipeline.merge_devices)
+    ipv6: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(slots=True)

@@ -87,3 +87,45 @@ def has_route(net: ipaddress.IPv4Network, route_table: str = "/proc/thread-self/
         mask = ipaddress.IPv4Address(socket.ntohl(int(cols[7], 16)))
         routes.append(ipaddress.IPv4Network(f"{dest}/{mask}", strict=False))
     return any(net.subnet_of(r) for r in routes)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Interface6:
+    """One IPv6 address of an up interface: global/unique-local with its prefix, or link-local."""
+
+    name: str
+    index: int
+    mac: str | None
+    address: ipaddress.IPv6Address
+    network: ipaddress.IPv6Network
+
+    @property
+    def link_local(self) -> bool:
+        return self.address.is_link_local
+
+
+def list_interfaces6(names: list[str] | None = None) -> list[Interface6]:
+    """Every up interface's IPv6 addresses (loopback excluded), or those of `names`."""
+    found: list[Interface6] = []
+    stats = psutil.net_if_stats()
+    for name, addrs in psutil.net_if_addrs().items():
+        st = stats.get(name)
+        if st is None or not st.isup or name == "lo" or (names and name not in names):
+            continue
+        mac = next((a.address.lower() for a in addrs if a.family == psutil.AF_LINK), None)
+        for a in addrs:
+            if a.family != socket.AF_INET6 or not a.netmask:
+                continue
+            plen = ipaddress.IPv6Network(f"::/{a.netmask}").prefixlen
+            iface = ipaddress.IPv6Interface(f"{a.address.split('%')[0]}/{plen}")
+            if iface.ip.is_loopback:
+                continue
+            index = socket.if_nametoindex(name)
+            found.append(Interface6(name, index, mac, iface.ip, iface.network))
+    return sorted(found, key=lambda i: (i.name, int(i.address)))
+
+
+def links_for(net: ipaddress.IPv6Network, ifaces: list[Interface6]) -> list[Interface6]:
+    """The interface addresses whose attached prefix overlaps `net` (for a link-local target:
+    every interface's link-local address)."""
+    return [i for i in ifaces if i.network.overlaps(net)]

@@ -376,10 +376,10 @@ def scan(
     progress = progress or Progress()
     data = data or IdentifyData.load()  # before any packet: a bad data file loses nothing
     run = ScanRun(
-        targets=[str(n) for n in req.targets.networks],
+        targets=[str(n) for n in [*req.targets.networks, *req.targets.v6]],
         probes=list(req.probes),
         started=time.time(),
-        interfaces=[i.name for i in req.interfaces],
+        interfaces=list(dict.fromkeys([*(i.name for i in req.interfaces), *req.targets.links])),
         privileged=req.privileged,
         camscan_version=__version__,
         resolved=dict(req.targets.names),

@@ -7,6 +7,12 @@ host names (resolved once, recorded), lists read from a file or stdin (`-iL`), a
 (`--exclude`, `--exclude-file`). A comma inside an octet list belongs to it; any other comma
 separates targets (`198.18.0.1,198.18.0.9`), the same on the command line, in files and in
 --exclude.
+IPv6 addresses and prefixes (`2001:db8:1::/64`, `2001:db8:1::20`) are targets too, in the same
+places. They are never swept address by address: a prefix on a link the scanner is attached to is
+discovered there by multicast and neighbour discovery (camscan/discovery/ipv6.py), and the link
+itself is then in scope (its link-local addresses too); what is not on an attached link is refused
+where the interfaces are known (camscan/cli/scan_cmd.py). Documentation (2001:db8::/32),
+unique-local and link-local prefixes count as private; global unicast is public.
 netaddr does the ranges and set arithmetic. The safety rules (no public ranges without
 --allow-public, at most --max-hosts addresses) apply to the expanded set, after exclusions.
 
@@ -21,13 +27,19 @@ import ipaddress
 import re
 import socket
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import netaddr
 
 from camscan.errors import UsageError
 
+if TYPE_CHECKING:
+    from camscan.netif import Interface6
+
 IPv4 = ipaddress.IPv4Address
+IPv6Net = ipaddress.IPv6Network
+_V4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")  # an IPv4 address in IPv6 clothing
+_LINK_LOCAL6 = ipaddress.IPv6Network("fe80::/10")
 _SHARED = ipaddress.IPv4Network("100.64.0.0/10")  # carrier-grade NAT: private in practice
 DEFAULT_MAX_HOSTS = 65536
 MAX_LIST_BYTES = 4 << 20  # a target list larger than this is not a list someone wrote
@@ -158,6 +170,8 @@ def parse_target(
     s = text.strip()
     if not s:
         raise TargetError("empty target")
+    if ":" in s:
+        return netaddr.IPSet([str(_ipv6(s))]), None
     if "/" in s:
         try:
             return netaddr.IPSet([str(ipaddress.IPv4Network(s, strict=False))]), None
@@ -179,6 +193,22 @@ def parse_target(
     if not addresses:
         raise TargetError(f"host name {s!r} has no IPv4 address")
     return netaddr.IPSet(addresses), list(addresses)
+
+
+def _ipv6(text: str) -> ipaddress.IPv6Network:
+    """An IPv6 address or prefix (host bits beyond the prefix are dropped, as for IPv4)."""
+    if "%" in text:
+        raise TargetError(
+            f"{text!r}: give IPv6 targets without a scope (%interface); choose the link with "
+            "--interface"
+        )
+    try:
+        net = ipaddress.IPv6Network(text, strict=False)
+    except ValueError:
+        raise TargetError(f"not an IPv6 address or prefix: {text!r}") from None
+    if net.subnet_of(_V4_MAPPED):
+        raise TargetError(f"{text!r} is an IPv4-mapped address: give the IPv4 address instead")
+    return net
 
 
 def read_target_list(stream: IO[str], where: str) -> list[str]:
@@ -218,6 +248,20 @@ def is_private(net: ipaddress.IPv4Network) -> bool:
     return (net.is_private and not net.is_unspecified) or net.subnet_of(_SHARED)
 
 
+def _check6(net: ipaddress.IPv6Network, allow_public: bool) -> None:
+    """IPv6's rules: unicast only; documentation, unique-local and link-local prefixes are
+    private (ipaddress's table, RFC 6890); global unicast needs --allow-public like IPv4's."""
+    if net.is_multicast or net.is_unspecified or net.is_loopback or net.prefixlen == 0:
+        raise TargetError(f"{net} is not a unicast host range and cannot be scanned")
+    if net.overlaps(ipaddress.IPv6Network("ff00::/8")) or net.overlaps(_V4_MAPPED):
+        raise TargetError(f"{net} includes non-unicast addresses and cannot be scanned")
+    if not allow_public and not (net.is_private or net.subnet_of(_LINK_LOCAL6)):
+        raise TargetError(
+            f"{net} is global unicast, not a private range; pass --allow-public if you own it "
+            "and mean it"
+        )
+
+
 def _check(net: ipaddress.IPv4Network, allow_public: bool) -> None:
     if net.is_multicast or net.is_reserved or net.is_unspecified or net.is_loopback:
         raise TargetError(f"{net} is not a unicast host range and cannot be scanned")
@@ -238,6 +282,12 @@ class TargetSet:
     networks: list[ipaddress.IPv4Network]
     names: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # host name -> IPs
     excluded: list[str] = dataclasses.field(default_factory=list)  # as given, for the record
+    # IPv6 prefixes: discovered on their link, never swept (so not in size() or hosts())
+    v6: list[ipaddress.IPv6Network] = dataclasses.field(default_factory=list)
+    # interfaces whose link an IPv6 target is on (set by the CLI): their link-local addresses
+    # are in scope too, written with the scope ("fe80::1%eth0")
+    links: tuple[str, ...] = ()
+    excluded6: list[ipaddress.IPv6Network] = dataclasses.field(default_factory=list)
 
     @classmethod
     def parse(
@@ -261,25 +311,43 @@ class TargetSet:
                 names[key] = resolved
             wanted |= addresses
         excluded = split_exclusions(exclude or [])
+        # IPv6 keeps its prefixes whole (a /64 less one address is 64 CIDRs) and the
+        # exclusions beside them; only IPv4 is subtracted address by address
+        given6 = [ipaddress.IPv6Network(str(c)) for c in wanted.iter_cidrs() if c.version == 6]
+        out6: list[ipaddress.IPv6Network] = []
         for text in excluded:
-            wanted -= parse_target(text)[0]
-        nets = [ipaddress.IPv4Network(str(c)) for c in wanted.iter_cidrs()]
+            removed = parse_target(text)[0]
+            out6 += [ipaddress.IPv6Network(str(c)) for c in removed.iter_cidrs() if c.version == 6]
+            wanted -= removed
+        nets = [ipaddress.IPv4Network(str(c)) for c in wanted.iter_cidrs() if c.version == 4]
+        v6 = [n for n in given6 if not any(n.subnet_of(x) for x in out6)]
+        out6 = [x for x in collapse6(out6) if any(x.overlaps(n) for n in v6)]
         for n in nets:
             _check(n, allow_public)
-        if wanted.size > max_hosts:
-            raise TargetError(
-                f"targets cover {wanted.size} addresses, more than --max-hosts {max_hosts}"
-            )
-        if texts and not nets:
+        for n6 in v6:
+            _check6(n6, allow_public)
+        size = sum(n.num_addresses for n in nets)
+        if size > max_hosts:
+            raise TargetError(f"targets cover {size} addresses, more than --max-hosts {max_hosts}")
+        if texts and not nets and not v6:
             raise TargetError("the exclusions remove every target: nothing left to scan")
-        return cls(nets, names, excluded)
+        return cls(nets, names, excluded, collapse6(v6), excluded6=out6)
 
     def __contains__(self, ip: object) -> bool:
         try:
-            addr = ipaddress.IPv4Address(str(ip))
+            addr = ipaddress.ip_address(str(ip))
         except ValueError:
             return False
-        return any(addr in n for n in self.networks)
+        if isinstance(addr, ipaddress.IPv4Address):
+            return any(addr in n for n in self.networks)
+        if addr.scope_id:  # link-local: in scope when its link is
+            return addr.scope_id in self.links
+        bare = ipaddress.IPv6Address(addr.packed)
+        return any(bare in n for n in self.v6) and not any(bare in x for x in self.excluded6)
+
+    def with_links(self, links: Iterable[str]) -> TargetSet:
+        """The same targets, with the interfaces whose links the IPv6 targets are on."""
+        return dataclasses.replace(self, links=tuple(sorted(set(links))))
 
     def size(self) -> int:
         return sum(n.num_addresses for n in self.networks)
@@ -296,14 +364,48 @@ class TargetSet:
         mine = netaddr.IPSet(str(n) for n in self.networks)
         near, far = mine & on_link, mine - on_link
 
-        def part(s: netaddr.IPSet) -> TargetSet:
-            nets = [ipaddress.IPv4Network(str(c)) for c in s.iter_cidrs()]
-            return TargetSet(nets, self.names, self.excluded)
+        def part(s: netaddr.IPSet) -> list[ipaddress.IPv4Network]:
+            return [ipaddress.IPv4Network(str(c)) for c in s.iter_cidrs()]
 
-        return part(near), part(far)
+        # IPv6 goes with the attached part: it is never swept, so never routed (L3)
+        return (
+            TargetSet(part(near), self.names, self.excluded, self.v6, self.links, self.excluded6),
+            TargetSet(part(far), self.names, self.excluded),
+        )
 
     def __bool__(self) -> bool:
-        return bool(self.networks)
+        return bool(self.networks) or bool(self.v6)
 
     def __str__(self) -> str:
-        return ", ".join(str(n) for n in self.networks)
+        return ", ".join(str(n) for n in [*self.networks, *self.v6])
+
+
+def collapse6(nets: Iterable[ipaddress.IPv6Network]) -> list[ipaddress.IPv6Network]:
+    return list(ipaddress.collapse_addresses(nets))
+
+
+def place_ipv6(
+    targets: TargetSet, interfaces: list[str] | None = None, mine: list[Interface6] | None = None
+) -> TargetSet:
+    """The targets with the links their IPv6 prefixes are on (the interfaces, or those named,
+    with an address in each). A prefix on no attached link is refused: camscan finds IPv6
+    hosts by asking their link, and a routed /64 (2^64 addresses) cannot be swept."""
+    if not targets.v6:
+        return targets
+    from camscan.netif import links_for, list_interfaces6
+
+    if mine is None:  # this host's addresses (tests hand their own)
+        mine = list_interfaces6(interfaces or None)
+    links: set[str] = set()
+    for net in targets.v6:
+        on = links_for(net, mine)
+        if not on:
+            have = ", ".join(f"{i.name} {i.network}" for i in mine if not i.link_local)
+            here = f"this host has {have}" if have else "no IPv6 prefix on this host"
+            raise TargetError(
+                f"{net} is on no attached link ({here}): IPv6 is discovered on the target's own "
+                f"link, never swept address by address ({net.num_addresses} addresses); run "
+                "camscan on a host attached to that link"
+            )
+        links |= {i.name for i in on}
+    return targets.with_links(links)

@@ -118,6 +118,10 @@ def _print_targets(ts: TargetSet) -> None:
         typer.echo(f"# {name} -> {', '.join(addresses)}")
     for net in ts.networks:
         typer.echo(str(net))
+    for net6 in ts.v6:
+        typer.echo(f"{net6}  # IPv6: discovered on its link, not swept")
+    for out6 in ts.excluded6:
+        typer.echo(f"# except {out6}")
     typer.echo(f"# {ts.size()} addresses", err=True)
 
 
@@ -158,7 +162,9 @@ def _setting_option(key: str, what: str, extra: str = "") -> Any:
 @app.command("scan")
 def scan(
     targets: list[str] = typer.Argument(
-        None, help="Networks (CIDR) or addresses to scan.", show_default=False
+        None,
+        help="Networks (CIDR) or addresses to scan; IPv6 prefixes on attached links too.",
+        show_default=False,
     ),
     config: Path = config_option(),
     segment: list[str] = typer.Option(
@@ -307,6 +313,9 @@ def scan(
     if list_targets:
         _print_targets(ts)
         raise typer.Exit(EXIT_OK)
+    from camscan.targets import place_ipv6
+
+    ts = place_ipv6(ts, interface or s.interfaces)  # IPv6 prefixes: on attached links only
     ifaces = _interfaces(interface or s.interfaces, ts, probe_list)
     # From here on [scan] holds what this run uses: the config's settings, flags over them.
     s.concurrency = int(settings["concurrency"])

@@ -32,6 +32,7 @@ class Need(enum.StrEnum):
     L2 = "l2"  # link-layer frames (ARP): directly attached networks only
     MULTICAST = "multicast"  # link-local multicast: reaches directly attached networks only
     UNICAST = "unicast"  # connects to addresses one by one (routed networks too)
+    IPV6 = "ipv6"  # works on IPv6 prefixes of attached links only (never on IPv4 parts)
 
 
 class Reach(enum.StrEnum):
@@ -39,6 +40,7 @@ class Reach(enum.StrEnum):
 
     ATTACHED = "attached"  # on a network one of the scanner's interfaces is attached to
     ROUTED = "routed"  # behind a router: unicast only
+    LINK6 = "ipv6-link"  # an IPv6 prefix on an attached link: asked on the link, never swept
 
 
 class Phase(enum.StrEnum):
@@ -92,6 +94,10 @@ class ProbeSpec:
         anything works on an attached network, and only unicast crosses a router."""
         if self.sweeps is not None:
             return self.sweeps is reach
+        if reach is Reach.LINK6:  # the IPv6 probes, and what inspects the devices they find
+            return Need.IPV6 in self.needs or self.phase is Phase.INSPECT
+        if Need.IPV6 in self.needs:
+            return False
         return reach is Reach.ATTACHED or Need.UNICAST in self.needs
 
     def payloads(self) -> list[bytes]:
@@ -216,6 +222,11 @@ def multicast() -> tuple[str, ...]:
 def sweep(reach: Reach) -> str | None:
     """The name of the probe that sweeps `reach` address by address (arp, l3), if any."""
     return next((s.name for s in REGISTRY if s.sweeps is reach), None)
+
+
+def ipv6() -> tuple[str, ...]:
+    """The probes that discover IPv6 prefixes on attached links."""
+    return tuple(p.name for p in REGISTRY if Need.IPV6 in p.needs)
 
 
 def unicast_udp() -> tuple[ProbeSpec, ...]:

@@ -44,18 +44,22 @@ def _assessed_segments(result: ScanResult) -> list[str]:
     if run.coverage:
         reached |= {s for c in run.coverage if c.covered for s in c.segments}
     else:  # a result saved before coverage existed: its targets are all it can say
-        nets = [ipaddress.IPv4Network(t, strict=False) for t in run.targets if _is_net(t)]
+        nets = [ipaddress.ip_network(t, strict=False) for t in run.targets if _is_net(t)]
         reached |= {
             s.name
             for s in result.segments
-            if any(ipaddress.IPv4Network(c).overlaps(n) for c in s.cidrs for n in nets)
+            if any(
+                c.version == n.version and c.overlaps(n)
+                for c in map(ipaddress.ip_network, s.cidrs)
+                for n in nets
+            )
         }
     return [f"{s.name} ({s.zone})" for s in result.segments if s.name in reached]
 
 
 def _is_net(text: str) -> bool:
     try:
-        ipaddress.IPv4Network(text, strict=False)
+        ipaddress.ip_network(text, strict=False)
     except ValueError:
         return False
     return True

@@ -104,12 +104,15 @@ def zone_class(zone: str | None) -> str:
     return zone if zone in SPECIAL_ZONES else ELSEWHERE
 
 
-def _parsed(segments: list[Segment]) -> list[tuple[ipaddress.IPv4Network, int, Segment]]:
-    nets = []
+_Net = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _parsed(segments: list[Segment]) -> list[tuple[_Net, int, Segment]]:
+    nets: list[tuple[_Net, int, Segment]] = []
     for order, seg in enumerate(segments):
         for cidr in seg.cidrs:
             try:
-                nets.append((ipaddress.IPv4Network(cidr, strict=False), order, seg))
+                nets.append((ipaddress.ip_network(cidr, strict=False), order, seg))
             except ValueError:
                 continue  # the config loader reports bad CIDRs; here they just match nothing
     return nets
@@ -119,8 +122,8 @@ def _segment_finder(segments: list[Segment]) -> Callable[[str], Segment | None]:
     nets = _parsed(segments)
 
     def find(ip: str) -> Segment | None:
-        try:
-            addr = ipaddress.IPv4Address(ip)
+        try:  # a link-local address's scope ("%eth0") is no part of a prefix
+            addr = ipaddress.ip_address(ip.split("%")[0])
         except ValueError:
             return None
         hits = [(net.prefixlen, -order, seg) for net, order, seg in nets if addr in net]

@@ -96,8 +96,8 @@ def coverage(
     parts = [(c, [seg.name]) for seg in segments for c in seg.cidrs] or [("0.0.0.0/0", [])]
     entries = []
     for cidr, names in parts:
-        net = ipaddress.IPv4Network(cidr, strict=False)
-        answered = sum(1 for d in devices if ipaddress.IPv4Address(d.ip) in net)
+        net = ipaddress.ip_network(cidr, strict=False)
+        answered = sum(1 for d in devices if ipaddress.ip_address(d.ip) in net)
         entries.append(
             Coverage(
                 target=target,
