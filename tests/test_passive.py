@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import struct
 import subprocess
 import sys
@@ -309,12 +310,19 @@ def test_listen_on_a_missing_interface_is_one_line() -> None:
 def test_reader_on_cut_and_corrupted_files_raises_only_capture_error(
     cut: int, noise: bytes
 ) -> None:
+    heard = Heard()
+
+    def sink(link: int, order: str, data: bytes, pos: int, limit: int) -> tuple[int, int, int]:
+        assert 0 <= pos <= limit == len(data) - pcapio.PAD
+        end, count, last = heard.feed_records(link, order, data, pos, limit)
+        assert pos <= end <= limit and (count == 0 or pos <= last < end)
+        return end, count, last
+
     for data in (pcap(lab_frames()), pcapng(lab_frames())):
         damaged = data[:cut] + noise
         stats = pcapio.ReadStats()
         try:
-            for _, _, data, start, stop in pcapio.read_records(io.BytesIO(damaged), stats):
-                assert 0 <= start <= stop <= len(data)
+            pcapio.read(io.BytesIO(damaged), stats, sink)
         except pcapio.CaptureError as e:
             message = str(e)
             assert "\n" not in message
@@ -331,6 +339,60 @@ def test_dissection_of_any_frame_never_raises(frame: bytes, link: int) -> None:
         data = b"pad" + prefix + frame + b"next record"
         heard.feed(1, 0, data, 3, len(data) - 11)
     heard.finish()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=len(lab_frames())),
+            st.integers(min_value=0, max_value=60),
+            st.binary(max_size=6),
+            st.integers(min_value=0, max_value=1500),
+        ),
+        max_size=40,
+    ),
+    order=st.sampled_from("<>"),
+)
+def test_the_inline_prefilter_decides_as_frame_does(
+    edits: list[tuple[int, int, bytes, int]], order: str
+) -> None:
+    """feed_records reads most frames inline, without `frame`: real frames with header bytes
+    overwritten and cut give the same (MAC, IP) pairs and observations either way."""
+    frames = [*lab_frames(), dns_query("litedev.hik-connect.com", HIK_IP, HIK_MAC)]
+    built = []
+    for i, at, noise, cut in edits:
+        edited = bytearray(frames[i])
+        edited[at : at + len(noise)] = noise
+        built.append(bytes(edited[:cut] if cut < 34 or cut < len(edited) // 2 else edited))
+    built += frames  # and every frame whole, in the same capture
+    fast, source = read_capture(io.BytesIO(pcap(built, order=order)), "fast")
+    slow = Heard()
+    for n, frame in enumerate(built):
+        slow.frame(1, 1_700_000_000 + n, frame)
+    slow.finish()
+    assert source.packets == len(built)
+    assert fast.pairs == slow.pairs and fast.seen == slow.seen
+    assert fast.observations == slow.observations and fast.parsed == slow.parsed
+
+
+def test_every_mac_ip_pair_is_recorded() -> None:
+    """A pair seen once among a stream of others is still learnt: the MAC that forwards for
+    five addresses is a router (no device gets its MAC), the others keep theirs."""
+    rtp = udp(HIK_IP, VMS_IP, 50000, 50002, b"\x80\x60" + b"\0" * 200, HIK_MAC)
+    router = "02:00:00:00:00:99"
+    frames = [rtp] * 100
+    for n in range(5):
+        frames.insert(7 + 13 * n, udp(f"198.18.41.{n}", VMS_IP, 5004, 5006, b"\0" * 64, router))
+    frames.insert(50, udp(DAHUA_IP, VMS_IP, 5004, 5006, b"\0" * 64, DAHUA_MAC))
+    heard, _ = read_capture(io.BytesIO(pcap(frames)), "pairs")
+    assert {k.hex(":"): {socket.inet_ntoa(ip) for ip in v} for k, v in heard.pairs.items()} == {
+        HIK_MAC: {HIK_IP},
+        DAHUA_MAC: {DAHUA_IP},
+        router: {f"198.18.41.{n}" for n in range(5)},
+    }
+    macs = {d.ip: d.mac for d in devices_from(heard.observations)}
+    assert macs == {HIK_IP: HIK_MAC, DAHUA_IP: DAHUA_MAC}
 
 
 def test_a_capture_is_stored_like_a_scan(tmp_path: Path) -> None:

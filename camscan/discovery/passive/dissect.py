@@ -18,8 +18,9 @@ import hashlib
 import socket
 import struct
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from camscan import channels as ch
 from camscan.discovery import registry
@@ -44,6 +45,25 @@ _UDP_PORTS = frozenset(
 )
 _UDP_KEYS = frozenset(p.to_bytes(2, "big") for p in _UDP_PORTS)
 _TCP_FIRST = frozenset({b"H", b"R", b"\x16", b"G", b"P", b"D", b"O"})  # responses, requests, TLS
+_TCP_FIRST_BYTE = bytes(bytes([i]) in _TCP_FIRST for i in range(256))  # the same, by byte value
+_MAX_PACKET = pcapio.MAX_PACKET
+
+
+def _layout(order: str) -> tuple[Callable[..., tuple[Any, ...]], int, int, frozenset[int]]:
+    """How `feed_records` reads a record in byte order `order` with one struct call: the record
+    header's captured length, then the frame's source MAC, ethertype, IPv4 version/IHL,
+    flags/fragment offset, protocol, source address and the first four bytes after a 20-byte
+    IPv4 header (UDP ports). The network fields are read in the record's byte order, so the
+    values they are compared with are written in it too (little-endian: bytes swapped)."""
+    fields = struct.Struct(order + "8xI4x" + "6x6sHB5xHxB2x4s4xHH").unpack_from
+
+    def value(net: int) -> int:  # a big-endian 16-bit field as the record's byte order reads it
+        return net if order == ">" else int.from_bytes(net.to_bytes(2, "big"), "little")
+
+    return fields, value(0x0800), value(0x1FFF), frozenset(value(p) for p in _UDP_PORTS)
+
+
+_LAYOUTS = {order: _layout(order) for order in "<>"}
 _RESPONSE_STARTS = (b"HTTP/", b"RTSP/")
 _REQUEST_STARTS = (b"GET ", b"HEAD", b"POST", b"DESC", b"OPTI")
 Parser = Callable[[bytes, str], list[Observation] | None]
@@ -160,36 +180,60 @@ class Heard:
     # --- the prefilter: runs for every frame ------------------------------------------------
 
     def feed(self, link: int, at: float, data: bytes, b: int, stop: int) -> None:
-        """The frame data[b:stop] (see feed_all)."""
-        self.feed_all(iter([(link, at, data, b, stop)]))
+        """The frame data[b:stop], as one pcap record through `feed_records`."""
+        size = stop - b
+        record = pcapio.RECORD(int(at), 0, size, size) + data[b:stop] + pcapio.PAD_BYTES
+        self.feed_records(link, "<", record, 0, len(record) - pcapio.PAD)
 
-    def feed_all(self, records: Iterator[tuple[int, float, bytes, int, int]]) -> None:
-        """Every record (link type, time, buffer, start, stop) of a capture. This loop runs for
-        every packet, so the common case (Ethernet, IPv4, RTP or bulk TCP) is rejected inline,
-        by a few index reads and set lookups on the buffer, without copying the frame or
-        calling anything; what may carry evidence is sliced out and read by `frame`."""
+    def feed_records(
+        self, link: int, order: str, data: bytes, pos: int, limit: int
+    ) -> tuple[int, int, int]:
+        """The pcap records in data[pos:limit] (a pcapio.Sink: see there). This loop runs for
+        every packet, so the common case (Ethernet, IPv4, RTP or bulk TCP) is decided by one
+        struct read of the record header and the frame's first 38 bytes, a few comparisons and
+        set lookups, without copying the frame or calling anything; what may carry evidence is
+        sliced out and read by `frame`."""
+        fields, eth_ip, fragment, udp_ports = _LAYOUTS[order]
+        seconds = pcapio.SECONDS[order]
+        if link != _ETHERNET:
+            eth_ip = -1  # no frame takes the inline path: each goes to `frame`
         seen, pair_of, frame, flows = self.seen, self._pair, self.frame, self.flows
-        for link, at, data, b, stop in records:
-            if link != _ETHERNET or stop - b < 34 or data[b + 12 : b + 14] != _ETH_IP:
-                frame(link, at, data[b:stop])  # ARP, VLAN tags, other link types: rare
+        tcp_first, udp_keys = _TCP_FIRST_BYTE, _UDP_KEYS
+        count, last = 0, pos
+        while pos < limit:
+            # the header read stays in the buffer: its owner leaves PAD bytes after `limit`
+            incl, mac, ethertype, vihl, frag, proto, src, sport, dport = fields(data, pos)
+            b = pos + 16
+            stop = b + incl
+            if stop > limit or incl > _MAX_PACKET:
+                break
+            last, pos = pos, stop
+            count += 1
+            if incl < 34 or ethertype != eth_ip:
+                frame(link, seconds(data, last)[0], data[b:stop])  # ARP, VLAN: rare
                 continue
-            ip = b + 14
-            if data[ip + 7] or data[ip + 6] & 0x1F:
+            if frag & fragment:
                 continue  # a later fragment: no header of the protocol above
-            if (pair := data[b + 6 : b + 12] + data[ip + 12 : ip + 16]) not in seen:
+            if (pair := mac + src) not in seen:
                 pair_of(pair)
-            l4 = ip + (data[ip] & 0x0F) * 4
-            proto = data[ip + 9]
             if proto == 17:
-                # two-byte port slices against sets of two-byte keys: no decoding for RTP
-                if l4 + 4 <= stop and (
-                    data[l4 : l4 + 2] in _UDP_KEYS or data[l4 + 2 : l4 + 4] in _UDP_KEYS
-                ):
-                    frame(link, at, data[b:stop])
-            elif proto == 6 and l4 + 14 <= stop:
-                pl = l4 + (data[l4 + 12] >> 4) * 4
-                if flows.open or (pl < stop and data[pl : pl + 1] in _TCP_FIRST):
-                    frame(link, at, data[b:stop])
+                if vihl == 0x45:  # no IP options: the ports were read with the header
+                    if incl < 38 or (sport not in udp_ports and dport not in udp_ports):
+                        continue
+                else:
+                    l4 = b + 14 + (vihl & 0x0F) * 4
+                    if l4 + 4 > stop or (
+                        data[l4 : l4 + 2] not in udp_keys and data[l4 + 2 : l4 + 4] not in udp_keys
+                    ):
+                        continue
+                frame(link, seconds(data, last)[0], data[b:stop])
+            elif proto == 6:
+                l4 = b + 14 + (vihl & 0x0F) * 4
+                if l4 + 14 <= stop:
+                    pl = l4 + (data[l4 + 12] >> 4) * 4
+                    if flows.open or (pl < stop and tcp_first[data[pl]]):
+                        frame(link, seconds(data, last)[0], data[b:stop])
+        return pos, count, last
 
     def frame(self, link: int, at: float, frame: bytes) -> None:
         """One whole frame, through the same prefilter, then to the parser that reads it."""

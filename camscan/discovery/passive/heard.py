@@ -52,7 +52,7 @@ def read_capture(stream: BinaryIO, name: str) -> tuple[Heard, Source]:
     stats = pcapio.ReadStats()
     heard = Heard()
     began = time.perf_counter()
-    heard.feed_all(pcapio.read_records(stream, stats))
+    pcapio.read(stream, stats, heard.feed_records)
     heard.finish()
     heard.stats["passive.read_ms"] = round((time.perf_counter() - began) * 1000)
     if stats.skipped_link:

@@ -1,17 +1,21 @@
-"""Streaming pcap / pcapng record reader: bounded blocks, no dissection, no whole-file reads.
+"""Streaming pcap / pcapng reader: bounded blocks, no dissection, no whole-file reads.
 
 The file type comes from its first four bytes (pcap: a1b2c3d4 or a1b23c4d in either byte order;
 pcapng: the Section Header Block 0a0d0d0a). Every length a file states is checked against a
 bound before anything is read for it, so a record claiming 4 GiB costs nothing: it ends the read
-with one line (`CaptureError`). Records are yielded as (link type, seconds, buffer, start, stop):
-the frame is buffer[start:stop], left unsliced so a prefilter can reject it without a copy.
+with one line (`CaptureError`).
+
+The packets go to a `Sink` a buffer at a time, as pcap records (16-byte header, then the frame):
+a pcap file's own buffers, unsliced, and a pcapng file's packets rewritten as pcap records. The
+sink walks the records itself, so the per-packet loop is one loop (the prefilter's), with no
+generator or tuple per packet in between.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import BinaryIO
 
 from camscan.errors import DataError
@@ -37,7 +41,16 @@ RAW_BSD = 12  # "raw IP" on some BSDs and old libpcap
 LINK_TYPES = frozenset({ETHERNET, RAW, RAW_BSD, LINUX_SLL, IPV4, LINUX_SLL2})
 
 
-Record = tuple[int, int, bytes, int, int]  # link type, seconds, buffer, start, stop
+PAD = 64  # zero bytes a sink's buffer holds after its limit (a header read never runs out)
+PAD_BYTES = bytes(PAD)
+# (link type, byte order "<" or ">", buffer, pos, limit) -> (pos after the last record read,
+# records read, start of the last one). It reads the pcap records from buffer[pos:] that end by
+# `limit` and stops at the first that does not or that claims more than MAX_PACKET bytes; the
+# reader then refills, or says why the file ends there.
+Sink = Callable[[int, str, bytes, int, int], tuple[int, int, int]]
+SECONDS = {order: struct.Struct(order + "I").unpack_from for order in "<>"}  # a record's
+RECORD = struct.Struct("<IIII").pack  # a little-endian record header
+_INCL = {order: struct.Struct(order + "8xI").unpack_from for order in "<>"}
 
 
 class CaptureError(DataError):
@@ -94,32 +107,49 @@ class _Buffer:
         return self.offset + self.pos
 
 
-def read_records(stream: BinaryIO, stats: ReadStats) -> Iterator[Record]:
-    """(link type, whole seconds, buffer, start, stop) per packet record. Raises CaptureError
-    when the file is not a capture or its first header is unusable; damage later stops the read
-    and is noted in `stats.damaged` (what was read stays good)."""
+def read(stream: BinaryIO, stats: ReadStats, sink: Sink) -> None:
+    """Every packet of a pcap or pcapng stream, to `sink`. Raises CaptureError when the file
+    is not a capture or its first header is unusable; damage later stops the read and is noted
+    in `stats.damaged` (what was read stays good)."""
     head = stream.read(4)
     kind = capture_kind(head)
     if kind is None:
         raise CaptureError("not a pcap or pcapng file (unknown magic bytes)")
     stats.kind = kind
     buf = _Buffer(stream, head)
-    # one generator, not a wrapper around one: every packet passes through it
-    return _pcap(buf, stats) if kind == "pcap" else _pcapng(buf, stats)
+    if kind == "pcap":
+        _pcap(buf, stats, sink)
+    else:
+        _pcapng(buf, stats, sink)
 
 
 class _Damaged(Exception):
     pass
 
 
-def _damaged(stats: ReadStats, buf: _Buffer, error: _Damaged) -> None:
+def _damaged(stats: ReadStats, at: int, error: _Damaged) -> None:
     """Damage before any packet: the file is unreadable (CaptureError); after: noted."""
     if stats.packets == 0:
         raise CaptureError(f"{stats.kind} file unreadable: {error}") from None
-    stats.damaged = f"{stats.kind} file damaged at byte {buf.at()}: {error}; read stopped there"
+    stats.damaged = f"{stats.kind} file damaged at byte {at}: {error}; read stopped there"
 
 
-def _pcap(buf: _Buffer, stats: ReadStats) -> Iterator[Record]:
+def _feed(
+    stats: ReadStats, sink: Sink, link: int, order: str, data: bytes, pos: int, limit: int
+) -> int:
+    """The records of data[pos:limit] to the sink, counted; where it stopped."""
+    end, count, last = sink(link, order, data, pos, limit)
+    if count:
+        seconds = SECONDS[order]
+        if stats.first is None:
+            stats.first = seconds(data, pos)[0]
+        stats.last = seconds(data, last)[0]
+        stats.packets += count
+        stats.bytes += end - pos - 16 * count
+    return end
+
+
+def _pcap(buf: _Buffer, stats: ReadStats, sink: Sink) -> None:
     if not buf.need(24):
         raise CaptureError("pcap file unreadable: truncated file header")
     order, _ = PCAP_MAGICS[buf.data[0:4]]
@@ -129,43 +159,39 @@ def _pcap(buf: _Buffer, stats: ReadStats) -> Iterator[Record]:
         raise CaptureError(
             f"pcap link type {link} is not one camscan reads (Ethernet, raw IP, SLL)"
         )
-    buf.pos = 24
-    unpack = struct.Struct(order + "IIII").unpack_from
-    packets = size = 0
-    sec = None
-    try:  # counters in locals, written back once: this loop runs for every packet
+    incl_at = _INCL[order]
+    data, pos, offset = buf.data, 24, buf.offset  # offset: where data[0] is in the file
+    want, ended = 16 + PAD, False
+    try:
         while True:
-            data, pos = buf.data, buf.pos
-            if len(data) - pos < 16:
-                if not buf.need(16):
-                    if len(buf.data) - buf.pos:
+            if not ended and len(data) - pos < want:
+                chunks, have = [data[pos:]], len(data) - pos
+                while have < want:  # a chunk at a time; a record's claim is bounded below
+                    chunk = buf.stream.read(CHUNK)
+                    if not chunk:
+                        chunks.append(PAD_BYTES)  # the end: pad, so the limit is the end
+                        ended = True
+                        break
+                    chunks.append(chunk)
+                    have += len(chunk)
+                data, pos, offset = b"".join(chunks), 0, offset + pos
+            limit = len(data) - PAD  # before the end, records in the last PAD bytes wait
+            pos = _feed(stats, sink, link, order, data, pos, limit)
+            if limit - pos < 16:  # the next record header is not whole
+                if ended:
+                    if pos < limit:
                         raise _Damaged("truncated record header")
                     return
-                data, pos = buf.data, buf.pos
-            sec, _, incl, _ = unpack(data, pos)
+                want = 16 + PAD
+                continue
+            (incl,) = incl_at(data, pos)
             if incl > MAX_PACKET:
                 raise _Damaged(f"record claims {incl} bytes (limit {MAX_PACKET})")
-            end = pos + 16 + incl
-            if end > len(data):
-                if not buf.need(16 + incl):
-                    raise _Damaged(f"truncated record ({incl} bytes claimed)")
-                data, pos = buf.data, buf.pos
-                end = pos + 16 + incl
-            buf.pos = end
-            if not packets:
-                stats.first = sec
-            packets += 1
-            size += incl
-            yield link, sec, data, pos + 16, end
+            if ended:
+                raise _Damaged(f"truncated record ({incl} bytes claimed)")
+            want = 16 + incl + PAD
     except _Damaged as e:
-        stats.packets, stats.bytes, stats.last = packets, size, sec
-        packets = size = 0
-        _damaged(stats, buf, e)
-    finally:
-        stats.packets += packets
-        stats.bytes += size
-        if packets:
-            stats.last = sec
+        _damaged(stats, offset + pos, e)
 
 
 @dataclasses.dataclass(slots=True)
@@ -191,14 +217,46 @@ def _if_tsresol(options: bytes, order: str) -> float:
     return 1e-6
 
 
-def _pcapng(buf: _Buffer, stats: ReadStats) -> Iterator[Record]:
+class _Batch:
+    """pcapng packets rewritten as pcap records (little-endian), sent to the sink a buffer at a
+    time and whenever the link type changes."""
+
+    def __init__(self, stats: ReadStats, sink: Sink) -> None:
+        self.stats, self.sink = stats, sink
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.link = -1
+        self.last = 0  # seconds of the last packet (a simple packet block has none of its own)
+
+    def add(self, link: int, sec: int, data: bytes, start: int, stop: int) -> None:
+        if link != self.link or self.size >= CHUNK:
+            self.flush()
+            self.link = link
+        sec = min(sec, 0xFFFFFFFF)  # a pcap record's field; later than 2106 is no real clock
+        self.parts.append(RECORD(sec, 0, stop - start, stop - start))
+        self.parts.append(data[start:stop])
+        self.size += 16 + stop - start
+        self.last = sec
+
+    def flush(self) -> None:
+        if self.parts:
+            self.parts.append(PAD_BYTES)
+            data = b"".join(self.parts)
+            self.parts, self.size = [], 0
+            _feed(self.stats, self.sink, self.link, "<", data, 0, len(data) - PAD)
+
+
+def _pcapng(buf: _Buffer, stats: ReadStats, sink: Sink) -> None:
+    batch = _Batch(stats, sink)
     try:
-        yield from _pcapng_blocks(buf, stats)
+        _pcapng_blocks(buf, stats, batch)
     except _Damaged as e:
-        _damaged(stats, buf, e)
+        batch.flush()
+        _damaged(stats, buf.at(), e)
+    batch.flush()
 
 
-def _pcapng_blocks(buf: _Buffer, stats: ReadStats) -> Iterator[Record]:
+def _pcapng_blocks(buf: _Buffer, stats: ReadStats, batch: _Batch) -> None:
     order = "<"
     ifaces: list[_Iface] = []
     seen_section = False
@@ -251,7 +309,7 @@ def _pcapng_blocks(buf: _Buffer, stats: ReadStats) -> Iterator[Record]:
             (orig,) = struct.unpack_from(order + "I", data, body)
             caplen = min(orig, end - body - 4, iface.snaplen or MAX_PACKET)
             start, stop = body + 4, body + 4 + caplen
-            sec = int(stats.last or 0)
+            sec = batch.last
         elif kind == _IDB:
             if end - body < 8:
                 raise _Damaged("interface description block too short")
@@ -265,9 +323,6 @@ def _pcapng_blocks(buf: _Buffer, stats: ReadStats) -> Iterator[Record]:
         if iface.link not in LINK_TYPES:
             stats.skipped_link += 1
             continue
-        stats.packets += 1
-        stats.bytes += stop - start
-        if stats.first is None:
-            stats.first = sec
-        stats.last = sec
-        yield iface.link, sec, data, start, stop
+        if stop - start > MAX_PACKET:  # a pcap record's bound, as for pcap files
+            raise _Damaged(f"packet of {stop - start} bytes (limit {MAX_PACKET})")
+        batch.add(iface.link, sec, data, start, stop)
