@@ -300,7 +300,7 @@ def test_plain_table_has_no_escape_codes_and_shows_everything(
     assert "Dahua (Lorex)" in text
     assert "\\x1b[2J" in text  # the device's escape sequence, shown, not sent
     assert (
-        "8 devices, 7 identified, 4 flagged: 3 critical, 1 high, 1 medium, 2 info, 1 accepted"
+        "8 devices, 7 identified, 4 flagged; by severity: 3 critical, 1 high, 1 medium, 2 info, 1 accepted"
         in text
     )
     lines = text.splitlines()

@@ -140,7 +140,7 @@ def summary_line(contract: dict[str, Any]) -> str:
     overdue = f"; {s['overdue']} OVERDUE" if s.get("overdue") else ""
     return (
         f"{s['devices']} devices, {s['identified']} identified, {s['flagged']} flagged"
-        f"{': ' + counts if counts else ''}{overdue}{outside}{partial}"
+        f"{'; by severity: ' + counts if counts else ''}{overdue}{outside}{partial}"
     )
 
 
