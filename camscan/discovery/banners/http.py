@@ -17,8 +17,11 @@ from collections.abc import Callable
 from camscan import channels
 from camscan.discovery.banners.limits import Limits
 from camscan.discovery.banners.tcpports import (
+    STALE,
+    Kept,
     ProbeFailure,
     Quiet,
+    Stale,
     close,
     open_tcp,
     read_some,
@@ -167,7 +170,7 @@ async def read_head(reader: asyncio.StreamReader, limits: Limits, proto: str) ->
     return head, rest
 
 
-def _content_length(head: Head) -> int | None:
+def content_length(head: Head) -> int | None:
     values = {value.strip() for value in head.get_all("content-length")}
     if len(values) != 1:
         return None  # absent, or conflicting duplicates: trust neither
@@ -203,7 +206,7 @@ async def read_body(
             if not chunk:
                 return False
             raw += chunk
-    length = _content_length(head)
+    length = content_length(head)
     if length is None and not until_eof:
         return True
     want = limit if length is None else min(length, limit)
@@ -220,12 +223,35 @@ def host_for_url(ip: str) -> str:
     return f"[{ip}]" if ":" in ip else ip
 
 
-def build_request(method: str, path: str, ip: str, port: int, default_port: int) -> bytes:
+def build_request(
+    method: str, path: str, ip: str, port: int, default_port: int, *, keep_alive: bool = False
+) -> bytes:
+    """`keep_alive`: ask the device to keep the connection for the port's next path (HTTP/1.1's
+    default, said out loud for old servers); otherwise Connection: close, as nmap's probes ask,
+    so the first reply of a port keeps the header shape signatures were written from."""
     host = host_for_url(ip) if port == default_port else f"{host_for_url(ip)}:{port}"
+    connection = "keep-alive" if keep_alive else "close"
     return (
         f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"
-        "Accept: */*\r\nConnection: close\r\n\r\n"
+        f"Accept: */*\r\nConnection: {connection}\r\n\r\n"
     ).encode("ascii")
+
+
+def _keeps_open(head: Head) -> bool:
+    """The device says the connection stays open after this reply (RFC 9112 section 9.3)."""
+    tokens = {t.strip().lower() for v in head.get_all("connection") for t in v.split(",")}
+    if "close" in tokens:
+        return False
+    return head.protocol == "HTTP/1.1" or "keep-alive" in tokens
+
+
+def _framed_whole(head: Head, rest: bytes, complete: bool) -> bool:
+    """The reply ended exactly where its Content-Length said, with nothing after it: the next
+    reply on the connection starts clean. Chunked or unframed replies are not reused."""
+    if head.status < 200 or head.status in (204, 304):
+        return not rest
+    length = content_length(head)
+    return complete and length is not None and len(rest) <= length
 
 
 def title_of(body: bytes) -> str | None:
@@ -283,11 +309,15 @@ async def get_into(
     path: str,
     limits: Limits,
     out: list[Observation],
-) -> Head:
-    """One GET on an open connection. Observations go to `out` as soon as they are known, so a
-    deadline hit while reading the body still leaves the head and the body read so far."""
+    *,
+    keep_alive: bool = False,
+) -> tuple[Head, bool]:
+    """One GET on an open connection; returns the head and whether the connection may carry the
+    next request (only with `keep_alive`). Observations go to `out` as soon as they are known,
+    so a deadline hit while reading the body still leaves the head and the body read so far."""
     default_port = 443 if scheme == "https" else 80
-    await send(writer, build_request("GET", path, ip, port, default_port), limits)
+    request = build_request("GET", path, ip, port, default_port, keep_alive=keep_alive)
+    await send(writer, request, limits)
     head, rest = await read_head(reader, limits, "HTTP")
     fields = {channels.FIELD_PORT: str(port), "path": path}
     probe = f"{scheme}:{port}{path}"
@@ -303,7 +333,7 @@ async def get_into(
         complete = await read_body(reader, head, rest, limits, body, limit, until_eof=True)
     finally:
         out.extend(body_observations(path, head, bytes(body), complete, make))
-    return head
+    return head, keep_alive and _keeps_open(head) and _framed_whole(head, rest, complete)
 
 
 async def probe_http(
@@ -315,20 +345,50 @@ async def probe_http(
     *,
     expect_http: bool = True,
     on_open: Callable[[], None] | None = None,
-) -> bool:
+    keep_alive: bool = False,
+) -> Kept | bool:
     """GET `path` over plain HTTP. `expect_http=False` (port 8000, shared with Hikvision's SDK
     protocol): a port that gives no HTTP head (silence, other protocol) is quiet, not an error.
-    `on_open` is called once the connection is accepted, before the request goes out."""
+    `on_open` is called once the connection is accepted, before the request goes out. With
+    `keep_alive`, a connection the device keeps open is returned (the caller closes it)."""
     reader, writer = await open_tcp(ip, port, limits)
     if on_open is not None:
         on_open()
     already = len(out)
+    kept = False
     try:
-        await get_into(reader, writer, ip, "http", port, path, limits, out)
+        _, kept = await get_into(
+            reader, writer, ip, "http", port, path, limits, out, keep_alive=keep_alive
+        )
     except ProbeFailure as exc:
         if not expect_http and len(out) == already:
             raise Quiet(str(exc)) from None
         raise
     finally:
-        close(writer)
-    return True
+        if not kept:
+            close(writer)
+    return Kept(reader, writer) if kept else True
+
+
+async def probe_http_on(
+    conn: Kept, ip: str, port: int, path: str, limits: Limits, out: list[Observation]
+) -> Kept | bool | Stale:
+    """GET `path` on a connection the device kept open. STALE when it turns out closed before
+    any reply came (the caller asks again on a new connection); the connection is returned
+    again while the device keeps it, else closed here."""
+    already = len(out)
+    kept = False
+    try:
+        if not conn.usable():
+            return STALE
+        _, kept = await get_into(
+            conn.reader, conn.writer, ip, "http", port, path, limits, out, keep_alive=True
+        )
+    except ProbeFailure as exc:
+        if len(out) == already and exc.kind is not ProbeKind.TIMEOUT:
+            return STALE  # closed or reset before a reply: not the device's answer to it
+        raise
+    finally:
+        if not kept:
+            conn.close()
+    return conn if kept else True

@@ -21,6 +21,10 @@ class Limits:
     max_head_bytes: int = 65536  # status line + headers
     max_body_bytes: int = 16384  # body bytes kept (and read) per reply
     max_favicon_bytes: int = 65536  # favicons are hashed whole, so they get a larger bound
+    # seconds a port's next request waits for the one before it to be answered, so it can go on
+    # the same connection (keep-alive); past it, the port's remaining requests go side by side
+    # on new connections, so a slow camera costs one answer's time, not one per request
+    reuse_wait: float = 0.5
     banner_wait: float = 1.0  # seconds to wait for bytes a port sends unprompted
     max_banner_bytes: int = 256
     concurrency: int = 256  # connections open at once, all hosts together

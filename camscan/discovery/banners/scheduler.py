@@ -5,9 +5,11 @@ new connection draws from its global and per-host caps), a deadline per request 
 per host. A hostile host only ever holds
 its own worker; a closed port costs one refused connect and ends that port's chain.
 
-A port's follow-up requests (the telling HTTP paths, RTSP DESCRIBE) go out as soon as its first
-request's connection is accepted, not after its answer: a camera that takes 2.5 s per answer is
-read in one answer's time, not five. They are cancelled if the first request then fails.
+A port's follow-up requests (the telling HTTP paths, RTSP DESCRIBE) share one connection where
+the device keeps it open (HTTP keep-alive, RTSP's persistent connections): each goes on it once
+the one before was answered. A request not answered within `Limits.reuse_wait` sends the port's
+remaining ones side by side on new connections, so a camera that takes 2.5 s per answer is still
+read in about one answer's time, not five. They are cancelled if the port's first request fails.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
 from camscan.discovery.banners import NAME
-from camscan.discovery.banners.http import TELLING_PATHS, probe_http
+from camscan.discovery.banners.http import TELLING_PATHS, probe_http, probe_http_on
 from camscan.discovery.banners.limits import Limits
-from camscan.discovery.banners.rtsp import METHODS, probe_rtsp
+from camscan.discovery.banners.rtsp import METHODS, probe_rtsp, probe_rtsp_on
 from camscan.discovery.banners.tcpports import (
+    STALE,
+    Kept,
     ProbeFailure,
     Quiet,
     Unanswered,
@@ -46,6 +50,19 @@ Work = Callable[[list[Observation]], Awaitable[object]]
 MAX_OBSERVATIONS_PER_HOST = 512  # a real camera gives under 150 on the usual ports
 MAX_RAW_PER_HOST = 1 << 20  # characters of Observation.raw kept per host
 BannerResults = dict[str, tuple[list[Observation], list[ProbeError]]]
+
+
+@dataclasses.dataclass(slots=True)
+class _Ask:
+    """One follow-up request of a port, in its three forms, and what it found."""
+
+    name: str  # the probe name its errors carry
+    fresh: Work  # on a new connection, closed after
+    keep: Callable[[Callable[[], None]], Work]  # on a new connection, kept if the device allows
+    on: Callable[[Kept], Work]  # on a connection the device kept open
+    found: list[Observation] = dataclasses.field(default_factory=list)
+    failed: list[ProbeError] = dataclasses.field(default_factory=list)
+    answered: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -128,8 +145,14 @@ class _Run:
         work: Callable[[list[Observation]], Awaitable[T]],
         errors: list[ProbeError] | None = None,
         observations: list[Observation] | None = None,
+        *,
+        reused: bool = False,
+        started: asyncio.Event | None = None,
     ) -> T | None:
         """Run one request under every bound; its failure becomes a ProbeError (or nothing).
+        `reused`: it goes on a connection the device kept open (counted apart from new
+        connections; it still takes its turn from the rate limiter). `started` is set when
+        the request leaves its queue (gates and rate limiter) and goes out.
 
         A silent device is not waited on port after port: once SILENT_AFTER handshakes to a
         host went unanswered (no SYN-ACK, no reset) and none to it ever was answered, its
@@ -143,7 +166,7 @@ class _Run:
         sink = host.errors if errors is None else errors
         found = host.observations if observations is None else observations
         async with host.gate, self.gate:
-            return await self._attempt_now(host, probe, work, sink, found)
+            return await self._attempt_now(host, probe, work, sink, found, reused, started)
 
     async def _attempt_now(
         self,
@@ -152,6 +175,8 @@ class _Run:
         work: Callable[[list[Observation]], Awaitable[T]],
         sink: list[ProbeError],
         found: list[Observation],
+        reused: bool,
+        started: asyncio.Event | None,
     ) -> T | None:
         if host.silent:
             self.stats["quiet"] += 1
@@ -164,7 +189,9 @@ class _Run:
         if allowed <= 0:
             self._spent(host, probe)
             return None
-        self.stats["connections"] += 1
+        self.stats["reused" if reused else "connections"] += 1
+        if started is not None:
+            started.set()
         host.begin(now)
         try:
             async with asyncio.timeout(allowed):
@@ -209,18 +236,20 @@ class _Run:
         self,
         host: _Host,
         lead: tuple[str, Callable[[Callable[[], None]], Work]],
-        follow: Sequence[tuple[str, Work]],
+        follow: Sequence[_Ask],
+        *,
+        reuse_lead: bool,
     ) -> None:
-        """Send `lead`; once its connection is accepted, send `follow` alongside it. A lead
-        that is refused sends nothing more; one that fails after connecting (not this protocol,
-        broken, too slow) cancels the followers still running, and what they failed or half
-        read, the same story told again, is dropped; a follower that was answered is kept.
-        Followers' results join the host's in the order of `follow`, whatever order they end."""
+        """Send `lead`; once its connection is accepted, ask `follow` (`_follow`): on the lead's
+        own connection when `reuse_lead` and the device keeps it, else on one of their own. A
+        lead that is refused sends nothing more; one that fails after connecting (not this
+        protocol, broken, too slow) cancels the followers still running, and what they failed
+        or half read, the same story told again, is dropped; a follower that was answered is
+        kept. Followers' results join the host's in the order of `follow`, whatever order they
+        end."""
         accepted = asyncio.Event()
         probe, make_lead = lead
-        outputs: list[tuple[str, Work, list[Observation], list[ProbeError]]] = [
-            (name, work, [], []) for name, work in follow
-        ]
+        lead_result: object = None
         async with asyncio.TaskGroup() as group:
             first = group.create_task(self.attempt(host, probe, make_lead(accepted.set)))
             opened = group.create_task(accepted.wait())
@@ -228,46 +257,130 @@ class _Run:
             opened.cancel()
             if not accepted.is_set():
                 return  # closed, filtered, skipped, or failed before a connection
-            rest = [
-                group.create_task(self.attempt(host, name, work, failed, found))
-                for name, work, found, failed in outputs
-            ]
-            lead_failed = await first is None
-            if lead_failed:
-                for task in rest:
-                    task.cancel()
-        for task, (_, _, found, failed) in zip(rest, outputs, strict=True):
-            answered = not task.cancelled() and task.result() is not None
-            if lead_failed and not answered:
+            chain = group.create_task(self._follow(host, follow, first if reuse_lead else None))
+            lead_result = await first
+            if lead_result is None:
+                chain.cancel()
+        if isinstance(lead_result, Kept):
+            lead_result.close()  # done with it (closing twice is harmless)
+        for ask in follow:
+            if lead_result is None and not ask.answered:
                 self.stats["follow_failures_folded"] += 1
                 continue
-            host.observations += found
-            host.errors += failed
+            host.observations += ask.found
+            host.errors += ask.failed
+
+    async def _follow(
+        self, host: _Host, asks: Sequence[_Ask], lead: asyncio.Task[object] | None
+    ) -> None:
+        """Ask `asks` one after another on one connection while the device keeps it open and
+        answers each within `reuse_wait`: the lead's (`lead` given), else one the first ask
+        opens. Past that, whatever is left goes side by side on new connections."""
+        conn: Kept | None = None
+        try:
+            async with asyncio.TaskGroup() as group:
+                if lead is not None:
+                    await asyncio.wait({lead}, timeout=self.limits.reuse_wait)
+                    result = lead.result() if lead.done() else None
+                    if not isinstance(result, Kept):
+                        await self._side_by_side(host, asks)
+                        return
+                    conn = result
+                for i, ask in enumerate(asks):
+                    started = asyncio.Event()
+                    work = ask.keep(started.set) if conn is None else ask.on(conn)
+                    task = group.create_task(
+                        self.attempt(
+                            host,
+                            ask.name,
+                            work,
+                            ask.failed,
+                            ask.found,
+                            reused=conn is not None,
+                            started=started,
+                        )
+                    )
+                    await self._answered_soon(task, started)
+                    if not task.done():  # slow: the rest go now, side by side
+                        await self._side_by_side(host, asks[i + 1 :])
+                        result = await task
+                        ask.answered = result is not None and result is not STALE
+                        if isinstance(result, Kept):
+                            result.close()
+                        return
+                    result = task.result()
+                    if result is STALE:  # the device had closed it: ask this one again
+                        conn = None
+                        await self._side_by_side(host, asks[i:])
+                        return
+                    ask.answered = result is not None
+                    if not isinstance(result, Kept):  # closed after it, or failed
+                        conn = None
+                        await self._side_by_side(host, asks[i + 1 :])
+                        return
+                    conn = result
+        finally:
+            if conn is not None:
+                conn.close()
+
+    async def _answered_soon(self, task: asyncio.Task[T], started: asyncio.Event) -> None:
+        """Wait for `task` to leave its queue, then at most `reuse_wait` for its answer."""
+        going = asyncio.ensure_future(started.wait())
+        try:
+            await asyncio.wait({task, going}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            going.cancel()
+        if not task.done():
+            await asyncio.wait({task}, timeout=self.limits.reuse_wait)
+
+    async def _side_by_side(self, host: _Host, asks: Sequence[_Ask]) -> None:
+        async def one(ask: _Ask) -> None:
+            result = await self.attempt(host, ask.name, ask.fresh, ask.failed, ask.found)
+            ask.answered = result is not None
+
+        await asyncio.gather(*(one(ask) for ask in asks))
 
     async def http_chain(self, host: _Host, port: int, *, expect_http: bool = True) -> None:
+        ip, limits = host.ip, self.limits
+
         def get(path: str, on_open: Callable[[], None] | None = None) -> Work:
             return functools.partial(
-                probe_http,
-                host.ip,
-                port,
-                path,
-                self.limits,
-                expect_http=expect_http,
-                on_open=on_open,
+                probe_http, ip, port, path, limits, expect_http=expect_http, on_open=on_open
             )
 
-        follow = [(f"http:{port}{path}", get(path)) for path in TELLING_PATHS]
-        await self.lead_and_follow(host, (f"http:{port}/", functools.partial(get, "/")), follow)
+        def ask(path: str) -> _Ask:
+            return _Ask(
+                f"http:{port}{path}",
+                fresh=get(path),
+                keep=lambda on_open: functools.partial(
+                    probe_http, ip, port, path, limits, on_open=on_open, keep_alive=True
+                ),
+                on=lambda conn: functools.partial(probe_http_on, conn, ip, port, path, limits),
+            )
+
+        follow = [ask(path) for path in TELLING_PATHS]
+        lead = (f"http:{port}/", functools.partial(get, "/"))
+        await self.lead_and_follow(host, lead, follow, reuse_lead=False)
 
     async def rtsp_chain(self, host: _Host, port: int) -> None:
-        def ask(method: str, on_open: Callable[[], None] | None = None) -> Work:
+        ip, limits = host.ip, self.limits
+
+        def ask(method: str, on_open: Callable[[], None] | None = None, keep: bool = False) -> Work:
             return functools.partial(
-                probe_rtsp, host.ip, port, method, self.limits, on_open=on_open
+                probe_rtsp, ip, port, method, limits, on_open=on_open, keep=keep
+            )
+
+        def follower(method: str) -> _Ask:
+            return _Ask(
+                f"rtsp:{port}",
+                fresh=ask(method),
+                keep=lambda on_open: ask(method, on_open, keep=True),
+                on=lambda conn: functools.partial(probe_rtsp_on, conn, ip, port, method, limits),
             )
 
         first, *rest = METHODS
-        follow = [(f"rtsp:{port}", ask(method)) for method in rest]
-        await self.lead_and_follow(host, (f"rtsp:{port}", functools.partial(ask, first)), follow)
+        lead = (f"rtsp:{port}", lambda on_open: ask(first, on_open, keep=True))
+        await self.lead_and_follow(host, lead, [follower(m) for m in rest], reuse_lead=True)
 
     async def banner_chain(self, host: _Host, port: int) -> None:
         work = functools.partial(probe_banner, host.ip, port, self.limits)

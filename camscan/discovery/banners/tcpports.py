@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 
 from camscan import channels, errors
@@ -32,6 +33,29 @@ class ProbeFailure(errors.ProbeFailure):
 
     def __init__(self, message: str, kind: ProbeKind = ProbeKind.MALFORMED) -> None:
         super().__init__(message, kind)
+
+
+@dataclasses.dataclass(slots=True)
+class Kept:
+    """A connection the device kept open after a whole reply (HTTP keep-alive, RTSP): the next
+    request of the same port may go on it instead of a new connection."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    def usable(self) -> bool:
+        return not (self.reader.at_eof() or self.writer.is_closing())
+
+    def close(self) -> None:
+        close(self.writer)
+
+
+class Stale:
+    """A kept connection that the device had closed before the request got any reply (a
+    keep-alive race, or a device that hangs up after one answer): ask again on a new one."""
+
+
+STALE = Stale()
 
 
 # Errors that mean "nobody is listening there", kept quiet: a LAN sweep hits thousands.

@@ -10,8 +10,12 @@
     behaviour = "slow"   # hostile: garbage | slow | endless | huge-headers | many-headers
     delay = 2.5          # seconds of silence before answering (a slow but honest camera)
 
-Content-Length is filled in (keeping the persona's spelling, e.g. Dahua's CONTENT-LENGTH) and
-Connection: close added unless the persona lists them; every response closes the connection.
+Content-Length is filled in (keeping the persona's spelling, e.g. Dahua's CONTENT-LENGTH). The
+connection persists (RFC 9112 section 9.3: HTTP/1.1's default) for up to
+MAX_REQUESTS_PER_CONNECTION requests while the client asks for that (HTTP/1.1 without
+Connection: close, or HTTP/1.0 with keep-alive), the response is HTTP/1.1 and plain, and the
+persona lists no Connection header; otherwise Connection: close is added (unless the persona
+lists one, e.g. Dahua's CONNECTION: close, which then always closes) and the connection closes.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ ENDLESS_LIMIT = 256 * 1024 * 1024  # bytes: "endless" still ends, so a broken cl
 SLOW_LIMIT = 120  # bytes sent at 1 byte/s before a slow response gives up
 HUGE_HEADER = 1024 * 1024
 MANY_HEADERS = 8000  # "many-headers": 8,000 tiny distinct header lines, a ~56 KB head
+MAX_REQUESTS_PER_CONNECTION = 16
 
 
 def _reason(status: int, conf: dict[str, Any]) -> str:
@@ -46,7 +51,11 @@ def _reason(status: int, conf: dict[str, Any]) -> str:
 
 
 def build_response(
-    ctx: DeviceContext, port_conf: dict[str, Any], route: dict[str, Any], head_only: bool
+    ctx: DeviceContext,
+    port_conf: dict[str, Any],
+    route: dict[str, Any],
+    head_only: bool,
+    keep: bool = False,
 ) -> bytes:
     status = int(route.get("status", 200))
     body = payload(route, ctx, "body", "body_hex")
@@ -62,7 +71,7 @@ def build_response(
         out.append(f"{name}: {ctx.render(value)}")
     if "content-length" not in names and not endless:
         out.append(f"Content-Length: {len(body)}")
-    if "connection" not in names:
+    if "connection" not in names and not keep:
         out.append("Connection: close")
     if route.get("behaviour") == "huge-headers":
         out.append("X-Padding: " + "A" * HUGE_HEADER)
@@ -98,25 +107,49 @@ async def _send_endless(writer: asyncio.StreamWriter, head: bytes) -> None:
         sent += len(chunk)
 
 
+def _client_keeps(head: bytes) -> bool:
+    """The request asks for a persistent connection (RFC 9112 section 9.3)."""
+    lines = head.decode("latin-1").split("\r\n")
+    version = lines[0].split()[-1].upper() if lines[0].split() else ""
+    tokens: set[str] = set()
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "connection":
+            tokens |= {t.strip().lower() for t in value.split(",")}
+    if "close" in tokens:
+        return False
+    return version == "HTTP/1.1" or "keep-alive" in tokens
+
+
 def handler(ctx: DeviceContext, port_conf: dict[str, Any]) -> StreamHandler:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await read_head(reader)
-        if head is None:
-            return
-        parts = head.split(b"\r\n", 1)[0].decode("latin-1").split()
-        method, target = (parts[0], parts[1]) if len(parts) >= 2 else ("GET", "/")
-        route = _route(port_conf, target)
-        behaviour = route.get("behaviour")
-        await asyncio.sleep(min(float(route.get("delay", 0)), 60.0))
-        if behaviour == "garbage":
-            writer.write(bytes((i * 131 + 7) % 256 for i in range(4096)))
-        elif behaviour == "slow":
-            await _send_slow(writer, build_response(ctx, port_conf, route, False))
-        elif behaviour == "endless":
-            await _send_endless(writer, build_response(ctx, port_conf, route, True))
-        else:
-            writer.write(build_response(ctx, port_conf, route, method == "HEAD"))
-        await writer.drain()
+        for _ in range(MAX_REQUESTS_PER_CONNECTION):
+            head = await read_head(reader)
+            if head is None:
+                return
+            parts = head.split(b"\r\n", 1)[0].decode("latin-1").split()
+            method, target = (parts[0], parts[1]) if len(parts) >= 2 else ("GET", "/")
+            route = _route(port_conf, target)
+            behaviour = route.get("behaviour")
+            listed = header_pairs(port_conf.get("headers")) + header_pairs(route.get("headers"))
+            keep = (
+                _client_keeps(head)
+                and behaviour is None
+                and route.get("version", "HTTP/1.1") == "HTTP/1.1"
+                and all(name.lower() != "connection" for name, _ in listed)
+            )
+            await asyncio.sleep(min(float(route.get("delay", 0)), 60.0))
+            if behaviour == "garbage":
+                writer.write(bytes((i * 131 + 7) % 256 for i in range(4096)))
+            elif behaviour == "slow":
+                await _send_slow(writer, build_response(ctx, port_conf, route, False))
+            elif behaviour == "endless":
+                await _send_endless(writer, build_response(ctx, port_conf, route, True))
+            else:
+                writer.write(build_response(ctx, port_conf, route, method == "HEAD", keep))
+            await writer.drain()
+            if not keep:
+                return
 
     return closing(serve)
 
