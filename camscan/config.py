@@ -14,17 +14,17 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from camscan import settings
 from camscan.discovery import registry as probe_registry
-from camscan.discovery.rate import DEFAULT_HOST_RATE, DEFAULT_RATE
 from camscan.errors import DataError
 from camscan.identify.makers import default_listed, expand_listed, presets
 from camscan.macaddr import normalise_mac
 from camscan.model import MEDIUM_CONFIDENCE, Segment
 from camscan.report.registry import DEFAULT as DEFAULT_FORMAT
 from camscan.report.registry import FORMATS
+from camscan.settings import BOUNDS, ScanSettings, bound_problem
 
 SPECIAL_ZONES = ("core", "sensitive")
-ALL_PROBES = probe_registry.NAMES  # for help texts; parsing reads the registry when it runs
 ENGINES = ("camscan", "nmap")  # who does off-link host discovery and the port scan
 FINDING_SEVERITIES = ("critical", "high", "medium")  # a zone's severity for a listed maker
 _SEGMENT_KEYS = {"name", "cidrs", "zone", "description", "interfaces", "deadline"}
@@ -65,19 +65,15 @@ class ConfigError(DataError):
 
 
 @dataclasses.dataclass(slots=True)
-class ScanSettings:
+class ScanConfig:
+    """[scan]: what to scan, and the settings (camscan/settings.py) the flags may override."""
+
     targets: list[str] = dataclasses.field(default_factory=list)
     interfaces: list[str] = dataclasses.field(default_factory=list)
-    rate: float = DEFAULT_RATE  # packets/s, every packet and new connection of the run together
-    host_rate: float = DEFAULT_HOST_RATE  # the same, to any one host
-    engine: str = "camscan"  # routed host discovery and port scan: "camscan" or "nmap"
-    discovery_window: float = 1.5
-    probes: list[str] = dataclasses.field(default_factory=lambda: list(probe_registry.names()))
-    timeout: float = 4.0  # seconds per banner probe (one request, connect to last byte)
-    read_timeout: float = 3.0  # seconds of silence a banner read tolerates; a 2.5 s camera passes
-    concurrency: int = 128  # banner connections in flight
     allow_public: bool = False
-    max_hosts: int = 65536
+    settings: ScanSettings = dataclasses.field(
+        default_factory=lambda: ScanSettings(probes=probe_registry.names())
+    )
 
 
 @dataclasses.dataclass(slots=True)
@@ -119,7 +115,7 @@ class StoreSettings:
 @dataclasses.dataclass(slots=True)
 class Config:
     segments: list[Segment] = dataclasses.field(default_factory=list)
-    scan: ScanSettings = dataclasses.field(default_factory=ScanSettings)
+    scan: ScanConfig = dataclasses.field(default_factory=ScanConfig)
     output: OutputSettings = dataclasses.field(default_factory=OutputSettings)
     policy: PolicyConfig = dataclasses.field(default_factory=PolicyConfig)
     exceptions: list[ExceptionConfig] = dataclasses.field(default_factory=list)
@@ -363,10 +359,10 @@ def _check_segments(segments: list[Segment], where: str) -> None:
             widest = (net, name)
 
 
-def _scan(t: dict[str, Any], where: str) -> ScanSettings:
+def _scan(t: dict[str, Any], where: str) -> ScanConfig:
     place = "[scan]"
     _no_unknown(t, _SCAN_KEYS, where, place)
-    d = ScanSettings()
+    d = ScanSettings(probes=probe_registry.names())
     probes = _str_list(t, "probes", where, place)
     if probes is not None:
         known = probe_registry.names()
@@ -375,49 +371,25 @@ def _scan(t: dict[str, Any], where: str) -> ScanSettings:
             raise ConfigError(
                 f"{where}: {place}: unknown probe {bad[0]!r} (known: {', '.join(known)})"
             )
-    s = ScanSettings(
-        targets=_str_list(t, "targets", where, place) or [],
-        interfaces=_str_list(t, "interfaces", where, place) or [],
-        rate=_typed(t, "rate", float, d.rate, where, place),
-        host_rate=_typed(t, "host_rate", float, d.host_rate, where, place),
-        engine=_typed(t, "engine", str, d.engine, where, place),
-        discovery_window=_typed(t, "discovery_window", float, d.discovery_window, where, place),
-        probes=probes if probes is not None else d.probes,
-        timeout=_typed(t, "timeout", float, d.timeout, where, place),
-        read_timeout=_typed(t, "read_timeout", float, d.read_timeout, where, place),
-        concurrency=_typed(t, "concurrency", int, d.concurrency, where, place),
-        allow_public=_typed(t, "allow_public", bool, False, where, place),
-        max_hosts=_typed(t, "max_hosts", int, d.max_hosts, where, place),
-    )
-    if s.engine not in ENGINES:
+    engine = _typed(t, "engine", str, d.engine, where, place)
+    if engine not in ENGINES:
         raise ConfigError(f"{where}: {place}: engine must be one of {', '.join(ENGINES)}")
-    for key in BOUNDS:
-        problem = bound_problem(key, getattr(s, key))
+    values = {}
+    for key in BOUNDS:  # the bounds the flags obey too (camscan/settings.py)
+        typ = int if isinstance(settings.value(d, key), int) else float
+        values[key] = _typed(t, key, typ, settings.value(d, key), where, place)
+        problem = bound_problem(key, values[key])
         if problem:
             raise ConfigError(f"{where}: {place}: {key} {problem}")
-    return s
-
-
-# One set of bounds for [scan] and the command-line flags that override it (--rate, ...).
-BOUNDS: dict[str, tuple[float, float, str]] = {
-    "rate": (1, 100_000, "packets/s"),
-    "host_rate": (1, 10_000, "packets/s"),
-    "discovery_window": (0.1, 60, "s"),
-    "timeout": (0.1, 120, "s"),
-    "read_timeout": (0.1, 120, "s"),  # used as min(read_timeout, timeout)
-    "concurrency": (1, 4096, "connections"),
-    "max_hosts": (1, 1 << 24, "addresses"),
-}
-
-
-def bound_problem(key: str, value: float) -> str | None:
-    """Why `value` is out of bounds for setting `key` ("must be between ..."), or None.
-
-    NaN and infinities are out of bounds too: `not lo <= nan <= hi`."""
-    lo, hi, unit = BOUNDS[key]
-    if isinstance(value, bool) or not lo <= value <= hi:
-        return f"must be between {lo:g} and {hi:g} {unit}, got {value!r}"
-    return None
+    chosen = dataclasses.replace(
+        d, probes=tuple(probes) if probes is not None else d.probes, engine=engine
+    )
+    return ScanConfig(
+        targets=_str_list(t, "targets", where, place) or [],
+        interfaces=_str_list(t, "interfaces", where, place) or [],
+        allow_public=_typed(t, "allow_public", bool, False, where, place),
+        settings=settings.with_values(chosen, values),
+    )
 
 
 def known_makers() -> set[str]:

@@ -1,20 +1,21 @@
 """Coverage: for each target, what was planned, probed and answered, and by which probes.
 
 `plan` splits every target network by how camscan can reach it before any packet is sent;
-`finish` fills in what happened once the stages have run. Anything asked for and not covered
-(a part no interface is attached to, a probe stage that failed there, a stop by signal) goes
-into `ScanRun.not_covered`, one line each, and makes the run partial. A compliance report that
-silently covered less than it was asked to would read as a false "clean".
+`finish` says what each part got once the stages have run. A part not covered (no interface is
+attached to it, a probe stage failed there, a stop by signal) is a gap: camscan/status.py lists
+it in `ScanRun.not_covered` and makes the run partial. A compliance report that silently covered
+less than it was asked to would read as a false "clean".
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from camscan.discovery import registry
 from camscan.discovery.registry import Reach
-from camscan.model import Coverage, Device, ScanRun, Segment
+from camscan.model import Coverage, Device, ProbeError, Segment
 from camscan.netif import Interface
 from camscan.targets import TargetSet
 
@@ -84,7 +85,7 @@ def _routed_methods() -> tuple[str, ...]:
     return (_sweep(Reach.ROUTED), NMAP)
 
 
-def _reaching(probes: list[str], reach: Reach) -> list[str]:
+def _reaching(probes: Sequence[str], reach: Reach) -> list[str]:
     return [p for p in probes if registry.get(p).reaches(reach)]
 
 
@@ -92,7 +93,7 @@ def plan(
     targets: TargetSet,
     interfaces: list[Interface],
     segments: list[Segment],
-    probes: list[str],
+    probes: Sequence[str],
     engine: str = "camscan",
 ) -> list[Coverage]:
     """One entry per part of each target: attached (the attached sweep's name, "arp"), routed
@@ -125,7 +126,7 @@ def plan(
     return planned + _plan6(targets, segments, probes)
 
 
-def _plan6(targets: TargetSet, segments: list[Segment], probes: list[str]) -> list[Coverage]:
+def _plan6(targets: TargetSet, segments: list[Segment], probes: Sequence[str]) -> list[Coverage]:
     """One entry per IPv6 target and link it is on: asked on the link as a whole, so nothing is
     planned address by address; covered when an IPv6 discovery probe ran there."""
     chosen = _reaching(probes, Reach.LINK6)
@@ -147,11 +148,11 @@ def _plan6(targets: TargetSet, segments: list[Segment], probes: list[str]) -> li
     return planned
 
 
-def _failures(run: ScanRun, entry: Coverage) -> list[str]:
+def _failures(errors: Sequence[ProbeError], entry: Coverage) -> list[str]:
     """Run-level probe errors that hit this part: those on its interface, and stage-wide ones."""
     return [
         f"{e.probe}: {e.error}"
-        for e in run.errors
+        for e in errors
         if e.target is None or (entry.interface is not None and e.target == entry.interface)
     ]
 
@@ -183,20 +184,33 @@ def _addresses(device: Device) -> list[ipaddress.IPv4Address | ipaddress.IPv6Add
     return [ipaddress.ip_address(t.split("%")[0]) for t in dict.fromkeys(texts)]
 
 
-def finish(coverage: list[Coverage], run: ScanRun, devices: Iterable[Device]) -> None:
-    """Fill in probed/answered/failed for each part, then list the gaps on the run."""
-    devices = list(devices)
+def finish(
+    planned: Sequence[Coverage],
+    errors: Sequence[ProbeError],
+    stopped: str | None,
+    devices: Sequence[Device],
+) -> list[Coverage]:
+    """What each planned part got: probed, answered, failed, covered (new entries; `planned`
+    is left as it was). camscan/status.py turns the parts not covered into the run's gaps."""
     in_scope = [ip for d in devices if d.in_scope for ip in _addresses(d)]
-    for entry in coverage:
+    finished = []
+    for planned_entry in planned:
+        entry = dataclasses.replace(
+            planned_entry,
+            segments=list(planned_entry.segments),
+            probes=list(planned_entry.probes),
+            failed=[],
+        )
         part = ipaddress.ip_network(entry.network)
         entry.answered = sum(1 for ip in in_scope if ip.version == part.version and ip in part)
+        finished.append(entry)
         if entry.method == NONE:
             entry.covered = False
             entry.probes = []
             continue
-        entry.failed = _failures(run, entry)
-        if run.stopped:
-            entry.failed.append(f"stopped: {run.stopped}")
+        entry.failed = _failures(errors, entry)
+        if stopped:
+            entry.failed.append(f"stopped: {stopped}")
         failed = {_failed_probe(f) for f in entry.failed}
         entry.probes = [p for p in entry.probes if p not in failed]
         # The sweeps (ARP on-link, l3 routed) ask every address; multicast asks the link as a
@@ -206,29 +220,5 @@ def finish(coverage: list[Coverage], run: ScanRun, devices: Iterable[Device]) ->
         entry.covered = not entry.failed and any(s.counts_for_coverage for s in specs)
         if not entry.covered and not entry.failed:
             entry.note = "no discovery probe ran on it"
-    _silent_routed(coverage)
-    gaps = [
-        f"{c.network} (target {c.target}"
-        + (f", {c.interface}" if c.interface else "")
-        + f"): {c.note or '; '.join(c.failed)}"
-        for c in coverage
-        if not c.covered
-    ]
-    # Failures not tied to a part (e.g. on an interface carrying no target) still count.
-    tied = {f for c in coverage for f in c.failed}
-    gaps += [
-        f"{e.probe} on {e.target}: {e.error}"
-        for e in run.errors
-        if f"{e.probe}: {e.error}" not in tied
-    ]
-    gaps += [
-        f"identify failed for {d.ip}: {e.error}"
-        for d in devices
-        for e in d.probe_errors
-        if e.probe == "identify"
-    ]
-    if run.stopped and not coverage:
-        gaps.append(f"stopped: {run.stopped}")
-    run.not_covered = gaps
-    if gaps:
-        run.partial = True
+    _silent_routed(finished)
+    return finished

@@ -15,20 +15,21 @@ import asyncio
 import dataclasses
 import ipaddress
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from camscan import __version__, channels, coverage
-from camscan.config import Config
+from camscan import __version__, channels, coverage, status
+from camscan.config import Config, config_warnings
 from camscan.discovery import registry
 from camscan.discovery.base import HostFeed, ProbeContext, ProbeOutcome
-from camscan.discovery.rate import DEFAULT_HOST_RATE, RateLimiter
+from camscan.discovery.rate import RateLimiter
 from camscan.discovery.registry import Need, Phase, ProbeSpec
 from camscan.errors import DataError, ProbeKind
 from camscan.macaddr import MacSource
 from camscan.model import Device, Finding, Identified, Observation, ProbeError, ScanResult, ScanRun
 from camscan.netif import Interface, interface_for
 from camscan.runinfo import data_versions, scanner_host
+from camscan.settings import ScanSettings
 from camscan.stopping import Stopped, StopSignal
 from camscan.targets import TargetSet
 
@@ -38,20 +39,15 @@ if TYPE_CHECKING:
     from camscan.identify.signatures import SignatureDB
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ScanRequest:
+    """One scan, planned: what to scan, through which interfaces, under which config and
+    settings (camscan/service.py builds it; nothing changes it on the way)."""
+
     targets: TargetSet
     interfaces: list[Interface]
-    config: Config
-    probes: list[str]
-    rate: float
-    window: float
-    timeout: float
-    concurrency: int
-    privileged: bool
-    read_timeout: float = 3.0  # banner reads: seconds of silence tolerated ([scan] read_timeout)
-    host_rate: float = DEFAULT_HOST_RATE  # packets/s to any one host (rate: all together)
-    engine: str = "camscan"  # routed host discovery and port scan: "camscan" or "nmap"
+    config: Config  # segments and policy
+    settings: ScanSettings
     stop: StopSignal = dataclasses.field(default_factory=StopSignal)
 
 
@@ -101,16 +97,15 @@ class Progress:
         pass
 
 
-def usable_probes(names: list[str], privileged: bool, run: ScanRun) -> list[ProbeSpec]:
+def usable_probes(names: Sequence[str], privileged: bool, run: ScanRun) -> list[ProbeSpec]:
     """The chosen probes this process can run. A raw-socket probe with no unprivileged way is
-    skipped when unprivileged, and the run records it (partial: coverage is missing)."""
+    skipped when unprivileged, and the run records it (its coverage is missing: partial)."""
     usable = []
     for name in names:
         spec = registry.get(name)
         if not privileged and not spec.runs_unprivileged():
             error = "needs CAP_NET_RAW (run as root, or see README 'What needs root'); skipped"
             run.errors.append(ProbeError(name, None, error, ProbeKind.PERMISSION))
-            run.partial = True
             continue
         usable.append(spec)
     return usable
@@ -120,15 +115,9 @@ def _context(req: ScanRequest, progress: Progress, limiter: RateLimiter) -> Prob
     return ProbeContext(
         req.interfaces,
         req.targets,
-        window=req.window,
+        settings=req.settings,
         limiter=limiter,
-        privileged=req.privileged,
         progress=progress.advance,
-        timeout=req.timeout,
-        read_timeout=req.read_timeout,
-        concurrency=req.concurrency,
-        engine=req.engine,
-        probes=tuple(req.probes),
         stop=req.stop.event,
     )
 
@@ -176,7 +165,6 @@ async def _discover(
             out = await job
         except Exception as e:  # a crashed probe is recorded, the other probes go on
             run.errors.append(ProbeError.caught(name, None, e))
-            run.partial = True
             return
         observations.extend(out.observations)
         run.errors.extend(out.errors)
@@ -254,7 +242,8 @@ async def _discover_and_inspect(
 
     contexts = []
     finished: dict[str, float] = {}
-    limiter = RateLimiter(req.rate, req.host_rate)  # the run's one: every probe draws from it
+    limits = req.settings.limits  # the run's one limiter: every probe draws from it
+    limiter = RateLimiter(limits.rate, limits.host_rate)
 
     async def inspect_one(spec: ProbeSpec, ctx: ProbeContext) -> ProbeOutcome:
         try:
@@ -290,7 +279,6 @@ async def _discover_and_inspect(
         run.stats[f"ms.{spec.name}"] = round(max(0.0, finished[spec.name] - discovered_at) * 1000)
         if isinstance(out, Exception):  # a probe bug must not lose what discovery found
             run.errors.append(ProbeError.caught(spec.name, None, out))
-            run.partial = True
         elif isinstance(out, BaseException):
             raise out
         else:
@@ -333,8 +321,9 @@ def identify_verdicts(
     return tuple(out)
 
 
-def apply_verdicts(devices: list[Device], identified: tuple[Identified, ...], run: ScanRun) -> None:
-    """Put identify's values on the devices they name; an error keeps the device's verdict."""
+def apply_verdicts(devices: list[Device], identified: tuple[Identified, ...]) -> None:
+    """Put identify's values on the devices they name; an error keeps the device's verdict (and
+    makes the run partial: camscan/status.py lists it)."""
     for dev, ident in zip(devices, identified, strict=True):
         assert (dev.ip, dev.mac) == (ident.ip, ident.mac), "verdicts out of step with devices"
         if ident.verdict is not None:
@@ -342,18 +331,16 @@ def apply_verdicts(devices: list[Device], identified: tuple[Identified, ...], ru
             dev.exposure = ident.exposure
         if ident.error is not None:
             dev.probe_errors.append(ident.error)
-            run.partial = True  # coverage.finish lists it as not covered
         if dev.mac:
             dev.oui_vendor = ident.oui_vendor
 
 
 def identify_devices(
     devices: list[Device],
-    run: ScanRun,
     data: IdentifyData | None = None,
     listed: frozenset[str] | None = None,
 ) -> None:
-    apply_verdicts(devices, identify_verdicts(devices, data or IdentifyData.load(), listed), run)
+    apply_verdicts(devices, identify_verdicts(devices, data or IdentifyData.load(), listed))
 
 
 def _device_errors_to_devices(run: ScanRun, devices: list[Device]) -> None:
@@ -377,15 +364,16 @@ def scan(
     data = data or IdentifyData.load()  # before any packet: a bad data file loses nothing
     run = ScanRun(
         targets=[str(n) for n in [*req.targets.networks, *req.targets.v6]],
-        probes=list(req.probes),
+        probes=list(req.settings.probes),
         started=time.time(),
         interfaces=list(dict.fromkeys([*(i.name for i in req.interfaces), *req.targets.links])),
-        privileged=req.privileged,
+        privileged=req.settings.privileged,
         camscan_version=__version__,
         resolved=dict(req.targets.names),
         excluded=list(req.targets.excluded),
         scanner_host=scanner_host(),
         data_versions=data_versions(),
+        warnings=config_warnings(req.config),
     )
     if data.advisories is not None:  # which advisories and KEV catalogue judged the firmware
         run.data_versions["advisories"] = data.advisories.version_label()
@@ -397,11 +385,9 @@ def scan(
         run.stats[f"ms.{stage}"] = round((now - clock) * 1000)
         clock = now
 
-    planned = coverage.plan(
-        req.targets, req.interfaces, req.config.segments, req.probes, req.engine
-    )
-    run.coverage = planned
-    specs = usable_probes(req.probes, req.privileged, run)
+    s = req.settings
+    planned = coverage.plan(req.targets, req.interfaces, req.config.segments, s.probes, s.engine)
+    specs = usable_probes(s.probes, s.privileged, run)
     found = _Found()
     try:
         req.stop.run("discovery", _discover_and_inspect(req, specs, run, progress, found))
@@ -416,14 +402,17 @@ def scan(
     progress.stage("identify", len(devices))
     listed = frozenset(req.config.policy.listed_makers)  # a tie goes to a maker the user lists
     identified = identify_verdicts(devices, data, listed)  # bounded CPU: runs after a signal too
-    apply_verdicts(devices, identified, run)
+    apply_verdicts(devices, identified)
     lap("identify")
     if req.stop.stopped and run.stopped is None:  # the signal came after the probe stages
         run.stopped = req.stop.describe()
     _device_errors_to_devices(run, devices)
-    coverage.finish(planned, run, devices)
     run.ended = time.time()
-    judged = ScanResult(run=run, devices=devices, segments=list(req.config.segments))
+    judged = ScanResult(
+        run=status.settle(run, planned, devices),
+        devices=devices,
+        segments=list(req.config.segments),
+    )
     return assemble(judged, judge(judged, req.config), req.config)
 
 

@@ -136,7 +136,7 @@ def test_saved_result_rerenders_with_the_policy_it_was_judged_by(tmp_path: Path)
 
 
 def test_scan_help_states_the_bounds_the_config_enforces() -> None:
-    from camscan.config import BOUNDS, ScanSettings
+    from camscan.settings import BOUNDS, default
 
     text = " ".join(camscan("scan", "--help").stdout.split())
     for key, flag in [
@@ -147,9 +147,10 @@ def test_scan_help_states_the_bounds_the_config_enforces() -> None:
         ("read_timeout", "--read-timeout"),
         ("concurrency", "--concurrency"),
     ]:
-        lo, hi, _ = BOUNDS[key]
+        b = BOUNDS[key]
+        assert b.flag == flag
         after_flag = text.split(f"{flag} ", 1)[1][:200]
-        assert f"{lo:g} to {hi:g} (default {getattr(ScanSettings(), key):g}" in after_flag, key
+        assert f"{b.low:g} to {b.high:g} (default {default(key):g}" in after_flag, key
 
 
 def test_identify_says_what_it_recognised_and_what_it_dropped(tmp_path: Path) -> None:

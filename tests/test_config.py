@@ -43,7 +43,7 @@ def test_good_config_parses(tmp_path: Path) -> None:
     cfg = load_config(p)
     assert [s.name for s in cfg.segments] == ["core", "cctv"]
     assert cfg.segments[1].zone == "sensitive"
-    assert cfg.scan.rate == 200.0 and cfg.scan.probes == ["arp", "sadp"]
+    assert cfg.scan.settings.limits.rate == 200.0 and cfg.scan.settings.probes == ("arp", "sadp")
     assert cfg.policy.listed_makers == ["hikvision", "dahua", "uniview"]
     assert cfg.exceptions[0].mac == "44:19:b6:00:00:01"
     assert cfg.segment("cctv").cidrs == ["198.18.20.0/25", "198.18.20.128/25"]

@@ -46,6 +46,7 @@ from camscan.netif import Interface
 from camscan.policy import PolicySettings, evaluate
 from camscan.policy.outcome import NO_ZONES, outcome
 from camscan.report import render
+from camscan.status import exit_code, settle
 from camscan.stopping import Stopped, StopSignal
 from camscan.store.results import atomic_write_text, load_result
 from camscan.targets import TargetSet
@@ -101,9 +102,9 @@ def test_a_failed_arp_stage_makes_the_run_partial_and_exit_3() -> None:
     run.errors.append(
         ProbeError("arp", "eth0", "ARP sweep failed: [Errno 19] No such device", ProbeKind.OTHER)
     )
-    coverage.finish(planned, run, [])
+    run = settle(run, planned, [])
     assert run.partial is True
-    [part] = run.coverage = planned
+    [part] = run.coverage
     assert (part.covered, part.probes) == (False, ["sadp"])
     assert part.failed == ["arp: ARP sweep failed: [Errno 19] No such device"]
     assert run.not_covered == [
@@ -111,9 +112,7 @@ def test_a_failed_arp_stage_makes_the_run_partial_and_exit_3() -> None:
         "device"
     ]
     result = ScanResult(run=run, devices=[])
-    from camscan.cli.output import exit_code_for_result
-
-    assert exit_code_for_result(result) == 3
+    assert exit_code(result.findings, result.run) == 3
     assert outcome(result).status == "partial"
 
 
@@ -127,9 +126,10 @@ def test_a_target_part_no_interface_reaches_is_listed_not_dropped() -> None:
         ("198.18.41.0/24", "none", 0),
     ]
     run = run_of(["198.18.40.0/23"], ["arp"])
-    coverage.finish(planned, run, [Device("198.18.40.7")])
-    assert [c.covered for c in planned] == [True, False]
-    assert (planned[0].probed, planned[0].answered) == (253, 1)
+    run = settle(run, planned, [Device("198.18.40.7")])
+    assert [c.covered for c in run.coverage] == [True, False]
+    assert (run.coverage[0].probed, run.coverage[0].answered) == (253, 1)
+    assert planned[0].answered == 0  # the plan is left as it was
     assert run.partial and run.not_covered[0].startswith("198.18.41.0/24 (target 198.18.40.0/23)")
     # With the l3 probe (routed targets) the far part is planned off-link, not dropped.
     routed = coverage.plan(targets, [iface("eth0", "198.18.40.1/24")], [], ["arp", "l3"])
@@ -145,20 +145,20 @@ def test_a_routed_segment_that_gave_nothing_is_not_called_covered() -> None:
     targets = TargetSet.parse(["198.18.61.0/24", "198.18.62.0/24", "198.18.64.0/24"])
     planned = coverage.plan(targets, [], [cctv, office], ["l3"])
     run = run_of([str(n) for n in targets.networks], ["l3"])
-    coverage.finish(planned, run, [Device("198.18.62.7")])
-    assert [(c.network, c.covered) for c in planned] == [
+    run = settle(run, planned, [Device("198.18.62.7")])
+    assert [(c.network, c.covered) for c in run.coverage] == [
         ("198.18.61.0/24", False),
         ("198.18.62.0/24", True),
         ("198.18.64.0/24", False),
     ]
-    assert planned[0].note == coverage.SILENT_ROUTED and run.partial
+    assert run.coverage[0].note == coverage.SILENT_ROUTED and run.partial
     assert any(g.startswith("198.18.61.0/24") for g in run.not_covered)
     # Outside every segment, a quiet corner of a range that answered elsewhere is just empty.
     planned = coverage.plan(TargetSet.parse(["198.18.61.200-215"]), [], [], ["l3"])
     assert len(planned) == 2  # the range is two CIDRs: .200/29 and .208/29
     run = run_of(["198.18.61.200-215"], ["l3"])
-    coverage.finish(planned, run, [Device("198.18.61.201")])
-    assert all(c.covered for c in planned) and not run.partial
+    run = settle(run, planned, [Device("198.18.61.201")])
+    assert all(c.covered for c in run.coverage) and not run.partial
 
 
 def test_a_signal_stop_is_not_covered_in_every_part() -> None:
@@ -167,7 +167,7 @@ def test_a_signal_stop_is_not_covered_in_every_part() -> None:
     )
     run = run_of(["198.18.1.0/24"], ["arp"])
     run.stopped = "SIGTERM during discovery"
-    coverage.finish(planned, run, [])
+    run = settle(run, planned, [])
     assert run.partial and "stopped: SIGTERM during discovery" in run.not_covered[0]
 
 
@@ -239,8 +239,7 @@ def test_no_segments_is_never_a_green_clean_in_any_format() -> None:
         TargetSet.parse(["198.18.1.0/24"]), [iface("eth0", "198.18.1.1/24")], [], ["arp"]
     )
     run = run_of(["198.18.1.0/24"], ["arp"])
-    coverage.finish(planned, run, [])
-    run.coverage = planned
+    run = settle(run, planned, [])
     result = ScanResult(run=run, devices=[])
     assert (outcome(result).status, outcome(result).text) == ("not_assessed", NO_ZONES)
     for fmt in FORMATS:
@@ -261,8 +260,7 @@ def test_segments_that_no_target_reaches_assess_nothing() -> None:
         TargetSet.parse(["198.18.1.0/24"]), [iface("eth0", "198.18.1.1/24")], segs, ["arp"]
     )
     run = run_of(["198.18.1.0/24"], ["arp"])
-    coverage.finish(planned, run, [])
-    run.coverage = planned
+    run = settle(run, planned, [])
     verdict = outcome(ScanResult(run=run, devices=[], segments=segs))
     assert verdict.status == "not_assessed"
     assert verdict.text.startswith("no zone assessed")
@@ -274,8 +272,7 @@ def test_clean_names_the_zones_it_assessed_and_partial_is_never_clean() -> None:
         TargetSet.parse(["198.18.1.0/24"]), [iface("eth0", "198.18.1.1/24")], segs, ["arp"]
     )
     run = run_of(["198.18.1.0/24"], ["arp"])
-    coverage.finish(planned, run, [])
-    run.coverage = planned
+    run = settle(run, planned, [])
     result = ScanResult(run=run, devices=[], segments=segs)
     assert outcome(result).text == (
         "No device needs action under the policy in the zones assessed: hq (core)"
@@ -377,14 +374,13 @@ def test_a_saved_result_keeps_coverage_verdict_and_out_of_scope(tmp_path: Path) 
     )
     run = run_of(["198.18.10.0/23"], ["arp"])
     devices = [hikvision("198.18.10.5"), hikvision("198.18.50.1", "eth0", in_scope=False)]
-    coverage.finish(planned, run, devices)
-    run.coverage = planned
+    run = settle(run, planned, devices)
     findings = list(evaluate(devices, SEGMENTS, PolicySettings(), [], TODAY))
     result = ScanResult(run=run, devices=devices, findings=findings, segments=SEGMENTS)
     path = tmp_path / "r.json"
     path.write_text(rendered(result, "json"))
     again = load_result(path)
-    assert again.run.coverage == planned and again.run.not_covered == run.not_covered
+    assert again.run.coverage == run.coverage and again.run.not_covered == run.not_covered
     assert [d.in_scope for d in again.devices] == [True, False]
     assert again.segments[0].interfaces == ["eth1"]
     assert rendered(again, "json") == rendered(result, "json")

@@ -165,7 +165,6 @@ def test_empty_protocol_replies_make_no_verdict_alone_or_together() -> None:
 def test_a_camera_that_answers_after_2_5_s_is_heard_with_the_default_settings() -> None:
     import ipaddress
 
-    from camscan.config import ScanSettings
     from camscan.discovery.banners.http import probe_http
     from camscan.discovery.banners.probe import limits_for
     from camscan.discovery.base import ProbeContext
@@ -179,13 +178,7 @@ def test_a_camera_that_answers_after_2_5_s_is_heard_with_the_default_settings() 
         await writer.drain()
         writer.close()
 
-    s = ScanSettings()
-    ctx = ProbeContext(
-        [],
-        TargetSet([ipaddress.IPv4Network("127.0.0.0/8")]),
-        timeout=s.timeout,
-        read_timeout=s.read_timeout,
-    )
+    ctx = ProbeContext([], TargetSet([ipaddress.IPv4Network("127.0.0.0/8")]))  # the defaults
     limits = limits_for(ctx)
 
     async def main() -> list[Observation]:
@@ -203,7 +196,9 @@ def test_a_camera_that_answers_after_2_5_s_is_heard_with_the_default_settings() 
 def test_read_timeout_is_configurable_and_checked() -> None:
     from camscan.config import ConfigError, parse_config
 
-    assert parse_config({"scan": {"read_timeout": 5, "timeout": 8}}).scan.read_timeout == 5.0
+    assert (
+        parse_config({"scan": {"read_timeout": 5, "timeout": 8}}).scan.settings.timeouts.read == 5.0
+    )
     with pytest.raises(ConfigError, match="read_timeout"):
         parse_config({"scan": {"read_timeout": 0}})
 

@@ -76,6 +76,7 @@ def test_unicast_round_reads_replies_only_from_asked_hosts_within_budget() -> No
     from camscan.discovery.base import ProbeContext, ProbeOutcome
     from camscan.discovery.multicast import MAX_DATAGRAMS_PER_SENDER
     from camscan.discovery.unicast import probes, unicast_round
+    from camscan.settings import ScanSettings, Timeouts
     from camscan.targets import TargetSet
     from tests.test_discovery_parsers import SADP_HIK
 
@@ -97,7 +98,11 @@ def test_unicast_round_reads_replies_only_from_asked_hosts_within_budget() -> No
     async def main() -> tuple[ProbeContext, ProbeOutcome]:
         loop = asyncio.get_running_loop()
         loop.add_reader(device.fileno(), answer)
-        ctx = ProbeContext([], TargetSet([ipaddress.IPv4Network("127.0.0.1/32")]), window=0.4)
+        ctx = ProbeContext(
+            [],
+            TargetSet([ipaddress.IPv4Network("127.0.0.1/32")]),
+            settings=ScanSettings(timeouts=Timeouts(window=0.4)),
+        )
         try:
             out = await unicast_round(ctx, ["127.0.0.1", "127.0.0.3"], ["sadp"], {"sadp": probe})
         finally:
@@ -129,6 +134,7 @@ def test_unicast_resend_skips_ports_the_host_said_are_unreachable() -> None:
 
     from camscan.discovery.base import ProbeContext
     from camscan.discovery.unicast import probes, unicast_round
+    from camscan.settings import ScanSettings, Timeouts
     from camscan.targets import TargetSet
 
     camera = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -139,7 +145,11 @@ def test_unicast_resend_skips_ports_the_host_said_are_unreachable() -> None:
     async def main() -> ProbeContext:
         loop = asyncio.get_running_loop()
         loop.add_reader(camera.fileno(), lambda: heard.append(camera.recv(65536)))
-        ctx = ProbeContext([], TargetSet([ipaddress.IPv4Network("127.0.0.0/29")]), window=0.4)
+        ctx = ProbeContext(
+            [],
+            TargetSet([ipaddress.IPv4Network("127.0.0.0/29")]),
+            settings=ScanSettings(timeouts=Timeouts(window=0.4)),
+        )
         try:
             await unicast_round(
                 ctx, ["127.0.0.1", "127.0.0.4", "127.0.0.5"], ["sadp"], {"sadp": probe}

@@ -62,7 +62,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> ScanResult:
     run = ScanRun(
         targets=["198.18.0.0/16"], probes=["import"], started=1_700_000_000.0, ended=1_700_000_030.0
     )
-    identify_devices(devices, run)
+    identify_devices(devices)
     result = ScanResult(run=run, devices=devices)
     cfg = parse_config(CONFIG)
     result.segments = list(cfg.segments)
@@ -315,7 +315,7 @@ def _sample() -> str:
         )
         xml = Path(__file__).parent / "fixtures" / "nmap_camera_lab.xml"
         result.devices = devices_from_nmap_xml(xml)
-        identify_devices(result.devices, result.run)
+        identify_devices(result.devices)
         apply_policy(result, parse_config(CONFIG))
         _SAMPLE = dumps_contract(result)
     return _SAMPLE

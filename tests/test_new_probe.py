@@ -8,13 +8,13 @@ a probe found its device and the run still came out partial (exit 3).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import ipaddress
 import json
 
 import pytest
 
-from camscan.cli.output import exit_code_for_result
 from camscan.config import parse_config
 from camscan.discovery import registry
 from camscan.discovery.base import ProbeContext, ProbeOutcome
@@ -23,6 +23,8 @@ from camscan.model import Observation, ScanResult
 from camscan.netif import Interface
 from camscan.pipeline import ScanRequest, scan
 from camscan.report import FORMATS, render
+from camscan.settings import Limits, Timeouts
+from camscan.status import exit_code
 from camscan.targets import TargetSet
 
 LAN = Interface(
@@ -68,18 +70,18 @@ def test_a_probe_added_as_the_architecture_says_is_run_counted_and_reported(
             "scan": {"probes": ["echo"]},  # the config schema knows it
         }
     )
-    assert config.scan.probes == ["echo"]
-    assert "echo" in parse_config({}).scan.probes  # and every probe is the default
+    assert config.scan.settings.probes == ("echo",)
+    assert "echo" in parse_config({}).scan.settings.probes  # and every probe is the default
     request = ScanRequest(
         targets=TargetSet([ipaddress.IPv4Network("198.18.7.0/28")]),
         interfaces=[LAN],
         config=config,
-        probes=config.scan.probes,
-        rate=100.0,
-        window=0.1,
-        timeout=1.0,
-        concurrency=4,
-        privileged=False,
+        settings=dataclasses.replace(
+            config.scan.settings,
+            limits=Limits(rate=100.0, concurrency=4),
+            timeouts=Timeouts(window=0.1, probe=1.0),
+            privileged=False,
+        ),
     )
     result = scan(request)
     # run: it found its device, and identify named the maker
@@ -90,7 +92,7 @@ def test_a_probe_added_as_the_architecture_says_is_run_counted_and_reported(
     [part] = result.run.coverage
     assert (part.covered, part.probes, part.answered) == (True, ["echo"], 1)
     assert not result.run.partial and result.run.not_covered == []
-    assert exit_code_for_result(result, "never") == 0  # not 3
+    assert exit_code(result.findings, result.run, "never") == 0  # not 3
     # reported: the contract names the probe and the device; the table says it is complete
     doc = json.loads(rendered(result, "json"))
     assert doc["run"]["probes"] == ["echo"] and doc["run"]["partial"] is False

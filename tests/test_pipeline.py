@@ -11,7 +11,7 @@ import ipaddress
 
 import pytest
 
-from camscan import channels
+from camscan import channels, status
 from camscan.config import parse_config
 from camscan.discovery import registry
 from camscan.discovery.base import ProbeContext, ProbeOutcome
@@ -31,6 +31,7 @@ from camscan.pipeline import (
     merge_devices,
     usable_probes,
 )
+from camscan.settings import ScanSettings, Timeouts
 from camscan.targets import TargetSet
 
 LAN = Interface(
@@ -64,7 +65,7 @@ def test_unprivileged_raw_socket_probes_run_their_fallback_or_are_skipped_and_sa
     assert [s.name for s in specs] == ["arp", "sadp"]  # ARP reads the neighbour table instead
     [error] = run.errors
     assert (error.probe, error.kind) == ("rawonly", ProbeKind.PERMISSION)
-    assert run.partial  # coverage is missing: the run says so
+    assert status.settle(run, [], []).partial  # coverage is missing: the run says so
     run = run_record()
     assert [s.name for s in usable_probes(["arp", "rawonly"], True, run)] == ["arp", "rawonly"]
     assert run.errors == [] and not run.partial
@@ -118,7 +119,7 @@ def test_identify_then_policy_flags_a_hikvision_on_a_core_segment() -> None:
     ]
     devices = merge_devices(observations, TARGETS, [LAN])
     run = run_record()
-    identify_devices(devices, run)
+    identify_devices(devices)
     hik, axis = devices
     assert hik.verdict.maker == "hikvision" and hik.verdict.confidence_label == "high"
     assert {e.signature_id for e in hik.verdict.evidence} >= {"oui.ma-l.4419b6"}
@@ -148,7 +149,7 @@ def test_identify_and_policy_hand_forward_values_and_change_no_device() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         ident.verdict = None  # type: ignore[misc]
     run = run_record()
-    apply_verdicts(devices, (ident,), run)
+    apply_verdicts(devices, (ident,))
     assert devices[0].verdict is ident.verdict and devices[0].verdict != Verdict()
     config = parse_config(
         {"segment": [{"name": "core", "cidrs": ["198.18.0.0/25"], "zone": "core"}]}
@@ -174,9 +175,11 @@ def test_a_device_identify_cannot_judge_keeps_its_verdict_and_makes_the_run_part
     assert ident.verdict is None and ident.error is not None
     assert ident.error.probe == "identify" and ident.error.kind is ProbeKind.INTERNAL
     run = run_record()
-    apply_verdicts(devices, (ident,), run)
+    apply_verdicts(devices, (ident,))
     assert devices[0].verdict == Verdict() and devices[0].probe_errors == [ident.error]
-    assert run.partial
+    assert not run.partial  # the run's status is decided once, from the devices it ends with
+    settled = status.settle(run, None, devices)
+    assert settled.partial and not run.partial
 
 
 # --- the multicast round's guard, with probes that implement the interface ------------------
@@ -206,7 +209,7 @@ class Hangs:
 
 
 def test_a_crashing_or_hanging_probe_costs_only_its_own_results() -> None:
-    ctx = ProbeContext([LAN], TARGETS, window=0.05)
+    ctx = ProbeContext([LAN], TARGETS, settings=ScanSettings(timeouts=Timeouts(window=0.05)))
     outcome = asyncio.run(run_probes(ctx, [Answers(), Crashes(), Hangs()]))
     assert [o.channel for o in outcome.observations] == ["sadp.reply"]
     kinds = {e.probe: e.kind for e in outcome.errors}

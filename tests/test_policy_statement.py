@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from camscan.cli.output import exit_code_for_result
 from camscan.config import ConfigError, parse_config
 from camscan.contract import result_to_contract
 from camscan.model import (
@@ -38,6 +37,7 @@ from camscan.policy import (
     finding_label,
 )
 from camscan.policy.outcome import outcome
+from camscan.status import exit_code
 from camscan.store.results import result_from_contract
 
 TODAY = date(2025, 6, 1)
@@ -273,10 +273,10 @@ def test_the_verdict_line_counts_both_types_and_overdue() -> None:
     line = outcome(result).text
     assert line.startswith("3 devices must be acted on under the policy")
     assert "(1 listed maker, 2 surveillance equipment on the core network; 1 OVERDUE)" in line
-    assert exit_code_for_result(result, "overdue") == 1
-    assert exit_code_for_result(result, "flagged") == 1
+    assert exit_code(result.findings, result.run, "overdue") == 1
+    assert exit_code(result.findings, result.run, "flagged") == 1
     calm = _result([device("198.18.0.50", "axis", CAMERA)], text)
-    assert exit_code_for_result(calm, "overdue") == 0
+    assert exit_code(calm.findings, calm.run, "overdue") == 0
 
 
 def test_the_contract_carries_class_finding_type_deadline_and_hidden_cameras() -> None:

@@ -28,6 +28,7 @@ from camscan.discovery.rate import RateLimiter, _Ticket
 from camscan.discovery.unicast import probes as unicast_probes
 from camscan.discovery.unicast import unicast_round
 from camscan.netif import Interface
+from camscan.settings import ScanSettings, Timeouts
 from camscan.targets import TargetSet
 
 WINDOW = 0.1
@@ -153,8 +154,9 @@ def test_a_thread_and_the_event_loop_share_both_caps(monkeypatch: pytest.MonkeyP
         "lo", 1, None, ipaddress.IPv4Address("127.0.0.1"), ipaddress.IPv4Network("127.0.0.0/8")
     )
     limiter = RateLimiter(rate=200, host_rate=20)
+    window = ScanSettings(timeouts=Timeouts(window=0.4))
     ctx = ProbeContext(
-        [], TargetSet([ipaddress.IPv4Network("127.0.0.0/24")]), window=0.4, limiter=limiter
+        [], TargetSet([ipaddress.IPv4Network("127.0.0.0/24")]), settings=window, limiter=limiter
     )
     targets = [ipaddress.IPv4Address(h) for h in hosts]
 

@@ -50,9 +50,9 @@ def test_probe_names_are_unique_and_every_probe_implements_the_interface() -> No
 
 
 def test_every_probe_is_in_the_config_schema_the_cli_help_and_the_contract() -> None:
-    assert parse_config({}).scan.probes == list(probes.NAMES)  # default: every probe
+    assert parse_config({}).scan.settings.probes == probes.NAMES  # default: every probe
     for name in probes.NAMES:
-        assert parse_config({"scan": {"probes": [name]}}).scan.probes == [name]
+        assert parse_config({"scan": {"probes": [name]}}).scan.settings.probes == (name,)
         assert f"`{name}`" in CONTRACT, f"docs/json-contract.md: run.probes misses {name}"
     with pytest.raises(ConfigError, match="unknown probe"):
         parse_config({"scan": {"probes": ["telnet"]}})

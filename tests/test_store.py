@@ -69,7 +69,7 @@ def result(
         camscan_version="test",
     )
     res = ScanResult(run=run, devices=devices, segments=list(cfg.segments))
-    identify_devices(res.devices, res.run)
+    identify_devices(res.devices)
     apply_policy(res, cfg)
     return res
 

@@ -20,11 +20,11 @@ def _wall_bound() -> float:
     Every host's banner requests run side by side within its budget ([scan] timeout plus the
     wait for an unprompted banner), so a drip-fed, flooding, slow or silent device cannot add to
     it; the margin is interpreter start-up, identification and writing the report."""
-    from camscan.config import ScanSettings
     from camscan.discovery.banners.limits import Limits
+    from camscan.settings import Timeouts
 
-    scan = ScanSettings()
-    return scan.discovery_window + scan.timeout + Limits().banner_wait + MARGIN
+    wait = Timeouts()
+    return wait.window + wait.probe + Limits().banner_wait + MARGIN
 
 
 MARGIN = 1.5  # seconds: start-up (~0.4 s), identify and report (~0.3 s), 2 shared cores

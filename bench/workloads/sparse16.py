@@ -7,14 +7,14 @@ from bench.runner import Options, Result, Target, Workload, alternate, available
 
 
 def run(opts: Options) -> Result:
-    from camscan.config import ScanSettings
     from camscan.discovery.arp import REPLY_TIMEOUT
     from camscan.lab import Lab, load_topology
+    from camscan.settings import Limits
 
     topo = load_topology("sparse16")
     net = topo.networks[0]
     expected = {d.ip for d in topo.devices}
-    rate = ScanSettings().rate
+    rate = Limits().rate
     swept = net.cidr.num_addresses - 3  # host addresses less the scanner's own
     ideal = swept / rate + REPLY_TIMEOUT
     result = Result(

@@ -4,12 +4,4 @@ importing each other."""
 
 from __future__ import annotations
 
-FAIL_ON = (
-    "flagged",
-    "overdue",
-    "critical",
-    "high",
-    "medium",
-    "info",
-    "never",
-)  # --fail-on thresholds
+from camscan.status import FAIL_ON as FAIL_ON  # --fail-on thresholds: status.fails() reads them

@@ -33,12 +33,12 @@ def engines(incomplete: str) -> list[str]:
 
 def probes(incomplete: str) -> list[str]:
     """The next probe of a comma-separated list: `arp,ss<Tab>` offers `arp,ssdp`."""
-    from camscan.config import ALL_PROBES
+    from camscan.discovery.registry import names
 
     done, _, last = incomplete.rpartition(",")
     given = set(done.split(",")) if done else set()
     prefix = f"{done}," if done else ""
-    return [f"{prefix}{p}" for p in ALL_PROBES if p.startswith(last) and p not in given]
+    return [f"{prefix}{p}" for p in names() if p.startswith(last) and p not in given]
 
 
 def _config(ctx: Any) -> Any:

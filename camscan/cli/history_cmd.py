@@ -343,6 +343,7 @@ def sweep(
     from camscan.cli.output import tell_gaps
     from camscan.cli.scan_cmd import _interfaces, _lab_guard, _targets, execute_scan
     from camscan.history.diff import RunRef, diff_results
+    from camscan.service import Flags, build_settings
     from camscan.stopping import StopSignal
     from camscan.store import StoreError, open_store
     from camscan.store.spool import site_lock
@@ -359,8 +360,9 @@ def sweep(
         fail("--keep-runs must be at least 1")
     chosen = resolve_site(site, cfg)
     s = cfg.scan
-    ts = _targets([], cfg, [], True, False, s.max_hosts)
-    ifaces = _interfaces(interface or s.interfaces, ts, s.probes)
+    ts = _targets([], cfg, [], True, False, s.settings.limits.max_hosts)
+    ifaces = _interfaces(interface or s.interfaces, ts, s.settings.probes)
+    settings = build_settings(cfg, Flags())
     url = db or cfg.store.db
     stop = StopSignal()
     stop.install()  # SIGINT/SIGTERM end the scan early; what it found is stored, marked partial
@@ -372,7 +374,7 @@ def sweep(
             problem = str(e)  # the scan goes on: its run waits in the spool for the store
         try:
             with store.lock(chosen) if store is not None else site_lock(url, chosen):
-                result = execute_scan(cfg, ts, ifaces, s.probes, quiet=True, stop=stop)
+                result = execute_scan(cfg, settings, ts, ifaces, quiet=True, stop=stop)
                 kept = _keep(store, url, result, chosen, problem)
                 if kept.run_id is None or store is None:
                     _stopped(stop, result, "kept in the spool")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import sys
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import typer
@@ -23,6 +23,9 @@ from camscan.cli.options import (
     quiet_option,
 )
 from camscan.model import Device, ScanRun
+
+if typing.TYPE_CHECKING:
+    from camscan.status import RunStatus
 
 
 @app.command("identify")
@@ -188,32 +191,29 @@ def _classify_and_report(
     config: Path | None,
     fail_on: str,
     excel: bool,
-    skipped: list[str] | None = None,
+    skipped: Sequence[str] = (),
     *,
     quiet: bool = False,
-    prepare: Callable[[ScanRun, list[Device]], None] | None = None,
+    prepare: Callable[[ScanRun, list[Device]], RunStatus | None] | None = None,
     store: bool = False,
     db: str | None = None,
     site: str | None = None,
 ) -> typing.NoReturn:
     """`skipped`: input lines that could not be read; the result records them and is partial
     (exit 3 unless a finding fails it first), so a half-read file never passes as clean.
-    `prepare` fills in what a source knows of its run (a capture: coverage, errors, times);
+    `prepare` fills in what a source knows of its run (a capture: errors, times) and returns
+    the status a passive source decides (camscan/status.py `heard_status`);
     `store`: save the result in `db` (default: the config's [store] db), as scan --db does."""
     import time
 
     from camscan import __version__
     from camscan.cli.configfile import load_cfg
-    from camscan.cli.output import (
-        exit_code_for_result,
-        plan_outputs,
-        tell_written,
-        write_outputs,
-    )
+    from camscan.cli.output import plan_outputs, tell_written, write_outputs
     from camscan.errors import ProbeKind
     from camscan.model import ProbeError, ScanResult, ScanRun
-    from camscan.pipeline import apply_policy, identify_devices
+    from camscan.pipeline import assemble, identify_devices, judge
     from camscan.runinfo import data_versions, scanner_host
+    from camscan.status import exit_code, settle
 
     outputs = plan_outputs(output, fmt)
     cfg = load_cfg(config)
@@ -226,16 +226,15 @@ def _classify_and_report(
         camscan_version=__version__,
         scanner_host=scanner_host(),
         data_versions=data_versions(),
+        errors=[ProbeError(probe, None, line, ProbeKind.MALFORMED) for line in skipped[:1000]],
     )
-    for line in (skipped or [])[:1000]:
-        run.errors.append(ProbeError(probe, None, line, ProbeKind.MALFORMED))
-    run.partial = bool(skipped)
-    if prepare is not None:
-        prepare(run, devices)
-    identify_devices(devices, run, listed=frozenset(cfg.policy.listed_makers))
-    result = ScanResult(run=run, devices=devices, segments=list(cfg.segments))
-    apply_policy(result, cfg)
-    code = exit_code_for_result(result, fail_on)
+    heard = prepare(run, devices) if prepare is not None else None
+    identify_devices(devices, listed=frozenset(cfg.policy.listed_makers))
+    judged = ScanResult(
+        run=settle(run, None, devices, heard), devices=devices, segments=list(cfg.segments)
+    )
+    result = assemble(judged, judge(judged, cfg), cfg)
+    code = exit_code(result.findings, result.run, fail_on)
     changes = None
     if store and (db := db or cfg.store.db):
         from camscan.cli.history_cmd import store_result
@@ -249,5 +248,5 @@ def _classify_and_report(
     if prepare is not None:
         from camscan.cli.output import tell_gaps
 
-        tell_gaps(run)
+        tell_gaps(result.run)
     raise typer.Exit(code)

@@ -2,9 +2,7 @@
 format its extension names (or `-f`, or `FORMAT:FILE`), `-o -` for standard output, and the
 report on standard output when no `-o` is given. `-q` silences chatter, never a report.
 
-The exit code is the same rule for every command that reports (`exit_code_for_result`):
-1 when a finding reaches `--fail-on` (default: flagged by the policy), else 3 when the run was
-partial, else 0.
+The exit code is the same rule for every command that reports: camscan/status.py `exit_code`.
 """
 
 from __future__ import annotations
@@ -17,8 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from camscan.cli.choices import FAIL_ON
-from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, fail
+from camscan.cli.errors import EXIT_FAILED, fail
 from camscan.report.registry import DEFAULT, FORMATS, format_for_file
 
 if TYPE_CHECKING:  # kept off the start-up path
@@ -214,27 +211,3 @@ def tell_written(result: ScanResult, outputs: list[Output], quiet: bool) -> None
             f"{', '.join(files)}",
             err=True,
         )
-
-
-def exit_code_for_result(result: ScanResult, fail_on: str = "flagged") -> int:
-    """1 when a finding reaches the --fail-on threshold, else 3 for a partial run, else 0."""
-    from camscan.model import Severity
-    from camscan.policy.rules import severity_rank
-
-    if fail_on not in FAIL_ON:
-        fail(f"--fail-on {fail_on!r} is not one of {', '.join(FAIL_ON)}")
-    if fail_on == "flagged":
-        failing = any(f.flagged for f in result.findings)
-    elif fail_on == "overdue":  # a flagged device still present after its removal deadline
-        failing = any(f.flagged and f.overdue for f in result.findings)
-    elif fail_on == "never":
-        failing = False
-    else:
-        floor = severity_rank(Severity(fail_on))
-        failing = any(
-            f.severity is not Severity.ACCEPTED and severity_rank(f.severity) >= floor
-            for f in result.findings
-        )
-    if failing:
-        return int(EXIT_FLAGGED)
-    return int(EXIT_FAILED if result.run.partial else EXIT_OK)

@@ -144,21 +144,21 @@ def _report(
     from camscan.cli.identify_cmd import _classify_and_report
     from camscan.discovery.passive.heard import coverage, devices_from
     from camscan.model import ScanRun
+    from camscan.status import RunStatus, heard_status
 
     devices = devices_from(heard.observations)
     cfg = load_cfg(config)
 
-    def prepare(run: ScanRun, devices: list[Device]) -> None:
+    def prepare(run: ScanRun, devices: list[Device]) -> RunStatus:
         run.probes = ["passive"]
         run.interfaces = [s.name for s in sources if s.kind == "interface"]
-        run.coverage, run.not_covered = coverage(sources, list(cfg.segments), devices)
-        run.partial = True  # never exhaustive: never a clean result
         run.stats.update(heard.stats)
         run.stats["passive.packets"] = sum(s.packets for s in sources)
         run.stats["passive.parsed"] = sum(s.parsed for s in sources)
         by_ip = {d.ip: d for d in devices}
         for err in heard.errors:
             (by_ip[err.target].probe_errors if err.target in by_ip else run.errors).append(err)
+        return heard_status(*coverage(sources, list(cfg.segments), devices))  # never exhaustive
 
     _classify_and_report(
         devices,

@@ -53,12 +53,8 @@ def report(
     the run was partial, else 0. A stored run rendered as HTML also shows the changes since the
     previous complete run of its site.
     """
-    from camscan.cli.output import (
-        exit_code_for_result,
-        plan_outputs,
-        tell_written,
-        write_outputs,
-    )
+    from camscan.cli.output import plan_outputs, tell_written, write_outputs
+    from camscan.status import exit_code
     from camscan.store.results import load_result, read_result_stream
 
     outputs = plan_outputs(output, fmt)
@@ -70,7 +66,7 @@ def report(
         res, changes = _stored(int(result), db, config, shown)
     else:
         res = load_result(Path(result))
-    code = exit_code_for_result(res, fail_on)  # checks --fail-on before writing anything
+    code = exit_code(res.findings, res.run, fail_on)  # checks --fail-on before writing anything
     write_outputs(res, outputs, changes=changes, excel=excel)
     tell_written(res, outputs, quiet)
     raise typer.Exit(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,14 +20,16 @@ from camscan.cli.options import (
     output_option,
     quiet_option,
 )
-from camscan.config import ALL_PROBES, BOUNDS, Config, ScanSettings
+from camscan.config import Config
 from camscan.discovery import registry as probe_registry
+from camscan.settings import BOUNDS, default
 
 if TYPE_CHECKING:  # kept off the start-up path
     from camscan.cli.output import Output
     from camscan.model import ScanResult
     from camscan.netif import Interface
     from camscan.pipeline import IdentifyData
+    from camscan.settings import ScanSettings
     from camscan.stopping import StopSignal
     from camscan.targets import TargetSet
 
@@ -74,7 +77,7 @@ def _targets(
     )
 
 
-def _interfaces(names: list[str], targets: TargetSet, probes: list[str]) -> list[Interface]:
+def _interfaces(names: list[str], targets: TargetSet, probes: Sequence[str]) -> list[Interface]:
     """The interfaces attached to the targets; the rest of the targets is routed (L3), and
     must have a kernel route: nothing is silently dropped."""
     from camscan.netif import has_route, select_interfaces
@@ -99,20 +102,6 @@ def _interfaces(names: list[str], targets: TargetSet, probes: list[str]) -> list
     return carrying
 
 
-def _engine(name: str) -> str:
-    from camscan.config import ENGINES
-
-    if name not in ENGINES:
-        fail(f"--engine {name!r} is not one of {', '.join(ENGINES)}")
-    if name == "nmap":
-        from camscan.discovery.nmap_engine import nmap_problem
-
-        problem = nmap_problem()
-        if problem:
-            fail(problem, EXIT_FAILED)
-    return name
-
-
 def _print_targets(ts: TargetSet) -> None:
     for name, addresses in ts.names.items():
         typer.echo(f"# {name} -> {', '.join(addresses)}")
@@ -135,28 +124,16 @@ def _lab_guard() -> None:
             fail(f"lab guard: refusing to scan: {problem}", EXIT_USAGE)
 
 
-_FLAGS = {  # [scan] setting -> the flag that overrides it
-    "rate": "--rate",
-    "discovery_window": "--window",
-    "timeout": "--timeout",
-    "read_timeout": "--read-timeout",
-    "concurrency": "--concurrency",
-    "max_hosts": "--max-hosts",
-    "host_rate": "--host-rate",
-}
-
-
 def _bounds(key: str, extra: str = "") -> str:
     """ "1 to 100000 (default 1000)": the flag's range and default, read from the one table the
     config uses too, so help and validation cannot drift apart."""
-    lo, hi, _ = BOUNDS[key]
-    default = getattr(ScanSettings(), key)
-    return f"{lo:g} to {hi:g} (default {default:g}{extra})"
+    b = BOUNDS[key]
+    return f"{b.low:g} to {b.high:g} (default {default(key):g}{extra})"
 
 
 def _setting_option(key: str, what: str, extra: str = "") -> Any:
-    """The flag that overrides [scan] `key`: its name from _FLAGS, its help `what` and bounds."""
-    return typer.Option(None, _FLAGS[key], help=f"{what}, {_bounds(key, extra)}.")
+    """The flag that overrides [scan] `key`: its name from BOUNDS, its help `what` and bounds."""
+    return typer.Option(None, BOUNDS[key].flag, help=f"{what}, {_bounds(key, extra)}.")
 
 
 @app.command("scan")
@@ -214,7 +191,7 @@ def scan(
     probes: str = typer.Option(
         None,
         "--probes",
-        help=f"Comma-separated subset of {','.join(ALL_PROBES)} (default: all).",
+        help=f"Comma-separated subset of {','.join(probe_registry.names())} (default: all).",
         autocompletion=complete.probes,
     ),
     allow_public: bool = typer.Option(
@@ -266,37 +243,38 @@ def scan(
     """
     from camscan.cli.configfile import load_cfg
     from camscan.cli.output import check_outputs, plan_outputs
+    from camscan.service import Flags, build_settings, checked_values, chosen_probes
+    from camscan.status import check_fail_on
 
     _lab_guard()
     cfg = load_cfg(config)
-    _check_fail_on(fail_on)  # before any packet
+    check_fail_on(fail_on)  # before any packet
     if not quiet:
         from camscan.config import config_warnings
 
         for warning in config_warnings(cfg):
             typer.echo(f"camscan: warning: {warning}", err=True)
-    s = cfg.scan
     # Flags override [scan] and obey the same bounds: checked here, before any packet.
-    settings = _flag_settings(
-        cfg,
-        rate=rate,
-        discovery_window=window,
-        timeout=timeout,
-        read_timeout=read_timeout,
-        concurrency=concurrency,
-        max_hosts=max_hosts,
-        host_rate=host_rate,
+    flags = Flags(
+        values={
+            "rate": rate,
+            "discovery_window": window,
+            "timeout": timeout,
+            "read_timeout": read_timeout,
+            "concurrency": concurrency,
+            "max_hosts": max_hosts,
+            "host_rate": host_rate,
+        },
+        probes=probes,
+        engine=engine,
     )
+    given = checked_values(flags)
     if not output and cfg.output.file:
         output = [cfg.output.file]
     outputs = plan_outputs(
         output, fmt or (cfg.output.format if not output else None), cfg.output.format
     )
-    probe_list = [p.strip() for p in probes.split(",")] if probes else s.probes
-    bad = [p for p in probe_list if p not in ALL_PROBES]
-    if bad:
-        fail(f"unknown probe {bad[0]!r} (known: {', '.join(ALL_PROBES)})")
-    s.read_timeout = settings["read_timeout"]
+    probe_list = chosen_probes(flags, cfg)
     check_outputs(outputs)
     data = _identify_data(cfg)
     ts = _targets(
@@ -305,7 +283,7 @@ def scan(
         segment,
         all_segments,
         allow_public,
-        int(settings["max_hosts"]),
+        int(given.get("max_hosts", cfg.scan.settings.limits.max_hosts)),
         input_list,
         exclude,
         exclude_file,
@@ -315,18 +293,13 @@ def scan(
         raise typer.Exit(EXIT_OK)
     from camscan.targets import place_ipv6
 
-    ts = place_ipv6(ts, interface or s.interfaces)  # IPv6 prefixes: on attached links only
-    ifaces = _interfaces(interface or s.interfaces, ts, probe_list)
-    # From here on [scan] holds what this run uses: the config's settings, flags over them.
-    s.concurrency = int(settings["concurrency"])
-    s.rate, s.discovery_window = settings["rate"], settings["discovery_window"]
-    s.timeout, s.host_rate = settings["timeout"], settings["host_rate"]
-    s.engine = _engine(engine or s.engine)
+    ts = place_ipv6(ts, interface or cfg.scan.interfaces)  # IPv6 prefixes: on attached links only
+    ifaces = _interfaces(interface or cfg.scan.interfaces, ts, probe_list)
     run_scan_and_report(
         cfg,
+        build_settings(cfg, flags),
         ts,
         ifaces,
-        probe_list,
         outputs,
         quiet,
         db=db or cfg.store.db,
@@ -337,23 +310,6 @@ def scan(
     )
 
 
-def _flag_settings(cfg: Config, **given: float | None) -> dict[str, float]:
-    """Each setting from its flag when given, else from [scan]; a flag out of the bounds the
-    config obeys is a one-line usage error (`--rate -5` once stalled the sweep)."""
-    from camscan.config import bound_problem
-
-    chosen: dict[str, float] = {}
-    for key, value in given.items():
-        if value is None:
-            chosen[key] = getattr(cfg.scan, key)
-            continue
-        problem = bound_problem(key, value)
-        if problem:
-            fail(f"{_FLAGS[key]} {problem}")
-        chosen[key] = value
-    return chosen
-
-
 def _identify_data(cfg: Config) -> IdentifyData:
     """Signatures and OUI data loaded and checked before discovery (DataError, exit 2,
     otherwise); the listed makers were checked when the config was loaded."""
@@ -362,18 +318,11 @@ def _identify_data(cfg: Config) -> IdentifyData:
     return IdentifyData.load()
 
 
-def _check_fail_on(fail_on: str) -> None:
-    from camscan.cli.choices import FAIL_ON
-
-    if fail_on not in FAIL_ON:
-        fail(f"--fail-on {fail_on!r} is not one of {', '.join(FAIL_ON)}")
-
-
 def run_scan_and_report(
     cfg: Config,
+    settings: ScanSettings,
     ts: TargetSet,
     ifaces: list[Interface],
-    probe_list: list[str],
     outputs: list[Output],
     quiet: bool,
     *,
@@ -383,20 +332,20 @@ def run_scan_and_report(
     excel: bool = False,
     data: IdentifyData | None = None,
 ) -> None:
-    """Scan with the settings in `cfg.scan`, store the run (with `db`), write the reports, and
-    exit with the code the result and `fail_on` give."""
-    from camscan.cli.output import exit_code_for_result
+    """Scan under `settings`, store the run (with `db`), write the reports, and exit with the
+    code the result and `fail_on` give."""
+    from camscan.status import exit_code
     from camscan.stopping import StopSignal
 
     stop = StopSignal()
     stop.install()  # SIGINT/SIGTERM end the scan early; its partial result is still written
     try:
-        result = execute_scan(cfg, ts, ifaces, probe_list, quiet, data=data, stop=stop)
+        result = execute_scan(cfg, settings, ts, ifaces, quiet, data=data, stop=stop)
         stored = _write_and_store(result, cfg, outputs, quiet, db, site, excel)
     finally:
         stop.restore()
     _tell(result, outputs, quiet)
-    raise typer.Exit(exit_code_for_result(result, fail_on) if stored else EXIT_FAILED)
+    raise typer.Exit(exit_code(result.findings, result.run, fail_on) if stored else EXIT_FAILED)
 
 
 def _write_and_store(
@@ -459,52 +408,37 @@ def _tell(result: ScanResult, outputs: list[Output], quiet: bool) -> None:
 
 def execute_scan(
     cfg: Config,
+    settings: ScanSettings,
     ts: TargetSet,
     ifaces: list[Interface],
-    probe_list: list[str],
     quiet: bool,
     *,
     data: IdentifyData | None = None,
     stop: StopSignal | None = None,
 ) -> ScanResult:
-    """Run the pipeline with the settings in `cfg.scan` (rate, window, timeouts, concurrency,
-    engine) and the notes a user should see first; return the result."""
+    """Run the pipeline under `settings`, after the notes a user should see first; return the
+    result."""
     from camscan.cli.progress import make_progress
-    from camscan.discovery.arp import can_open_raw_socket
     from camscan.pipeline import ScanRequest
     from camscan.pipeline import scan as run_pipeline
     from camscan.stopping import StopSignal
 
-    privileged = can_open_raw_socket()
-    if not privileged and not quiet:
-        _explain_unprivileged(probe_list)
+    if not settings.privileged and not quiet:
+        _explain_unprivileged(settings.probes)
     if not quiet:
         _warn_if_oui_stale()
-    s = cfg.scan
     req = ScanRequest(
-        ts,
-        ifaces,
-        cfg,
-        probe_list,
-        s.rate,
-        s.discovery_window,
-        s.timeout,
-        s.concurrency,
-        privileged,
-        read_timeout=s.read_timeout,
-        host_rate=s.host_rate,
-        engine=s.engine,
+        targets=ts,
+        interfaces=ifaces,
+        config=cfg,
+        settings=settings,
         stop=stop or StopSignal(),
     )
     with make_progress(enabled=not quiet) as progress:
-        result = run_pipeline(req, progress, data)
-    from camscan.config import config_warnings
-
-    result.run.warnings = config_warnings(cfg)
-    return result
+        return run_pipeline(req, progress, data)
 
 
-def _explain_unprivileged(probe_list: list[str]) -> None:
+def _explain_unprivileged(probe_list: tuple[str, ...]) -> None:
     """One note per chosen probe that needs CAP_NET_RAW: what it does instead, or that it is
     skipped (the registry says which)."""
     from camscan.discovery.registry import Need, get

@@ -349,10 +349,10 @@ class ArpProbe:
 
     def __init__(self, progress: Progress | None = None, privileged: bool | None = None) -> None:
         self.progress = progress  # None: ctx.progress
-        self.privileged = privileged  # None: ctx.privileged
+        self.privileged = privileged  # None: ctx.settings.privileged
 
     async def run(self, ctx: ProbeContext) -> ProbeOutcome:
-        privileged = ctx.privileged if self.privileged is None else self.privileged
+        privileged = ctx.settings.privileged if self.privileged is None else self.privileged
         report = self.progress or ctx.progress
         outcome = ProbeOutcome()
         groups = plan(ctx)

@@ -18,26 +18,24 @@ from typing import Protocol
 from camscan.discovery.rate import RateLimiter
 from camscan.model import Observation, ProbeError
 from camscan.netif import Interface
+from camscan.settings import ScanSettings
 from camscan.targets import TargetSet
 
 
 @dataclasses.dataclass(slots=True)
 class ProbeContext:
+    """What a probe is handed: where to work, the run's settings whole, and where to report."""
+
     interfaces: list[Interface]
     targets: TargetSet
-    window: float = 1.5  # seconds a multicast round listens for replies
+    _: dataclasses.KW_ONLY
+    # rate, timeouts, probes, engine, privilege: the run's frozen settings, whole
+    settings: ScanSettings = dataclasses.field(default_factory=ScanSettings)
     # The run's one rate limiter: every packet and new connection of every probe draws from it
     limiter: RateLimiter = dataclasses.field(default_factory=RateLimiter)
-    max_reply_bytes: int = 65536
     stats: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
-    privileged: bool = True  # False: no CAP_NET_RAW; raw-socket probes run their fallback
     progress: Callable[[int, int], None] | None = None  # (done, total), for a progress bar
     hosts: tuple[str, ...] = ()  # inspect-phase probes: the in-scope devices discovery found
-    timeout: float = 4.0  # inspect-phase probes: seconds per request, connect to last byte
-    read_timeout: float = 3.0  # inspect-phase probes: seconds of silence tolerated per read
-    concurrency: int = 128  # inspect-phase probes: connections in flight
-    engine: str = "camscan"  # L3 host discovery and port scan: "camscan" or "nmap"
-    probes: tuple[str, ...] = ()  # the chosen probes (l3 sends the unicast forms of these)
     # Discovery probes call on_host(ip) the moment a host answers (in the event loop's thread),
     # so inspect-phase probes, handed the same hosts through `feed`, start on it at once.
     on_host: Callable[[str], None] | None = None

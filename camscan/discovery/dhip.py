@@ -114,7 +114,13 @@ class DhipProbe:
         # broadcast address: it also reaches devices still on a factory subnet.
         dests = [(GROUP, PORT), (LIMITED_BROADCAST, PORT)]
         plans = [
-            UdpPlan(iface, [search], dests, groups=[(GROUP, PORT)], repeat_after=ctx.window / 3)
+            UdpPlan(
+                iface,
+                [search],
+                dests,
+                groups=[(GROUP, PORT)],
+                repeat_after=ctx.settings.timeouts.window / 3,
+            )
             for iface in ctx.interfaces
         ]
         return ProbeOutcome(*await collect(ctx, NAME, plans, parse_dhip))

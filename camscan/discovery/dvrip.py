@@ -96,7 +96,7 @@ class DvripProbe:
                 [REQUEST],
                 [(LIMITED_BROADCAST, PORT)],
                 sender_port=PORT,
-                repeat_after=ctx.window / 3,
+                repeat_after=ctx.settings.timeouts.window / 3,
             )
             for iface in ctx.interfaces
         ]

@@ -234,7 +234,7 @@ class MdnsProbe:
                 list(queries),
                 [(GROUP, PORT)],
                 groups=[(GROUP, PORT)],  # multicast answers and announcements
-                repeat_after=ctx.window / 3,
+                repeat_after=ctx.settings.timeouts.window / 3,
             )
             for iface in ctx.interfaces
         ]

@@ -178,7 +178,7 @@ class _Inbox(asyncio.DatagramProtocol):
         self.name = name
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        if len(data) > self.ctx.max_reply_bytes:
+        if len(data) > self.ctx.settings.limits.max_reply_bytes:
             self.ctx.stats[f"{self.name}.dropped"] += 1
             return
         src_ip, src_port = str(addr[0]), int(str(addr[1]))
@@ -293,7 +293,7 @@ async def udp_round(
     *,
     keep: bool = True,
 ) -> tuple[list[Datagram], list[ProbeError]]:
-    """Send every plan, listen ctx.window seconds, return the datagrams from other hosts that
+    """Send every plan, listen the window's seconds, return the datagrams from other hosts that
     fit the per-sender budget (none when `keep` is False: `on_datagram` then sees them all)."""
     loop = asyncio.get_running_loop()
     own = {str(p.iface.address) for p in plans} | {str(i.address) for i in ctx.interfaces}
@@ -352,7 +352,7 @@ async def udp_round(
         repeats = sorted({p.repeat_after for _, p in senders if p.repeat_after is not None})
         elapsed = 0.0
         for at in repeats:
-            if at >= ctx.window:
+            if at >= ctx.settings.timeouts.window:
                 break
             if await _listen(ctx, at - elapsed):
                 break
@@ -360,7 +360,7 @@ async def udp_round(
             for sock, plan in senders:
                 if plan.repeat_after == at:
                     await _send_all(ctx, sock, plan)  # failures were reported on the first send
-        await _listen(ctx, ctx.window - elapsed)
+        await _listen(ctx, ctx.settings.timeouts.window - elapsed)
         errors += dropped_errors(name, watched)
     finally:
         for t in transports:

@@ -25,8 +25,10 @@ import math
 import threading
 import time
 
-DEFAULT_RATE = 1000.0  # packets per second, all hosts together (runZero's default)
-DEFAULT_HOST_RATE = 40.0  # packets per second to any one host (runZero's default)
+from camscan.settings import Limits
+
+DEFAULT_RATE = Limits().rate  # packets per second, all hosts together (runZero's default)
+DEFAULT_HOST_RATE = Limits().host_rate  # packets per second to any one host (runZero's)
 WINDOW = 0.1  # seconds: the window the promise is made over
 SPACING = 1.02  # packets go 2% further apart than 1/rate: room for a packet sent a little late
 # Where the window's cap is a handful of packets (--host-rate 20: 2 per 100 ms), 2% is 2 ms, less

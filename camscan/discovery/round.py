@@ -18,6 +18,7 @@ from camscan.discovery.base import DiscoveryProbe, ProbeContext, ProbeOutcome
 from camscan.errors import ProbeKind
 from camscan.model import Observation, ProbeError, to_jsonable
 from camscan.netif import InterfaceError, select_interfaces
+from camscan.settings import Limits, ScanSettings, Timeouts
 from camscan.targets import TargetError, TargetSet
 
 GRACE = 2.0  # seconds past the window a probe may use to finish (description fetches, close)
@@ -26,9 +27,9 @@ GRACE = 2.0  # seconds past the window a probe may use to finish (description fe
 async def _guarded(probe: DiscoveryProbe, ctx: ProbeContext) -> ProbeOutcome:
     """A probe's outcome; a crash or overrun becomes a ProbeError, never the round's end."""
     try:
-        return await asyncio.wait_for(probe.run(ctx), ctx.window + GRACE)
+        return await asyncio.wait_for(probe.run(ctx), ctx.settings.timeouts.window + GRACE)
     except TimeoutError:
-        error = f"did not finish within {ctx.window + GRACE:.1f} s"
+        error = f"did not finish within {ctx.settings.timeouts.window + GRACE:.1f} s"
         return ProbeOutcome(errors=[ProbeError(probe.name, None, error, ProbeKind.TIMEOUT)])
     except Exception as exc:  # a probe bug must not lose the other probes' results
         return ProbeOutcome(errors=[ProbeError.caught(probe.name, None, exc)])
@@ -69,10 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m camscan.discovery.round")
     parser.add_argument("--interface", action="append", help="repeatable; default: all but lo")
     parser.add_argument("--target", action="append", help="CIDR; default: the interfaces' nets")
-    parser.add_argument("--window", type=float, default=1.5, help="seconds to listen")
+    parser.add_argument("--window", type=float, default=Timeouts().window, help="seconds to listen")
     subset = ",".join(registry.multicast())
     parser.add_argument("--probes", default=subset, help="comma-separated subset")
-    parser.add_argument("--max-reply-bytes", type=int, default=65536, help="larger: dropped")
+    parser.add_argument(
+        "--max-reply-bytes", type=int, default=Limits().max_reply_bytes, help="larger: dropped"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
     parser.add_argument(
         "--outside-lab", action="store_true", help="allow running outside a lab namespace"
@@ -93,7 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             else TargetSet([i.network for i in interfaces])
         )
         window = max(0.1, min(args.window, 30.0))
-        ctx = ProbeContext(interfaces, targets, window, max_reply_bytes=args.max_reply_bytes)
+        chosen = ScanSettings(
+            timeouts=Timeouts(window=window), limits=Limits(max_reply_bytes=args.max_reply_bytes)
+        )
+        ctx = ProbeContext(interfaces, targets, settings=chosen)
         outcome = asyncio.run(run_round(ctx, [p for p in args.probes.split(",") if p]))
     except (InterfaceError, TargetError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

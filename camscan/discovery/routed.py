@@ -61,20 +61,16 @@ class L3Probe:
         if not routed:
             return ProbeOutcome()
         sub = ProbeContext(
-            ctx.interfaces,
-            routed,
-            window=ctx.window,
-            limiter=ctx.limiter,
-            max_reply_bytes=ctx.max_reply_bytes,
-            stats=ctx.stats,
-            privileged=ctx.privileged,
+            ctx.interfaces, routed, settings=ctx.settings, limiter=ctx.limiter, stats=ctx.stats
         )
         return await discover_routed(
             sub,
             routed,
-            list(ctx.probes) if ctx.probes else [s.name for s in registry.unicast_udp()],
-            privileged=ctx.privileged,
-            engine=ctx.engine,
-            timeout=ctx.timeout,
+            list(ctx.settings.probes)
+            if ctx.settings.probes
+            else [s.name for s in registry.unicast_udp()],
+            privileged=ctx.settings.privileged,
+            engine=ctx.settings.engine,
+            timeout=ctx.settings.timeouts.probe,
             progress=ctx.progress,
         )

@@ -92,7 +92,7 @@ class SadpProbe:
                 [probe],
                 [(GROUP, PORT)],
                 groups=[(GROUP, PORT)],  # devices may answer to the group port
-                repeat_after=ctx.window / 3,
+                repeat_after=ctx.settings.timeouts.window / 3,
             )
             for iface in ctx.interfaces
         ]

@@ -3,7 +3,7 @@ UPnP description (manufacturer, model, serial) from its LOCATION URL.
 
 The description is fetched only when LOCATION names the replying device itself by IPv4 literal
 and that device is in the targets: a reply must not steer camscan to another host. No redirects
-are followed; the body is capped at ctx.max_reply_bytes. The fetch is a coroutine under one
+are followed; the body is capped at the reply limit. The fetch is a coroutine under one
 deadline (no thread): a device that drips its description costs FETCH_DEADLINE, then it is
 cancelled like any other task, and SIGINT stops it at once.
 """
@@ -182,12 +182,14 @@ class SsdpProbe:
             where = description_target(location, d.src_ip, ctx.targets) if location else None
             if where and (d.src_ip, *where) not in fetches and len(fetches) < MAX_FETCHES:
                 fetch = fetch_description(
-                    d.src_ip, *where, ctx.max_reply_bytes, limiter=ctx.limiter
+                    d.src_ip, *where, ctx.settings.limits.max_reply_bytes, limiter=ctx.limiter
                 )
                 fetches[(d.src_ip, *where)] = asyncio.create_task(fetch)
 
         plans = [
-            UdpPlan(iface, [M_SEARCH], [(GROUP, PORT)], repeat_after=ctx.window / 3)
+            UdpPlan(
+                iface, [M_SEARCH], [(GROUP, PORT)], repeat_after=ctx.settings.timeouts.window / 3
+            )
             for iface in ctx.interfaces
         ]
         observations, errors = await collect(ctx, NAME, plans, parse_ssdp, on_reply)

@@ -148,7 +148,7 @@ class _Replies(asyncio.DatagramProtocol):
         if src_ip not in self.asked:
             self.ctx.stats[f"{name}.unsolicited"] += 1  # nobody asked it: not looked at
             return
-        if len(data) > self.ctx.max_reply_bytes:
+        if len(data) > self.ctx.settings.limits.max_reply_bytes:
             self.ctx.stats[f"{name}.dropped"] += 1
             return
         if not self.budget.admit(Datagram(data, src_ip, int(str(addr[1])), "")):
@@ -175,7 +175,7 @@ async def unicast_round(
     names: list[str],
     table: dict[str, UnicastProbe] | None = None,
 ) -> ProbeOutcome:
-    """Ask every host with every named probe; listen ctx.window seconds after the last send.
+    """Ask every host with every named probe; listen the window's seconds after the last send.
     `table` replaces the registry's protocols (tests point them at other ports)."""
     table = probes(names) if table is None else table
     loop = asyncio.get_running_loop()
@@ -215,14 +215,14 @@ async def unicast_round(
             await asyncio.gather(*(ask_one(h, again) for h in targets))
 
         await ask(asked)
-        await asyncio.sleep(ctx.window / 2)
+        await asyncio.sleep(ctx.settings.timeouts.window / 2)
         for _, _, replies, _ in endpoints:
             replies.read_errors()
         quiet = [h for h in asked if not any(h in r.answered for _, _, r, _ in endpoints)]
         # UDP is lossy: once more to those that said nothing at all, except on the ports their
         # kernel has answered "unreachable" for
         await ask(quiet, again=True)
-        await asyncio.sleep(ctx.window / 2)
+        await asyncio.sleep(ctx.settings.timeouts.window / 2)
         for probe, _, replies, _ in endpoints:
             outcome.errors += dropped_errors(probe.name, [(replies.sock, "unicast")])
     finally:

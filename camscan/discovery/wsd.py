@@ -146,7 +146,7 @@ class WsdProbe:
                 iface,
                 [build_probe(NVT_TYPES), build_probe(None)],
                 [(GROUP, PORT)],
-                repeat_after=ctx.window / 3,
+                repeat_after=ctx.settings.timeouts.window / 3,
             )
             for iface in ctx.interfaces
         ]

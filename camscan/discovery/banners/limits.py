@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import dataclasses
 
+from camscan.settings import Limits as RunLimits
+from camscan.settings import Timeouts
+
+_RUN, _WAIT = RunLimits(), Timeouts()  # the scan's defaults, declared in camscan/settings.py
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Limits:
     connect_timeout: float = 1.5  # seconds for the TCP handshake
-    read_timeout: float = 3.0  # seconds of silence tolerated between reads ([scan] read_timeout)
-    deadline: float = 4.0  # seconds one request may take, connect to last byte ([scan] timeout)
+    read_timeout: float = _WAIT.read  # seconds of silence tolerated between reads
+    deadline: float = _WAIT.probe  # seconds one request may take, connect to last byte
     # seconds one host may have requests in flight, all together (queueing behind other hosts
     # not counted): its follow-up requests run alongside the first, so one request's deadline
     # plus the 8000 banner wait is what an honest slow camera needs
-    host_deadline: float = 5.0
+    host_deadline: float = _WAIT.probe + 1.0  # (banner_wait)
     max_head_bytes: int = 65536  # status line + headers
     max_body_bytes: int = 16384  # body bytes kept (and read) per reply
     max_favicon_bytes: int = 65536  # favicons are hashed whole, so they get a larger bound
@@ -27,7 +32,7 @@ class Limits:
     reuse_wait: float = 0.5
     banner_wait: float = 1.0  # seconds to wait for bytes a port sends unprompted
     max_banner_bytes: int = 256
-    concurrency: int = 256  # connections open at once, all hosts together
+    concurrency: int = _RUN.concurrency  # connections open at once, all hosts together
     per_host: int = 6  # connections open at once to one host (as many as a web browser opens)
     # new connections per second: the run's rate limiter (camscan/discovery/rate.py), not here
 

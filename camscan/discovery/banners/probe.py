@@ -18,10 +18,10 @@ def limits_for(ctx: ProbeContext) -> Limits:
     A host's budget is one deadline plus the wait for an unprompted banner: its requests run
     side by side, so that is what the slowest honest camera needs, and all a hostile one gets."""
     return Limits(
-        deadline=ctx.timeout,
-        host_deadline=ctx.timeout + Limits().banner_wait,
-        read_timeout=min(ctx.read_timeout, ctx.timeout),
-        concurrency=ctx.concurrency,
+        deadline=ctx.settings.timeouts.probe,
+        host_deadline=ctx.settings.timeouts.probe + Limits().banner_wait,
+        read_timeout=min(ctx.settings.timeouts.read, ctx.settings.timeouts.probe),
+        concurrency=ctx.settings.limits.concurrency,
     )
 
 
