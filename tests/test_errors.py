@@ -70,7 +70,7 @@ def no_scan(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_: object, **__: object) -> None:
         raise AssertionError("validation let a scan through")
 
-    monkeypatch.setattr(scan_cmd, "run_scan_and_report", refuse)
+    monkeypatch.setattr(scan_cmd, "report_scan", refuse)
     monkeypatch.delenv("CAMSCAN_LAB_GUARD", raising=False)
 
 

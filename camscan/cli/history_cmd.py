@@ -1,15 +1,11 @@
-"""`camscan history`, `camscan diff` and `camscan sweep`: runs remembered in a store.
-
-The store is the `--db` given, else the config's `[store] db`, else a SQLite file in the user's
-data directory. A site (`--site`, else `[store] site`, else the host name) separates sensors
-that share one database.
+"""`camscan history`, `camscan diff`, `camscan sweep` and `camscan store`: runs remembered in a
+store. The site, the store and the diff are camscan/service_store.py's; the sweep is planned by
+camscan/service.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import socket
-from collections.abc import Iterator
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,16 +15,18 @@ from camscan.cli import complete
 from camscan.cli.app import app
 from camscan.cli.errors import EXIT_FAILED, EXIT_FLAGGED, EXIT_OK, fail
 from camscan.cli.options import config_option
-from camscan.config import Config, ConfigError, site_problem
+from camscan.cli.stored import keep
+from camscan.config import Config, ConfigError
 from camscan.report.registry import DEFAULT, DIFF_FORMATS, HISTORY_FORMATS
+from camscan.service_store import diff_runs, opened_store, ref, resolve_site
 
 if TYPE_CHECKING:
     from camscan.cli.output import Output
-    from camscan.history.diff import RunDiff, RunRef
+    from camscan.history.diff import RunDiff
     from camscan.model import ScanResult
+    from camscan.service import SweepPlan
     from camscan.stopping import StopSignal
     from camscan.store import RunStore, RunSummary
-    from camscan.store.spool import Kept
 
 DB_HELP = (
     "Store of runs: a SQLite file, or PostgreSQL as postgresql://... or a libpq conninfo "
@@ -58,110 +56,6 @@ def load_cfg(path: Path | None) -> Config:
         return discovered(path)
     except ConfigError as e:
         fail(str(e))
-
-
-def resolve_site(site: str | None, cfg: Config) -> str:
-    chosen = site or cfg.store.site or socket.gethostname() or "default"
-    problem = site_problem(chosen)
-    if problem:
-        fail(f"--site {chosen!r}: {problem}")
-    return chosen
-
-
-@contextlib.contextmanager
-def opened_store(db: str | None, cfg: Config, *, readonly: bool = False) -> Iterator[RunStore]:
-    """The store, read-only for readers (history, diff, report RUN)."""
-    from camscan.store import RunNotFound, StoreError, open_store
-
-    try:
-        store = open_store(db or cfg.store.db, readonly=readonly, lock_wait=cfg.store.lock_wait)
-    except StoreError as e:
-        fail(str(e), EXIT_FAILED)
-    try:
-        yield store
-    except RunNotFound as e:
-        fail(str(e))  # a wrong id is a usage error
-    except StoreError as e:
-        fail(str(e), EXIT_FAILED)
-    finally:
-        store.close()
-
-
-def _ref(s: RunSummary) -> RunRef:
-    from camscan.history.diff import RunRef
-
-    return RunRef(s.id, s.site, s.started, s.partial)
-
-
-def diff_runs(store: RunStore, before: RunSummary | None, after: RunSummary) -> RunDiff:
-    from camscan.history.diff import diff_results
-
-    old = store.load(before.id) if before else None
-    return diff_results(old, store.load(after.id), _ref(before) if before else None, _ref(after))
-
-
-def changes_since_baseline(store: RunStore, run: RunSummary) -> RunDiff | None:
-    """The diff from the previous complete run of the same site, if there is one."""
-    base = store.baseline(run.site, before=run.id)
-    return diff_runs(store, base, run) if base else None
-
-
-def store_result(
-    result: ScanResult, db: str | None, site: str | None, cfg: Config, quiet: bool
-) -> tuple[RunDiff | None, bool]:
-    """`scan --db`: store the run, after any runs waiting in the spool for that store; return
-    the changes since the site's previous complete run, and whether the store took the run
-    (if not, it is in the spool and a line says where: exit 3)."""
-    from camscan.store import StoreError, open_store
-
-    chosen = resolve_site(site, cfg)
-    url = db or cfg.store.db
-    store, problem = None, ""
-    try:
-        store = open_store(url, lock_wait=cfg.store.lock_wait)
-    except StoreError as e:
-        problem = str(e)
-    try:
-        kept = _keep(store, url, result, chosen, problem)
-        if kept.run_id is None or store is None:
-            return None, False
-        if not quiet:
-            note = " (partial: never used as a baseline)" if result.run.partial else ""
-            typer.echo(f"camscan: stored as run {kept.run_id} of site {chosen!r}{note}", err=True)
-        try:
-            return changes_since_baseline(store, store.summary(kept.run_id)), True
-        except StoreError as e:  # stored, but the changes cannot be read back now
-            typer.echo(f"camscan: error: {e}", err=True)
-            return None, False
-    finally:
-        if store is not None:
-            store.close()
-
-
-def _keep(
-    store: RunStore | None, url: str | None, result: ScanResult, site: str, problem: str
-) -> Kept:
-    """The run stored (runs waiting in the spool first), or kept in the spool, saying so."""
-    from camscan.store.spool import SpoolError, keep_run
-
-    try:
-        kept = keep_run(store, url, result, site, problem)
-    except SpoolError as e:
-        fail(f"{problem or 'the store failed'}; and {e}: this run is not stored", EXIT_FAILED)
-    for f in kept.flushed:
-        typer.echo(
-            f"camscan: run {f.run_id} of site {f.site!r} stored from the spool ({f.path.name})"
-            + (" (it was already there)" if f.duplicate else ""),
-            err=True,
-        )
-    if kept.spooled is not None:
-        typer.echo(f"camscan: error: {kept.problem}", err=True)
-        typer.echo(
-            f"camscan: the run is safe in {kept.spooled}; the next sweep or scan --db with this "
-            "store, or `camscan store flush`, stores it",
-            err=True,
-        )
-    return kept
 
 
 def write_changes(diff: RunDiff, outputs: list[Output]) -> None:
@@ -293,7 +187,7 @@ def diff(
     with opened_store(db, cfg, readonly=True) as store:
         try:
             before, after = _pick_runs(store, ids, site, cfg)
-            unlike = across_sites(_ref(before), _ref(after))
+            unlike = across_sites(ref(before), ref(after))
             if unlike and not across:
                 fail(unlike)
             changes = diff_runs(store, before, after)
@@ -340,71 +234,30 @@ def sweep(
     site: any flagged finding), 2 usage or config error, 3 the scan failed or ended partial, or
     another sweep of the site is running.
     """
+    from camscan import service
     from camscan.cli.output import tell_gaps
-    from camscan.cli.scan_cmd import _interfaces, _lab_guard, _targets, execute_scan
-    from camscan.history.diff import RunRef, diff_results
-    from camscan.service import Flags, build_settings
+    from camscan.status import sweep_exit_code
     from camscan.stopping import StopSignal
-    from camscan.store import StoreError, open_store
-    from camscan.store.spool import site_lock
 
-    _lab_guard()
+    service.lab_guard()
     outputs = _plan(output, fmt, DIFF_FORMATS)
     cfg = load_cfg(config)
-    if not cfg.segments:
-        if cfg.path is None:
-            fail("a sweep scans the segments of a camscan.toml, and none was found (give --config)")
-        fail(f"{cfg.path} has no [[segment]]: a sweep scans the segments of its config")
-    keep = keep_runs if keep_runs is not None else cfg.store.keep_runs
-    if keep is not None and keep < 1:
-        fail("--keep-runs must be at least 1")
-    chosen = resolve_site(site, cfg)
-    s = cfg.scan
-    ts = _targets([], cfg, [], True, False, s.settings.limits.max_hosts)
-    ifaces = _interfaces(interface or s.interfaces, ts, s.settings.probes)
-    settings = build_settings(cfg, Flags())
-    url = db or cfg.store.db
+    plan = service.plan_sweep(cfg, db=db, site=site, keep_runs=keep_runs, interfaces=interface)
     stop = StopSignal()
     stop.install()  # SIGINT/SIGTERM end the scan early; what it found is stored, marked partial
-    store, problem = None, ""
     try:
-        try:
-            store = open_store(url, lock_wait=cfg.store.lock_wait)
-        except StoreError as e:
-            problem = str(e)  # the scan goes on: its run waits in the spool for the store
-        try:
-            with store.lock(chosen) if store is not None else site_lock(url, chosen):
-                result = execute_scan(cfg, settings, ts, ifaces, quiet=True, stop=stop)
-                kept = _keep(store, url, result, chosen, problem)
-                if kept.run_id is None or store is None:
-                    _stopped(stop, result, "kept in the spool")
-                    tell_gaps(result.run)
-                    raise typer.Exit(EXIT_FAILED)
-                run_id = kept.run_id
-                run = store.summary(run_id)
-                base = store.baseline(chosen, before=run_id)
-                old = store.load(base.id) if base else None
-                changes = diff_results(
-                    old,
-                    result,
-                    RunRef(base.id, base.site, base.started, base.partial) if base else None,
-                    RunRef(run.id, run.site, run.started, run.partial),
-                )
-                pruned = store.prune(chosen, keep) if keep else 0
-        except StoreError as e:
-            fail(str(e), EXIT_FAILED)
+        swept = _scan_and_store(plan, stop)
     finally:
         stop.restore()
-        if store is not None:
-            store.close()
+    result, changes, run_id = swept.result, swept.changes, swept.run_id
     if changes.changes or not quiet:
         write_changes(changes, outputs)
     if not quiet:
         for err in result.run.errors:
             typer.echo(f"camscan: probe {err.probe} failed: {err.error}", err=True)
         typer.echo(
-            f"camscan: run {run_id} of site {chosen!r} stored in {store.url}"
-            + (f"; {pruned} old runs removed" if pruned else ""),
+            f"camscan: run {run_id} of site {plan.site!r} stored in {swept.url}"
+            + (f"; {swept.pruned} old runs removed" if swept.pruned else ""),
             err=True,
         )
     _stopped(stop, result, f"stored as run {run_id}")
@@ -414,8 +267,53 @@ def sweep(
             f"camscan: run {run_id} is partial: stored and marked, never used as a baseline",
             err=True,
         )
-    code = EXIT_FLAGGED if changes.newly_flagged else EXIT_FAILED if run.partial else EXIT_OK
-    raise typer.Exit(code)
+    raise typer.Exit(sweep_exit_code(bool(changes.newly_flagged), result.run))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Swept:
+    result: ScanResult
+    run_id: int
+    url: str
+    changes: RunDiff  # on a site's first run: against nothing, every device new
+    pruned: int
+
+
+def _scan_and_store(plan: SweepPlan, stop: StopSignal) -> Swept:
+    """Scan under the site's lock (one sweep of a site at a time), store the run (or keep it
+    in the spool when the store fails: exit 3), diff it against the site's previous complete
+    run, prune."""
+    from camscan.cli.output import tell_gaps
+    from camscan.service import run_scan
+    from camscan.store import StoreError, open_store
+    from camscan.store.spool import site_lock
+
+    cfg = plan.scan.request.config
+    url = plan.db or cfg.store.db
+    store, problem = None, ""
+    try:
+        try:
+            store = open_store(url, lock_wait=cfg.store.lock_wait)
+        except StoreError as e:
+            problem = str(e)  # the scan goes on: its run waits in the spool for the store
+        try:
+            with store.lock(plan.site) if store is not None else site_lock(url, plan.site):
+                result = run_scan(plan.scan, stop=stop)
+                kept = keep(store, url, result, plan.site, problem)
+                if kept.run_id is None or store is None:
+                    _stopped(stop, result, "kept in the spool")
+                    tell_gaps(result.run)
+                    raise typer.Exit(EXIT_FAILED)
+                summary = store.summary(kept.run_id)
+                base = store.baseline(plan.site, before=summary.id)
+                changes = diff_runs(store, base, summary, result)
+                pruned = store.prune(plan.site, plan.keep) if plan.keep else 0
+        except StoreError as e:
+            fail(str(e), EXIT_FAILED)
+    finally:
+        if store is not None:
+            store.close()
+    return Swept(result, summary.id, store.url, changes, pruned)
 
 
 def _stopped(stop: StopSignal, result: ScanResult, where: str) -> None:

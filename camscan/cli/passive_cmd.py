@@ -20,7 +20,6 @@ from camscan.cli.options import (
 if TYPE_CHECKING:
     from camscan.discovery.passive.dissect import Heard
     from camscan.discovery.passive.heard import Source
-    from camscan.model import Device
 
 
 @app.command("listen")
@@ -141,34 +140,21 @@ def _report(
     site: str | None,
 ) -> NoReturn:
     from camscan.cli.configfile import load_cfg
-    from camscan.cli.identify_cmd import _classify_and_report
-    from camscan.discovery.passive.heard import coverage, devices_from
-    from camscan.model import ScanRun
-    from camscan.status import RunStatus, heard_status
+    from camscan.cli.offline import report_offline
+    from camscan.discovery.passive.heard import devices_from
+    from camscan.service_offline import OfflineInput, passive_run
 
     devices = devices_from(heard.observations)
     cfg = load_cfg(config)
-
-    def prepare(run: ScanRun, devices: list[Device]) -> RunStatus:
-        run.probes = ["passive"]
-        run.interfaces = [s.name for s in sources if s.kind == "interface"]
-        run.stats.update(heard.stats)
-        run.stats["passive.packets"] = sum(s.packets for s in sources)
-        run.stats["passive.parsed"] = sum(s.parsed for s in sources)
-        by_ip = {d.ip: d for d in devices}
-        for err in heard.errors:
-            (by_ip[err.target].probe_errors if err.target in by_ip else run.errors).append(err)
-        return heard_status(*coverage(sources, list(cfg.segments), devices))  # never exhaustive
-
-    _classify_and_report(
-        devices,
+    report_offline(
+        OfflineInput(devices),
         probe,
         fmt,
         output,
         config,
         fail_on,
         excel,
-        prepare=prepare,
+        prepare=passive_run(heard, sources, cfg),
         store=True,
         db=db,
         site=site,

@@ -77,8 +77,9 @@ def _stored(
 ) -> tuple[ScanResult, dict[str, Any] | None]:
     """The run from `--db`, else the config's [store] db, else the default file (as history
     and diff read it); a reader never creates a store."""
-    from camscan.cli.history_cmd import changes_since_baseline, load_cfg, opened_store
+    from camscan.cli.history_cmd import load_cfg
     from camscan.history.render import changes_context
+    from camscan.service_store import changes_since_baseline, opened_store
 
     with opened_store(db, load_cfg(config), readonly=True) as store:
         res = store.load(run_id)
