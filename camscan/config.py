@@ -57,7 +57,10 @@ _EXCEPTION_KEYS = {"mac", "serial", "reason", "accepted_by", "expires"}
 _STORE_KEYS = {"db", "site", "keep_runs", "lock_wait"}
 DEFAULT_LOCK_WAIT = 60.0  # seconds a write waits for another writer of a SQLite store
 MAX_LOCK_WAIT = 86400.0  # a day: longer is a stuck writer, not a busy one
-_TOP_KEYS = {"segment", "scan", "output", "policy", "exception", "store"}
+_ESTATE_KEYS = {"silent_after", "expiring_within"}
+_TOP_KEYS = {"segment", "scan", "output", "policy", "exception", "store", "estate"}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([mhd])\s*")
+_UNIT = {"m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 class ConfigError(DataError):
@@ -113,6 +116,14 @@ class StoreSettings:
 
 
 @dataclasses.dataclass(slots=True)
+class EstateConfig:
+    """[estate]: when a site counts as silent, and how far ahead exceptions are listed."""
+
+    silent_after: float = 2 * 86400.0  # seconds without a complete run: the site is a gap
+    expiring_within: float = 30 * 86400.0  # seconds: exceptions ending sooner are listed
+
+
+@dataclasses.dataclass(slots=True)
 class Config:
     segments: list[Segment] = dataclasses.field(default_factory=list)
     scan: ScanConfig = dataclasses.field(default_factory=ScanConfig)
@@ -120,6 +131,7 @@ class Config:
     policy: PolicyConfig = dataclasses.field(default_factory=PolicyConfig)
     exceptions: list[ExceptionConfig] = dataclasses.field(default_factory=list)
     store: StoreSettings = dataclasses.field(default_factory=StoreSettings)
+    estate: EstateConfig = dataclasses.field(default_factory=EstateConfig)
     path: Path | None = None
 
     def segment(self, name: str) -> Segment:
@@ -215,7 +227,29 @@ def parse_config(doc: dict[str, Any], where: str = "config") -> Config:
         raise ConfigError(f"{where}: 'exception' must be an array of tables ([[exception]])")
     cfg.exceptions = [_exception(e, n, where) for n, e in enumerate(excs, 1)]
     cfg.store = _store(_table(doc, "store", where), where)
+    cfg.estate = _estate(_table(doc, "estate", where), where)
     return cfg
+
+
+def duration(text: str) -> float | None:
+    """Seconds in "90m", "36h" or "2d" (minutes, hours, days), or None if it is not one."""
+    match = _DURATION.fullmatch(text)
+    if match is None or float(match[1]) <= 0:
+        return None
+    return float(match[1]) * _UNIT[match[2]]
+
+
+def _estate(t: dict[str, Any], where: str) -> EstateConfig:
+    _no_unknown(t, _ESTATE_KEYS, where, "[estate]")
+    got = EstateConfig()
+    for key in sorted(_ESTATE_KEYS):
+        if key not in t:
+            continue
+        seconds = duration(t[key]) if isinstance(t[key], str) else None
+        if seconds is None:
+            raise ConfigError(f'{where}: [estate] {key} must be a time like "2d", "36h" or "90m"')
+        setattr(got, key, seconds)
+    return got
 
 
 def _store(t: dict[str, Any], where: str) -> StoreSettings:

@@ -27,6 +27,7 @@ from camscan.cli.errors import (
 COMMAND_MODULES = (
     "scan_cmd",
     "history_cmd",
+    "estate_cmd",
     "identify_cmd",
     "passive_cmd",
     "report_cmd",

@@ -158,8 +158,20 @@ def in_scope_devices(result: ScanResult) -> list[dict[str, Any]]:
 def diff_results(
     before: ScanResult | None, after: ScanResult, before_ref: RunRef | None, after_ref: RunRef
 ) -> RunDiff:
-    old = _keyed(in_scope_devices(before)) if before is not None else {}
-    new = _keyed(in_scope_devices(after))
+    old = in_scope_devices(before) if before is not None else None
+    return diff_records(old, in_scope_devices(after), before_ref, after_ref)
+
+
+def diff_records(
+    before: list[dict[str, Any]] | None,
+    after: list[dict[str, Any]],
+    before_ref: RunRef | None,
+    after_ref: RunRef,
+) -> RunDiff:
+    """The diff of two runs' in-scope device records (the contract's, as the store's
+    `device_records` returns them): what an estate compares without loading runs whole."""
+    old = _keyed([d for d in before if d["in_scope"]]) if before is not None else {}
+    new = _keyed([d for d in after if d["in_scope"]])
     changes: list[DeviceChange] = []
     for key, d in new.items():
         was = old.get(key)

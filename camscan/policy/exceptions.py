@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import date
 
 from camscan.macaddr import normalise_mac
@@ -43,8 +44,7 @@ class ExceptionEntry:
                 severity=Severity.ACCEPTED,
                 flagged=False,
                 exception=self.reason,
-                rationale=finding.rationale
-                + f" Accepted by {self.accepted_by} until {self.expires}: {self.reason}.",
+                rationale=finding.rationale + accepted_sentence(self),
             )
         return dataclasses.replace(
             finding,
@@ -52,6 +52,26 @@ class ExceptionEntry:
             + f" An exception ({self.reason}, accepted by {self.accepted_by}) expired on "
             f"{self.expires} and no longer applies.",
         )
+
+
+def accepted_sentence(entry: ExceptionEntry) -> str:
+    """What an accepted finding's rationale ends with; `accepted_until` reads it back."""
+    return f" Accepted by {entry.accepted_by} until {entry.expires}: {entry.reason}."
+
+
+_ACCEPTED = re.compile(r" Accepted by (?P<by>.+?) until (?P<until>\d{4}-\d{2}-\d{2}): ")
+
+
+def accepted_until(rationale: str) -> tuple[str, date] | None:
+    """(who accepted it, its last day) from a stored finding's rationale (accepted_sentence's
+    text): a stored run keeps no exception table, so an estate reads the expiry from here."""
+    match = _ACCEPTED.search(rationale)
+    if match is None:
+        return None
+    try:
+        return match["by"], date.fromisoformat(match["until"])
+    except ValueError:
+        return None
 
 
 def find_exception(

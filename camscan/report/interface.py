@@ -73,3 +73,23 @@ class DiffFormat:
 
 
 HISTORY_RENDERER = "camscan.history.render"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EstateFormat:
+    """One format of `camscan estate`: a function in camscan/history/estate_render.py that
+    writes the estate document, imported only when used."""
+
+    name: str
+    function: str  # (doc, out) -> None
+
+    def writer(self) -> Callable[[Any, TextIO], None]:
+        import importlib
+
+        write: Callable[[Any, TextIO], None] = getattr(
+            importlib.import_module(ESTATE_RENDERER), self.function
+        )
+        return write
+
+
+ESTATE_RENDERER = "camscan.history.estate_render"

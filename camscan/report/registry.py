@@ -6,7 +6,7 @@ run history (diffs, the run list) are the second, smaller registry below."""
 from __future__ import annotations
 
 from camscan.errors import UsageError
-from camscan.report.interface import DiffFormat, ReportFormat
+from camscan.report.interface import DiffFormat, EstateFormat, ReportFormat
 
 REGISTRY: tuple[ReportFormat, ...] = (  # the first is the default
     ReportFormat("table", "a table for the terminal", "camscan.report.table", (".txt",)),
@@ -53,6 +53,15 @@ DIFF_REGISTRY: tuple[DiffFormat, ...] = (  # the first is the default
 DIFF_FORMATS: tuple[str, ...] = tuple(f.name for f in DIFF_REGISTRY)
 HISTORY_FORMATS: tuple[str, ...] = tuple(f.name for f in DIFF_REGISTRY if f.runs)
 
+# `camscan estate`: every site of a store at a glance (the first is the default).
+ESTATE_REGISTRY: tuple[EstateFormat, ...] = (
+    EstateFormat("table", "write_estate_table"),
+    EstateFormat("json", "write_estate_json"),
+    EstateFormat("csv", "write_estate_csv"),
+    EstateFormat("html", "write_estate_html"),
+)
+ESTATE_FORMATS: tuple[str, ...] = tuple(f.name for f in ESTATE_REGISTRY)
+
 
 class ReportFormatError(UsageError, ValueError):
     """An unknown report format; the message is one line."""
@@ -79,3 +88,12 @@ def diff_format(name: str) -> DiffFormat:
         if f.name == name:
             return f
     raise ReportFormatError(f"--format {name!r} is not one of {', '.join(DIFF_FORMATS)} for a diff")
+
+
+def estate_format(name: str) -> EstateFormat:
+    for f in ESTATE_REGISTRY:
+        if f.name == name:
+            return f
+    raise ReportFormatError(
+        f"--format {name!r} is not one of {', '.join(ESTATE_FORMATS)} for an estate"
+    )

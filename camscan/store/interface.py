@@ -8,8 +8,9 @@ Backends live in their own modules and are chosen by `camscan.store.open_store(u
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from camscan.errors import ExitCode, RunError
 from camscan.model import ScanResult
@@ -74,6 +75,14 @@ class RunStore(Protocol):
 
     def baseline(self, site: str, before: int | None = None) -> RunSummary | None:
         """The newest complete run of `site` (older than run `before` when given)."""
+        ...
+
+    def device_records(self, run_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """Per run: its device records (contract form, no evidence or observations)."""
+        ...
+
+    def counts_in(self, zones: Sequence[str], makers: Sequence[str]) -> dict[int, int]:
+        """Per run id: in-scope devices in one of `zones` made by one of `makers`."""
         ...
 
     def lock(self, site: str) -> AbstractContextManager[None]:

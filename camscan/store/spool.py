@@ -56,6 +56,32 @@ def pending(db: str | None) -> list[Path]:
     return [folder / n for n in names]
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Waiting:
+    """A run in the spool, as a reader sees it (nothing is locked, moved or created)."""
+
+    site: str
+    started: float
+    partial: bool
+
+
+def waiting(db: str | None) -> list[Waiting]:
+    """The runs waiting in this machine's spool for the store `db` names, oldest first; an
+    entry that cannot be read (being written, damaged) is left out: `store flush` says why."""
+    import json
+
+    found = []
+    for path in pending(db):
+        try:
+            site = path.with_suffix(".site").read_text(encoding="utf-8")
+            with path.open(encoding="utf-8") as f:
+                run = json.load(f)["run"]
+            found.append(Waiting(site, float(run["started"]), bool(run.get("partial"))))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
 @contextlib.contextmanager
 def _locked(folder: Path) -> Iterator[None]:
     """One writer or flusher of a spool at a time (flock: dropped when the process dies)."""

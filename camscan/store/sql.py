@@ -28,6 +28,7 @@ _KNOWN_TOP = {"schema_version", "tool", "run", "segments", "summary", "devices",
 _KNOWN_TOP |= {"policy"}
 _DEVICE_PARTS = ("evidence", "observations")
 
+_CHUNK = 500  # run ids per IN (...) list: far under either backend's parameter limit
 _RUN_COLUMNS = "id, site, started, ended, partial, targets, device_count, flagged_count"
 
 
@@ -323,6 +324,38 @@ class SqlStore:
             return result_from_contract(contract)
         except ResultFileError as exc:
             raise StoreError(f"{self.url}: run {run_id}: {exc}") from None
+
+    # -- reports over many runs (camscan estate) ---------------------------------------------
+    def device_records(self, run_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """The device records of these runs (the contract's, without evidence and observations:
+        all an estate needs, so it never loads a run whole), each run's in device order."""
+        found: dict[int, list[dict[str, Any]]] = {rid: [] for rid in run_ids}
+        ids = sorted(found)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for rid, key, doc in self._query(
+                f"SELECT run_id, device_key, doc FROM devices WHERE run_id IN ({marks}) "  # noqa: S608
+                "ORDER BY run_id, idx",
+                chunk,
+            ):
+                record = json.loads(doc)
+                record["device_id"] = key
+                found[int(rid)].append(record)
+        return found
+
+    def counts_in(self, zones: Sequence[str], makers: Sequence[str]) -> dict[int, int]:
+        """Per run id: its in-scope devices in one of `zones` made by one of `makers` (runs
+        with none are left out); one aggregate query over every stored run."""
+        if not zones or not makers:
+            return {}
+        rows = self._query(
+            "SELECT run_id, COUNT(*) FROM devices WHERE in_scope = 1 "  # noqa: S608
+            f"AND zone IN ({', '.join('?' * len(zones))}) "
+            f"AND maker IN ({', '.join('?' * len(makers))}) GROUP BY run_id",
+            [*zones, *makers],
+        )
+        return {int(rid): int(n) for rid, n in rows}
 
     # -- retention ----------------------------------------------------------------------------
     def prune(self, site: str, keep: int) -> int:
