@@ -68,7 +68,7 @@ def run_of(devices: list[Device], started: float, exception: bool = False) -> Sc
         camscan_version="test",
     )
     res = ScanResult(run=run, devices=devices, segments=list(cfg.segments))
-    identify_devices(res.devices, res.run)
+    identify_devices(res.devices)
     apply_policy(res, cfg)
     return res
 

@@ -11,9 +11,10 @@ import typer
 
 from camscan.cli.app import app
 from camscan.cli.errors import fail
-from camscan.cli.history_cmd import DB_HELP, OUTPUT_HELP, _plan, load_cfg, opened_store
+from camscan.cli.history_cmd import DB_HELP, OUTPUT_HELP, _plan, load_cfg
 from camscan.cli.options import config_option
 from camscan.report.registry import DEFAULT, ESTATE_FORMATS
+from camscan.service_store import opened_store
 
 WEEK = 7 * 86400.0
 
