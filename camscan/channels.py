@@ -49,6 +49,11 @@ DVRIP_REPLY = "dvrip.reply"  # raw: the printable text of a UDP/5050 reply (Key:
 # A maker's own discovery protocols: a real device speaks its maker's, so one that answers two
 # makers' (SADP and DHIP) makes conflicting claims, and neither decides (issue 25).
 MAKER_DISCOVERY = frozenset({SADP_REPLY, DHIP_REPLY, DVRIP_REPLY})
+# SNMP, read-only with the configured credentials (camscan.discovery.snmp)
+SNMP_ROUTER_MAC = "snmp.router_mac"  # raw: the MAC a router's ARP table holds for the device
+SNMP_SYSDESCR = "snmp.sysdescr"  # raw: the device's sysDescr.0
+SNMP_SYSOBJECTID = "snmp.sysobjectid"  # raw: the device's sysObjectID.0, dotted
+SNMP_ENTERPRISE = "snmp.enterprise"  # raw: "<oid>=<value>" under a maker's enterprise number
 SSDP_SERVER = "ssdp.header.server"
 SSDP_USN = "ssdp.usn"
 UPNP_MANUFACTURER = "upnp.manufacturer"
@@ -79,6 +84,7 @@ FIELD_ACTIVATED = "activated"  # "true"/"false" (SADP)
 FIELD_PORT = "port"
 FIELD_MAC_SOURCE = "mac_source"  # how an observation's MAC was learned (camscan.macaddr.MacSource)
 FIELD_INTERFACE = "interface"  # the local interface a reply was heard on
+FIELD_ROUTER = "router"  # the router whose ARP table gave the MAC (snmp.router_mac)
 
 
 @functools.cache

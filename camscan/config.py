@@ -16,6 +16,7 @@ from typing import Any
 
 from camscan import settings
 from camscan.discovery import registry as probe_registry
+from camscan.discovery.snmpconf import AUTH_PROTOCOLS, MIN_KEY_CHARS, PRIV_PROTOCOLS, SnmpSettings
 from camscan.errors import DataError
 from camscan.identify.makers import default_listed, expand_listed, presets
 from camscan.macaddr import normalise_mac
@@ -58,7 +59,9 @@ _STORE_KEYS = {"db", "site", "keep_runs", "lock_wait"}
 DEFAULT_LOCK_WAIT = 60.0  # seconds a write waits for another writer of a SQLite store
 MAX_LOCK_WAIT = 86400.0  # a day: longer is a stuck writer, not a busy one
 _ESTATE_KEYS = {"silent_after", "expiring_within"}
-_TOP_KEYS = {"segment", "scan", "output", "policy", "exception", "store", "estate"}
+_SNMP_TABLE = "snmp"  # the [snmp] table: it turns on the opt-in probe of the same name
+_TOP_KEYS = {"segment", "scan", "output", "policy", "exception", "store", "estate", _SNMP_TABLE}
+_SNMP_KEYS = {f.name for f in dataclasses.fields(SnmpSettings)}
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([mhd])\s*")
 _UNIT = {"m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -75,7 +78,8 @@ class ScanConfig:
     interfaces: list[str] = dataclasses.field(default_factory=list)
     allow_public: bool = False
     settings: ScanSettings = dataclasses.field(
-        default_factory=lambda: ScanSettings(probes=probe_registry.names())
+        # every probe but the opt-in ones (snmp: added when [snmp] is configured)
+        default_factory=lambda: ScanSettings(probes=probe_registry.defaults())
     )
 
 
@@ -132,6 +136,7 @@ class Config:
     exceptions: list[ExceptionConfig] = dataclasses.field(default_factory=list)
     store: StoreSettings = dataclasses.field(default_factory=StoreSettings)
     estate: EstateConfig = dataclasses.field(default_factory=EstateConfig)
+    snmp: SnmpSettings | None = None  # None: no [snmp] table, no SNMP is sent
     path: Path | None = None
 
     def segment(self, name: str) -> Segment:
@@ -228,6 +233,13 @@ def parse_config(doc: dict[str, Any], where: str = "config") -> Config:
     cfg.exceptions = [_exception(e, n, where) for n, e in enumerate(excs, 1)]
     cfg.store = _store(_table(doc, "store", where), where)
     cfg.estate = _estate(_table(doc, "estate", where), where)
+    if _SNMP_TABLE in doc:
+        cfg.snmp = _snmp(_table(doc, _SNMP_TABLE, where), where)
+        scan = doc.get("scan")
+        if not (isinstance(scan, dict) and "probes" in scan):  # an explicit list must name it
+            probes = (*cfg.scan.settings.probes, probe_registry.get(_SNMP_TABLE).name)
+            cfg.scan.settings = dataclasses.replace(cfg.scan.settings, probes=probes)
+
     return cfg
 
 
@@ -250,6 +262,64 @@ def _estate(t: dict[str, Any], where: str) -> EstateConfig:
             raise ConfigError(f'{where}: [estate] {key} must be a time like "2d", "36h" or "90m"')
         setattr(got, key, seconds)
     return got
+
+
+def _snmp(t: dict[str, Any], where: str) -> SnmpSettings:
+    """[snmp]: read-only credentials and the routers whose ARP tables to read. Credentials may
+    also come from the environment (camscan/discovery/snmpconf.py), never from a default."""
+    place = "[snmp]"
+    _no_unknown(t, _SNMP_KEYS, where, place)
+    d = SnmpSettings()
+    routers = _str_list(t, "routers", where, place) or []
+    for i, router in enumerate(routers):
+        try:
+            ipaddress.IPv4Address(router)
+        except ValueError:
+            raise ConfigError(
+                f"{where}: {place}: routers[{i}] {router!r} is not an IPv4 address"
+            ) from None
+    text = {
+        k: _typed(t, k, str, None, where, place)
+        for k in ("community", "user", "auth_protocol", "auth_key", "priv_protocol", "priv_key")
+    }
+    for key, value in text.items():
+        if value is not None and not value.strip():
+            raise ConfigError(f"{where}: {place}: {key} must not be empty")
+    if text["community"] is not None and text["user"] is not None:
+        raise ConfigError(f"{where}: {place}: give community (v2c) or user (v3), not both")
+    v3 = ("auth_protocol", "auth_key", "priv_protocol", "priv_key")
+    if text["user"] is None and (given := [k for k in v3 if text[k] is not None]):
+        raise ConfigError(f"{where}: {place}: {given[0]} needs user (an SNMPv3 user)")
+    for key, allowed in (("auth_protocol", AUTH_PROTOCOLS), ("priv_protocol", PRIV_PROTOCOLS)):
+        if text[key] is not None and text[key] not in allowed:
+            raise ConfigError(
+                f"{where}: {place}: {key} {text[key]!r} is not one of {', '.join(allowed)}"
+            )
+    if text["priv_protocol"] is not None and text["auth_protocol"] is None:
+        raise ConfigError(f"{where}: {place}: priv_protocol needs auth_protocol (RFC 3414)")
+    for key in ("auth_key", "priv_key"):
+        if text[key] is not None and len(text[key]) < MIN_KEY_CHARS:
+            raise ConfigError(
+                f"{where}: {place}: {key} must be at least {MIN_KEY_CHARS} characters (RFC 3414)"
+            )
+    devices = _typed(t, "devices", bool, d.devices, where, place)
+    if not routers and not devices:
+        raise ConfigError(
+            f"{where}: {place}: needs routers (addresses whose ARP tables to read) "
+            "or devices = true"
+        )
+    numbers: dict[str, Any] = {}
+    for key, typ, low, high in (
+        ("port", int, 1, 65535),
+        ("timeout", float, 0.1, 60),
+        ("retries", int, 0, 5),
+        ("max_rows", int, 1, 1_000_000),
+        ("max_repetitions", int, 1, 100),
+    ):
+        value = numbers[key] = _typed(t, key, typ, getattr(d, key), where, place)
+        if not low <= value <= high:
+            raise ConfigError(f"{where}: {place}: {key} must be between {low} and {high}")
+    return SnmpSettings(routers=tuple(routers), devices=devices, **text, **numbers)
 
 
 def _store(t: dict[str, Any], where: str) -> StoreSettings:
@@ -396,7 +466,7 @@ def _check_segments(segments: list[Segment], where: str) -> None:
 def _scan(t: dict[str, Any], where: str) -> ScanConfig:
     place = "[scan]"
     _no_unknown(t, _SCAN_KEYS, where, place)
-    d = ScanSettings(probes=probe_registry.names())
+    d = ScanSettings(probes=probe_registry.defaults())
     probes = _str_list(t, "probes", where, place)
     if probes is not None:
         known = probe_registry.names()

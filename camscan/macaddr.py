@@ -24,8 +24,11 @@ class MacSource(enum.StrEnum):
     ["mac_source"]: a MAC seen on the wire (ARP, a frame's source) can be trusted as the
     device's own; one a device reports in a payload (SADP <MAC>, DHIP "mac", an ONVIF MAC/ scope)
     or one decoded from another value (a time-based UUID, an EUI-64 address) can be spoofed, so
-    identification counts it one strength lower."""
+    identification counts it one strength lower. A MAC a router's ARP table holds (read over
+    SNMP) was seen on the wire by the router, not by camscan: it too counts one strength lower,
+    and ranks below a wire MAC and above a reported one."""
 
     WIRE = "wire"
+    ROUTER = "router"
     REPORTED = "reported"
     DERIVED = "derived"

@@ -118,6 +118,7 @@ def _context(req: ScanRequest, progress: Progress, limiter: RateLimiter) -> Prob
         settings=req.settings,
         limiter=limiter,
         progress=progress.advance,
+        snmp=req.config.snmp,
         stop=req.stop.event,
     )
 
@@ -181,6 +182,22 @@ async def _after(first: asyncio.Future[ProbeOutcome], job: Awaitable[ProbeOutcom
     return await job
 
 
+def _mac_rank(source: str | None) -> int:
+    """Which MAC a device keeps: the wire's, then a router's ARP table's, then a reported one."""
+    ranks: dict[str | None, int] = {None: 0, MacSource.WIRE: 0, MacSource.ROUTER: 1}
+    return ranks.get(source, 2)
+
+
+def _take_mac(dev: Device, obs: Observation) -> None:
+    """The observation's MAC becomes the device's when none is known or it ranks higher."""
+    mac = obs.mac or obs.fields.get(channels.FIELD_MAC)
+    if mac:
+        wire = MacSource.WIRE if obs.channel == channels.ARP_MAC else MacSource.REPORTED
+        source = obs.fields.get(channels.FIELD_MAC_SOURCE) or wire
+        if dev.mac is None or _mac_rank(source) < _mac_rank(dev.mac_source):
+            dev.mac, dev.mac_source = mac.lower(), source
+
+
 def merge_devices(
     observations: list[Observation], targets: TargetSet, interfaces: list[Interface]
 ) -> list[Device]:
@@ -201,11 +218,7 @@ def merge_devices(
             )
         if dev.interface is None:  # not on any attached network: where was it heard?
             dev.interface = obs.fields.get(channels.FIELD_INTERFACE) or None
-        mac = obs.mac or obs.fields.get(channels.FIELD_MAC)
-        if mac and (dev.mac is None or obs.channel == channels.ARP_MAC):
-            dev.mac = mac.lower()
-            wire = MacSource.WIRE if obs.channel == channels.ARP_MAC else MacSource.REPORTED
-            dev.mac_source = obs.fields.get(channels.FIELD_MAC_SOURCE) or wire
+        _take_mac(dev, obs)
         dev.observations.append(obs)
     return sorted(by_ip.values(), key=lambda d: ipaddress.IPv4Address(d.ip))
 
@@ -290,6 +303,8 @@ def _attach(outcome: ProbeOutcome, devices: list[Device], run: ScanRun) -> None:
     by_ip = {d.ip: d for d in devices}
     for obs in outcome.observations:
         if obs.ip in by_ip:
+            if obs.fields.get(channels.FIELD_MAC_SOURCE):  # a MAC that says how it was learned
+                _take_mac(by_ip[obs.ip], obs)  # (a router's ARP table, read by snmp)
             by_ip[obs.ip].observations.append(obs)
     for err in outcome.errors:
         dev = by_ip.get(err.target or "")

@@ -119,7 +119,10 @@ def test_bundled_topologies() -> None:
     mixed = {d.persona for d in load_topology("mixed").devices}
     hostile = {d.persona for d in load_topology("hostile").devices}
     statement = {d.persona for d in load_topology("statement").devices}
-    assert mixed | hostile | statement == set(bundled_persona_names())
+    # and the cameras only a MAC names, in the lab of routers' ARP tables (issue 28)
+    snmp = {d.persona for d in load_topology("routed-snmp").devices}
+    assert mixed | hostile | statement | snmp == set(bundled_persona_names())
+    assert snmp - mixed == {"hik-oui-silent", "dahua-oui-silent"}
     assert statement - mixed - hostile == {"whitelabel-camera", "printer-wsd", "media-server"}
 
     sparse = load_topology("sparse16")

@@ -50,7 +50,11 @@ def test_probe_names_are_unique_and_every_probe_implements_the_interface() -> No
 
 
 def test_every_probe_is_in_the_config_schema_the_cli_help_and_the_contract() -> None:
-    assert parse_config({}).scan.settings.probes == probes.NAMES  # default: every probe
+    # default: every probe but the opt-in ones, which their config table adds
+    assert parse_config({}).scan.settings.probes == probes.defaults()
+    assert set(probes.NAMES) - set(probes.defaults()) == {"snmp"}
+    with_snmp = parse_config({"snmp": {"routers": ["198.18.0.1"]}})
+    assert with_snmp.scan.settings.probes == probes.NAMES
     for name in probes.NAMES:
         assert parse_config({"scan": {"probes": [name]}}).scan.settings.probes == (name,)
         assert f"`{name}`" in CONTRACT, f"docs/json-contract.md: run.probes misses {name}"
@@ -232,6 +236,7 @@ REGISTRY_FILES = {"discovery/registry.py", "report/registry.py"}
 # fails when one is gone (so the list only shrinks) and when any other appears.
 NOT_THE_NAME: dict[tuple[str, str], str] = {
     ("report/ecs.py", "ecs"): "the ECS document's own `ecs` field (ecs.version), a schema key",
+    ("config.py", "snmp"): "the [snmp] config table's name (it turns on the probe it names)",
     ("lab/persona.py", "mdns"): (
         "the persona schema's one service given as an array of tables ([[mdns]])"
     ),

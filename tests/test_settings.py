@@ -17,7 +17,7 @@ from camscan.config import parse_config
 from camscan.discovery import rate
 from camscan.discovery.banners.limits import Limits as BannerLimits
 from camscan.discovery.base import ProbeContext
-from camscan.discovery.registry import names
+from camscan.discovery.registry import defaults
 from camscan.errors import UsageError
 from camscan.pipeline import ScanRequest
 from camscan.service import Flags, build_settings
@@ -51,7 +51,8 @@ def test_each_default_is_declared_once() -> None:
     assert banner.concurrency == run.concurrency
     assert (banner.deadline, banner.read_timeout) == (wait.probe, wait.read)
     assert (run.rate, run.host_rate) == (rate.DEFAULT_RATE, rate.DEFAULT_HOST_RATE)
-    assert parse_config({}).scan.settings == ScanSettings(probes=names())
+    # every probe but the opt-in ones (an [snmp] table adds snmp)
+    assert parse_config({}).scan.settings == ScanSettings(probes=defaults())
     assert ProbeContext([], TargetSet([])).settings == ScanSettings()
     for key in BOUNDS:  # every bounded setting's default is within its bounds
         assert BOUNDS[key].low <= default(key) <= BOUNDS[key].high, key

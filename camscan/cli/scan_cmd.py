@@ -102,7 +102,9 @@ def scan(
     probes: str = typer.Option(
         None,
         "--probes",
-        help=f"Comma-separated subset of {','.join(probe_registry.names())} (default: all).",
+        help=f"Comma-separated subset of {','.join(probe_registry.names())} (default: all but "
+        f"{', '.join(sorted(set(probe_registry.names()) - set(probe_registry.defaults())))}, "
+        "which its config table adds).",
         autocompletion=complete.probes,
     ),
     allow_public: bool = typer.Option(

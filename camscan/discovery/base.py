@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from camscan.discovery.rate import RateLimiter
+from camscan.discovery.snmpconf import SnmpSettings
 from camscan.model import Observation, ProbeError
 from camscan.netif import Interface
 from camscan.settings import ScanSettings
@@ -40,6 +41,7 @@ class ProbeContext:
     # so inspect-phase probes, handed the same hosts through `feed`, start on it at once.
     on_host: Callable[[str], None] | None = None
     feed: HostFeed | None = None  # inspect-phase probes: hosts as found (instead of `hosts`)
+    snmp: SnmpSettings | None = None  # the config's [snmp] (None: not configured, none sent)
     # Set on SIGINT/SIGTERM: probes working in threads (ARP) poll it to end within a second.
     stop: threading.Event = dataclasses.field(default_factory=threading.Event)
 

@@ -81,6 +81,9 @@ class ProbeSpec:
     # after another, in registry order: one sender at a time keeps the rate cap global.
     sweeps: Reach | None = None
     udp: UdpProtocol | None = None  # for a UDP discovery protocol
+    # Not among the default probes: it runs when named (--probes, [scan] probes) or when its
+    # config table is given (snmp: [snmp], with the credentials it needs).
+    opt_in: bool = False
 
     def create(self) -> DiscoveryProbe:
         probe: DiscoveryProbe = getattr(importlib.import_module(self.module), self.cls)()
@@ -198,6 +201,17 @@ REGISTRY: tuple[ProbeSpec, ...] = (
         phase=Phase.INSPECT,
         counts_for_coverage=False,
     ),
+    ProbeSpec(
+        "snmp",
+        "read-only SNMP with the configured credentials ([snmp]): routers' ARP tables give the "
+        "MACs of off-link devices; devices that answer give their system and maker OIDs",
+        "camscan.discovery.snmp",
+        "SnmpProbe",
+        frozenset({Need.UNICAST}),
+        phase=Phase.INSPECT,
+        counts_for_coverage=False,
+        opt_in=True,
+    ),
 )
 NAMES: tuple[str, ...] = tuple(p.name for p in REGISTRY)
 
@@ -205,6 +219,11 @@ NAMES: tuple[str, ...] = tuple(p.name for p in REGISTRY)
 def names() -> tuple[str, ...]:
     """Every probe's name, in registry order (read at call time: a test may register one)."""
     return tuple(p.name for p in REGISTRY)
+
+
+def defaults() -> tuple[str, ...]:
+    """The probes a scan runs when none are named: every one but the opt-in ones."""
+    return tuple(p.name for p in REGISTRY if not p.opt_in)
 
 
 def get(name: str) -> ProbeSpec:

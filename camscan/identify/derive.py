@@ -166,6 +166,18 @@ def _reported_macs(obs: Observation) -> Iterable[Derived]:
         yield Derived(Kind.MAC, mac, f"{where} (reported by the device)", "reported-mac")
 
 
+def _router_macs(obs: Observation) -> Iterable[Derived]:
+    mac = normalise_mac(obs.fields.get(channels.FIELD_MAC) or obs.mac or obs.raw)
+    if mac:
+        router = obs.fields.get(channels.FIELD_ROUTER) or "a router"
+        yield Derived(
+            Kind.MAC,
+            mac,
+            f"the ARP table of {router}, read over SNMP (the router's view)",
+            "router-mac",
+        )
+
+
 # --- model numbers, badges, serials -------------------------------------------------------------
 
 _SCOPE_PREFIX = "onvif://www.onvif.org/"
@@ -225,6 +237,7 @@ _FIELD_WHERE = {
     channels.DHIP_REPLY: ('DHIP "DeviceType"', 'DHIP "SerialNo"'),
     channels.DVRIP_REPLY: ("DVRIP Device:", "DVRIP SerialNo:"),
     channels.UPNP_MODEL: ("the UPnP modelName", "the UPnP serialNumber"),
+    channels.SNMP_ENTERPRISE: ("the maker's SNMP model object", "the maker's SNMP serial object"),
 }
 
 
@@ -293,6 +306,11 @@ def _title_models(obs: Observation) -> Iterable[Derived]:
         yield Derived(Kind.MODEL, tok, "the page title", "title-model", mention=True)
 
 
+def _sysdescr_models(obs: Observation) -> Iterable[Derived]:
+    for tok in _tokens(obs.raw):
+        yield Derived(Kind.MODEL, tok, "the SNMP sysDescr", "sysdescr-model", mention=True)
+
+
 DECODERS: tuple[Decoder, ...] = (
     Decoder(
         "uuid-mac",
@@ -311,6 +329,7 @@ DECODERS: tuple[Decoder, ...] = (
         (channels.SADP_REPLY, channels.DHIP_REPLY, channels.DVRIP_REPLY, channels.WSD_SCOPES),
         _reported_macs,
     ),
+    Decoder("router-mac", (channels.SNMP_ROUTER_MAC,), _router_macs),
     Decoder("onvif-scope", (channels.WSD_SCOPES,), _scope_facts),
     Decoder("parser-field", tuple(_FIELD_WHERE), _parser_fields),
     Decoder("upnp-manufacturer", (channels.UPNP_MANUFACTURER,), _upnp_manufacturer),
@@ -318,6 +337,7 @@ DECODERS: tuple[Decoder, ...] = (
     Decoder("mdns-target", (channels.MDNS_SERVER,), _mdns_target),
     Decoder("mdns-txt-mac", (channels.MDNS_TXT,), _mdns_txt_macs),
     Decoder("title-model", (channels.HTTP_TITLE,), _title_models),
+    Decoder("sysdescr-model", (channels.SNMP_SYSDESCR,), _sysdescr_models),
 )
 
 
