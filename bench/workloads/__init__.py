@@ -19,6 +19,7 @@ NAMES = (
     "hostile",
     "import_large",  # no lab: offline inputs
     "passive_import",  # no lab: a synthetic capture beside tshark
+    "estate",  # no lab: a PostgreSQL store of 4,500 runs
 )
 
 
