@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from camscan.config import Config, site_problem
 from camscan.errors import RunError, UsageError
 
 if TYPE_CHECKING:
     from camscan.history.diff import RunDiff, RunRef
+    from camscan.history.estate import EstateSettings
     from camscan.model import ScanResult
     from camscan.store import RunStore, RunSummary
 
@@ -76,3 +77,19 @@ def changes_since_baseline(store: RunStore, run: RunSummary) -> RunDiff | None:
     """The diff from the previous complete run of the same site, if there is one."""
     base = store.baseline(run.site, before=run.id)
     return diff_runs(store, base, run) if base else None
+
+
+def estate(db: str | None, cfg: Config, settings: EstateSettings) -> dict[str, Any]:
+    """`camscan estate`'s document (camscan/history/estate.py) of the store `db` names, with the
+    runs waiting in this machine's spool for it; the store is only read, never created."""
+    from camscan.history.estate import read_estate
+    from camscan.store.registry import never_created, store_key
+    from camscan.store.spool import waiting
+
+    url = db or cfg.store.db
+    spooled = waiting(url)
+    if never_created(url):
+        held = f"; {len(spooled)} runs wait in the spool for it" if spooled else ""
+        raise UsageError(f"no store at {store_key(url)}: nothing was ever stored there{held}")
+    with opened_store(db, cfg, readonly=True) as store:
+        return read_estate(store, spooled, settings)

@@ -11,10 +11,9 @@ import typer
 
 from camscan.cli.app import app
 from camscan.cli.errors import fail
-from camscan.cli.history_cmd import DB_HELP, OUTPUT_HELP, _plan, load_cfg
+from camscan.cli.history_cmd import DB_HELP, OUTPUT_HELP, load_cfg
 from camscan.cli.options import config_option
 from camscan.report.registry import DEFAULT, ESTATE_FORMATS
-from camscan.service_store import opened_store
 
 WEEK = 7 * 86400.0
 
@@ -77,13 +76,13 @@ def estate(
     Exit codes: 0 every site swept of late and nothing overdue, 1 a site is a gap (no complete
     run within --silent-after) or a flagged device is past its deadline, 2 usage, 3 store error.
     """
-    from camscan.cli.output import write_text_outputs
-    from camscan.history.estate import EstateSettings, exit_code, read_estate
+    from camscan.cli.output import check_outputs, plan_outputs, write_text_outputs
+    from camscan.history.estate import EstateSettings, exit_code
     from camscan.history.estate_render import write_estate
-    from camscan.store.registry import never_created, store_key
-    from camscan.store.spool import waiting
+    from camscan.service_store import estate as estate_document
 
-    outputs = _plan(output, fmt, ESTATE_FORMATS)
+    outputs = plan_outputs(output, fmt, DEFAULT, ESTATE_FORMATS)
+    check_outputs(outputs)  # before the store is read
     cfg = load_cfg(config)
     now = time.time()
     settings = EstateSettings(
@@ -93,12 +92,6 @@ def estate(
         expiring_within=_duration(expiring_within, cfg.estate.expiring_within, "--expiring-within"),
         listed_makers=tuple(sorted(cfg.policy.listed_makers)),
     )
-    url = db or cfg.store.db
-    spooled = waiting(url)
-    if never_created(url):  # a reader never creates a store
-        held = f"; {len(spooled)} runs wait in the spool for it" if spooled else ""
-        fail(f"no store at {store_key(url)}: nothing was ever stored there{held}")
-    with opened_store(db, cfg, readonly=True) as store:
-        doc = read_estate(store, spooled, settings)
+    doc = estate_document(db, cfg, settings)
     write_text_outputs(outputs, lambda fmt, out: write_estate(doc, fmt, out))
     raise typer.Exit(exit_code(doc))
