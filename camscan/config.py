@@ -636,4 +636,29 @@ def config_warnings(cfg: Config, today: dt.date | None = None) -> list[str]:
             f"[policy] min_confidence {cfg.policy.min_confidence} is below {MEDIUM_CONFIDENCE} "
             "(medium): a single ambiguous hint can flag a device"
         )
+    warnings += _snmp_warnings(cfg)
     return warnings
+
+
+def _snmp_warnings(cfg: Config) -> list[str]:
+    """SNMP credentials others can read, and the devices they would be sent to."""
+    snmp, found = cfg.snmp, list[str]()
+    if snmp is None:
+        return found
+    secret = snmp.community or snmp.auth_key or snmp.priv_key
+    if secret and cfg.path is not None:
+        try:
+            readable = cfg.path.stat().st_mode & 0o044
+        except OSError:
+            readable = 0
+        if readable:
+            found.append(
+                f"{cfg.path} holds SNMP credentials and other users can read it: chmod 600 it, "
+                "or give them in CAMSCAN_SNMP_COMMUNITY / CAMSCAN_SNMP_AUTH_KEY / _PRIV_KEY"
+            )
+    if snmp.devices:
+        found.append(
+            "[snmp] devices = true sends the SNMP credentials to every device found; give "
+            "camscan a community or user meant for that, not the routers' own"
+        )
+    return found

@@ -5,6 +5,7 @@ The lab tests (tests/test_snmp_lab.py) run the probe against Debian's snmpd."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -242,3 +243,19 @@ def test_the_inspect_phase_router_mac_reaches_the_device_found_by_discovery() ->
     run = ScanRun(targets=[], probes=[], started=0.0)
     _attach(ProbeOutcome([router_mac("198.18.61.7", "58:50:ed:00:00:01")]), [dev], run)
     assert (dev.mac, dev.mac_source) == ("58:50:ed:00:00:01", "router")
+
+
+def test_config_check_warns_of_readable_credentials_and_of_asking_devices(
+    tmp_path: Path,
+) -> None:
+    from camscan.config import config_warnings, load_config
+
+    path = tmp_path / "camscan.toml"
+    path.write_text('[snmp]\nrouters = ["198.18.60.254"]\ncommunity = "ro-lab"\ndevices = true\n')
+    path.chmod(0o644)
+    warned = config_warnings(load_config(path))
+    assert any("other users can read it" in w for w in warned)
+    assert any("every device found" in w for w in warned)
+    path.chmod(0o600)
+    path.write_text('[snmp]\nrouters = ["198.18.60.254"]\ncommunity = "ro-lab"\n')
+    assert config_warnings(load_config(path)) == []
