@@ -117,27 +117,14 @@ def import_nmap(
 
 
 def _open_input(path: Path | None) -> typing.BinaryIO:
+    from camscan.discovery.ingest import Borrowed  # stdin stays open for its owner
+
     if path is None:
-        return typing.cast(typing.BinaryIO, io.BufferedReader(_Unclosed(sys.stdin.buffer)))
+        return typing.cast(typing.BinaryIO, io.BufferedReader(Borrowed(sys.stdin.buffer)))
     try:
         return path.open("rb")
     except OSError as e:
         fail(f"cannot read {path}: {e.strerror or e}")
-
-
-class _Unclosed(io.RawIOBase):
-    """Standard input, read through a buffer that can peek, and left open for its owner."""
-
-    def __init__(self, raw: typing.BinaryIO) -> None:
-        self.raw = raw
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.raw.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 def _kind(stream: typing.BinaryIO) -> str:

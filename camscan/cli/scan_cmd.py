@@ -298,17 +298,7 @@ def _write_and_store(
 
 def _tell(result: ScanResult, outputs: list[Output], quiet: bool) -> None:
     """What went wrong, on stderr even with -q (a partial run is an error, not chatter)."""
-    from camscan.cli.output import tell_gaps
-    from camscan.contract import split_scope
+    from camscan.cli.output import tell_gaps, tell_written
 
     tell_gaps(result.run)
-    files = [str(o.path) for o in outputs if o.path is not None]
-    if files and not quiet:
-        flagged = sum(1 for f in result.findings if f.flagged)
-        assessed, outside = split_scope(result)
-        more = f", {len(outside)} out of scope" if outside else ""
-        typer.echo(
-            f"camscan: {len(assessed)} devices{more}, {flagged} flagged; report written to "
-            f"{', '.join(files)}",
-            err=True,
-        )
+    tell_written(result, outputs, quiet)

@@ -372,7 +372,7 @@ class _Capped(io.RawIOBase):
         return len(data)
 
 
-class _Borrowed(io.RawIOBase):
+class Borrowed(io.RawIOBase):
     """Someone else's stream (stdin): read it, leave closing it to its owner."""
 
     def __init__(self, raw: BinaryIO) -> None:
@@ -391,7 +391,7 @@ def _open_xml(source: Path | str | bytes | BinaryIO) -> BinaryIO:
     if isinstance(source, bytes):
         return io.BytesIO(source)
     if not isinstance(source, Path | str):
-        return typing.cast(BinaryIO, _Borrowed(source))
+        return typing.cast(BinaryIO, Borrowed(source))
     path = Path(source)
     try:
         return path.open("rb")
