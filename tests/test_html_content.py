@@ -21,7 +21,7 @@ def page(**kw: object) -> str:
 
 
 def section(html: str, name: str) -> str:
-    return html.split(f'<section id="{name}">')[1].split("</section>")[0]
+    return re.split(f'<section id="{name}"[^>]*>', html)[1].split("</section>")[0]
 
 
 def cells(html: str) -> list[list[str]]:
@@ -41,18 +41,29 @@ def test_summary_by_zone_and_segment_counts_each_segment() -> None:
     assert [r[0] for r in rows] == ["core", "sensitive", "general"]  # core first
 
 
-def test_each_finding_gets_steps_from_its_zone_and_an_exception_entry() -> None:
+def test_findings_are_grouped_with_steps_once_and_an_exception_entry() -> None:
+    """One card per segment, maker and remedy (issue 22): its devices in one table, the steps
+    and the [[exception]] entry once; every finding's device in exactly one card."""
     html = section(page(), "findings")
     blocks = html.split('<div class="finding ')[1:]
-    assert len(blocks) == 11
-    core = next(b for b in blocks if "198.18.0.11" in b)
+    actionable = [
+        d for d in result_to_contract(office_result())["devices"]
+        if d["severity"] in ("critical", "high", "medium") and d["maker"]
+    ]  # fmt: skip
+    assert len(actionable) == 11
+    for d in actionable:
+        assert sum(f'<td class="mono">{d["ip"]}</td>' in b for b in blocks) == 1, d["ip"]
+    assert len(blocks) < len(actionable)  # grouped, not one card per device
+    core = next(b for b in blocks if '<td class="mono">198.18.0.11</td>' in b)
     assert "Disconnect from the core network" in core
-    assert "Disconnect it from the core network (hq-core)" in core
-    sensitive = next(b for b in blocks if "198.18.1.16" in b)
+    assert core.count("Disconnect it from the core network (hq-core)") == 1  # the steps once
+    assert core.count("<tr") - 1 == sum(1 for d in actionable if d["segment"] == "hq-core")
+    sensitive = next(b for b in blocks if '<td class="mono">198.18.1.16</td>' in b)
     assert "Replace or remove it: evidence-store is a sensitive site" in sensitive
-    review = next(b for b in blocks if "198.18.2.19" in b)
+    review = next(b for b in blocks if '<td class="mono">198.18.2.19</td>' in b)
     assert "Review it" in review
     for block in blocks:
+        assert block.count('<pre class="toml">') == 1
         toml = block.split('<pre class="toml">')[1].split("</pre>")[0].replace("&#34;", '"')
         entry = tomllib.loads(toml)["exception"][0]
         assert set(entry) == {"mac", "reason", "accepted_by", "expires"}

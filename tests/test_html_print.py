@@ -5,15 +5,18 @@ the scope and date, and the first page is a real picture with the severity colou
 from __future__ import annotations
 
 import io
-import re
 import shutil
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from camscan.contract import result_to_contract
+from camscan.policy.rules import maker_display
 from camscan.report import render
+from camscan.report.finding_groups import group_findings
+from camscan.report.html import _device_order
 from tests.html_sample import office_result
 from tests.test_html_chromium import CHROMIUM, _chromium
 
@@ -65,19 +68,25 @@ def test_evidence_is_printed_for_every_identified_device(pdf: Path) -> None:
 
 
 def test_no_finding_is_split_across_pages(pdf: Path) -> None:
+    """Each finding card (one per segment, maker and remedy) starts and ends on one page: its
+    heading, every device of its table and its [[exception]] entry."""
     printed = pages(pdf)
-    findings = 0
-    for d in result_to_contract(office_result())["devices"]:
-        if d["severity"] not in ("critical", "high", "medium") or not d["maker"]:
-            continue
-        findings += 1
-        # pdftotext may put the severity badge after the address when the block opens a page
-        head = re.compile(rf": {re.escape(d['ip'])} (?:[A-Z]+ )?Device ")
-        starts = [n for n, p in enumerate(printed) if head.search(p)]
-        assert len(starts) == 1, d["ip"]
-        # the block's last line (its exception entry) is on the page where it starts
-        assert f'mac = "{d["mac"]}"' in printed[starts[0]], d["ip"]
-    assert findings == 11  # 5 critical, 3 high, 3 for review
+    devices = result_to_contract(office_result())["devices"]
+    groups = group_findings(
+        sorted(devices, key=_device_order),
+        0.7,
+        date(2025, 8, 30),
+        frozenset({"hikvision", "dahua"}),
+    )
+    assert sum(len(g.devices) for g in groups) == 11  # 5 critical, 3 high, 3 for review
+    for g in groups:
+        head = f"{maker_display(g.maker)} in {g.segment} ({len(g.devices)} device"
+        starts = [n for n, p in enumerate(printed) if head in p]
+        assert len(starts) == 1, head
+        page = printed[starts[0]]
+        for d in g.devices:
+            assert d["ip"] in page, (head, d["ip"])
+        assert f'mac = "{g.devices[0]["mac"]}"' in page, head
 
 
 def test_no_device_row_is_split_from_its_evidence(pdf: Path) -> None:

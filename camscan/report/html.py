@@ -31,11 +31,16 @@ from camscan.policy.rules import (
     maker_display,
     severity_rank,
 )
+from camscan.report.finding_groups import group_findings
 from camscan.report.interface import RenderOptions
-from camscan.report.remediation import ACTIONABLE, finding_label, remedy_for
+from camscan.report.remediation import ACTIONABLE, finding_label
 from camscan.report.text import exposure_rank, printable
 
 TEMPLATES = Path(__file__).parent / "templates"
+# The summary's part (at most two printed pages, issue 22) shows this many flagged devices and
+# changes; all of them follow, in the findings and in the appendix.
+FLAGGED_ON_SUMMARY = 10
+CHANGES_ON_SUMMARY = 12
 MAKER_COLOURS = ("#1f4e79", "#c55a11", "#6f42c1", "#2e7d32", "#8d6e63", "#00838f", "#ad1457")
 
 
@@ -277,6 +282,19 @@ def write_pinned(page: str, out: TextIO) -> None:
             out.write(page[start : start + _SLICE])
 
 
+def _first_changes(changes: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The changes as the summary shows them: the first CHANGES_ON_SUMMARY rows (newly flagged
+    first), and how many more the appendix lists."""
+    if changes is None:
+        return None
+    rows = changes["rows"]
+    return {
+        **changes,
+        "rows": rows[:CHANGES_ON_SUMMARY],
+        "more": max(0, len(rows) - len(rows[:CHANGES_ON_SUMMARY])),
+    }
+
+
 def write_html(
     result: ScanResult,
     out: TextIO,
@@ -299,15 +317,10 @@ def write_html(
     actionable = sorted(
         (d for d in devices if d["severity"] in ACTIONABLE and d["maker"]), key=_device_order
     )
-    remedies = [
-        (
-            d,
-            remedy_for(
-                d, policy.min_confidence, started_day + timedelta(days=90), policy.listed_makers
-            ),
-        )
-        for d in actionable
-    ]
+    finding_groups = group_findings(
+        actionable, policy.min_confidence, started_day + timedelta(days=90), policy.listed_makers
+    )
+    flagged = sorted((d for d in devices if d["flagged"]), key=_device_order)
     page = _joined(
         _environment(sections)
         .get_template("report.html.j2")
@@ -319,11 +332,12 @@ def write_html(
             ended=_when(run.ended),
             duration=f"{run.ended - run.started:.1f} s" if run.ended is not None else "-",
             scope=_scope(contract["run"]),
-            flagged=sorted((d for d in devices if d["flagged"]), key=_device_order),
+            flagged=flagged[:FLAGGED_ON_SUMMARY],
+            flagged_more=max(0, len(flagged) - FLAGGED_ON_SUMMARY),
             listed_found=sum(1 for d in devices if d["maker"] in policy.listed_makers),
             groups=groups,
             zone_rows=_zone_rows(groups, policy.listed_makers),
-            remedies=[(d, r) for d, r in remedies if r is not None],
+            finding_groups=finding_groups,
             chart=flagged_chart(devices),
             policy=policy,
             policy_source=POLICY_SOURCE,
@@ -333,7 +347,8 @@ def write_html(
             other_run_facts=_other_run_facts(contract["run"]),
             sections=sections or [],
             generated=_when(datetime.now(UTC).timestamp()),
-            changes=changes,
+            changes=_first_changes(changes),
+            all_changes=changes if changes and len(changes["rows"]) > CHANGES_ON_SUMMARY else None,
         )
     )
     write_pinned(page, out)
