@@ -189,12 +189,14 @@ def _mac_rank(source: str | None) -> int:
 
 
 def _take_mac(dev: Device, obs: Observation) -> None:
-    """The observation's MAC becomes the device's when none is known or it ranks higher."""
+    """The observation's MAC becomes the device's when none is known or it ranks higher (the
+    wire's, then a router's ARP table's, then a reported one); an ARP answer always does."""
     mac = obs.mac or obs.fields.get(channels.FIELD_MAC)
     if mac:
         wire = MacSource.WIRE if obs.channel == channels.ARP_MAC else MacSource.REPORTED
         source = obs.fields.get(channels.FIELD_MAC_SOURCE) or wire
-        if dev.mac is None or _mac_rank(source) < _mac_rank(dev.mac_source):
+        ranks_higher = _mac_rank(source) < _mac_rank(dev.mac_source)
+        if dev.mac is None or ranks_higher or obs.channel == channels.ARP_MAC:
             dev.mac, dev.mac_source = mac.lower(), source
 
 
