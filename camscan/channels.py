@@ -9,6 +9,9 @@ import functools
 import re
 
 ARP_MAC = "arp.mac"  # raw: "44:19:b6:12:34:56" (lowercase, colon-separated)
+# raw: the MAC a neighbour advertisement's target link-layer option gave (IPv6's ARP reply)
+NDP_MAC = "ndp.mac"
+WIRE_MACS = frozenset({ARP_MAC, NDP_MAC})  # MACs read off the link itself
 
 # HTTP / HTTPS (one observation per header; name lowercased after "http.header.")
 HTTP_STATUS = "http.status"  # raw: status line, e.g. "HTTP/1.1 401 Unauthorized"

@@ -93,6 +93,7 @@ def device_record(
     v = device.verdict
     record = {
         "ip": device.ip,
+        "ipv6": list(device.ipv6),
         "mac": device.mac,
         "device_id": device_key(device.ip, device.mac, v.serial, v.maker),
         "mac_source": device.mac_source,

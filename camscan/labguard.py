@@ -4,7 +4,8 @@ Used by the lab (camscan/lab/), by `camscan scan` under CAMSCAN_LAB_GUARD=1, and
 own test entry points; it lives outside camscan/lab/ so that discovery never imports the lab.
 
 A lab namespace holds only 198.18.0.0/15 IPv4 addresses (RFC 2544 benchmarking space) besides
-loopback, no global IPv6 address, and no default route: traffic from it cannot leave the lab.
+loopback, no IPv6 address but link-local and 2001:db8::/32 (documentation) ones, and no default
+route: traffic from it cannot leave the lab.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import psutil
 
 LAB_SPACE = ipaddress.IPv4Network("198.18.0.0/15")
+LAB_SPACE6 = ipaddress.IPv6Network("2001:db8::/32")  # RFC 3849 documentation prefix
 # /proc/thread-self: setns is per thread, and /proc/self/net shows the main thread's namespace.
 _PROC_NET = Path("/proc/thread-self/net")
 
@@ -51,8 +53,8 @@ def lab_namespace_problem() -> str | None:
                 lab_addresses += 1
             elif a.family == socket.AF_INET6:
                 addr6 = ipaddress.IPv6Address(a.address.split("%")[0])
-                if not (addr6.is_loopback or addr6.is_link_local):
-                    return f"{ifname} has IPv6 address {addr6}; lab namespaces have none"
+                if not (addr6.is_loopback or addr6.is_link_local or addr6 in LAB_SPACE6):
+                    return f"{ifname} has IPv6 address {addr6}, outside the lab space {LAB_SPACE6}"
     if _has_default_route():
         return "this namespace has a default route"
     if lab_addresses == 0:

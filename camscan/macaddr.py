@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
 
 _SEPARATORS = re.compile(r"[-:.\s]")
@@ -32,3 +33,17 @@ class MacSource(enum.StrEnum):
     ROUTER = "router"
     REPORTED = "reported"
     DERIVED = "derived"
+
+
+def mac_from_eui64(address: str) -> str | None:
+    """The MAC inside a modified EUI-64 interface identifier (`...:xxff:fexx:...`), or None
+    (an IPv6 address given with its scope, `fe80::...%eth0`, too)."""
+    try:
+        ip = ipaddress.IPv6Address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    iid = ip.packed[8:]
+    if iid[3:5] != b"\xff\xfe":
+        return None
+    mac = bytes([iid[0] ^ 0x02, *iid[1:3], *iid[5:8]])
+    return normalise_mac(mac.hex())

@@ -15,13 +15,14 @@ from typing import Any
 
 from camscan.errors import ProbeKind, kind_of
 
-SCHEMA_VERSION = "1.8"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
+SCHEMA_VERSION = "1.9"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
 # run.scanner_host and run.data_versions; 1.3 devices[].device_id; 1.4 verdict, run.coverage,
 # run.not_covered, run.stopped, run.warnings, out_of_scope, segment interfaces, segment_by;
 # 1.5 coverage method "passive" (listen, import of a capture) and the dhcp.*/dns.* channels;
 # 1.6 equipment class, surveillance, recorder channels, finding_type, deadline, overdue
 # 1.7 devices[].exposure (firmware advisories and KEV), findings[].exposure
 # 1.8 mac_source "router" (a router's ARP table, read over SNMP), probe "snmp", snmp.* channels
+# 1.9 devices[].ipv6 (IPv6 addresses; a dual-stack device is one device), coverage method "icmpv6"
 HIGH_CONFIDENCE = 0.85  # verdict confidence labels: "high" from here,
 MEDIUM_CONFIDENCE = 0.7  # "medium" from here (the default floor for flagging), "low" below
 

@@ -116,7 +116,7 @@ def list_interfaces6(names: list[str] | None = None) -> list[Interface6]:
         for a in addrs:
             if a.family != socket.AF_INET6 or not a.netmask:
                 continue
-            plen = ipaddress.IPv6Network(f"::/{a.netmask}").prefixlen
+            plen = bin(int(ipaddress.IPv6Address(a.netmask))).count("1")
             iface = ipaddress.IPv6Interface(f"{a.address.split('%')[0]}/{plen}")
             if iface.ip.is_loopback:
                 continue

@@ -193,7 +193,7 @@ def _take_mac(dev: Device, obs: Observation) -> None:
     wire's, then a router's ARP table's, then a reported one); an ARP answer always does."""
     mac = obs.mac or obs.fields.get(channels.FIELD_MAC)
     if mac:
-        wire = MacSource.WIRE if obs.channel == channels.ARP_MAC else MacSource.REPORTED
+        wire = MacSource.WIRE if obs.channel in channels.WIRE_MACS else MacSource.REPORTED
         source = obs.fields.get(channels.FIELD_MAC_SOURCE) or wire
         ranks_higher = _mac_rank(source) < _mac_rank(dev.mac_source)
         if dev.mac is None or ranks_higher or obs.channel == channels.ARP_MAC:
@@ -203,18 +203,20 @@ def _take_mac(dev: Device, obs: Observation) -> None:
 def merge_devices(
     observations: list[Observation], targets: TargetSet, interfaces: list[Interface]
 ) -> list[Device]:
-    """One device per IP; a MAC seen by any probe is attached to it."""
+    """One device per IP; a MAC seen by any probe is attached to it. Then the IPv6 addresses
+    whose MAC was read on the link join the device with that MAC (a dual-stack device is one
+    device, under its IPv4 address; an IPv6-only one under its global address)."""
     by_ip: dict[str, Device] = {}
     for obs in observations:
         if not obs.ip:
             continue
         try:
-            ip = ipaddress.IPv4Address(obs.ip)
+            ip = ipaddress.ip_address(obs.ip)
         except ValueError:
             continue
         dev = by_ip.get(obs.ip)
         if dev is None:
-            iface = interface_for(ip, interfaces)
+            iface = interface_for(ip, interfaces) if ip.version == 4 else None
             dev = by_ip[obs.ip] = Device(
                 ip=obs.ip, in_scope=obs.ip in targets, interface=iface.name if iface else None
             )
@@ -222,7 +224,50 @@ def merge_devices(
             dev.interface = obs.fields.get(channels.FIELD_INTERFACE) or None
         _take_mac(dev, obs)
         dev.observations.append(obs)
-    return sorted(by_ip.values(), key=lambda d: ipaddress.IPv4Address(d.ip))
+    return sorted(_fold_ipv6(list(by_ip.values())), key=_address_order)
+
+
+def _address_order(dev: Device) -> tuple[int, int, str]:
+    addr = ipaddress.ip_address(dev.ip)
+    return (addr.version, int(addr), dev.ip)
+
+
+def _primary(dev: Device) -> tuple[int, int, int]:
+    """Which address names a device: IPv4, then an in-scope global IPv6 one, then link-local."""
+    addr = ipaddress.ip_address(dev.ip)
+    return (addr.version, 0 if dev.in_scope else 1, 1 if addr.is_link_local else 0)
+
+
+def _fold_ipv6(devices: list[Device]) -> list[Device]:
+    by_mac: dict[str, list[Device]] = {}
+    kept: list[Device] = []
+    for dev in devices:
+        # an IPv6 address joins by a MAC the link gave (neighbour discovery) or its own EUI-64
+        # interface id gave (derived: the unprivileged way), never by one a payload reported
+        linked = dev.mac_source in (MacSource.WIRE, MacSource.DERIVED)
+        if dev.mac and (":" not in dev.ip or linked):
+            by_mac.setdefault(dev.mac, []).append(dev)
+        else:
+            kept.append(dev)
+    for group in by_mac.values():
+        v4 = [d for d in group if ":" not in d.ip]
+        v6 = sorted((d for d in group if ":" in d.ip), key=_primary)
+        if len(v4) > 1 or not v6:  # two IPv4 addresses, one MAC (a router, a proxy): as they are
+            kept += group
+            continue
+        head = v4[0] if v4 else v6.pop(0)
+        for other in v6:
+            head.observations += other.observations
+            head.in_scope = head.in_scope or other.in_scope
+            head.interface = head.interface or other.interface
+            if other.mac_source == MacSource.WIRE:
+                head.mac_source = MacSource.WIRE
+        head.ipv6 = [d.ip for d in ([head] if ":" in head.ip else []) + v6]
+        kept.append(head)
+    for dev in kept:
+        if ":" in dev.ip and not dev.ipv6:
+            dev.ipv6 = [dev.ip]
+    return kept
 
 
 @dataclasses.dataclass(slots=True)
@@ -301,8 +346,8 @@ async def _discover_and_inspect(
 
 
 def _attach(outcome: ProbeOutcome, devices: list[Device], run: ScanRun) -> None:
-    """What an inspect-phase probe found goes to each device."""
-    by_ip = {d.ip: d for d in devices}
+    """What an inspect-phase probe found goes to each device (by any of its addresses)."""
+    by_ip = {ip: d for d in devices for ip in (*d.ipv6, d.ip)}
     for obs in outcome.observations:
         if obs.ip in by_ip:
             if obs.fields.get(channels.FIELD_MAC_SOURCE):  # a MAC that says how it was learned

@@ -9,7 +9,7 @@ separates targets (`198.18.0.1,198.18.0.9`), the same on the command line, in fi
 --exclude.
 IPv6 addresses and prefixes (`2001:db8:1::/64`, `2001:db8:1::20`) are targets too, in the same
 places. They are never swept address by address: a prefix on a link the scanner is attached to is
-discovered there by multicast and neighbour discovery (camscan/discovery/ipv6.py), and the link
+discovered there by multicast and neighbour discovery (camscan/discovery/icmpv6.py), and the link
 itself is then in scope (its link-local addresses too); what is not on an attached link is refused
 where the interfaces are known (camscan/cli/scan_cmd.py). Documentation (2001:db8::/32),
 unique-local and link-local prefixes count as private; global unicast is public.

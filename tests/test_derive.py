@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from camscan import channels
-from camscan.identify.derive import DECODERS, Kind, derive, mac_from_eui64, mac_from_uuid
+from camscan.identify.derive import DECODERS, Kind, derive, mac_from_uuid
 from camscan.identify.engine import identify_device
 from camscan.identify.oui import OuiDB
 from camscan.identify.signatures import SignatureDB
-from camscan.macaddr import MacSource
+from camscan.macaddr import MacSource, mac_from_eui64
 from camscan.model import Device, Observation, Strength
 
 SIGS = SignatureDB.load()

@@ -145,6 +145,16 @@ REGISTRY: tuple[ProbeSpec, ...] = (
         sweeps=Reach.ROUTED,
     ),
     ProbeSpec(
+        "icmpv6",
+        "IPv6 prefixes on attached links: ICMPv6 echo to all-nodes (ff02::1), then neighbour "
+        "solicitation of each address that answered (its MAC)",
+        "camscan.discovery.icmpv6",
+        "Ipv6Probe",
+        frozenset({Need.RAW_SOCKET, Need.L2, Need.IPV6}),
+        unprivileged="echo through an unprivileged ICMPv6 ping socket where the system allows "
+        "it (net.ipv4.ping_group_range); no neighbour discovery: MACs only from EUI-64 addresses",
+    ),
+    ProbeSpec(
         "wsd",
         "ONVIF WS-Discovery",
         "camscan.discovery.wsd",

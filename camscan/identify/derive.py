@@ -16,14 +16,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import fnmatch
-import ipaddress
 import re
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
 
 from camscan import channels
-from camscan.macaddr import normalise_mac
+from camscan.macaddr import mac_from_eui64, normalise_mac
 from camscan.model import Observation
 
 MAX_CANDIDATES = 8  # tokens or MACs per observation: a hostile value must not cost much
@@ -121,19 +120,6 @@ def _uuid_macs(obs: Observation) -> Iterable[Derived]:
 
 
 _LINK_LOCAL_RE = re.compile(r"\[?(fe80:[0-9a-fA-F:]+)")
-
-
-def mac_from_eui64(address: str) -> str | None:
-    """The MAC inside a modified EUI-64 interface identifier (`...:xxff:fexx:...`), or None."""
-    try:
-        ip = ipaddress.IPv6Address(address.split("%", 1)[0])
-    except ValueError:
-        return None
-    iid = ip.packed[8:]
-    if iid[3:5] != b"\xff\xfe":
-        return None
-    mac = bytes([iid[0] ^ 0x02, *iid[1:3], *iid[5:8]])
-    return normalise_mac(mac.hex())
 
 
 def _eui64_macs(obs: Observation) -> Iterable[Derived]:

@@ -11,7 +11,10 @@ Routed networks (no scanner leg) are reached through the router: the scanner get
 each of them via the router's leg on its gateway network, and each routed device a route back
 to the gateway network (per macvlan: the emulator binds sockets to the device's interface).
 
-Nothing is created in the host's namespace, no namespace has a default route, IPv6 is off.
+Nothing is created in the host's namespace, no namespace has a default route, IPv6 is off except
+on the interfaces of networks that name `cidr6` (the scanner's leg and those networks' IPv6
+devices): link-local addresses from the MAC (EUI-64), no duplicate address detection, no router
+advertisements, 2001:db8::/32 addresses only.
 """
 
 from __future__ import annotations
@@ -50,6 +53,17 @@ _ICMP_PER_DEVICE = {
 # port, then copied to each of its devices. The default queue (1000 frames) overflows on a
 # 1,000-device network swept at 1000 frames/s and ARP requests are lost; a deep queue only delays.
 _BC_QUEUE_LEN = 100_000
+
+
+def _ipv6_on(ifname: str) -> dict[str, str]:
+    """IPv6 on one interface, quietly: no DAD (addresses usable at once), no RA/autoconf."""
+    conf = f"net.ipv6.conf.{ifname}"
+    return {
+        f"{conf}.accept_dad": "0",
+        f"{conf}.accept_ra": "0",
+        f"{conf}.autoconf": "0",
+        f"{conf}.disable_ipv6": "0",
+    }
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -158,7 +172,7 @@ def _build(topology: Topology, layout: Layout) -> None:
         devices[layout.device_ns[dev.network]] += [
             f"link add {ifname} link up0 address {dev.mac} type macvlan mode bridge"
             f" bcqueuelen {_BC_QUEUE_LEN}",
-            f"addr add {dev.ip}/{net.cidr.prefixlen} dev {ifname}",
+            *([f"addr add {dev.ip}/{net.cidr.prefixlen} dev {ifname}"] if dev.ipv4 else []),
             f"link set {ifname} up",
         ]
         if net.routed and gateway is not None:
@@ -178,6 +192,28 @@ def _build(topology: Topology, layout: Layout) -> None:
         netns.ip_batch(router, namespace=layout.router_ns)
     for name, commands in devices.items():
         netns.ip_batch(commands, namespace=name)
+    _build6(topology, layout)
+
+
+def _build6(topology: Topology, layout: Layout) -> None:
+    """IPv6 on the networks that name cidr6: the scanner's leg and the IPv6 devices."""
+    for net in topology.networks:
+        if net.cidr6 is None:
+            continue
+        if net.scanner is not None:
+            eth = layout.interfaces[net.name]
+            netns.sysctl(layout.scanner_ns, _ipv6_on(eth))
+            if net.scanner6 is not None:
+                add = f"addr add {net.scanner6}/{net.cidr6.prefixlen} dev {eth} nodad"
+                netns.ip_batch([add], namespace=layout.scanner_ns)
+        commands = []
+        for dev in topology.devices:
+            if dev.network == net.name and dev.ip6 is not None:
+                ifname = device_ifname(dev.index)
+                netns.sysctl(layout.device_ns[net.name], _ipv6_on(ifname))
+                commands.append(f"addr add {dev.ip6}/{net.cidr6.prefixlen} dev {ifname} nodad")
+        if commands:
+            netns.ip_batch(commands, namespace=layout.device_ns[net.name])
 
 
 def host_name(persona: str, index: int) -> str:
@@ -187,7 +223,8 @@ def host_name(persona: str, index: int) -> str:
 
 def hosts_file(topology: Topology) -> str:
     lines = ["127.0.0.1 localhost"]
-    lines += [f"{d.ip} {host_name(d.persona, d.index)}" for d in topology.devices]
+    lines += [f"{d.ip} {host_name(d.persona, d.index)}" for d in topology.devices if d.ipv4]
+    lines += [f"{d.ip6} {host_name(d.persona, d.index)}" for d in topology.devices if d.ip6]
     return "\n".join(lines) + "\n"
 
 

@@ -53,6 +53,8 @@ def _open_device(dev: dict[str, Any], services: dict[str, Any]) -> list[Starter]
         tls_cert=dev.get("tls_cert"),
         tls_key=dev.get("tls_key"),
         prefixlen=int(dev["prefixlen"]),
+        ip6=dev.get("ip6"),
+        ipv4=bool(dev.get("ipv4", True)),
     )
     starters: list[Starter] = []
     if "http" in services:
@@ -63,6 +65,8 @@ def _open_device(dev: dict[str, Any], services: dict[str, Any]) -> list[Starter]
         starters += rtsp.start(ctx, services["rtsp"])
     if "tcp" in services:
         starters += tcp.start(ctx, services["tcp"])
+    if not ctx.ipv4:  # IPv6 only: the IPv4 discovery protocols below stay silent
+        return starters
     # The UDP discovery protocols: the probe registry's list, each answered by the service
     # module of the same name on the port and group the registry declares.
     for spec in registry.REGISTRY:

@@ -171,6 +171,8 @@ class Lab:
                 "ip": dev.ip,
                 "mac": dev.mac,
                 "prefixlen": net.cidr.prefixlen,
+                "ip6": dev.ip6,
+                "ipv4": dev.ipv4,
                 "persona": dev.persona,
                 "vars": persona.device_vars(ipaddress.IPv4Address(dev.ip), dev.mac),
             }

@@ -14,6 +14,12 @@ count = 2                 # addresses follow the scanner's (or the group's `star
 # mac = "58:50:ed:46:00:15"  # a group of one device: this MAC instead of the derived one
 #                            (a device that moved to another network keeps its MAC)
 
+IPv6: a network may name `cidr6 = "2001:db8:60::/64"` (inside 2001:db8::/32, the documentation
+prefix) and `scanner6`; its namespaces then run IPv6 (link-local addresses, no DAD, no router
+advertisements). A group on it names `ipv6 = ["2001:db8:60::20", ...]` (one per device) and
+`ipv4 = false` for IPv6-only devices (their IPv4 address still numbers them and derives the MAC,
+but is never configured; their IPv4-only discovery services stay silent).
+
 Routed networks: a network may name a `router = "198.18.x.254"` address. Networks with a router
 get a leg of one router namespace (ip_forward on there only). A network without `scanner` is not
 attached to the scanner: it is reached through the router, via the first attached network that has
@@ -32,7 +38,7 @@ from typing import Any
 
 from camscan.errors import DataError
 from camscan.lab.persona import Persona, PersonaError, derive_mac, load_persona
-from camscan.labguard import LAB_SPACE
+from camscan.labguard import LAB_SPACE, LAB_SPACE6
 from camscan.macaddr import normalise_mac
 
 BUNDLED_TOPOLOGIES = Path(__file__).parent / "topologies"
@@ -48,6 +54,8 @@ class LabNetwork:
     cidr: ipaddress.IPv4Network
     scanner: ipaddress.IPv4Address | None  # None: routed, the scanner has no leg here
     router: ipaddress.IPv4Address | None = None  # the router's leg on this network
+    cidr6: ipaddress.IPv6Network | None = None  # IPv6 on this link (inside LAB_SPACE6)
+    scanner6: ipaddress.IPv6Address | None = None
 
     @property
     def routed(self) -> bool:
@@ -72,6 +80,13 @@ class LabDevice:
     expected_model: str | None
     index: int  # position in the lab, also names its interface ("d<index>")
     expected_exposure: str | None = None  # firmware verdict status: kev, affected, none, unknown
+    ip6: str | None = None  # its global IPv6 address (on a network with cidr6)
+    ipv4: bool = True  # False: IPv6 only (`ip` numbers it but is never configured)
+
+    @property
+    def address(self) -> str:
+        """The address camscan reports it by: its IPv4 one, or its IPv6 one if it has no other."""
+        return self.ip if self.ipv4 or self.ip6 is None else self.ip6
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -119,7 +134,52 @@ def _network(entry: dict[str, Any], where: str) -> LabNetwork:
         raise TopologyError(f"{where}: network {name}: scanner and router share {scanner}")
     if not name.isidentifier():
         raise TopologyError(f"{where}: network name {name!r} must be a plain word")
-    return LabNetwork(name, cidr, scanner, router)
+    cidr6, scanner6 = _v6(entry, where)
+    return LabNetwork(name, cidr, scanner, router, cidr6, scanner6)
+
+
+def _v6(
+    entry: dict[str, Any], where: str
+) -> tuple[ipaddress.IPv6Network | None, ipaddress.IPv6Address | None]:
+    if "cidr6" not in entry:
+        return None, None
+    try:
+        cidr6 = ipaddress.IPv6Network(str(entry["cidr6"]), strict=True)
+        scanner6 = ipaddress.IPv6Address(str(entry["scanner6"])) if "scanner6" in entry else None
+    except ValueError as exc:
+        raise TopologyError(f"{where}: {exc}") from None
+    if not cidr6.subnet_of(LAB_SPACE6):
+        raise TopologyError(f"{where}: {cidr6} lies outside {LAB_SPACE6}; refused")
+    if scanner6 is not None and scanner6 not in cidr6:
+        raise TopologyError(f"{where}: scanner6 {scanner6} is not in {cidr6}")
+    return cidr6, scanner6
+
+
+def _group_v6(
+    group: dict[str, Any], net: LabNetwork, count: int, where: str
+) -> tuple[list[str | None], bool]:
+    ipv4 = group.get("ipv4", True)
+    if not isinstance(ipv4, bool):
+        raise TopologyError(f"{where}: ipv4 must be true or false")
+    listed = group.get("ipv6")
+    if listed is None:
+        if not ipv4:
+            raise TopologyError(f"{where}: an IPv6-only group needs ipv6 addresses")
+        return [None] * count, True
+    if net.cidr6 is None:
+        raise TopologyError(f"{where}: ipv6 on network {net.name}, which has no cidr6")
+    if not isinstance(listed, list) or len(listed) != count:
+        raise TopologyError(f"{where}: ipv6 must list one address per device ({count})")
+    found: list[str | None] = []
+    for text in listed:
+        try:
+            addr = ipaddress.IPv6Address(str(text))
+        except ValueError as exc:
+            raise TopologyError(f"{where}: {exc}") from None
+        if addr not in net.cidr6:
+            raise TopologyError(f"{where}: {addr} is not in {net.cidr6}")
+        found.append(str(addr))
+    return found, ipv4
 
 
 def _group_mac(group: dict[str, Any], count: int, where: str) -> str | None:
@@ -213,7 +273,8 @@ def parse_topology(data: dict[str, Any], where: str, persona_dirs: list[Path]) -
         persona = personas[pname]
         addresses = _group_addresses(group, net, last[net.name], gwhere)
         fixed_mac = _group_mac(group, len(addresses), gwhere)
-        for addr in addresses:
+        v6, ipv4 = _group_v6(group, net, len(addresses), gwhere)
+        for addr, ip6 in zip(addresses, v6, strict=True):
             if addr not in net.cidr or addr in (
                 net.cidr.network_address,
                 net.cidr.broadcast_address,
@@ -238,6 +299,8 @@ def parse_topology(data: dict[str, Any], where: str, persona_dirs: list[Path]) -
                     expected_model=model,
                     index=len(devices),
                     expected_exposure=persona.expect.exposure,
+                    ip6=ip6,
+                    ipv4=ipv4,
                 )
             )
     return Topology(

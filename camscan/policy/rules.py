@@ -173,7 +173,9 @@ class Placement:
 
 
 def place(device: Device, segments: list[Segment]) -> Placement:
-    """By address first; else by the segment naming the interface the device was heard on."""
+    """By address first (its own, then its IPv6 ones: a dual-stack device whose IPv4 address is
+    in no segment is placed by its IPv6 prefix); else by the segment naming the interface the
+    device was heard on."""
     return _placer(segments)(device)
 
 
@@ -182,9 +184,10 @@ def _placer(segments: list[Segment]) -> Callable[[Device], Placement]:
     by_interface = {i: seg for seg in segments for i in seg.interfaces}
 
     def find(device: Device) -> Placement:
-        seg = by_address(device.ip)
-        if seg is not None:
-            return Placement(seg, "address", device.interface)
+        for ip in (device.ip, *device.ipv6):
+            seg = by_address(ip)
+            if seg is not None:
+                return Placement(seg, "address", device.interface)
         seg = by_interface.get(device.interface or "")
         if seg is not None:
             return Placement(seg, "interface", device.interface)

@@ -288,6 +288,7 @@ def _device(o: _Obj) -> Device:
         verdict=verdict,
         probe_errors=[_probe_error(e) for e in o.objs("probe_errors")],
         exposure=_exposure(o.obj("exposure")) if o.data.get("exposure") is not None else None,
+        ipv6=o.texts("ipv6") if "ipv6" in o.data else [],  # 1.8
     )
 
 

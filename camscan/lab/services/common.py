@@ -40,6 +40,8 @@ class DeviceContext:
     tls_cert: str | None = None
     tls_key: str | None = None
     prefixlen: int = 24  # of the device's network (DVRIP replies carry the netmask)
+    ip6: str | None = None  # its global IPv6 address, if its network runs IPv6
+    ipv4: bool = True  # False: IPv6 only (`ip` is never configured)
 
     def render(self, text: str, **extra: str) -> str:
         """Expand ${var} placeholders; ${date} is the current HTTP date."""
@@ -87,14 +89,21 @@ def response_head(lines: list[str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
 
 
-def tcp_listener(ctx: DeviceContext, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def tcp_listener(ctx: DeviceContext, port: int, ip: str | None = None) -> socket.socket:
+    address = ip or ctx.ip
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ctx.ifname.encode())
-    sock.bind((ctx.ip, port))
+    sock.bind((address, port))
     sock.listen(64)
     sock.setblocking(False)
     return sock
+
+
+def tcp_addresses(ctx: DeviceContext) -> list[str]:
+    """Where its TCP services listen: its IPv4 address and its global IPv6 one, as it has."""
+    return [a for a in (ctx.ip if ctx.ipv4 else None, ctx.ip6) if a]
 
 
 def udp_listener(ctx: DeviceContext, port: int, groups: list[str]) -> socket.socket:
@@ -219,9 +228,10 @@ def tcp_servers(
     """One stream server per `[service.<port>]` table of `conf`, each with its own handler."""
     return [
         asyncio.start_server(
-            handler(ctx, port_conf), sock=tcp_listener(ctx, int(port)), **server_options
+            handler(ctx, port_conf), sock=tcp_listener(ctx, int(port), ip), **server_options
         )
         for port, port_conf in conf.items()
+        for ip in tcp_addresses(ctx)
     ]
 
 
