@@ -315,3 +315,20 @@ def test_extra_fields_cisa_may_add_are_accepted_and_a_stale_catalogue_warns(tmp_
     assert old.staleness_warning(old.released) is None
     with pytest.raises(KevError):
         read_catalogue(tmp_path / "missing.json")
+
+
+def test_an_unreadable_data_dir_falls_back_to_the_shipped_kev_extract(tmp_path: Path) -> None:
+    # Seen: a user who cannot search root's data dir got "internal error: PermissionError".
+    # Root reads everything, so the unreadable path here is one the kernel refuses to stat.
+    from camscan.identify.advisories.kev import load_catalogue, shipped_path
+
+    env = {**os.environ, "CAMSCAN_DATA_DIR": str(tmp_path / ("x" * 300))}
+    probe = (
+        "from camscan.identify.advisories.kev import load_catalogue;print(load_catalogue().path)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(shipped_path())
+    assert load_catalogue().path == shipped_path()  # and the usual case is unchanged

@@ -169,17 +169,16 @@ def user_path() -> Path:
 
 def load_catalogue() -> KevCatalogue:
     """The user's updated copy when it is at least as new as the shipped extract, else the
-    extract. A damaged user copy is ignored (update checked it before writing it)."""
+    extract. A damaged or unreadable user copy is ignored (update checked it before writing)."""
     shipped = read_catalogue(shipped_path(), shipped=True)
     mine_path = user_path()
-    if mine_path.is_file():
-        try:
-            mine = read_catalogue(mine_path)
-        except KevError:
+    try:  # a data dir this user cannot search (root's, via sudo without -H) is no copy at all
+        if not mine_path.is_file():
             return shipped
-        if mine.released >= shipped.released:
-            return mine
-    return shipped
+        mine = read_catalogue(mine_path)
+    except (KevError, OSError):
+        return shipped
+    return mine if mine.released >= shipped.released else shipped
 
 
 def install(source: Path, directory: Path | None = None) -> KevCatalogue:
