@@ -15,7 +15,7 @@ from typing import Any
 
 from camscan.errors import ProbeKind, kind_of
 
-SCHEMA_VERSION = "1.9"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
+SCHEMA_VERSION = "1.10"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
 # run.scanner_host and run.data_versions; 1.3 devices[].device_id; 1.4 verdict, run.coverage,
 # run.not_covered, run.stopped, run.warnings, out_of_scope, segment interfaces, segment_by;
 # 1.5 coverage method "passive" (listen, import of a capture) and the dhcp.*/dns.* channels;
@@ -23,6 +23,8 @@ SCHEMA_VERSION = "1.9"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe e
 # 1.7 devices[].exposure (firmware advisories and KEV), findings[].exposure
 # 1.8 mac_source "router" (a router's ARP table, read over SNMP), probe "snmp", snmp.* channels
 # 1.9 devices[].ipv6 (IPv6 addresses; a dual-stack device is one device), coverage method "icmpv6"
+# 1.10 run.site: the store's site of a stored run (null when never stored); an imported nmap
+# run keeps nmap's own times and run.args, run.privileged null (not recorded), scanner_host ""
 HIGH_CONFIDENCE = 0.85  # verdict confidence labels: "high" from here,
 MEDIUM_CONFIDENCE = 0.7  # "medium" from here (the default floor for flagging), "low" below
 
@@ -267,7 +269,9 @@ class ScanRun:
     started: float
     ended: float | None = None
     interfaces: list[str] = dataclasses.field(default_factory=list)
-    privileged: bool = True  # False: ran without CAP_NET_RAW, ARP fell back to the kernel table
+    # False: ran without CAP_NET_RAW, ARP fell back to the kernel table; None: not recorded (an
+    # imported nmap run: its XML does not say)
+    privileged: bool | None = True
     partial: bool = False  # True: something stopped it early or a probe stage failed
     errors: list[ProbeError] = dataclasses.field(default_factory=list)
     stats: dict[str, int] = dataclasses.field(default_factory=dict)  # e.g. dropped replies
@@ -282,6 +286,8 @@ class ScanRun:
     not_covered: list[str] = dataclasses.field(default_factory=list)
     stopped: str | None = None  # "SIGTERM during banners": the run was interrupted
     warnings: list[str] = dataclasses.field(default_factory=list)  # e.g. expired exceptions
+    site: str | None = None  # the store's site, for a stored run (None: never stored)
+    args: str | None = None  # an imported run's own command line (nmap's `args`), as recorded
 
 
 @dataclasses.dataclass(slots=True)

@@ -14,6 +14,7 @@ from camscan.config import Config
 from camscan.errors import UsageError
 
 if TYPE_CHECKING:
+    from camscan.discovery.ingest import NmapRun
     from camscan.discovery.passive.dissect import Heard
     from camscan.discovery.passive.heard import Source
     from camscan.model import Device, ScanResult, ScanRun
@@ -95,6 +96,22 @@ def classify(
         run=settle(run, None, devices, heard), devices=devices, segments=list(cfg.segments)
     )
     return assemble(judged, judge(judged, cfg), cfg)
+
+
+def nmap_run(info: NmapRun) -> Prepare:
+    """An imported nmap run keeps what its XML says of itself: nmap's own start and end time
+    and arguments. The XML names no host and not whether nmap had raw sockets: the scanner host
+    is "" (not this host, which only read the file) and `privileged` is None (not recorded)."""
+
+    def prepare(run: ScanRun, devices: list[Device]) -> None:
+        del devices
+        run.started = info.started if info.started is not None else run.started
+        run.ended = info.ended if info.ended is not None else run.started
+        run.args = info.args
+        run.scanner_host = ""
+        run.privileged = None
+
+    return prepare
 
 
 def passive_run(heard: Heard, sources: Sequence[Source], cfg: Config) -> Prepare:

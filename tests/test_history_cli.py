@@ -103,6 +103,30 @@ def test_report_of_a_stored_run_shows_the_changes_in_html(store_url: str) -> Non
     assert {d["device_id"] for d in as_json["devices"]} >= {"mac:58:50:ed:00:00:20"}
 
 
+def test_every_stored_report_names_its_site(store_url: str) -> None:
+    """Issue 22: a stored run's report never named its site; now the HTML header and the JSON
+    contract's run.site (1.10) do, and a run never stored says null."""
+    a, _, _ = stored(store_url)
+    branch = open_store(store_url, readonly=True)
+    try:
+        other = next(r.id for r in branch.runs("branch"))
+    finally:
+        branch.close()
+    for run_id, site in ((a, "hq"), (other, "branch")):
+        page = camscan("report", str(run_id), "--db", store_url, "-f", "html").stdout
+        assert f'<div class="meta">Site {site} &middot; Scan started' in page
+        doc = json.loads(camscan("report", str(run_id), "--db", store_url, "-f", "json").stdout)
+        assert doc["run"]["site"] == site and doc["schema_version"] == "1.10"
+    never = json.loads(camscan("report", "-", "-f", "json", stdin=json.dumps(doc)).stdout)
+    assert never["run"]["site"] == site  # a saved copy keeps it
+    fresh = result(baseline_devices())
+    out = io.StringIO()
+    from camscan.report import render
+
+    render(fresh, "json", out)
+    assert json.loads(out.getvalue())["run"]["site"] is None
+
+
 def test_hostile_text_stays_inert_in_every_diff_format() -> None:
     # Device text reaches a diff verbatim (models, badges, firmware are what devices say).
     evil = '=HYPERLINK("http://x")\x1b[2J<script>alert(1)</script>'
@@ -228,3 +252,28 @@ def test_diff_across_two_sites_needs_a_flag(store_url: str) -> None:
     ok = camscan("diff", str(a), str(branch), "--db", store_url, "-f", "json", "--across-sites")
     assert ok.returncode in (0, 1), ok.stderr
     assert json.loads(ok.stdout)["after"]["site"] == "branch"
+
+
+def test_an_imported_nmap_run_keeps_nmaps_own_time_and_arguments(
+    store_url: str, tmp_path: Path
+) -> None:
+    """Issue 22: an import was stamped with the import time, this host and privileged true.
+    Now it keeps nmap's <nmaprun start= args=> and <finished time=>, names no scanner host (the
+    XML does not) and says privileged null: not recorded."""
+    fixture = Path(__file__).parent / "fixtures" / "nmap_camera_lab.xml"
+    r = camscan("import", str(fixture), "-f", "json", "--db", store_url, "--site", "lab", "-q")
+    assert r.returncode in (0, 1), r.stderr
+    run = json.loads(r.stdout)["run"]
+    assert run["started"] == 1699956000.0 and run["ended"] == 1699956050.0
+    assert run["args"].startswith("nmap -sV --script http-title")
+    assert run["scanner_host"] == "" and run["privileged"] is None
+    listed = json.loads(camscan("history", "--db", store_url, "-f", "json").stdout)
+    assert [(x["site"], x["started"], x["ended"]) for x in listed] == [
+        ("lab", 1699956000.0, 1699956050.0)
+    ]
+    stored_run = json.loads(
+        camscan("report", str(listed[0]["run"]), "--db", store_url, "-f", "json").stdout
+    )["run"]
+    assert stored_run["privileged"] is None and stored_run["args"] == run["args"]
+    page = camscan("report", str(listed[0]["run"]), "--db", store_url, "-f", "html").stdout
+    assert "not recorded (an imported run)" in page and "Ran without raw-socket" not in page

@@ -81,8 +81,8 @@ def import_nmap(
     a finding fails it first (exit 1).
     """
     from camscan.cli.offline import report_offline
-    from camscan.discovery.ingest import devices_from_nmap_xml
-    from camscan.service_offline import OfflineInput
+    from camscan.discovery.ingest import read_nmap_xml
+    from camscan.service_offline import OfflineInput, nmap_run
 
     path = path_or_stdin(xml)
     if path is not None and path.is_dir():  # a Zeek log directory
@@ -100,9 +100,9 @@ def import_nmap(
             from camscan.cli.passive_cmd import import_zeek
 
             import_zeek(path, stream, fmt, output, config, fail_on, excel, db, site)
-        given = OfflineInput(devices_from_nmap_xml(stream))  # streamed either way
+        devices, info = read_nmap_xml(stream)  # streamed either way
     report_offline(
-        given,
+        OfflineInput(devices),
         "import",
         fmt,
         output,
@@ -113,6 +113,7 @@ def import_nmap(
         db=db,
         site=site,
         quiet=quiet,
+        prepare=nmap_run(info),
     )
 
 

@@ -6,6 +6,7 @@ good lines still count; IngestError for a whole document), never a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import io
 import ipaddress
@@ -399,14 +400,36 @@ def _open_xml(source: Path | str | bytes | BinaryIO) -> BinaryIO:
         raise IngestError(f"cannot read {path}: {e.strerror or e}") from None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class NmapRun:
+    """What nmap's XML says of its own run: `<nmaprun start= args=>`, `<finished time=>`."""
+
+    started: float | None = None
+    ended: float | None = None
+    args: str | None = None
+
+
+def _nmap_time(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
 def devices_from_nmap_xml(source: Path | str | bytes | BinaryIO) -> list[Device]:
-    """Devices from nmap -oX output (a path, the XML bytes or a binary stream); raises
-    IngestError.
+    """Devices from nmap -oX output; see read_nmap_xml."""
+    return read_nmap_xml(source)[0]
+
+
+def read_nmap_xml(source: Path | str | bytes | BinaryIO) -> tuple[list[Device], NmapRun]:
+    """Devices from nmap -oX output (a path, the XML bytes or a binary stream), and nmap's own
+    run (its times and arguments); raises IngestError.
 
     Streamed (iterparse): each <host> is turned into a Device and then freed, so memory follows
     the hosts kept (at most MAX_XML_HOSTS), not the size of the file. Still defused: any DTD,
     entity or external reference is refused."""
     devices: dict[str, Device] = {}
+    run = NmapRun()
     with _open_xml(source) as raw:
         stream = io.BufferedReader(_Capped(raw, MAX_XML_BYTES))
         # nmap writes <!DOCTYPE nmaprun>: a bare DTD is allowed, entities and externals are not
@@ -423,12 +446,17 @@ def devices_from_nmap_xml(source: Path | str | bytes | BinaryIO) -> list[Device]
                                 f"not nmap XML: root element is <{element.tag}>, expected <nmaprun>"
                             )
                         root = element
+                        run = NmapRun(
+                            _nmap_time(element.get("start")), None, element.get("args") or None
+                        )
                     continue
                 depth -= 1
                 if depth != 1 or root is None:
                     continue
                 if element.tag == "host":
                     _add_host(devices, element)
+                elif element.tag == "runstats" and (done := element.find("finished")) is not None:
+                    run = dataclasses.replace(run, ended=_nmap_time(done.get("time")))
                 root.clear()  # the finished child and everything in it: memory stays flat
         except defusedxml.DefusedXmlException as e:
             raise IngestError(
@@ -441,7 +469,7 @@ def devices_from_nmap_xml(source: Path | str | bytes | BinaryIO) -> list[Device]
             raise IngestError("nmap XML is nested too deep") from None
         except OSError as e:
             raise IngestError(f"cannot read nmap XML: {e.strerror or e}") from None
-    return list(devices.values())
+    return list(devices.values()), run
 
 
 def _add_host(devices: dict[str, Device], host: ET.Element) -> None:

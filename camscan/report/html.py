@@ -221,7 +221,7 @@ def _other_run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
     shown = {
         "targets", "probes", "started", "ended", "started_at", "ended_at", "interfaces",
         "privileged", "partial", "errors", "stats", "camscan_version", "scanner_host",
-        "data_versions",
+        "data_versions", "site", "args",
     }  # fmt: skip
     return [
         (k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))

@@ -91,6 +91,10 @@ class _Obj:
     def opt_timestamp(self, key: str) -> float | None:
         return None if self.data.get(key) is None else self.timestamp(key)
 
+    def opt_flag(self, key: str, default: bool) -> bool | None:
+        """A flag that may be null (not recorded); absent: `default`."""
+        return None if key in self.data and self.data[key] is None else self.flag(key, default)
+
     def flag(self, key: str, default: bool) -> bool:
         value = self.data.get(key, default)
         if not isinstance(value, bool):
@@ -151,7 +155,7 @@ def _run(o: _Obj) -> ScanRun:
         started=o.timestamp("started"),
         ended=o.opt_timestamp("ended"),
         interfaces=o.texts("interfaces"),
-        privileged=o.flag("privileged", True),
+        privileged=o.opt_flag("privileged", True),
         partial=o.flag("partial", False),
         errors=[_probe_error(e) for e in o.objs("errors")],
         stats=stats,
@@ -164,6 +168,8 @@ def _run(o: _Obj) -> ScanRun:
         not_covered=o.texts("not_covered"),
         stopped=o.opt_text("stopped"),
         warnings=o.texts("warnings"),
+        site=o.opt_text("site"),
+        args=o.opt_text("args"),
     )
 
 

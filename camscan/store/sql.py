@@ -130,7 +130,7 @@ class SqlStore:
     # -- writing ------------------------------------------------------------------------------
     def save(self, result: ScanResult, site: str) -> int:
         contract = result_to_contract(result)
-        run = contract["run"]
+        run = {**contract["run"], "site": site}  # the stored run names its site (1.10)
         extra = {k: v for k, v in contract.items() if k not in _KNOWN_TOP}
         with self._transaction():
             rows = self._query(
@@ -143,7 +143,7 @@ class SqlStore:
                     result.run.started,
                     result.run.ended,
                     int(result.run.partial),
-                    int(result.run.privileged),
+                    int(result.run.privileged is not False),  # null (not recorded): the doc
                     _doc(run.get("targets", [])),
                     len(contract["devices"]),
                     contract["summary"]["flagged"],
@@ -281,13 +281,13 @@ class SqlStore:
 
     def load(self, run_id: int) -> ScanResult:
         rows = self._query(
-            "SELECT schema_version, run_doc, segments_doc, summary_doc, policy_doc, extra_doc "
-            "FROM runs WHERE id = ?",
+            "SELECT schema_version, run_doc, segments_doc, summary_doc, policy_doc, extra_doc, "
+            "site FROM runs WHERE id = ?",
             (run_id,),
         )
         if not rows:
             raise RunNotFound(f"{self.url}: no run {run_id}")
-        version, run_doc, segments, summary, policy, extra = rows[0]
+        version, run_doc, segments, summary, policy, extra, site = rows[0]
         devices = []
         for idx, key, doc in self._query(
             "SELECT idx, device_key, doc FROM devices WHERE run_id = ? ORDER BY idx", (run_id,)
@@ -313,7 +313,7 @@ class SqlStore:
         contract = {
             **json.loads(extra),
             "schema_version": version,
-            "run": json.loads(run_doc),
+            "run": {**json.loads(run_doc), "site": site},  # runs stored before 1.10 too
             "segments": json.loads(segments),
             "summary": json.loads(summary),
             "devices": [record for _, record in devices],
