@@ -312,8 +312,10 @@ def test_reader_on_cut_and_corrupted_files_raises_only_capture_error(
 ) -> None:
     heard = Heard()
 
-    def sink(link: int, order: str, data: bytes, pos: int, limit: int) -> tuple[int, int, int]:
-        assert 0 <= pos <= limit == len(data) - pcapio.PAD
+    def sink(
+        link: int, order: str, data: bytes | bytearray, pos: int, limit: int
+    ) -> tuple[int, int, int]:
+        assert 0 <= pos <= limit <= len(data) - pcapio.PAD
         end, count, last = heard.feed_records(link, order, data, pos, limit)
         assert pos <= end <= limit and (count == 0 or pos <= last < end)
         return end, count, last
@@ -374,6 +376,34 @@ def test_the_inline_prefilter_decides_as_frame_does(
     assert source.packets == len(built)
     assert fast.pairs == slow.pairs and fast.seen == slow.seen
     assert fast.observations == slow.observations and fast.parsed == slow.parsed
+
+
+class _Trickle(io.BytesIO):
+    """A pipe that hands over at most 777 bytes per read."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        return super().read(777 if size is None or size < 0 else min(size, 777))
+
+    def readinto(self, buffer: object) -> int:
+        view = memoryview(buffer)  # type: ignore[arg-type]
+        return super().readinto(view[:777])
+
+
+@pytest.mark.parametrize("chunk", [64, 1000, pcapio.CHUNK])
+def test_records_across_buffer_refills_read_the_same(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records cut by a buffer's end (any chunk size, a pipe's short reads) are read whole
+    once, and a damaged tail is found at the same byte."""
+    frames = lab_frames() * 10
+    data = pcap(frames) + struct.pack("<IIII", 9, 0, 4000, 4000) + b"\0" * 100
+    whole, whole_source = read_capture(io.BytesIO(data), "x")
+    monkeypatch.setattr(pcapio, "CHUNK", chunk)
+    for stream in (io.BytesIO(data), _Trickle(data)):
+        heard, source = read_capture(stream, "x")
+        assert source == whole_source and source.packets == len(frames)
+        assert source.damaged and f"at byte {len(data) - 116}:" in source.damaged
+        assert heard.observations == whole.observations and heard.pairs == whole.pairs
 
 
 def test_every_mac_ip_pair_is_recorded() -> None:

@@ -186,7 +186,7 @@ class Heard:
         self.feed_records(link, "<", record, 0, len(record) - pcapio.PAD)
 
     def feed_records(
-        self, link: int, order: str, data: bytes, pos: int, limit: int
+        self, link: int, order: str, data: bytes | bytearray, pos: int, limit: int
     ) -> tuple[int, int, int]:
         """The pcap records in data[pos:limit] (a pcapio.Sink: see there). This loop runs for
         every packet, so the common case (Ethernet, IPv4, RTP or bulk TCP) is decided by one
@@ -198,7 +198,7 @@ class Heard:
         if link != _ETHERNET:
             eth_ip = -1  # no frame takes the inline path: each goes to `frame`
         seen, pair_of, frame, flows = self.seen, self._pair, self.frame, self.flows
-        tcp_first, udp_keys = _TCP_FIRST_BYTE, _UDP_KEYS
+        tcp_first = _TCP_FIRST_BYTE
         count, last = 0, pos
         while pos < limit:
             # the header read stays in the buffer: its owner leaves PAD bytes after `limit`
@@ -210,7 +210,7 @@ class Heard:
             last, pos = pos, stop
             count += 1
             if incl < 34 or ethertype != eth_ip:
-                frame(link, seconds(data, last)[0], data[b:stop])  # ARP, VLAN: rare
+                frame(link, seconds(data, last)[0], bytes(data[b:stop]))  # ARP, VLAN: rare
                 continue
             if frag & fragment:
                 continue  # a later fragment: no header of the protocol above
@@ -223,16 +223,17 @@ class Heard:
                 else:
                     l4 = b + 14 + (vihl & 0x0F) * 4
                     if l4 + 4 > stop or (
-                        data[l4 : l4 + 2] not in udp_keys and data[l4 + 2 : l4 + 4] not in udp_keys
+                        data[l4] << 8 | data[l4 + 1] not in _UDP_PORTS
+                        and data[l4 + 2] << 8 | data[l4 + 3] not in _UDP_PORTS
                     ):
                         continue
-                frame(link, seconds(data, last)[0], data[b:stop])
+                frame(link, seconds(data, last)[0], bytes(data[b:stop]))
             elif proto == 6:
                 l4 = b + 14 + (vihl & 0x0F) * 4
                 if l4 + 14 <= stop:
                     pl = l4 + (data[l4 + 12] >> 4) * 4
                     if flows.open or (pl < stop and tcp_first[data[pl]]):
-                        frame(link, seconds(data, last)[0], data[b:stop])
+                        frame(link, seconds(data, last)[0], bytes(data[b:stop]))
         return pos, count, last
 
     def frame(self, link: int, at: float, frame: bytes) -> None:

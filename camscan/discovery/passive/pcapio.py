@@ -14,9 +14,10 @@ generator or tuple per packet in between.
 from __future__ import annotations
 
 import dataclasses
+import io
 import struct
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from camscan.errors import DataError
 
@@ -41,13 +42,13 @@ RAW_BSD = 12  # "raw IP" on some BSDs and old libpcap
 LINK_TYPES = frozenset({ETHERNET, RAW, RAW_BSD, LINUX_SLL, IPV4, LINUX_SLL2})
 
 
-PAD = 64  # zero bytes a sink's buffer holds after its limit (a header read never runs out)
+PAD = 64  # bytes a sink's buffer holds after its limit (a header read never runs out)
 PAD_BYTES = bytes(PAD)
 # (link type, byte order "<" or ">", buffer, pos, limit) -> (pos after the last record read,
 # records read, start of the last one). It reads the pcap records from buffer[pos:] that end by
 # `limit` and stops at the first that does not or that claims more than MAX_PACKET bytes; the
 # reader then refills, or says why the file ends there.
-Sink = Callable[[int, str, bytes, int, int], tuple[int, int, int]]
+Sink = Callable[[int, str, bytes | bytearray, int, int], tuple[int, int, int]]
 SECONDS = {order: struct.Struct(order + "I").unpack_from for order in "<>"}  # a record's
 RECORD = struct.Struct("<IIII").pack  # a little-endian record header
 _INCL = {order: struct.Struct(order + "8xI").unpack_from for order in "<>"}
@@ -135,7 +136,13 @@ def _damaged(stats: ReadStats, at: int, error: _Damaged) -> None:
 
 
 def _feed(
-    stats: ReadStats, sink: Sink, link: int, order: str, data: bytes, pos: int, limit: int
+    stats: ReadStats,
+    sink: Sink,
+    link: int,
+    order: str,
+    data: bytes | bytearray,
+    pos: int,
+    limit: int,
 ) -> int:
     """The records of data[pos:limit] to the sink, counted; where it stopped."""
     end, count, last = sink(link, order, data, pos, limit)
@@ -160,36 +167,40 @@ def _pcap(buf: _Buffer, stats: ReadStats, sink: Sink) -> None:
             f"pcap link type {link} is not one camscan reads (Ethernet, raw IP, SLL)"
         )
     incl_at = _INCL[order]
-    data, pos, offset = buf.data, 24, buf.offset  # offset: where data[0] is in the file
-    want, ended = 16 + PAD, False
+    # One buffer, refilled in place: a fresh megabyte per read costs as much in page faults
+    # as the read itself. Bytes past `have` are stale; the sink reads no record that ends there.
+    data = bytearray(CHUNK + 16 + MAX_PACKET + PAD)
+    view, room = memoryview(data), len(data) - PAD
+    readinto = cast(io.BufferedIOBase, buf.stream).readinto  # BinaryIO's stub omits it
+    rest = buf.data[24:]
+    data[: len(rest)] = rest
+    pos, have, offset = 0, len(rest), buf.offset + 24  # offset: where data[0] is in the file
+    want, ended = 16, False
     try:
         while True:
-            if not ended and len(data) - pos < want:
-                chunks, have = [data[pos:]], len(data) - pos
-                while have < want:  # a chunk at a time; a record's claim is bounded below
-                    chunk = buf.stream.read(CHUNK)
-                    if not chunk:
-                        chunks.append(PAD_BYTES)  # the end: pad, so the limit is the end
+            if not ended and have - pos < want:
+                data[: have - pos] = data[pos:have]  # the unread tail (under one record) first
+                offset, have, pos = offset + pos, have - pos, 0
+                while have < want:
+                    got = readinto(view[have:room])
+                    if not got:
                         ended = True
                         break
-                    chunks.append(chunk)
-                    have += len(chunk)
-                data, pos, offset = b"".join(chunks), 0, offset + pos
-            limit = len(data) - PAD  # before the end, records in the last PAD bytes wait
-            pos = _feed(stats, sink, link, order, data, pos, limit)
-            if limit - pos < 16:  # the next record header is not whole
+                    have += got
+            pos = _feed(stats, sink, link, order, data, pos, have)
+            if have - pos < 16:  # the next record header is not whole
                 if ended:
-                    if pos < limit:
+                    if pos < have:
                         raise _Damaged("truncated record header")
                     return
-                want = 16 + PAD
+                want = 16
                 continue
             (incl,) = incl_at(data, pos)
             if incl > MAX_PACKET:
                 raise _Damaged(f"record claims {incl} bytes (limit {MAX_PACKET})")
             if ended:
                 raise _Damaged(f"truncated record ({incl} bytes claimed)")
-            want = 16 + incl + PAD
+            want = 16 + incl
     except _Damaged as e:
         _damaged(stats, offset + pos, e)
 
