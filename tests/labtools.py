@@ -7,10 +7,13 @@ so its packets can only reach the lab's 198.18.0.0/15 devices.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from typing import Any
 
 from camscan.lab import Lab
@@ -84,3 +87,84 @@ def topology_toml(
             lines.append(f"[[{table}]]")
             lines += [f"{key} = {json.dumps(value)}" for key, value in row.items()]
     return "\n".join(lines) + "\n"
+
+
+# -- what the scanner sends, on the wire -------------------------------------------------------
+WINDOW = 0.1  # seconds: the window of the README's rate promise
+
+# Runs in the scanner's namespace: every frame the scanner sends out of argv[1], with the
+# kernel's timestamp (taken where frames are handed to the device), classified by the test's
+# `classify(f)` (its source goes between these two parts): one JSON line per frame it keeps,
+# (time, kind, destination), once stdin closes.
+_CAPTURE_HEAD = """
+import ipaddress, json, select, socket, struct, sys
+ETH_P_ALL, PACKET_OUTGOING, SO_TIMESTAMPNS = 0x0003, 4, 35
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)
+s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+s.bind((sys.argv[1], 0))
+print("ready", flush=True)
+frames = []
+"""
+_CAPTURE_LOOP = """
+def drain():
+    while True:
+        try:
+            data, anc, _, addr = s.recvmsg(65535, 64, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        if addr[2] != PACKET_OUTGOING:
+            continue
+        got = classify(data)
+        stamp = next((struct.unpack("qq", d[:16]) for l, t, d in anc if t == SO_TIMESTAMPNS), None)
+        if got and stamp:
+            frames.append((stamp[0] + stamp[1] / 1e9, *got))
+
+while True:
+    ready, _, _ = select.select([s, sys.stdin], [], [])
+    if s in ready:
+        drain()
+    if sys.stdin in ready and not sys.stdin.read():
+        drain()
+        break
+for frame in frames:
+    print(json.dumps(frame))
+"""
+
+
+@contextlib.contextmanager
+def outgoing_frames(lab: Lab, iface: str, classify: str) -> Iterator[list[Any]]:
+    """Capture what the scanner sends out of IFACE while the block runs; the list holds
+    (time, kind, destination) per frame CLASSIFY's `classify(f)` keeps, once the block ends."""
+    script = _CAPTURE_HEAD + textwrap.dedent(classify) + _CAPTURE_LOOP
+    cap = subprocess.Popen(
+        ["ip", "netns", "exec", lab.scanner_ns, sys.executable, "-c", script, iface],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    frames: list[Any] = []
+    try:
+        assert cap.stdout is not None and cap.stdout.readline().strip() == "ready"
+        yield frames
+    finally:
+        out, err = cap.communicate("", timeout=60)
+    assert cap.returncode == 0, err
+    frames.extend(json.loads(line) for line in out.splitlines())
+
+
+def busiest(stamps: list[float]) -> int:
+    """The most packets in any window of WINDOW seconds (half-open: [t, t + WINDOW))."""
+    stamps = sorted(stamps)
+    most, first = 0, 0
+    for last, t in enumerate(stamps):
+        while t - stamps[first] >= WINDOW:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def allowed(rate: float) -> int:
+    """The cap the README promises for WINDOW: a tenth of the rate, rounded up, plus 10%."""
+    return math.floor(math.ceil(rate * WINDOW) * 1.1)

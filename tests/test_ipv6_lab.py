@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import math
-import subprocess
-import sys
-import textwrap
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +18,15 @@ import pytest
 from camscan.lab import Lab, TopologyError, load_topology
 from camscan.lab.topology import parse_topology
 from camscan.macaddr import mac_from_eui64
-from tests.labtools import camscan_argv, guarded_env, run_camscan, scan_json
+from tests.labtools import (
+    allowed,
+    busiest,
+    camscan_argv,
+    guarded_env,
+    outgoing_frames,
+    run_camscan,
+    scan_json,
+)
 
 PREFIX = "2001:db8:70::/64"
 CONFIG = """
@@ -146,17 +150,8 @@ def test_unprivileged_echo_finds_them_without_neighbour_discovery(ipv6: Lab) -> 
     assert not any(o["channel"] == "ndp.mac" for d in found.values() for o in d["observations"])
 
 
-# Runs in the scanner's namespace: every IPv6 frame the scanner sends, classified.
-CAPTURE = """
-import ipaddress, json, select, socket, struct, sys
-ETH_P_ALL, PACKET_OUTGOING, SO_TIMESTAMPNS = 0x0003, 4, 35
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)
-s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-s.bind((sys.argv[1], 0))
-print("ready", flush=True)
-frames = []
-
+# Every IPv6 frame the scanner sends, by kind (ICMPv6 type, SYN) and destination.
+CLASSIFY = """
 def classify(f):
     if f[12:14] != b"\\x86\\xdd" or len(f) < 54:
         return None
@@ -170,43 +165,8 @@ def classify(f):
         return ("syn" if flags & 0x02 and not flags & 0x10 else "tcp"), dst
     return f"ipv6-{nxt}", dst
 
-def drain():
-    while True:
-        try:
-            data, anc, _, addr = s.recvmsg(65535, 64, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            return
-        if addr[2] != PACKET_OUTGOING:
-            continue
-        got = classify(data)
-        stamp = next((struct.unpack("qq", d[:16]) for l, t, d in anc if t == SO_TIMESTAMPNS), None)
-        if got and stamp:
-            frames.append((stamp[0] + stamp[1] / 1e9, *got))
-
-while True:
-    ready, _, _ = select.select([s, sys.stdin], [], [])
-    if s in ready:
-        drain()
-    if sys.stdin in ready and not sys.stdin.read():
-        drain()
-        break
-for frame in frames:
-    print(json.dumps(frame))
 """
-RATE, HOST_RATE, WINDOW = 40, 10, 0.1
-
-
-def _busiest(stamps: list[float]) -> int:
-    stamps, most, first = sorted(stamps), 0, 0
-    for last, t in enumerate(stamps):
-        while t - stamps[first] >= WINDOW:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
-
-
-def _allowed(rate: float) -> int:  # the README's promise: a tenth, rounded up, plus 10%
-    return math.floor(math.ceil(rate * WINDOW) * 1.1)
+RATE, HOST_RATE = 40, 10
 
 
 def _solicited(addr: str) -> str:
@@ -218,23 +178,10 @@ def _solicited(addr: str) -> str:
 def test_capture_ipv6_goes_only_to_the_links_groups_and_the_targets_within_the_rates(
     ipv6: Lab,
 ) -> None:
-    argv = [sys.executable, "-c", textwrap.dedent(CAPTURE), ipv6.interfaces["link"]]
-    cap = subprocess.Popen(
-        ["ip", "netns", "exec", ipv6.scanner_ns, *argv],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert cap.stdout is not None and cap.stdout.readline().strip() == "ready"
-        rates = ("--rate", str(RATE), "--host-rate", str(HOST_RATE))
+    rates = ("--rate", str(RATE), "--host-rate", str(HOST_RATE))
+    with outgoing_frames(ipv6, ipv6.interfaces["link"], CLASSIFY) as frames:
         done = run_camscan(ipv6, "scan", PREFIX, *rates, "-q", "-f", "json")
-    finally:
-        out, err = cap.communicate("", timeout=60)
-    assert cap.returncode == 0, err
     assert done.returncode in (0, 1), done.stderr
-    frames = [json.loads(line) for line in out.splitlines()]
     devices = json.loads(done.stdout)["devices"]
     addresses = {a.split("%")[0] for d in devices for a in d["ipv6"]}
     assert addresses >= {"2001:db8:70::20", "2001:db8:70::10"}, [
@@ -250,9 +197,9 @@ def test_capture_ipv6_goes_only_to_the_links_groups_and_the_targets_within_the_r
     assert kinds["icmpv6-128"] == 4  # echo: link-local and global source, asked twice
     assert kinds["syn"] > 0  # banners over IPv6
     sent = [f for f in frames if f[1] in ("icmpv6-128", "icmpv6-135", "syn", "ipv6-17")]
-    assert _busiest([t for t, _, _ in sent]) <= _allowed(RATE)
+    assert busiest([t for t, _, _ in sent]) <= allowed(RATE)
     by_host: dict[str, list[float]] = defaultdict(list)
     for t, _, dst in sent:
         if not dst.startswith("ff"):
             by_host[dst].append(t)
-    assert by_host and all(_busiest(s) <= _allowed(HOST_RATE) for s in by_host.values())
+    assert by_host and all(busiest(s) <= allowed(HOST_RATE) for s in by_host.values())

@@ -8,36 +8,20 @@ the rate, rounded up, plus 10%.
 
 from __future__ import annotations
 
-import json
-import math
 import subprocess
-import sys
-import textwrap
 from collections import defaultdict
 from typing import Any
 
 import pytest
 
 from camscan.lab import Lab
-from tests.labtools import guarded_env, run_camscan
+from tests.labtools import WINDOW, allowed, busiest, guarded_env, outgoing_frames, run_camscan
 
 pytestmark = pytest.mark.lab
 
-WINDOW = 0.1  # seconds
-
-# Runs in the scanner's namespace: every frame the scanner sends out of IFACE, with the
-# kernel's timestamp (taken where frames are handed to the device), classified; one JSON line
-# per frame once stdin closes.
-CAPTURE = """
-import json, select, socket, struct, sys
-IFACE = sys.argv[1]
-ETH_P_ALL, PACKET_OUTGOING, SO_TIMESTAMPNS = 0x0003, 4, 35
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)
-s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-s.bind((IFACE, 0))
-print("ready", flush=True)
-frames = []
+# The frames the rate promise counts: ARP requests, UDP queries and TCP SYNs (a SYN TCP sends
+# again, same port and sequence, is told apart).
+CLASSIFY = """
 syns = set()
 
 def classify(f):
@@ -59,60 +43,15 @@ def classify(f):
             return "syn-again" if again else "syn", dst
     return None
 
-def drain():
-    while True:
-        try:
-            data, anc, _, addr = s.recvmsg(65535, 64, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            return
-        if addr[2] != PACKET_OUTGOING:
-            continue
-        got = classify(data)
-        stamp = next((struct.unpack("qq", d[:16]) for l, t, d in anc if t == SO_TIMESTAMPNS), None)
-        if got and stamp:
-            frames.append((stamp[0] + stamp[1] / 1e9, *got))
-
-while True:
-    ready, _, _ = select.select([s, sys.stdin], [], [])
-    if s in ready:
-        drain()
-    if sys.stdin in ready and not sys.stdin.read():
-        drain()
-        break
-for frame in frames:
-    print(json.dumps(frame))
 """
 
 
 def captured(lab: Lab, *scan_args: str) -> tuple[subprocess.CompletedProcess[str], list[Any]]:
     """Run `camscan scan SCAN_ARGS` with a capture of the scanner's interface around it."""
     (iface,) = lab.interfaces.values()
-    argv = [sys.executable, "-c", textwrap.dedent(CAPTURE), iface]
-    cap = subprocess.Popen(
-        ["ip", "netns", "exec", lab.scanner_ns, *argv],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert cap.stdout is not None and cap.stdout.readline().strip() == "ready"
+    with outgoing_frames(lab, iface, CLASSIFY) as frames:
         scan = run_camscan(lab, "scan", *scan_args, "-q", "-f", "json", env=guarded_env(lab))
-    finally:
-        out, err = cap.communicate("", timeout=60)
-    assert cap.returncode == 0, err
-    return scan, [json.loads(line) for line in out.splitlines()]
-
-
-def busiest(stamps: list[float]) -> int:
-    """The most packets in any window of WINDOW seconds (half-open: [t, t + WINDOW))."""
-    stamps = sorted(stamps)
-    most, first = 0, 0
-    for last, t in enumerate(stamps):
-        while t - stamps[first] >= WINDOW:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
+    return scan, frames
 
 
 def crowded(frames: list[Any], cap: int, overall: bool = False) -> dict[str, list[str]]:
@@ -129,11 +68,6 @@ def crowded(frames: list[Any], cap: int, overall: bool = False) -> dict[str, lis
                 out[host] = [f"+{(u - t) * 1000:.1f}ms {k} {d}" for u, k, d in inside]
                 break
     return out
-
-
-def allowed(rate: float) -> int:
-    """The cap the README promises for WINDOW: a tenth of the rate, rounded up, plus 10%."""
-    return math.floor(math.ceil(rate * WINDOW) * 1.1)
 
 
 def per_host(frames: list[Any]) -> dict[str, int]:

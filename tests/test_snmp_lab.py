@@ -10,9 +10,6 @@ scanner namespace to 198.18.0.0/15.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ import pytest
 
 from camscan.lab import Lab
 from camscan.lab.snmpd import Agent, router_agent, snmpd_problem
-from tests.labtools import guarded_env, run_camscan
+from tests.labtools import WINDOW, allowed, busiest, guarded_env, outgoing_frames, run_camscan
 
 pytestmark = pytest.mark.lab
 
@@ -155,47 +152,21 @@ def test_wrong_or_missing_credentials_are_a_recorded_error_and_a_partial_run(
     assert found["mac"] is None and found["maker"] is None
 
 
-# Runs in the scanner's namespace: the kernel timestamp and destination of every UDP datagram
-# the scanner sends to port 161, one JSON line each once stdin closes.
-CAPTURE = """
-import json, select, socket, struct, sys
-ETH_P_ALL, PACKET_OUTGOING, SO_TIMESTAMPNS = 0x0003, 4, 35
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)
-s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-s.bind((sys.argv[1], 0))
-print("ready", flush=True)
-sent = []
-def drain():
-    while True:
-        try:
-            f, anc, _, addr = s.recvmsg(65535, 64, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            return
-        if addr[2] != PACKET_OUTGOING or f[12:14] != b"\\x08\\x00" or len(f) < 42:
-            continue
-        ihl = (f[14] & 15) * 4
-        if f[23] != 17 or f[14 + ihl + 2:14 + ihl + 4] != b"\\x00\\xa1":
-            continue
-        sec, ns = next(struct.unpack("qq", d[:16]) for l, t, d in anc if t == SO_TIMESTAMPNS)
-        sent.append((sec + ns / 1e9, socket.inet_ntoa(f[30:34])))
-while True:
-    ready, _, _ = select.select([s, sys.stdin], [], [])
-    if s in ready:
-        drain()
-    if sys.stdin in ready and not sys.stdin.read():
-        drain()
-        break
-for one in sent:
-    print(json.dumps(one))
+# Every UDP datagram the scanner sends to port 161, by destination.
+CLASSIFY = """
+def classify(f):
+    if f[12:14] != b"\\x08\\x00" or len(f) < 42:
+        return None
+    ihl = (f[14] & 15) * 4
+    if f[23] != 17 or f[14 + ihl + 2:14 + ihl + 4] != b"\\x00\\xa1":
+        return None
+    return "snmp", socket.inet_ntoa(f[30:34])
 """
 
 
 def test_snmp_goes_only_to_the_router_and_the_targets_at_the_configured_rate(
     lab: Lab, agent: Agent, tmp_path: Path
 ) -> None:
-    from tests.test_rate_lab import WINDOW, allowed, busiest
-
     snmp = config(
         tmp_path,
         "devices",
@@ -205,30 +176,10 @@ def test_snmp_goes_only_to_the_router_and_the_targets_at_the_configured_rate(
         max_repetitions=5,
     )
     (iface,) = lab.interfaces.values()
-    cap = subprocess.Popen(
-        [
-            "ip",
-            "netns",
-            "exec",
-            lab.scanner_ns,
-            sys.executable,
-            "-c",
-            textwrap.dedent(CAPTURE),
-            iface,
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     rate, host_rate = 50, 10
-    try:
-        assert cap.stdout is not None and cap.stdout.readline().strip() == "ready"
+    with outgoing_frames(lab, iface, CLASSIFY) as frames:
         _, doc = scan(lab, "-c", snmp, CCTV, "--rate", str(rate), "--host-rate", str(host_rate))
-    finally:
-        out, err = cap.communicate("", timeout=60)
-    assert cap.returncode == 0, err
-    sent = [json.loads(line) for line in out.splitlines()]
+    sent = [(t, dst) for t, _, dst in frames]
     found = {d["ip"] for d in doc["devices"]}
     # to the configured router and the devices found in the targets, nothing else
     assert {dst for _, dst in sent} <= {agent.address} | found
