@@ -11,7 +11,12 @@ import typer
 
 from camscan.cli.app import app
 from camscan.cli.errors import fail
-from camscan.cli.history_cmd import DB_HELP, OUTPUT_HELP, load_cfg
+from camscan.cli.history_cmd import (
+    db_option,
+    listing_format_option,
+    listing_output_option,
+    load_cfg,
+)
 from camscan.cli.options import config_option
 from camscan.report.registry import DEFAULT, ESTATE_FORMATS
 
@@ -47,7 +52,7 @@ def _duration(text: str | None, default: float, flag: str) -> float:
 
 @app.command("estate")
 def estate(
-    db: str = typer.Option(None, "--db", help=DB_HELP),
+    db: str = db_option(),
     config: Path = config_option(),
     since: str = typer.Option(
         None, "--since", help="New, gone and resolved since DATE, TIME or AGE (default: 7d)."
@@ -63,13 +68,8 @@ def estate(
         "--expiring-within",
         help="List exceptions ending within this, e.g. 30d (default: [estate] expiring_within).",
     ),
-    fmt: str = typer.Option(
-        None,
-        "--format",
-        "-f",
-        help=f"{'|'.join(ESTATE_FORMATS)} (default: from -o's name, else {DEFAULT}).",
-    ),
-    output: list[str] = typer.Option([], "--output", "-o", metavar="FILE", help=OUTPUT_HELP),
+    fmt: str = listing_format_option(ESTATE_FORMATS),
+    output: list[str] = listing_output_option(),
 ) -> None:
     """Every site of a store: latest complete run, gaps, counts, changes, deadlines, trends.
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -41,6 +41,20 @@ OUTPUT_HELP = (
 
 def db_option() -> str:
     return typer.Option(None, "--db", help=DB_HELP)  # type: ignore[no-any-return]
+
+
+def listing_format_option(formats: tuple[str, ...], what: str = "") -> Any:
+    """-f of the commands that read a store (history, diff, sweep, estate)."""
+    return typer.Option(
+        None,
+        "--format",
+        "-f",
+        help=f"{what}{'|'.join(formats)} (default: from -o's name, else {DEFAULT}).",
+    )
+
+
+def listing_output_option(what: str = "") -> Any:
+    return typer.Option([], "--output", "-o", metavar="FILE", help=what + OUTPUT_HELP)
 
 
 def site_option() -> str:
@@ -87,13 +101,8 @@ def history(
     ),
     config: Path = config_option(),
     limit: int = typer.Option(50, "--limit", "-n", help="At most this many runs, newest first."),
-    fmt: str = typer.Option(
-        None,
-        "--format",
-        "-f",
-        help=f"{'|'.join(HISTORY_FORMATS)} (default: from -o's name, else {DEFAULT}).",
-    ),
-    output: list[str] = typer.Option([], "--output", "-o", metavar="FILE", help=OUTPUT_HELP),
+    fmt: str = listing_format_option(HISTORY_FORMATS),
+    output: list[str] = listing_output_option(),
 ) -> None:
     """List stored runs: site, time, targets, devices, flagged, partial."""
     outputs = _plan(output, fmt, HISTORY_FORMATS)
@@ -161,13 +170,8 @@ def diff(
     db: str = db_option(),
     site: str = site_option(),
     config: Path = config_option(),
-    fmt: str = typer.Option(
-        None,
-        "--format",
-        "-f",
-        help=f"{'|'.join(DIFF_FORMATS)} (default: from -o's name, else {DEFAULT}).",
-    ),
-    output: list[str] = typer.Option([], "--output", "-o", metavar="FILE", help=OUTPUT_HELP),
+    fmt: str = listing_format_option(DIFF_FORMATS),
+    output: list[str] = listing_output_option(),
     across: bool = typer.Option(
         False, "--across-sites", help="Compare two runs of different sites (refused otherwise)."
     ),
@@ -211,19 +215,8 @@ def sweep(
     interface: list[str] = typer.Option(
         [], "--interface", "-i", help="Interface to use (repeatable)."
     ),
-    fmt: str = typer.Option(
-        None,
-        "--format",
-        "-f",
-        help=f"Changes as {'|'.join(DIFF_FORMATS)} (default: from -o's name, else {DEFAULT}).",
-    ),
-    output: list[str] = typer.Option(
-        [],
-        "--output",
-        "-o",
-        metavar="FILE",
-        help="The changes. " + OUTPUT_HELP,
-    ),
+    fmt: str = listing_format_option(DIFF_FORMATS, "Changes as "),
+    output: list[str] = listing_output_option("The changes. "),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print only changes, and nothing when there are none."
     ),
