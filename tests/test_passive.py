@@ -203,6 +203,19 @@ def test_import_cli_identifies_and_is_never_clean(tmp_path: Path) -> None:
     assert doc["run"]["not_covered"][0].startswith("passive: not exhaustive: heard 55 packets")
 
 
+def test_quiet_import_of_a_capture_keeps_only_the_gaps_on_stderr(tmp_path: Path) -> None:
+    """-q silences the 'report written' line for a capture as for nmap XML; what the capture did
+    not cover is still said (it ignored -q before: the passive path dropped the flag)."""
+    path, out = tmp_path / "lab.pcap", tmp_path / "out.json"
+    path.write_bytes(pcap(lab_frames()))
+    loud = CliRunner().invoke(app, ["import", str(path), "-o", str(out)])
+    quiet = CliRunner().invoke(app, ["import", str(path), "-o", str(out), "-q"])
+    assert loud.exit_code == quiet.exit_code == 3
+    assert "report written to" in loud.stderr
+    assert "report written to" not in quiet.stderr and "not exhaustive" in quiet.stderr
+    assert json.loads(out.read_text())["devices"]
+
+
 def test_import_still_reads_nmap_xml(tmp_path: Path) -> None:
     path = tmp_path / "scan.xml"
     path.write_text('<?xml version="1.0"?><nmaprun></nmaprun>')

@@ -42,7 +42,7 @@ def identify(
 
     Exit codes as for `camscan scan`: 1 when a finding reaches --fail-on, else 0.
     """
-    from camscan.cli.offline import report_offline
+    from camscan.cli.offline import ReportAsk, report_offline
     from camscan.discovery.ingest import MAX_LINE_ERRORS
     from camscan.service_offline import read_identify_input
 
@@ -52,7 +52,7 @@ def identify(
         typer.echo(f"camscan: {name}: skipped {err}", err=True)
     if len(errors) > MAX_LINE_ERRORS:
         typer.echo(f"camscan: {name}: {len(errors) - MAX_LINE_ERRORS} more lines skipped", err=True)
-    report_offline(given, "identify", fmt, output, config, fail_on, excel, quiet=quiet)
+    report_offline(given, "identify", ReportAsk(fmt, tuple(output), config, fail_on, excel, quiet))
 
 
 @app.command("import")
@@ -80,41 +80,29 @@ def import_nmap(
     A capture is read passively and is never exhaustive: the result is partial (exit 3) unless
     a finding fails it first (exit 1).
     """
-    from camscan.cli.offline import report_offline
+    from camscan.cli.offline import ReportAsk, report_offline
     from camscan.discovery.ingest import read_nmap_xml
     from camscan.service_offline import OfflineInput, nmap_run
 
+    ask = ReportAsk(fmt, tuple(output), config, fail_on, excel, quiet, store=True, db=db, site=site)
     path = path_or_stdin(xml)
     if path is not None and path.is_dir():  # a Zeek log directory
         from camscan.cli.passive_cmd import import_zeek
 
-        import_zeek(path, sys.stdin.buffer, fmt, output, config, fail_on, excel, db, site)
+        import_zeek(path, sys.stdin.buffer, ask)
     stream = _open_input(path)
     with stream:
         kind = _kind(stream)
         if kind == "capture":
             from camscan.cli.passive_cmd import import_capture
 
-            import_capture(stream, xml, fmt, output, config, fail_on, excel, db, site)
+            import_capture(stream, xml, ask)
         if kind == "zeek":
             from camscan.cli.passive_cmd import import_zeek
 
-            import_zeek(path, stream, fmt, output, config, fail_on, excel, db, site)
+            import_zeek(path, stream, ask)
         devices, info = read_nmap_xml(stream)  # streamed either way
-    report_offline(
-        OfflineInput(devices),
-        "import",
-        fmt,
-        output,
-        config,
-        fail_on,
-        excel,
-        store=True,
-        db=db,
-        site=site,
-        quiet=quiet,
-        prepare=nmap_run(info),
-    )
+    report_offline(OfflineInput(devices), "import", ask, prepare=nmap_run(info))
 
 
 def _open_input(path: Path | None) -> typing.BinaryIO:

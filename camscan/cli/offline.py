@@ -5,6 +5,7 @@ sets the exit code."""
 from __future__ import annotations
 
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -15,42 +16,45 @@ if typing.TYPE_CHECKING:
     from camscan.service_offline import OfflineInput, Prepare
 
 
+@dataclass(frozen=True)
+class ReportAsk:
+    """What the user asked of a report: the options identify, import and listen share."""
+
+    fmt: str | None
+    output: tuple[str, ...]
+    config: Path | None
+    fail_on: str
+    excel: bool
+    quiet: bool = False
+    store: bool = False  # save the result (identify never does; import and listen do)
+    db: str | None = None
+    site: str | None = None
+
+
 def report_offline(
-    given: OfflineInput,
-    probe: str,
-    fmt: str | None,
-    output: list[str],
-    config: Path | None,
-    fail_on: str,
-    excel: bool,
-    *,
-    quiet: bool = False,
-    prepare: Prepare | None = None,
-    store: bool = False,
-    db: str | None = None,
-    site: str | None = None,
+    given: OfflineInput, probe: str, ask: ReportAsk, prepare: Prepare | None = None
 ) -> typing.NoReturn:
-    """`store`: save the result in `db` (default: the config's [store] db), as scan --db does;
-    a source with a `prepare` (passive) also says what it did not cover, on stderr."""
+    """`ask.store`: save the result in `ask.db` (default: the config's [store] db), as scan --db
+    does; a source with a `prepare` (passive) also says what it did not cover, on stderr."""
     from camscan.cli.configfile import load_cfg
     from camscan.cli.output import plan_outputs, tell_written, write_outputs
     from camscan.service_offline import classify
     from camscan.status import exit_code
 
-    outputs = plan_outputs(output, fmt)
-    cfg = load_cfg(config)
+    outputs = plan_outputs(list(ask.output), ask.fmt)
+    cfg = load_cfg(ask.config)
     result = classify(given, probe, cfg, prepare)
-    code = exit_code(result.findings, result.run, fail_on)
+    code = exit_code(result.findings, result.run, ask.fail_on)
     changes = None
-    if store and (db := db or cfg.store.db):
+    if ask.store and (db := ask.db or cfg.store.db):
         from camscan.cli.stored import store_result
         from camscan.history.render import changes_context
 
-        diff, stored = store_result(result, db, site, cfg, quiet=quiet)
+        diff, stored = store_result(result, db, ask.site, cfg, quiet=ask.quiet)
         changes = changes_context(diff) if diff else None
         code = code if stored else EXIT_FAILED  # not stored: kept in the spool
-    write_outputs(result, outputs, cfg, excel=excel, changes=changes)
-    tell_written(result, outputs, quiet)
+    write_outputs(result, outputs, cfg, excel=ask.excel, changes=changes)
+    tell_written(result, outputs, ask.quiet)
     if prepare is not None:
         from camscan.cli.output import tell_gaps
 

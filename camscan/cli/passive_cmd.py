@@ -18,6 +18,7 @@ from camscan.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from camscan.cli.offline import ReportAsk
     from camscan.discovery.passive.dissect import Heard
     from camscan.discovery.passive.heard import Source
 
@@ -59,19 +60,16 @@ def listen(
         heard, source = hear(interface, duration, lambda: stop.stopped)
     finally:
         stop.restore()
-    _report(heard, [source], "listen", fmt, output, config, fail_on, excel, db, site)
+    from camscan.cli.offline import ReportAsk
+
+    ask = ReportAsk(fmt, tuple(output), config, fail_on, excel, store=True, db=db, site=site)
+    _report(heard, [source], "listen", ask)
 
 
 def import_capture(
     stream: BinaryIO,
     name: str,
-    fmt: str | None,
-    output: list[str],
-    config: Path | None,
-    fail_on: str,
-    excel: bool,
-    db: str | None,
-    site: str | None,
+    ask: ReportAsk,
 ) -> NoReturn:
     """`camscan import` of a pcap or pcapng file (already recognised by its magic bytes)."""
     from camscan.discovery.passive.heard import read_capture
@@ -82,19 +80,13 @@ def import_capture(
         from camscan.cli.errors import fail
 
         fail(f"cannot read {name}: {e.strerror or e}")
-    _report(heard, [source], "import", fmt, output, config, fail_on, excel, db, site)
+    _report(heard, [source], "import", ask)
 
 
 def import_zeek(
     path: Path | None,
     stream: BinaryIO,
-    fmt: str | None,
-    output: list[str],
-    config: Path | None,
-    fail_on: str,
-    excel: bool,
-    db: str | None,
-    site: str | None,
+    ask: ReportAsk,
 ) -> NoReturn:
     """`camscan import` of a Zeek log (TSV or JSON) or a directory of them."""
     import contextlib
@@ -124,20 +116,14 @@ def import_zeek(
     heard.observations = observations
     heard.errors = [ProbeError("zeek", None, p, ProbeKind.MALFORMED) for p in problems[:1000]]
     source = Source("zeek", name, count, count, 0.0)
-    _report(heard, [source], "import", fmt, output, config, fail_on, excel, db, site)
+    _report(heard, [source], "import", ask)
 
 
 def _report(
     heard: Heard,
     sources: list[Source],
     probe: str,
-    fmt: str | None,
-    output: list[str],
-    config: Path | None,
-    fail_on: str,
-    excel: bool,
-    db: str | None,
-    site: str | None,
+    ask: ReportAsk,
 ) -> NoReturn:
     from camscan.cli.configfile import load_cfg
     from camscan.cli.offline import report_offline
@@ -145,17 +131,5 @@ def _report(
     from camscan.service_offline import OfflineInput, passive_run
 
     devices = devices_from(heard.observations)
-    cfg = load_cfg(config)
-    report_offline(
-        OfflineInput(devices),
-        probe,
-        fmt,
-        output,
-        config,
-        fail_on,
-        excel,
-        prepare=passive_run(heard, sources, cfg),
-        store=True,
-        db=db,
-        site=site,
-    )
+    cfg = load_cfg(ask.config)
+    report_offline(OfflineInput(devices), probe, ask, prepare=passive_run(heard, sources, cfg))
