@@ -32,6 +32,9 @@ RTSP_SDP = "rtsp.sdp"  # raw: SDP body of a DESCRIBE answered without credential
 HOST_ALIVE = "host.alive"  # raw: how an off-link host answered: "tcp/80 refused", "icmp echo-reply"
 TCP_OPEN = "tcp.open"  # raw: port number as text, e.g. "8000"
 TCP_BANNER = "tcp.banner."  # + port: "tcp.banner.8000"; raw: hex of the first bytes sent
+# raw: "http:80, rtsp:554 not asked: <why>" (fields probes, reason): requests left out on purpose
+# (a device discovery already knows, a port it showed closed); evidence of no maker
+BANNERS_SKIPPED = "banners.skipped"
 
 WSD_TYPES = "wsd.types"  # raw: space-separated QNames
 WSD_SCOPES = "wsd.scopes"  # raw: space-separated scope URIs, as received

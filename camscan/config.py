@@ -42,6 +42,7 @@ _SCAN_KEYS = {
     "concurrency",
     "allow_public",
     "max_hosts",
+    "ask_less",
 }
 _OUTPUT_KEYS = {"format", "file"}
 _POLICY_KEYS = {
@@ -486,7 +487,10 @@ def _scan(t: dict[str, Any], where: str) -> ScanConfig:
         if problem:
             raise ConfigError(f"{where}: {place}: {key} {problem}")
     chosen = dataclasses.replace(
-        d, probes=tuple(probes) if probes is not None else d.probes, engine=engine
+        d,
+        probes=tuple(probes) if probes is not None else d.probes,
+        engine=engine,
+        ask_less=_typed(t, "ask_less", bool, d.ask_less, where, place),
     )
     return ScanConfig(
         targets=_str_list(t, "targets", where, place) or [],

@@ -15,7 +15,7 @@ from typing import Any
 
 from camscan.errors import ProbeKind, kind_of
 
-SCHEMA_VERSION = "1.10"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
+SCHEMA_VERSION = "1.11"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
 # run.scanner_host and run.data_versions; 1.3 devices[].device_id; 1.4 verdict, run.coverage,
 # run.not_covered, run.stopped, run.warnings, out_of_scope, segment interfaces, segment_by;
 # 1.5 coverage method "passive" (listen, import of a capture) and the dhcp.*/dns.* channels;
@@ -25,6 +25,7 @@ SCHEMA_VERSION = "1.10"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe 
 # 1.9 devices[].ipv6 (IPv6 addresses; a dual-stack device is one device), coverage method "icmpv6"
 # 1.10 run.site: the store's site of a stored run (null when never stored); an imported nmap
 # run keeps nmap's own times and run.args, run.privileged null (not recorded), scanner_host ""
+# 1.11 the banners.skipped channel: requests a scan chose not to send, and why (ask_less)
 HIGH_CONFIDENCE = 0.85  # verdict confidence labels: "high" from here,
 MEDIUM_CONFIDENCE = 0.7  # "medium" from here (the default floor for flagging), "low" below
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from camscan import __version__, channels, coverage, status
 from camscan.config import Config, config_warnings
 from camscan.discovery import registry
-from camscan.discovery.base import HostFeed, ProbeContext, ProbeOutcome
+from camscan.discovery.base import Hints, HostFeed, ProbeContext, ProbeOutcome
 from camscan.discovery.rate import RateLimiter
 from camscan.discovery.registry import Need, Phase, ProbeSpec
 from camscan.errors import DataError, ProbeKind
@@ -111,7 +111,9 @@ def usable_probes(names: Sequence[str], privileged: bool, run: ScanRun) -> list[
     return usable
 
 
-def _context(req: ScanRequest, progress: Progress, limiter: RateLimiter) -> ProbeContext:
+def _context(
+    req: ScanRequest, progress: Progress, limiter: RateLimiter, hints: Hints
+) -> ProbeContext:
     return ProbeContext(
         req.interfaces,
         req.targets,
@@ -119,6 +121,7 @@ def _context(req: ScanRequest, progress: Progress, limiter: RateLimiter) -> Prob
         limiter=limiter,
         progress=progress.advance,
         snmp=req.config.snmp,
+        hints=hints,
         stop=req.stop.event,
     )
 
@@ -131,12 +134,13 @@ async def _discover(
     limiter: RateLimiter,
     on_host: Callable[[str], None] | None = None,
     observations: list[Observation] | None = None,
+    hints: Hints | None = None,
 ) -> list[Observation]:
     """Every discover-phase probe concurrently; the multicast ones in one bounded round.
 
     Results go into `observations` as each probe ends, so a stop keeps those already in."""
     observations = [] if observations is None else observations
-    ctx = _context(req, progress, limiter)
+    ctx = _context(req, progress, limiter, hints or Hints(ask_less=False))
     ctx.on_host = on_host
     jobs: dict[str, Awaitable[ProbeOutcome]] = {}
     multicast = []
@@ -198,6 +202,39 @@ def _take_mac(dev: Device, obs: Observation) -> None:
         ranks_higher = _mac_rank(source) < _mac_rank(dev.mac_source)
         if dev.mac is None or ranks_higher or obs.channel == channels.ARP_MAC:
             dev.mac, dev.mac_source = mac.lower(), source
+
+
+# Seconds inspection of a host waits, from the start of discovery, for the first multicast
+# replies (they come in 20-120 ms on a LAN): a device they already name is then asked nothing.
+SETTLE = 0.5
+
+
+def known_judge(
+    data: IdentifyData, targets: TargetSet, listed: frozenset[str]
+) -> Callable[[str, list[Observation]], str | None]:
+    """Identify's verdict on what discovery heard from one host: why it needs asking nothing
+    more (maker, equipment class, model and firmware known, high confidence, no conflicting
+    maker or class), or None. Bounded CPU; run only when a reply names a model or firmware."""
+    from camscan.identify.engine import identify_device
+
+    def judge(ip: str, heard: list[Observation]) -> str | None:
+        if ip not in targets:
+            return None
+        mac = next((m for o in heard if (m := o.mac or o.fields.get(channels.FIELD_MAC))), None)
+        try:
+            device = Device(ip=ip, mac=mac, observations=list(heard))
+            v = identify_device(device, data.signatures, data.ouis, listed)
+        except Exception:  # judged again at identify, where a failure is recorded
+            return None
+        kind = v.equipment.kind
+        if not (v.maker and v.model and v.firmware) or v.confidence_label != "high":
+            return None
+        if v.conflicts or v.equipment.conflicts or kind in ("unknown", "other"):
+            return None
+        probes = ", ".join(sorted({o.probe for o in heard}))
+        return f"{v.maker} {kind} {v.model}, firmware {v.firmware}, high confidence ({probes})"
+
+    return judge
 
 
 def merge_devices(
@@ -280,7 +317,12 @@ class _Found:
 
 
 async def _discover_and_inspect(
-    req: ScanRequest, specs: list[ProbeSpec], run: ScanRun, progress: Progress, found: _Found
+    req: ScanRequest,
+    specs: list[ProbeSpec],
+    run: ScanRun,
+    progress: Progress,
+    found: _Found,
+    hints: Hints,
 ) -> None:
     """Discovery and inspection overlap: each in-scope host a discovery probe finds (ARP, as
     each answer comes) is handed at once to every inspect-phase probe, so banners start on it
@@ -311,15 +353,18 @@ async def _discover_and_inspect(
         finally:
             finished[spec.name] = time.monotonic()
 
+    if req.settings.ask_less and any(Need.MULTICAST in s.needs for s in specs):
+        hints.settle_at = time.monotonic() + min(SETTLE, req.settings.timeouts.window)
     tasks = []
     for spec, feed in zip(inspect, feeds, strict=True):
-        ctx = _context(req, progress, limiter)
+        ctx = _context(req, progress, limiter, hints)
         ctx.feed, ctx.progress = feed, inspect_progress
         contexts.append(ctx)
         tasks.append(asyncio.create_task(inspect_one(spec, ctx)))
     try:
+        on = on_host if feeds else None
         observations = await _discover(
-            req, specs, run, progress, limiter, on_host if feeds else None, found.observations
+            req, specs, run, progress, limiter, on, found.observations, hints
         )
         discovered_at = found.discovered_at = time.monotonic()
         req.stop.stage = ", ".join(s.name for s in inspect) or "discovery"
@@ -451,8 +496,10 @@ def scan(
     planned = coverage.plan(req.targets, req.interfaces, req.config.segments, s.probes, s.engine)
     specs = usable_probes(s.probes, s.privileged, run)
     found = _Found()
+    listed = frozenset(req.config.policy.listed_makers)  # a tie goes to a maker the user lists
+    hints = Hints(known_judge(data, req.targets, listed), ask_less=s.ask_less)
     try:
-        req.stop.run("discovery", _discover_and_inspect(req, specs, run, progress, found))
+        req.stop.run("discovery", _discover_and_inspect(req, specs, run, progress, found, hints))
     except Stopped:
         run.stopped = req.stop.describe()
     discovered_at = found.discovered_at or time.monotonic()
@@ -462,7 +509,6 @@ def scan(
         _attach(outcome, devices, run)
     clock = time.monotonic()
     progress.stage("identify", len(devices))
-    listed = frozenset(req.config.policy.listed_makers)  # a tie goes to a maker the user lists
     identified = identify_verdicts(devices, data, listed)  # bounded CPU: runs after a signal too
     apply_verdicts(devices, identified)
     lap("identify")

@@ -33,6 +33,7 @@ class Flags:
     values: Mapping[str, float | None] = dataclasses.field(default_factory=dict)  # BOUNDS keys
     probes: str | None = None  # comma-separated
     engine: str | None = None
+    ask_all: bool = False  # --ask-all: ask every device everything (ask_less off)
 
 
 def checked_values(flags: Flags) -> dict[str, float]:
@@ -85,6 +86,7 @@ def build_settings(cfg: Config, flags: Flags, *, privileged: bool | None = None)
         probes=chosen_probes(flags, cfg),
         engine=chosen_engine(flags, cfg),
         privileged=privileged,
+        ask_less=cfg.scan.settings.ask_less and not flags.ask_all,
     )
 
 

@@ -40,6 +40,10 @@ class ScanSettings:
     probes: tuple[str, ...] = ()  # the chosen probes (config and --probes: every probe by default)
     engine: str = "camscan"  # routed host discovery and port scan: "camscan" or "nmap"
     privileged: bool = True  # False: no CAP_NET_RAW; raw-socket probes run their fallback
+    # a device discovery already knows (maker, class, model, firmware; high confidence) is asked
+    # nothing by banners, and a host with no sign of a camera no alternative web ports
+    # ([scan] ask_less; --ask-all turns it off)
+    ask_less: bool = True
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from camscan.history.diff import DeviceChange, FieldChange, RunDiff, RunRef
 from camscan.history.render import CSV_COLUMNS, write_diff
+from camscan.model import SCHEMA_VERSION
 from camscan.store import open_store
 from tests.test_cli import camscan
 from tests.test_store import baseline_devices, later_devices, result
@@ -116,7 +117,7 @@ def test_every_stored_report_names_its_site(store_url: str) -> None:
         page = camscan("report", str(run_id), "--db", store_url, "-f", "html").stdout
         assert f'<div class="meta">Site {site} &middot; Scan started' in page
         doc = json.loads(camscan("report", str(run_id), "--db", store_url, "-f", "json").stdout)
-        assert doc["run"]["site"] == site and doc["schema_version"] == "1.10"
+        assert doc["run"]["site"] == site and doc["schema_version"] == SCHEMA_VERSION
     never = json.loads(camscan("report", "-", "-f", "json", stdin=json.dumps(doc)).stdout)
     assert never["run"]["site"] == site  # a saved copy keeps it
     fresh = result(baseline_devices())

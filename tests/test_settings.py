@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from camscan.config import parse_config
+from camscan.config import ConfigError, parse_config
 from camscan.discovery import rate
 from camscan.discovery.banners.limits import Limits as BannerLimits
 from camscan.discovery.base import ProbeContext
@@ -72,6 +72,16 @@ def test_settings_are_built_from_config_flags_and_environment_and_change_no_conf
     assert (built.probes, built.engine, built.privileged) == (("arp",), "camscan", False)
     from_config = build_settings(cfg, Flags(), privileged=True)
     assert from_config.probes == ("arp", "sadp", "l3") and value(from_config, "rate") == 300.0
+
+
+def test_ask_less_is_on_by_default_and_off_by_config_or_ask_all() -> None:
+    on = parse_config({})
+    off = parse_config({"scan": {"ask_less": False}})
+    assert build_settings(on, Flags(), privileged=True).ask_less is True
+    assert build_settings(on, Flags(ask_all=True), privileged=True).ask_less is False
+    assert build_settings(off, Flags(), privileged=True).ask_less is False
+    with pytest.raises(ConfigError, match="ask_less"):
+        parse_config({"scan": {"ask_less": "yes"}})
 
 
 @pytest.mark.parametrize(

@@ -99,6 +99,12 @@ def scan(
         "read_timeout", "Seconds of silence a banner read tolerates", "; at most --timeout"
     ),
     concurrency: int = _setting_option("concurrency", "Banner connections in flight"),
+    ask_all: bool = typer.Option(
+        False,
+        "--ask-all",
+        help="Ask every device every camera port and path, even one discovery already knows "
+        "(default: ask less; [scan] ask_less).",
+    ),
     probes: str = typer.Option(
         None,
         "--probes",
@@ -165,7 +171,8 @@ def scan(
     _warn(cfg, quiet)
     values = {"rate": rate, "host_rate": host_rate, "discovery_window": window}
     values |= {"timeout": timeout, "read_timeout": read_timeout, "concurrency": concurrency}
-    flags = service.Flags(values=values | {"max_hosts": max_hosts}, probes=probes, engine=engine)
+    values |= {"max_hosts": max_hosts}
+    flags = service.Flags(values=values, probes=probes, engine=engine, ask_all=ask_all)
     service.checked_values(flags)  # flags obey the config's bounds: checked before anything
     if not output and cfg.output.file:
         output = [cfg.output.file]

@@ -12,15 +12,71 @@ import asyncio
 import collections
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from camscan import channels
 from camscan.discovery.rate import RateLimiter
 from camscan.discovery.snmpconf import SnmpSettings
 from camscan.model import Observation, ProbeError
 from camscan.netif import Interface
 from camscan.settings import ScanSettings
 from camscan.targets import TargetSet
+
+# Judges what discovery heard from one host: why it needs asking nothing more (its maker, class,
+# model and firmware are known with high confidence), or None. The pipeline's, from identify.
+Judge = Callable[[str, list[Observation]], str | None]
+# Judgements per host: a camera sends one reply per discovery protocol (six of them); a flooder
+# sending thousands of distinct ones costs no more CPU than that.
+MAX_JUDGED = 8
+
+
+class Hints:
+    """What discovery has learnt about each host, so inspection asks less (issue 27): the ports
+    it showed closed (never opened again), the hosts that answered a discovery inquiry, and the
+    hosts already known, which inspection then asks nothing at all (`ask_less`).
+
+    Discovery probes report as replies arrive (`heard`, `refused`); inspection of a host waits
+    until `settle_at` (time.monotonic()) so the first replies can arrive before it asks."""
+
+    def __init__(self, judge: Judge | None = None, *, ask_less: bool = True) -> None:
+        self.judge = judge
+        self.ask_less = ask_less
+        self.settle_at = 0.0
+        self.closed: dict[str, set[int]] = {}
+        self.answered: set[str] = set()
+        self._known: dict[str, str] = {}
+        self._heard: dict[str, list[Observation]] = {}
+        self._judged: collections.Counter[str] = collections.Counter()
+
+    def heard(self, observations: Iterable[Observation]) -> None:
+        """Discovery replies, as they arrive; a host whose reply names a model or firmware is
+        judged again (the judge is bounded CPU, run only for such replies)."""
+        telling: set[str] = set()
+        for o in observations:
+            if not o.ip:
+                continue
+            self.answered.add(o.ip)
+            self._heard.setdefault(o.ip, []).append(o)
+            if channels.FIELD_FIRMWARE in o.fields or channels.FIELD_MODEL in o.fields:
+                telling.add(o.ip)
+        if self.judge is None or not self.ask_less:
+            return
+        for ip in telling - self._known.keys():
+            if self._judged[ip] >= MAX_JUDGED:
+                continue
+            self._judged[ip] += 1
+            why = self.judge(ip, self._heard[ip])
+            if why:
+                self._known[ip] = why
+
+    def refused(self, ip: str, port: int) -> None:
+        """Discovery's connection to `port` was refused: the port is closed."""
+        self.closed.setdefault(ip, set()).add(port)
+
+    def known(self, ip: str) -> str | None:
+        """Why `ip` is asked nothing more, or None (also when ask_less is off)."""
+        return self._known.get(ip) if self.ask_less else None
 
 
 @dataclasses.dataclass(slots=True)
@@ -42,6 +98,7 @@ class ProbeContext:
     on_host: Callable[[str], None] | None = None
     feed: HostFeed | None = None  # inspect-phase probes: hosts as found (instead of `hosts`)
     snmp: SnmpSettings | None = None  # the config's [snmp] (None: not configured, none sent)
+    hints: Hints = dataclasses.field(default_factory=Hints)  # discovery -> inspection (above)
     # Set on SIGINT/SIGTERM: probes working in threads (ARP) poll it to end within a second.
     stop: threading.Event = dataclasses.field(default_factory=threading.Event)
 

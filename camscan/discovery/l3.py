@@ -39,6 +39,7 @@ class HostAnswer:
     ip: str
     how: str  # "tcp/80 open", "tcp/554 refused", "icmp echo-reply"
     open_ports: list[int] = dataclasses.field(default_factory=list)
+    refused_ports: list[int] = dataclasses.field(default_factory=list)  # closed: not asked again
 
 
 async def _connect(ip: str, port: int, timeout: float) -> str:
@@ -170,6 +171,7 @@ async def sweep(
             found[ip].open_ports.append(port)
         elif outcome == "refused":
             alive(ip, f"tcp/{port} refused")
+            found[ip].refused_ports.append(port)
         elif outcome == "unreachable":
             answered.set()  # the router says there is nobody: stop asking
 

@@ -392,6 +392,7 @@ class Collector:
 
     def add(self, sender: str, observations: list[Observation]) -> None:
         count, chars = self.kept.get(sender, (0, 0))
+        added = len(self.found)
         for o in observations:
             key = (o.channel, o.ip, o.raw)
             if key in self.seen:
@@ -403,6 +404,8 @@ class Collector:
             self.found.append(o)
             count, chars = count + 1, chars + len(o.raw)
         self.kept[sender] = (count, chars)
+        if len(self.found) > added:  # inspection, already under way, may ask this host less
+            self.ctx.hints.heard(self.found[added:])
 
 
 async def collect(

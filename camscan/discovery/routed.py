@@ -38,6 +38,9 @@ async def discover_routed(
             list(routed.hosts()), ctx.limiter, icmp=privileged, progress=progress
         )
         ctx.stats.update(stats)
+        for ip, answer in answers.items():  # banners never open these again
+            for port in answer.refused_ports:
+                ctx.hints.refused(ip, port)
         found, errors = l3.observations(answers), []
         live = sorted(answers, key=lambda ip: tuple(map(int, ip.split("."))))
     outcome = ProbeOutcome(found, errors)
@@ -61,7 +64,12 @@ class L3Probe:
         if not routed:
             return ProbeOutcome()
         sub = ProbeContext(
-            ctx.interfaces, routed, settings=ctx.settings, limiter=ctx.limiter, stats=ctx.stats
+            ctx.interfaces,
+            routed,
+            settings=ctx.settings,
+            limiter=ctx.limiter,
+            stats=ctx.stats,
+            hints=ctx.hints,
         )
         return await discover_routed(
             sub,

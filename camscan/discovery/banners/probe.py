@@ -38,7 +38,7 @@ class BannerProbe:
         limits = limits_for(ctx)
         stats: collections.Counter[str] = collections.Counter()
         results = await grab_banners(
-            hosts, limits, progress=ctx.progress, stats=stats, limiter=ctx.limiter
+            hosts, limits, progress=ctx.progress, stats=stats, limiter=ctx.limiter, hints=ctx.hints
         )
         ctx.stats.update({f"banners.{k}": v for k, v in stats.items()})
         for ip, (observations, errors) in results.items():  # each names its host

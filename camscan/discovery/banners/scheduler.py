@@ -10,6 +10,11 @@ the device keeps it open (HTTP keep-alive, RTSP's persistent connections): each 
 the one before was answered. A request not answered within `Limits.reuse_wait` sends the port's
 remaining ones side by side on new connections, so a camera that takes 2.5 s per answer is still
 read in about one answer's time, not five. They are cancelled if the port's first request fails.
+
+Asking less (issue 27, `Hints`): a device discovery already knows is asked nothing, a port
+discovery saw refused is not opened again, and the alternative web ports only of a host with a
+sign of a camera whose web server said nothing on the usual ports; each skip is one
+`banners.skipped` observation with its reason, evidence rather than an error.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
+from camscan import channels
 from camscan.discovery.banners import NAME
 from camscan.discovery.banners.http import TELLING_PATHS, probe_http, probe_http_on
 from camscan.discovery.banners.limits import Limits
@@ -40,7 +46,7 @@ from camscan.discovery.banners.tcpports import (
     probe_open,
 )
 from camscan.discovery.banners.tls import probe_https
-from camscan.discovery.base import HostFeed
+from camscan.discovery.base import Hints, HostFeed
 from camscan.discovery.rate import RateLimiter
 from camscan.errors import ProbeKind
 from camscan.model import Observation, ProbeError, to_jsonable
@@ -83,6 +89,13 @@ class Ports:
         return cls(**{kind: tuple(int(p) for p in ports.get(kind, ())) for kind in kinds})
 
 
+# Alternative web ports (of the default Ports), asked after the usual ones and only of a host
+# that showed a sign of a camera (a usual camera port open, or a discovery reply) and whose web
+# server did not answer on 80 or 443. A PC that refuses 80, 443, 554, 8000 and 37777 and said
+# nothing to discovery is not asked four more ports, nor is a camera whose web UI already spoke.
+ALTERNATIVE_PORTS = (8080, 81, 88, 8443)
+QUIET_HOST = "no usual camera port open and no discovery reply"
+
 # Unanswered handshakes after which a host that answered none is taken as silent. A host's
 # first requests go out together (up to Limits.per_host), so a silent host costs one burst of
 # handshakes and one connect timeout; requests queued behind it are then skipped.
@@ -101,6 +114,14 @@ class _Host:
     busy_since: float = 0.0  # when open_now last went from 0 to 1
     busy_before: float = 0.0  # seconds it had a request in flight, up to busy_since
     over_budget: bool = False
+    opened: bool = False  # some port accepted a connection
+    skipped: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # why -> probes
+
+    def skip(self, probe: str, why: str) -> None:
+        """`probe` was not asked, on purpose: said in the device's evidence, never a failure."""
+        probes = self.skipped.setdefault(why, [])
+        if probe not in probes:
+            probes.append(probe)
 
     @property
     def silent(self) -> bool:
@@ -131,8 +152,12 @@ class _Run:
         ports: Ports,
         stats: collections.Counter[str],
         limiter: RateLimiter,
+        hints: Hints | None = None,
+        alternatives: Sequence[int] = (),
     ) -> None:
         self.limits = limits
+        self.hints = hints if hints is not None else Hints()
+        self.alternatives = frozenset(alternatives) if self.hints.ask_less else frozenset()
         self.ports = ports
         self.stats = stats
         self.gate = asyncio.Semaphore(limits.concurrency)
@@ -182,8 +207,12 @@ class _Run:
             self.stats["quiet"] += 1
             self.stats["quiet_host_skipped"] += 1
             return None
+        if self._known(host, probe):
+            return None
         # The SYN goes out in `work`'s first step (asyncio connects before its first await)
         await self.limiter.slot(host.ip)
+        if self._known(host, probe):  # a discovery reply came while it waited its turn
+            return None
         now = time.monotonic()
         allowed = min(self.limits.deadline, self.limits.host_deadline - host.busy(now))
         if allowed <= 0:
@@ -197,6 +226,7 @@ class _Run:
             async with asyncio.timeout(allowed):
                 result = await work(found)
             host.answered = True
+            host.opened = True
             return result
         except Unanswered:
             self.stats["quiet"] += 1
@@ -207,6 +237,7 @@ class _Run:
             host.answered = True  # refused: the host is there, the port is closed
         except ProbeFailure as exc:
             host.answered = True
+            host.opened = True
             sink.append(ProbeError(probe, host.ip, str(exc), exc.kind))
         except TimeoutError:
             if allowed < self.limits.deadline:
@@ -220,6 +251,15 @@ class _Run:
         finally:
             host.end(time.monotonic())
         return None
+
+    def _known(self, host: _Host, probe: str) -> bool:
+        """The device is known already (issue 27's ask-less): `probe` is skipped, and said so."""
+        why = self.hints.known(host.ip)
+        if why is None:
+            return False
+        self.stats["known_skipped"] += 1
+        host.skip(probe, f"known from discovery: {why}")
+        return True
 
     def _spent(self, host: _Host, probe: str) -> None:
         """The host's budget is spent: say so once, and count every request it cost."""
@@ -396,21 +436,76 @@ class _Run:
         except ValueError:
             host.errors.append(ProbeError(NAME, ip, "not an IP address", ProbeKind.MALFORMED))
             return host
-        ports = self.ports
-        chains: list[Awaitable[object]] = [self.http_chain(host, port) for port in ports.http]
-        chains += [
-            self.attempt(host, f"https:{port}", functools.partial(probe_https, ip, port, limits))
-            for port in ports.https
-        ]
-        chains += [self.rtsp_chain(host, port) for port in ports.rtsp]
-        chains += [self.banner_chain(host, port) for port in ports.banner]
-        chains += [
-            self.attempt(host, f"tcp:{port}", functools.partial(probe_open, ip, port, limits))
-            for port in ports.connect
-        ]
-        await asyncio.gather(*chains)  # each request is held to the host's budget (attempt)
+        wait = self.hints.settle_at - time.monotonic()
+        if wait > 0:  # the first discovery replies are due: they may make asking needless
+            await asyncio.sleep(wait)
+        known = self.hints.known(ip)
+        closed = self.hints.closed.get(ip, set()) if self.hints.ask_less else set()
+        first: list[Callable[[], Awaitable[object]]] = []
+        later: list[tuple[str, Callable[[], Awaitable[object]]]] = []
+        for kind, port, chain in self._chains(host):
+            if known:
+                host.skip(f"{kind}:{port}", f"known from discovery: {known}")
+                self.stats["known_skipped"] += 1
+            elif port in closed:
+                host.skip(f"{kind}:{port}", "closed: refused a connection during discovery")
+                self.stats["closed_skipped"] += 1
+            elif port in self.alternatives:
+                later.append((f"{kind}:{port}", chain))
+            else:
+                first.append(chain)
+        await asyncio.gather(*(chain() for chain in first))  # each held to the host's budget
+        if later:
+            web = {str(p) for p in (*self.ports.http, *self.ports.https)} - {
+                str(p) for p in self.alternatives
+            }
+            if _web_answered(host, web):
+                why = "its web server answered on a usual port"
+            elif not (host.opened or ip in self.hints.answered):
+                why = QUIET_HOST
+            else:
+                why = ""
+                await asyncio.gather(*(chain() for _, chain in later))
+            if why:
+                for probe, _ in later:
+                    host.skip(probe, why)
+                self.stats["alternative_ports_skipped"] += len(later)
+        for why, probes in host.skipped.items():
+            raw = f"{', '.join(probes)} not asked: {why}"
+            fields = {"probes": " ".join(probes), "reason": why}
+            host.observations.append(
+                Observation(channels.BANNERS_SKIPPED, raw, NAME, ip, None, fields)
+            )
         _trim(host)
         return host
+
+    def _chains(self, host: _Host) -> list[tuple[str, int, Callable[[], Awaitable[object]]]]:
+        """(kind, port, the chain that asks it) for every port of `Ports`, in order."""
+        ip, limits, ports = host.ip, self.limits, self.ports
+        chains: list[tuple[str, int, Callable[[], Awaitable[object]]]] = []
+        for port in ports.http:
+            chains.append(("http", port, functools.partial(self.http_chain, host, port)))
+        for port in ports.https:
+            work = functools.partial(probe_https, ip, port, limits)
+            chains.append(
+                ("https", port, functools.partial(self.attempt, host, f"https:{port}", work))
+            )
+        for port in ports.rtsp:
+            chains.append(("rtsp", port, functools.partial(self.rtsp_chain, host, port)))
+        for port in ports.banner:
+            chains.append(("tcp", port, functools.partial(self.banner_chain, host, port)))
+        for port in ports.connect:
+            work = functools.partial(probe_open, ip, port, limits)
+            chains.append(("tcp", port, functools.partial(self.attempt, host, f"tcp:{port}", work)))
+        return chains
+
+
+def _web_answered(host: _Host, ports: set[str]) -> bool:
+    """An HTTP reply or a TLS certificate came from one of `ports`."""
+    return any(
+        o.channel.startswith(("http.", "tls.")) and o.fields.get(channels.FIELD_PORT) in ports
+        for o in host.observations
+    )
 
 
 def _trim(host: _Host) -> None:
@@ -437,6 +532,7 @@ async def grab_banners(
     progress: Callable[[int, int], None] | None = None,
     stats: collections.Counter[str] | None = None,
     limiter: RateLimiter | None = None,
+    hints: Hints | None = None,
 ) -> BannerResults:
     """Banner observations and probe errors per IP (every IP given is a key).
 
@@ -444,12 +540,16 @@ async def grab_banners(
     probed at once; the call returns when the feed is closed and every host is done).
     `ports`: None for the usual camera ports, or a map of kind -> ports (see `Ports`).
     `progress(done, total)` is called as each host finishes. `stats` counts connections and
-    quiet (closed/filtered) attempts. `limiter`: the run's (None: one of the default rates)."""
+    quiet (closed/filtered) attempts. `limiter`: the run's (None: one of the default rates).
+    `hints`: what discovery learnt (closed ports, known devices; see `Hints`): ports it showed
+    closed are not opened, known devices are asked nothing more, and with the usual ports
+    (`ports` None) ALTERNATIVE_PORTS only of hosts that gave a sign of a camera."""
+    alternatives = ALTERNATIVE_PORTS if ports is None else ()
     if ports is None:
         ports = Ports()
     chosen = ports if isinstance(ports, Ports) else Ports.from_map(ports)
     counts = stats if stats is not None else collections.Counter()
-    run = _Run(limits, chosen, counts, limiter or RateLimiter())
+    run = _Run(limits, chosen, counts, limiter or RateLimiter(), hints, alternatives)
     feed = ips if isinstance(ips, HostFeed) else None
     unique = [] if isinstance(ips, HostFeed) else list(dict.fromkeys(ips))
     results: BannerResults = {}
