@@ -130,7 +130,9 @@ def _plan6(targets: TargetSet, segments: list[Segment], probes: Sequence[str]) -
     """One entry per IPv6 target and link it is on: asked on the link as a whole, so nothing is
     planned address by address; covered when an IPv6 discovery probe ran there."""
     chosen = _reaching(probes, Reach.LINK6)
-    method = next((p for p in chosen if p in registry.ipv6()), NONE)
+    # icmpv6 when chosen, else the first multicast protocol asked on the link (mdns, wsd)
+    asking = [p for p in chosen if registry.get(p).counts_for_coverage]
+    method = next((p for p in asking if p in registry.ipv6()), asking[0] if asking else NONE)
     planned = []
     for target in targets.v6:
         for link in targets.links or (None,):

@@ -27,8 +27,10 @@ from tests.labtools import (
     run_camscan,
     scan_json,
 )
+from tests.test_exports import errors, schema
 
 PREFIX = "2001:db8:70::/64"
+LINK_ONLY = "fe80::ff:fe12:4632%eth0"  # hik-only-http-server: no global address (02:00:00:12:46:32)
 CONFIG = """
 [[segment]]
 name = "cctv6"
@@ -111,16 +113,39 @@ def test_both_found_and_identified_the_dual_stack_one_once_zoned_by_ipv6(
         "2001:db8:70::10",
     }
     assert (nvr["segment"], nvr["zone"]) == ("office", "core")
-    assert [d["ip"] for d in doc["devices"]] == ["198.18.70.10", "198.18.70.30", "2001:db8:70::20"]
+    assert [d["ip"] for d in doc["devices"]] == [
+        "198.18.70.10",
+        "198.18.70.30",
+        "2001:db8:70::20",
+        "2001:db8:70::40",
+        LINK_ONLY,
+    ]
     assert devices["198.18.70.30"]["ipv6"] == []
+    # mDNS (ff02::fb) and WS-Discovery (ff02::c) answered the camera's link-local address,
+    # which neighbour discovery joined to it by its MAC
+    over6 = {(o["probe"], o["ip"]) for o in camera["observations"]}
+    assert {("mdns", link_local), ("wsd", link_local)} <= over6
+    # the ONVIF-only IPv6-only camera: named by its WS-Discovery answer alone
+    onvif = devices["2001:db8:70::40"]
+    assert onvif["maker"] == "hikvision" and onvif["mac_source"] == "wire"
+    assert {o["probe"] for o in onvif["observations"]} == {"icmpv6", "wsd"}
+    assert all(o["ip"].startswith("fe80:") for o in onvif["observations"] if o["probe"] == "wsd")
+    # the link-local-only camera: its banner read over fe80::...%eth0
+    only = devices[LINK_ONLY]
+    assert only["maker"] == "hikvision" and only["ipv6"] == [LINK_ONLY]
+    assert {o["ip"] for o in only["observations"] if o["channel"] == "http.header.server"} == {
+        LINK_ONLY
+    }
     [v6] = [c for c in doc["run"]["coverage"] if c["target"] == PREFIX]
     assert (v6["method"], v6["interface"], v6["covered"], v6["answered"]) == (
         "icmpv6",
         "eth0",
         True,
-        2,
+        3,  # in the prefix: the link-local-only one is on the link, not in it
     )
+    assert v6["probes"] == ["icmpv6", "wsd", "mdns", "banners"]
     assert not doc["run"]["partial"], doc["run"]["not_covered"]
+    assert not errors(schema("result"), doc)  # the published schema takes IPv6 coverage
 
 
 @pytest.mark.lab
@@ -134,10 +159,11 @@ def test_a_prefix_on_no_attached_link_is_refused_in_one_line(ipv6: Lab) -> None:
 @pytest.mark.lab
 def test_unprivileged_echo_finds_them_without_neighbour_discovery(ipv6: Lab) -> None:
     """No CAP_NET_RAW: the ICMPv6 ping socket (the lab allows every group to open one), and the
-    MACs from the EUI-64 interface ids, marked derived."""
+    MACs from the EUI-64 interface ids, marked derived; mDNS and WS-Discovery over IPv6 are
+    plain UDP sockets, unprivileged."""
     ipv6.run(["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"], check=True)
     nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
-    argv = [*nobody, *camscan_argv("scan", PREFIX, "-f", "json", "--probes", "icmpv6")]
+    argv = [*nobody, *camscan_argv("scan", PREFIX, "-f", "json", "--probes", "icmpv6,wsd")]
     done = ipv6.run(argv, capture_output=True, text=True, env=guarded_env(ipv6), timeout=120)
     assert done.returncode in (0, 1), done.stderr
     doc = json.loads(done.stdout)
@@ -145,7 +171,14 @@ def test_unprivileged_echo_finds_them_without_neighbour_discovery(ipv6: Lab) -> 
     found = {d["ip"]: d for d in doc["devices"]}
     assert {"2001:db8:70::20", "2001:db8:70::10"} <= set(found)  # echo from the global source
     derived = {d["mac"] for d in found.values() if d["mac_source"] == "derived"}
-    assert derived == {"58:50:ed:12:46:14", "44:19:b6:12:46:0a"}  # from the link-local ids
+    assert derived == {  # from the link-local ids
+        "58:50:ed:12:46:14",
+        "44:19:b6:12:46:0a",
+        "02:00:00:12:46:28",
+        "02:00:00:12:46:32",
+    }
+    wsd = {o["ip"] for d in found.values() for o in d["observations"] if o["probe"] == "wsd"}
+    assert wsd == {"fe80::5a50:edff:fe12:4614%eth0", "fe80::ff:fe12:4628%eth0"}
     assert all(d["mac"] is None for ip, d in found.items() if not ip.startswith("fe80:"))
     assert not any(o["channel"] == "ndp.mac" for d in found.values() for o in d["observations"])
 
@@ -187,8 +220,9 @@ def test_capture_ipv6_goes_only_to_the_links_groups_and_the_targets_within_the_r
     assert addresses >= {"2001:db8:70::20", "2001:db8:70::10"}, [
         (d["ip"], d["ipv6"], d["mac"]) for d in devices
     ]
-    # the link's groups: all-nodes (the echo), the devices' solicited-node groups, MLD reports
-    groups = {"ff02::1", "ff02::16"} | {_solicited(a) for a in addresses}
+    # the link's groups: all-nodes (the echo), mDNS and WS-Discovery, the devices'
+    # solicited-node groups, MLD reports (the kernel's, for the mDNS listener's group)
+    groups = {"ff02::1", "ff02::fb", "ff02::c", "ff02::16"} | {_solicited(a) for a in addresses}
     strays = sorted({dst for _, _, dst in frames} - groups - addresses)
     assert strays == [], strays
     kinds: dict[str, int] = defaultdict(int)
@@ -196,6 +230,8 @@ def test_capture_ipv6_goes_only_to_the_links_groups_and_the_targets_within_the_r
         kinds[kind] += 1
     assert kinds["icmpv6-128"] == 4  # echo: link-local and global source, asked twice
     assert kinds["syn"] > 0  # banners over IPv6
+    udp = {dst for _, kind, dst in frames if kind == "ipv6-17"}
+    assert udp == {"ff02::fb", "ff02::c"}  # mDNS and WS-Discovery, to their groups only
     sent = [f for f in frames if f[1] in ("icmpv6-128", "icmpv6-135", "syn", "ipv6-17")]
     assert busiest([t for t, _, _ in sent]) <= allowed(RATE)
     by_host: dict[str, list[float]] = defaultdict(list)

@@ -16,6 +16,7 @@ to that socket, so the source address of each reply is known. zeroconf's wire pa
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import struct
 
@@ -31,7 +32,7 @@ from camscan.discovery.multicast import (
     UdpPlan,
     clean_field,
     collect,
-    ipv4_or_none,
+    link_plans,
 )
 from camscan.model import Observation
 
@@ -47,10 +48,11 @@ BROWSE_TYPES = [
     SERVICES_META,
 ]
 PORT, GROUP = registry.udp(NAME).port, registry.group(NAME)  # declared in the registry
+GROUP6 = registry.group6(NAME)
 MAX_TYPES = 64  # service types asked per round, learned ones included
 MAX_RESOLVE = 256  # instances asked for their SRV/TXT per round
 MAX_PACKET = 1200  # bytes of one query packet
-_TYPE_A, _TYPE_PTR, _TYPE_TXT, _TYPE_SRV, _CLASS_IN = 1, 12, 16, 33, 1
+_TYPE_A, _TYPE_PTR, _TYPE_TXT, _TYPE_SRV, _TYPE_AAAA, _CLASS_IN = 1, 12, 16, 33, 28, 1
 _HIK_INSTANCE = re.compile(r"^(?P<badge>\S+) (?P<model>\S+) - (?P<short>\d{6,12})$")
 
 
@@ -70,7 +72,7 @@ def service_observations(
 ) -> list[Observation]:
     """Observations for one service instance, all attributed to `ip`, the reply's sender."""
     fields: dict[str, str] = {ch.FIELD_IP: ip}
-    if reported_ip and reported_ip != ip:
+    if reported_ip and reported_ip != ip.split("%")[0]:
         fields["reported_ip"] = reported_ip  # the sender's claim, not evidence about that host
     host = (server or "").removesuffix(".").removesuffix(".local")
     if host:
@@ -127,16 +129,19 @@ def parse_mdns(data: bytes, src_ip: str) -> list[Observation] | None:
             services[record.name] = record
         elif isinstance(record, DNSText):
             texts[record.name] = record.text
-        elif isinstance(record, DNSAddress) and record.type == _TYPE_A:
-            address = ipv4_or_none(_address_text(record.address))
+        elif isinstance(record, DNSAddress) and record.type in (_TYPE_A, _TYPE_AAAA):
+            address = _address_text(record.address)
             if address:
                 addresses.setdefault(record.name.lower(), []).append(address)
     found: list[Observation] = []
     for instance in sorted(set(types) | set(services)):
         service_type = types.get(instance) or instance.split(".", 1)[-1]
         srv = services.get(instance)
-        claimed = addresses.get(srv.server.lower(), []) if srv else []
-        if claimed and src_ip not in claimed:  # announced for another host: a claim only
+        named = addresses.get(srv.server.lower(), []) if srv else []
+        # the addresses of the sender's own family: a reply over IPv6 naming only an IPv4
+        # address (a dual-stack device) is no claim about another host
+        claimed = [a for a in named if (":" in a) == (":" in src_ip)]
+        if claimed and src_ip.split("%")[0] not in claimed:  # for another host: a claim only
             fields = {ch.FIELD_IP: src_ip, "reported_by": src_ip, "reported_ip": claimed[0]}
             if srv and srv.server:
                 fields[ch.FIELD_HOSTNAME] = srv.server.removesuffix(".")[:RAW_LIMIT]
@@ -150,13 +155,16 @@ def parse_mdns(data: bytes, src_ip: str) -> list[Observation] | None:
             srv.port if srv else None,
             txt_pairs(texts.get(instance, b"")),
             src_ip,
-            claimed[0] if claimed else None,
+            next(iter(claimed or named), None),
         )
     return found
 
 
 def _address_text(packed: bytes) -> str:
-    return ".".join(str(b) for b in packed) if len(packed) == 4 else ""
+    """An A or AAAA record's address as text ("" for any other length)."""
+    if len(packed) == 4:
+        return ".".join(str(b) for b in packed)
+    return str(ipaddress.IPv6Address(packed)) if len(packed) == 16 else ""
 
 
 def _encode_name(name: str) -> bytes | None:
@@ -238,6 +246,9 @@ class MdnsProbe:
             )
             for iface in ctx.interfaces
         ]
+        # and ff02::fb on the links of IPv6 targets (RFC 6762 3), from the link-local address
+        repeat = ctx.settings.timeouts.window / 3
+        plans += link_plans(ctx, queries, GROUP6, PORT, listen=True, repeat_after=repeat)
         asker = _Asker(plans)
         return ProbeOutcome(*await collect(ctx, NAME, plans, parse_mdns, asker.on_reply))
 

@@ -29,7 +29,7 @@ from camscan import channels
 from camscan.discovery.base import ProbeContext
 from camscan.errors import ProbeKind, kind_of
 from camscan.model import Observation, ProbeError
-from camscan.netif import Interface
+from camscan.netif import Interface, list_interfaces6
 
 LIMITED_BROADCAST = "255.255.255.255"
 MAX_DATAGRAMS_PER_SENDER = 32  # distinct replies one host may have parsed per probe round
@@ -46,6 +46,37 @@ _SO_MEMINFO = 55  # Linux: the socket's memory counters, SK_MEMINFO_DROPS among 
 _SK_MEMINFO_DROPS = 8
 _SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 _IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
+_IPV6_MULTICAST_ALL = 29  # linux/in6.h; not exported by the socket module
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Link6:
+    """One IPv6 link an IPv6 target is on, asked from its link-local address (a node answers
+    a link-local source from its own link-local address: RFC 6724 source selection)."""
+
+    name: str
+    index: int
+    address: ipaddress.IPv6Address
+
+    def scope(self) -> int:
+        return self.index if self.address.is_link_local else 0
+
+
+def links6(ctx: ProbeContext) -> list[Link6]:
+    """The links of the IPv6 targets (ctx.targets.links), each with the source to ask from: its
+    link-local address, else the first of the scanner's addresses inside the target prefixes.
+    A link with neither is left out (the icmpv6 probe reports it)."""
+    if not ctx.targets.v6 or not ctx.targets.links:
+        return []
+    mine = list_interfaces6(list(ctx.targets.links))
+    found = []
+    for name in ctx.targets.links:
+        here = [i for i in mine if i.name == name]
+        local = [i for i in here if i.link_local]
+        inside = [i for i in here if not i.link_local and i.address in ctx.targets]
+        if chosen := (local or inside)[:1]:
+            found.append(Link6(name, chosen[0].index, chosen[0].address))
+    return found
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -60,12 +91,38 @@ class Datagram:
 class UdpPlan:
     """What one probe does on one interface."""
 
-    iface: Interface
+    iface: Interface | Link6  # an IPv4 interface, or an IPv6 link and its source address
     payloads: list[bytes]  # each sent to every destination
     destinations: list[tuple[str, int]]  # multicast groups and broadcast addresses only
     sender_port: int = 0  # 0: ephemeral; DVRIP binds 5050 because replies may go to that port
     groups: list[tuple[str, int]] = dataclasses.field(default_factory=list)  # join and listen
     repeat_after: float | None = None  # resend once after this many seconds (UDP is lossy)
+
+
+def link_plans(
+    ctx: ProbeContext,
+    payloads: list[bytes],
+    group6: str | None,
+    port: int,
+    *,
+    listen: bool = False,
+    repeat_after: float | None = None,
+) -> list[UdpPlan]:
+    """The IPv6 form of a probe's round: `payloads` to `group6` on every link an IPv6 target is
+    on (none when the protocol has no IPv6 group or no IPv6 target is given); `listen`: also
+    join the group there, for answers sent to it."""
+    if group6 is None:
+        return []
+    return [
+        UdpPlan(
+            link,
+            list(payloads),
+            [(group6, port)],
+            groups=[(group6, port)] if listen else [],
+            repeat_after=repeat_after,
+        )
+        for link in links6(ctx)
+    ]
 
 
 def _bind_to_device(sock: socket.socket, iface: Interface) -> bool:
@@ -152,6 +209,48 @@ def open_sender(iface: Interface, port: int = 0) -> socket.socket:
     return sock
 
 
+def open_sender6(link: Link6) -> socket.socket:
+    """An IPv6 socket bound to `link`'s source address (with its scope), sending to the link's
+    groups out of that interface only; replies come back to it."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    try:
+        sock.setblocking(False)
+        size_for_flood(sock)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, link.index)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 1)  # never leave it
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+        with contextlib.suppress(OSError):  # unprivileged before Linux 5.7: the scope suffices
+            sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTODEVICE, link.name.encode() + b"\0")
+        sock.bind((str(link.address), 0, 0, link.scope()))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def open_group_listener6(link: Link6, group: str, port: int) -> socket.socket:
+    """A socket on [group]:port joined on `link` only (answers sent to the group)."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        size_for_flood(sock)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_MULTICAST_ALL, 0)  # only groups joined here
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTODEVICE, link.name.encode() + b"\0")
+        sock.bind((group, port, 0, link.index))
+        mreq = socket.inet_pton(socket.AF_INET6, group) + struct.pack("@I", link.index)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def open_group_listener(iface: Interface, group: str, port: int) -> socket.socket:
     """A socket on `group:port` joined on `iface` only, for devices that reply to the group."""
     sock = _udp_socket()
@@ -170,6 +269,13 @@ def open_group_listener(iface: Interface, group: str, port: int) -> socket.socke
     return sock
 
 
+def address6(text: str, link: str) -> str:
+    """An IPv6 sender as the icmpv6 probe keys it: compressed, a link-local one with its link
+    (`fe80::1%eth0`), so both probes' observations of one address meet in one device."""
+    bare = ipaddress.IPv6Address(text.split("%")[0])
+    return f"{bare}%{link}" if bare.is_link_local else str(bare)
+
+
 class _Inbox(asyncio.DatagramProtocol):
     def __init__(self, iface: str, sink: Callable[[Datagram], None], ctx: ProbeContext, name: str):
         self.iface = iface
@@ -182,6 +288,8 @@ class _Inbox(asyncio.DatagramProtocol):
             self.ctx.stats[f"{self.name}.dropped"] += 1
             return
         src_ip, src_port = str(addr[0]), int(str(addr[1]))
+        if ":" in src_ip:
+            src_ip = address6(src_ip, self.iface)
         self.sink(Datagram(data, src_ip, src_port, self.iface))
 
     def error_received(self, exc: Exception) -> None:
@@ -254,6 +362,8 @@ class SenderBudget:
 
 
 def _open_sender_any_port(plan: UdpPlan) -> socket.socket:
+    if isinstance(plan.iface, Link6):
+        return open_sender6(plan.iface)
     try:
         return open_sender(plan.iface, plan.sender_port)
     except OSError:
@@ -262,7 +372,9 @@ def _open_sender_any_port(plan: UdpPlan) -> socket.socket:
         return open_sender(plan.iface, 0)  # fixed port taken: replies sent to it are lost
 
 
-def _is_group_or_broadcast(host: str, iface: Interface) -> bool:
+def _is_group_or_broadcast(host: str, iface: Interface | Link6) -> bool:
+    if isinstance(iface, Link6):  # a link-scope group only: ff02::/16
+        return ipaddress.IPv6Address(host) in ipaddress.IPv6Network("ff02::/16")
     addr = ipaddress.IPv4Address(host)
     directed = iface.network.prefixlen < 31 and addr == iface.broadcast  # /31: a real host
     return addr.is_multicast or host == LIMITED_BROADCAST or directed
@@ -277,9 +389,10 @@ async def _send_all(ctx: ProbeContext, sock: socket.socket, plan: UdpPlan) -> li
             if not _is_group_or_broadcast(dest[0], plan.iface):  # unicast goes through targets
                 failures.append(f"refused to send to unicast {dest[0]} on {plan.iface.name}")
                 continue
+            to = (*dest, 0, plan.iface.index) if isinstance(plan.iface, Link6) else dest
             await ctx.limiter.slot()  # then sent at once: no await in between
             try:
-                sock.sendto(payload, dest)
+                sock.sendto(payload, to)
             except OSError as exc:
                 failures.append(f"send to {dest[0]}:{dest[1]} on {plan.iface.name}: {exc}")
     return failures
@@ -297,6 +410,11 @@ async def udp_round(
     fit the per-sender budget (none when `keep` is False: `on_datagram` then sees them all)."""
     loop = asyncio.get_running_loop()
     own = {str(p.iface.address) for p in plans} | {str(i.address) for i in ctx.interfaces}
+    own |= (
+        {str(i.address) for i in list_interfaces6(list(ctx.targets.links))}
+        if any(isinstance(p.iface, Link6) for p in plans)
+        else set()
+    )
     received: list[Datagram] = []
     errors: list[ProbeError] = []
     transports: list[asyncio.DatagramTransport] = []
@@ -304,7 +422,7 @@ async def udp_round(
     budget = SenderBudget(ctx, name)
 
     def sink(d: Datagram) -> None:
-        if d.src_ip in own:
+        if d.src_ip.split("%")[0] in own:
             return  # our own broadcast looped back
         if not budget.admit(d):
             return
@@ -318,7 +436,7 @@ async def udp_round(
 
     watched: list[tuple[socket.socket, str]] = []
 
-    async def attach(sock: socket.socket, iface: Interface) -> None:
+    async def attach(sock: socket.socket, iface: Interface | Link6) -> None:
         try:
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: _Inbox(iface.name, sink, ctx, name), sock=sock
@@ -333,7 +451,11 @@ async def udp_round(
         for plan in plans:
             for group, port in plan.groups:
                 try:
-                    listener = open_group_listener(plan.iface, group, port)
+                    listener = (
+                        open_group_listener6(plan.iface, group, port)
+                        if isinstance(plan.iface, Link6)
+                        else open_group_listener(plan.iface, group, port)
+                    )
                     await attach(listener, plan.iface)
                 except OSError as exc:  # port taken by a non-sharing socket: sender still works
                     error = f"listen {group}:{port}: {exc}"
@@ -426,6 +548,9 @@ async def collect(
         if observations is None:
             ctx.stats[f"{name}.dropped"] += 1
         else:
+            if ":" in d.src_ip:  # an IPv6 sender is on no attached IPv4 network: its link
+                for o in observations:
+                    o.fields.setdefault(channels.FIELD_INTERFACE, d.iface)
             collector.add(d.src_ip, observations)
 
     _, errors = await udp_round(ctx, name, plans, on_reply, keep=False)

@@ -61,6 +61,9 @@ class UdpProtocol:
     payloads: str | None  # None: never asked unicast (the unicast round leaves it out)
     parser: str
     heard: str | None = None  # parser of traffic heard unasked (passive); None: `parser`
+    # its link-scope IPv6 group (ff02::...): also asked on the links of IPv6 targets, from the
+    # link-local address (None: IPv4 only)
+    group6: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -98,7 +101,8 @@ class ProbeSpec:
         if self.sweeps is not None:
             return self.sweeps is reach
         if reach is Reach.LINK6:  # the IPv6 probes, and what inspects the devices they find
-            return Need.IPV6 in self.needs or self.phase is Phase.INSPECT
+            asks_link6 = self.udp is not None and self.udp.group6 is not None
+            return Need.IPV6 in self.needs or self.phase is Phase.INSPECT or asks_link6
         if Need.IPV6 in self.needs:
             return False
         return reach is Reach.ATTACHED or Need.UNICAST in self.needs
@@ -156,19 +160,21 @@ REGISTRY: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         "wsd",
-        "ONVIF WS-Discovery",
+        "ONVIF WS-Discovery (on IPv6 target links too, ff02::c)",
         "camscan.discovery.wsd",
         "WsdProbe",
         _M,
-        udp=UdpProtocol(3702, _SSDP_GROUP, "inquiries", "parse_wsd", heard="parse_heard"),
+        udp=UdpProtocol(
+            3702, _SSDP_GROUP, "inquiries", "parse_wsd", heard="parse_heard", group6="ff02::c"
+        ),
     ),
     ProbeSpec(
         "mdns",
-        "mDNS / DNS-SD services",
+        "mDNS / DNS-SD services (on IPv6 target links too, ff02::fb)",
         "camscan.discovery.mdns",
         "MdnsProbe",
         _M,
-        udp=UdpProtocol(5353, "224.0.0.251", "inquiries", "parse_mdns"),
+        udp=UdpProtocol(5353, "224.0.0.251", "inquiries", "parse_mdns", group6="ff02::fb"),
     ),
     ProbeSpec(
         "sadp",
@@ -256,6 +262,11 @@ def sweep(reach: Reach) -> str | None:
 def ipv6() -> tuple[str, ...]:
     """The probes that discover IPv6 prefixes on attached links."""
     return tuple(p.name for p in REGISTRY if Need.IPV6 in p.needs)
+
+
+def group6(name: str) -> str | None:
+    """The link-scope IPv6 group of probe `name`'s UDP protocol (None: asked over IPv4 only)."""
+    return udp(name).group6
 
 
 def unicast_udp() -> tuple[ProbeSpec, ...]:

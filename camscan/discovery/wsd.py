@@ -1,4 +1,5 @@
-"""ONVIF WS-Discovery: SOAP Probes to 239.255.255.250:3702, ProbeMatches back.
+"""ONVIF WS-Discovery: SOAP Probes to 239.255.255.250:3702, ProbeMatches back; on the links of
+IPv6 targets also to [ff02::c]:3702 from the link-local address, answers keyed by their sender.
 
 Two probes per round: one for dn:NetworkVideoTransmitter (what ONVIF cameras must answer) and
 one without Types (NVRs and devices that only match a general probe). The scopes carry the
@@ -20,6 +21,7 @@ from camscan.discovery.multicast import (
     collect,
     find_text,
     ipv4_or_none,
+    link_plans,
     local_name,
     parse_xml,
 )
@@ -28,6 +30,7 @@ from camscan.model import Observation
 
 NAME = "wsd"
 PORT, GROUP = registry.udp(NAME).port, registry.group(NAME)  # declared in the registry
+GROUP6 = registry.group6(NAME)
 NVT_TYPES = "dn:NetworkVideoTransmitter"
 _SCOPE_PREFIX = "onvif://www.onvif.org/"
 
@@ -150,6 +153,10 @@ class WsdProbe:
             )
             for iface in ctx.interfaces
         ]
+        # and ff02::c on the links of IPv6 targets (WS-Discovery 1.1 3.1.1; ONVIF Core 7.3)
+        probes = [build_probe(NVT_TYPES), build_probe(None)]
+        repeat = ctx.settings.timeouts.window / 3
+        plans += link_plans(ctx, probes, GROUP6, PORT, repeat_after=repeat)
         return ProbeOutcome(*await collect(ctx, NAME, plans, parse_wsd))
 
 

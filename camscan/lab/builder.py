@@ -208,10 +208,12 @@ def _build6(topology: Topology, layout: Layout) -> None:
                 netns.ip_batch([add], namespace=layout.scanner_ns)
         commands = []
         for dev in topology.devices:
-            if dev.network == net.name and dev.ip6 is not None:
+            if dev.network == net.name and dev.link6 is not None:
                 ifname = device_ifname(dev.index)
                 netns.sysctl(layout.device_ns[net.name], _ipv6_on(ifname))
-                commands.append(f"addr add {dev.ip6}/{net.cidr6.prefixlen} dev {ifname} nodad")
+                if dev.ip6 is not None:  # else link-local only
+                    add = f"addr add {dev.ip6}/{net.cidr6.prefixlen} dev {ifname} nodad"
+                    commands.append(add)
         if commands:
             netns.ip_batch(commands, namespace=layout.device_ns[net.name])
 

@@ -55,6 +55,7 @@ def _open_device(dev: dict[str, Any], services: dict[str, Any]) -> list[Starter]
         prefixlen=int(dev["prefixlen"]),
         ip6=dev.get("ip6"),
         ipv4=bool(dev.get("ipv4", True)),
+        link6=dev.get("link6"),
     )
     starters: list[Starter] = []
     if "http" in services:
@@ -65,12 +66,13 @@ def _open_device(dev: dict[str, Any], services: dict[str, Any]) -> list[Starter]
         starters += rtsp.start(ctx, services["rtsp"])
     if "tcp" in services:
         starters += tcp.start(ctx, services["tcp"])
-    if not ctx.ipv4:  # IPv6 only: the IPv4 discovery protocols below stay silent
-        return starters
     # The UDP discovery protocols: the probe registry's list, each answered by the service
-    # module of the same name on the port and group the registry declares.
+    # module of the same name on the port and group the registry declares (and on its IPv6
+    # group too where the device runs IPv6). An IPv6-only device leaves the IPv4-only ones silent.
     for spec in registry.REGISTRY:
-        if spec.udp is not None and spec.name in services:
+        if spec.udp is None or spec.name not in services:
+            continue
+        if ctx.ipv4 or (ctx.link6 and spec.udp.group6):
             service = importlib.import_module(f"camscan.lab.services.{spec.name}")
             starters += service.start(ctx, services[spec.name], spec.udp)
     return starters

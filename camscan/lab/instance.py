@@ -172,6 +172,7 @@ class Lab:
                 "mac": dev.mac,
                 "prefixlen": net.cidr.prefixlen,
                 "ip6": dev.ip6,
+                "link6": dev.link6,
                 "ipv4": dev.ipv4,
                 "persona": dev.persona,
                 "vars": persona.device_vars(ipaddress.IPv4Address(dev.ip), dev.mac),

@@ -18,7 +18,9 @@ IPv6: a network may name `cidr6 = "2001:db8:60::/64"` (inside 2001:db8::/32, the
 prefix) and `scanner6`; its namespaces then run IPv6 (link-local addresses, no DAD, no router
 advertisements). A group on it names `ipv6 = ["2001:db8:60::20", ...]` (one per device) and
 `ipv4 = false` for IPv6-only devices (their IPv4 address still numbers them and derives the MAC,
-but is never configured; their IPv4-only discovery services stay silent).
+but is never configured; their IPv4-only discovery services stay silent). `"link-local"` in
+place of an address: that device has no global address, only its EUI-64 link-local one (where
+its TCP services then listen).
 
 Routed networks: a network may name a `router = "198.18.x.254"` address. Networks with a router
 get a leg of one router namespace (ip_forward on there only). A network without `scanner` is not
@@ -82,11 +84,13 @@ class LabDevice:
     expected_exposure: str | None = None  # firmware verdict status: kev, affected, none, unknown
     ip6: str | None = None  # its global IPv6 address (on a network with cidr6)
     ipv4: bool = True  # False: IPv6 only (`ip` numbers it but is never configured)
+    link6: str | None = None  # its EUI-64 link-local address, when it runs IPv6
 
     @property
     def address(self) -> str:
-        """The address camscan reports it by: its IPv4 one, or its IPv6 one if it has no other."""
-        return self.ip if self.ipv4 or self.ip6 is None else self.ip6
+        """The address camscan reports it by: its IPv4 one, else its global IPv6 one, else its
+        link-local one (without the scope: that is the scanner's interface)."""
+        return self.ip if self.ipv4 else self.ip6 or self.link6 or self.ip
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -155,6 +159,17 @@ def _v6(
     return cidr6, scanner6
 
 
+LINK_LOCAL_ONLY = "link-local"  # in a group's ipv6 list: no global address, link-local only
+
+
+def link_local(mac: str) -> str:
+    """The EUI-64 link-local address the kernel gives an interface with this MAC (RFC 4291
+    appendix A: the universal/local bit flipped, ff:fe in the middle)."""
+    b = bytes.fromhex(mac.replace(":", ""))
+    iid = bytes([b[0] ^ 0x02, *b[1:3], 0xFF, 0xFE, *b[3:6]])
+    return str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + iid))
+
+
 def _group_v6(
     group: dict[str, Any], net: LabNetwork, count: int, where: str
 ) -> tuple[list[str | None], bool]:
@@ -172,6 +187,9 @@ def _group_v6(
         raise TopologyError(f"{where}: ipv6 must list one address per device ({count})")
     found: list[str | None] = []
     for text in listed:
+        if text == LINK_LOCAL_ONLY:
+            found.append(LINK_LOCAL_ONLY)
+            continue
         try:
             addr = ipaddress.IPv6Address(str(text))
         except ValueError as exc:
@@ -299,8 +317,9 @@ def parse_topology(data: dict[str, Any], where: str, persona_dirs: list[Path]) -
                     expected_model=model,
                     index=len(devices),
                     expected_exposure=persona.expect.exposure,
-                    ip6=ip6,
+                    ip6=None if ip6 == LINK_LOCAL_ONLY else ip6,
                     ipv4=ipv4,
+                    link6=link_local(mac) if ip6 else None,
                 )
             )
     return Topology(

@@ -42,6 +42,7 @@ class DeviceContext:
     prefixlen: int = 24  # of the device's network (DVRIP replies carry the netmask)
     ip6: str | None = None  # its global IPv6 address, if its network runs IPv6
     ipv4: bool = True  # False: IPv6 only (`ip` is never configured)
+    link6: str | None = None  # its EUI-64 link-local address, when it runs IPv6
 
     def render(self, text: str, **extra: str) -> str:
         """Expand ${var} placeholders; ${date} is the current HTTP date."""
@@ -95,15 +96,20 @@ def tcp_listener(ctx: DeviceContext, port: int, ip: str | None = None) -> socket
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ctx.ifname.encode())
-    sock.bind((address, port))
+    if address.startswith("fe80:"):  # a link-local address is bound with its link
+        sock.bind((address, port, 0, ctx.ifindex))
+    else:
+        sock.bind((address, port))
     sock.listen(64)
     sock.setblocking(False)
     return sock
 
 
 def tcp_addresses(ctx: DeviceContext) -> list[str]:
-    """Where its TCP services listen: its IPv4 address and its global IPv6 one, as it has."""
-    return [a for a in (ctx.ip if ctx.ipv4 else None, ctx.ip6) if a]
+    """Where its TCP services listen: its IPv4 address and its global IPv6 one, as it has; a
+    device with neither, its link-local one."""
+    found = [a for a in (ctx.ip if ctx.ipv4 else None, ctx.ip6) if a]
+    return found or ([ctx.link6] if ctx.link6 else [])
 
 
 def udp_listener(ctx: DeviceContext, port: int, groups: list[str]) -> socket.socket:
@@ -121,6 +127,39 @@ def udp_listener(ctx: DeviceContext, port: int, groups: list[str]) -> socket.soc
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
     sock.setblocking(False)
     return sock
+
+
+IPV6_MULTICAST_ALL = 29  # linux/in6.h
+
+
+def udp_listener6(ctx: DeviceContext, port: int, group: str) -> socket.socket:
+    """Bound to [::]:port on the device only, joined to its link-scope IPv6 `group`."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ctx.ifname.encode())
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ctx.ifindex)
+    sock.bind(("::", port))
+    mreq = socket.inet_pton(socket.AF_INET6, group) + struct.pack("@I", ctx.ifindex)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+    sock.setblocking(False)
+    return sock
+
+
+def udp_responders(
+    ctx: DeviceContext, udp: UdpProtocol, answer: Any, conf: dict[str, Any] | None = None
+) -> list[Starter]:
+    """The responders of one UDP protocol: on its IPv4 port and group where the device has
+    IPv4, on its IPv6 group where it runs IPv6 and the protocol has one."""
+    starters = [udp_responder(ctx, udp.port, udp_groups(udp), answer, conf)] if ctx.ipv4 else []
+    if ctx.link6 and udp.group6:
+        sock = udp_listener6(ctx, udp.port, udp.group6)
+        flood = int((conf or {}).get("flood", 1))
+        loop = asyncio.get_running_loop()
+        made = loop.create_datagram_endpoint(lambda: ReplyProtocol(answer, flood), sock=sock)
+        starters.append(made)
+    return starters
 
 
 def udp_groups(udp: UdpProtocol) -> list[str]:

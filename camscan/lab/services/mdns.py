@@ -1,4 +1,5 @@
-"""mDNS services through python-zeroconf, one responder per device, IPv4 only.
+"""mDNS services through python-zeroconf, one responder per device and IP version it runs (IPv4,
+and IPv6 on its link-local address where it runs IPv6: ff02::fb).
 
     [[mdns]]
     type = "_CGI._tcp.local."
@@ -24,7 +25,12 @@ from zeroconf import IPVersion, ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
 from camscan.discovery.registry import UdpProtocol
-from camscan.lab.services.common import IP_MULTICAST_ALL, DeviceContext, Starter
+from camscan.lab.services.common import (
+    IP_MULTICAST_ALL,
+    IPV6_MULTICAST_ALL,
+    DeviceContext,
+    Starter,
+)
 
 # Responders opened by start(), in this process: registered once every socket is open
 # (register_all), closed with goodbyes at the end (close_all).
@@ -43,15 +49,24 @@ def _pin_sockets(zc: AsyncZeroconf, ifname: str) -> None:
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
-                sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+                if sock.family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0)
+                else:
+                    sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
 
 
 def open_responder(
-    ctx: DeviceContext, entries: list[dict[str, Any]]
+    ctx: DeviceContext, entries: list[dict[str, Any]], v6: bool = False
 ) -> tuple[AsyncZeroconf, list[ServiceInfo]]:
-    zc = AsyncZeroconf(interfaces=[ctx.ip], ip_version=IPVersion.V4Only)
+    """IPv4 on its address, or (v6) IPv6 on its link-local address, its records AAAA then."""
+    if v6:
+        assert ctx.link6 is not None
+        zc = AsyncZeroconf(interfaces=[ctx.link6], ip_version=IPVersion.V6Only)
+    else:
+        zc = AsyncZeroconf(interfaces=[ctx.ip], ip_version=IPVersion.V4Only)
     _pin_sockets(zc, ctx.ifname)
     infos = []
+    own = (ctx.ip6 or ctx.link6 or ctx.ip) if v6 else ctx.ip
     for entry in entries:
         kind = str(entry["type"])
         props = {str(k): ctx.render(str(v)) for k, v in dict(entry.get("properties", {})).items()}
@@ -59,7 +74,7 @@ def open_responder(
             ServiceInfo(
                 kind,
                 f"{ctx.render(str(entry['name']))}.{kind}",
-                addresses=[socket.inet_aton(ctx.render(str(entry.get("address", ctx.ip))))],
+                parsed_addresses=[ctx.render(str(entry.get("address", own)))],
                 port=int(entry.get("port", 80)),
                 properties=props,
                 server=ctx.render(
@@ -78,9 +93,11 @@ async def register(zc: AsyncZeroconf, info: ServiceInfo) -> None:
 def start(ctx: DeviceContext, conf: Any, udp: UdpProtocol) -> list[Starter]:
     """Open the device's responder now (inside its namespace); zeroconf itself answers on
     the registry's port and group (udp: 5353, 224.0.0.251), so `udp` is not needed to bind."""
-    assert (udp.port, udp.group) == (5353, "224.0.0.251"), "zeroconf serves mDNS only"
-    if conf:
+    assert (udp.port, udp.group, udp.group6) == (5353, "224.0.0.251", "ff02::fb"), "mDNS only"
+    if conf and ctx.ipv4:
         RESPONDERS.append(open_responder(ctx, list(conf)))
+    if conf and ctx.link6:
+        RESPONDERS.append(open_responder(ctx, list(conf), v6=True))
     return []
 
 

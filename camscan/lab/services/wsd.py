@@ -26,8 +26,7 @@ from camscan.lab.services.common import (
     Starter,
     pad,
     text_list,
-    udp_groups,
-    udp_responder,
+    udp_responders,
 )
 
 ENVELOPE = """<?xml version="1.0" encoding="UTF-8"?>
@@ -92,5 +91,6 @@ def answer(ctx: DeviceContext, conf: dict[str, Any]) -> Any:
 
 
 def start(ctx: DeviceContext, conf: dict[str, Any], udp: UdpProtocol) -> list[Starter]:
-    """Answer on the port and group the probe registry declares for this protocol."""
-    return [udp_responder(ctx, udp.port, udp_groups(udp), answer(ctx, conf), conf)]
+    """Answer on the port and groups (IPv4, and IPv6 where it runs it) the probe registry
+    declares for this protocol."""
+    return udp_responders(ctx, udp, answer(ctx, conf), conf)
