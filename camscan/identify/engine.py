@@ -28,7 +28,12 @@ class OuiSource(Protocol):
     def evidence(self, mac: str) -> Evidence | None: ...
 
 
+_FACT_KEYS = frozenset(FACT_FIELDS)
+
+
 def _facts(obs: Observation) -> dict[str, str]:
+    if _FACT_KEYS.isdisjoint(obs.fields):  # most observations (headers, statuses) carry none
+        return {}
     return {
         k: " ".join(v.split())[:128]
         for k in FACT_FIELDS

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
-import functools
 import re
 import tomllib
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ from pathlib import Path
 from camscan.data import data_dir
 from camscan.errors import DataError
 from camscan.identify import makers
+from camscan.identify.ieee_names import block_org
 from camscan.macaddr import normalise_mac
 from camscan.model import Evidence, Strength
 
@@ -221,22 +221,10 @@ def _generated_date(path: Path) -> dt.date | None:
 
 def display_vendor(mac: str) -> str | None:
     """The registry name of whoever holds the MAC's block, for any vendor (netaddr's copy)."""
-    from netaddr import EUI, AddrFormatError  # deferred: index load is costly
+    from netaddr import EUI, AddrFormatError
 
     try:
         eui = EUI(mac)
     except (AddrFormatError, ValueError, TypeError):
         return None  # display is best effort
-    return _block_org(eui.value >> (24 if eui.version == 48 else 40))
-
-
-@functools.lru_cache(maxsize=4096)
-def _block_org(oui: int) -> str | None:
-    """netaddr's OUI(n) opens and reads its registry file on every call: one read per block
-    (an import of 65,000 devices has a few hundred blocks), not per device."""
-    from netaddr import OUI, NotRegisteredError
-
-    try:
-        return str(OUI(oui).registration().org)
-    except (NotRegisteredError, ValueError, IndexError, TypeError):
-        return None
+    return block_org(eui.value >> (24 if eui.version == 48 else 40))

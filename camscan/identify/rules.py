@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -59,6 +60,12 @@ class RuleInvalid(Exception):
     pass
 
 
+@functools.lru_cache(maxsize=4096)
+def _fits(channel: str, spec: str) -> bool:
+    """fnmatchcase, remembered: every rule asks it of every observation of every device."""
+    return fnmatch.fnmatchcase(channel, spec)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Condition:
     channel: str  # a channel name or a glob over names
@@ -66,7 +73,7 @@ class Condition:
 
     def matches(self, obs: Observation) -> bool:
         return (
-            fnmatch.fnmatchcase(obs.channel, self.channel)
+            _fits(obs.channel, self.channel)
             and self.pattern.search(obs.raw[:MAX_SEARCH_CHARS]) is not None
         )
 

@@ -30,6 +30,7 @@ CAPTURE_NAMES = frozenset({"model", "firmware", "serial", "badge"})
 MAX_SEARCH_CHARS = 65536  # regexes see at most this much of a raw value
 MAX_EVIDENCE_RAW = 240  # evidence keeps this much of the raw value, around the match
 MAX_CAPTURE_CHARS = 128
+MAX_REMEMBERED = 65536  # distinct (channel, value) pairs whose hits a SignatureDB remembers
 NMAP_SERVICE = channels.NMAP_SERVICE
 
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9_-]+)+")
@@ -179,6 +180,7 @@ class SignatureDB:
             else:
                 self._exact.setdefault(sig.channel, []).append(sig)
         self._by_channel: dict[str, list[Signature]] = {}
+        self._hits: dict[tuple[str, str], tuple[Signature, ...]] = {}  # (channel, raw) -> hits
 
     @classmethod
     def load(cls, dirs: list[Path] | None = None) -> SignatureDB:
@@ -224,7 +226,21 @@ class SignatureDB:
         return found
 
     def match(self, obs: Observation) -> list[Evidence]:
-        return [ev for sig in self.for_channel(obs.channel) if (ev := sig.evidence(obs))]
+        sigs = self.for_channel(obs.channel)
+        if not sigs:
+            return []
+        key = (obs.channel, obs.raw)
+        hits = self._hits.get(key)
+        if hits is None:
+            # Most signatures miss: try each one's main pattern on one bounded copy of the
+            # value, and build evidence (which searches again) only for those that hit. Which
+            # ones hit depends on the value alone, and many devices send the same values
+            # (statuses, lengths, one firmware's pages): asked once per distinct value.
+            text = obs.raw[:MAX_SEARCH_CHARS]
+            hits = tuple(sig for sig in sigs if sig.pattern.search(text))
+            if len(self._hits) < MAX_REMEMBERED:
+                self._hits[key] = hits
+        return [ev for sig in hits if (ev := sig.evidence(obs)) is not None]
 
     def match_rules(self, observations: list[Observation]) -> list[Evidence]:
         """Evidence from the rules over one device's observations."""
