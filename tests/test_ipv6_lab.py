@@ -128,7 +128,8 @@ def test_both_found_and_identified_the_dual_stack_one_once_zoned_by_ipv6(
     # the ONVIF-only IPv6-only camera: named by its WS-Discovery answer alone
     onvif = devices["2001:db8:70::40"]
     assert onvif["maker"] == "hikvision" and onvif["mac_source"] == "wire"
-    assert {o["probe"] for o in onvif["observations"]} == {"icmpv6", "wsd"}
+    heard = {o["probe"] for o in onvif["observations"] if o["channel"] != "banners.skipped"}
+    assert heard == {"icmpv6", "wsd"}  # nothing else answers there (or was asked: ask less)
     assert all(o["ip"].startswith("fe80:") for o in onvif["observations"] if o["probe"] == "wsd")
     # the link-local-only camera: its banner read over fe80::...%eth0
     only = devices[LINK_ONLY]
