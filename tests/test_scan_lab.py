@@ -330,7 +330,8 @@ def test_hostile_personas_cost_only_their_timeout(mixed: dict[str, Any]) -> None
         if dev.persona.startswith("hostile-")
         for e in mixed["by_ip"][dev.ip]["probe_errors"]
     ]
-    assert any("timeout" in e["error"] for e in errors)
+    # a slow one is cut by its request's deadline or by its host budget (issue 27: the same time)
+    assert any(e["kind"] == "timeout" for e in errors)
     assert any("over" in e["error"] for e in errors)  # the huge header was cut at its bound
 
 

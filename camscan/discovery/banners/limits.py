@@ -19,10 +19,11 @@ class Limits:
     connect_timeout: float = 1.5  # seconds for the TCP handshake
     read_timeout: float = _WAIT.read  # seconds of silence tolerated between reads
     deadline: float = _WAIT.probe  # seconds one request may take, connect to last byte
-    # seconds one host may have requests in flight, all together (queueing behind other hosts
-    # not counted): its follow-up requests run alongside the first, so one request's deadline
-    # plus the 8000 banner wait is what an honest slow camera needs
-    host_deadline: float = _WAIT.probe + 1.0  # (banner_wait)
+    # seconds of wall-clock time one host's requests may take from its first request (queueing
+    # before it not counted): its follow-up requests run alongside the first, so one request's
+    # deadline is what an honest slow camera needs (2.5 s per answer: about 3.5 s), and all a
+    # hostile one gets
+    host_deadline: float = _WAIT.probe
     max_head_bytes: int = 65536  # status line + headers
     max_body_bytes: int = 16384  # body bytes kept (and read) per reply
     max_favicon_bytes: int = 65536  # favicons are hashed whole, so they get a larger bound

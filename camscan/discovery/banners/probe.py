@@ -15,11 +15,11 @@ def limits_for(ctx: ProbeContext) -> Limits:
     """[scan] timeout is the per-request deadline, read_timeout the silence per read.
 
     How fast new connections start is the run's rate limiter's (ctx.limiter), not a limit here.
-    A host's budget is one deadline plus the wait for an unprompted banner: its requests run
+    A host's budget is one deadline of wall-clock time from its first request: its requests run
     side by side, so that is what the slowest honest camera needs, and all a hostile one gets."""
     return Limits(
         deadline=ctx.settings.timeouts.probe,
-        host_deadline=ctx.settings.timeouts.probe + Limits().banner_wait,
+        host_deadline=ctx.settings.timeouts.probe,
         read_timeout=min(ctx.settings.timeouts.read, ctx.settings.timeouts.probe),
         concurrency=ctx.settings.limits.concurrency,
     )

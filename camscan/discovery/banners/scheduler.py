@@ -2,8 +2,10 @@
 
 Bounds: a global connection semaphore, a small per-host semaphore, the run's rate limiter (each
 new connection draws from its global and per-host caps), a deadline per request and a budget
-per host. A hostile host only ever holds
-its own worker; a closed port costs one refused connect and ends that port's chain.
+of wall-clock time per host (`Limits.host_deadline`, from its first request): no device, slow or
+hostile, holds the run longer than that past the moment it was first asked.
+A hostile host only ever holds its own worker; a closed port costs one refused connect and
+ends that port's chain.
 
 A port's follow-up requests (the telling HTTP paths, RTSP DESCRIBE) share one connection where
 the device keeps it open (HTTP keep-alive, RTSP's persistent connections): each goes on it once
@@ -110,10 +112,10 @@ class _Host:
     errors: list[ProbeError] = dataclasses.field(default_factory=list)
     answered: bool = False  # some handshake got an answer (accepted or reset): the host is there
     unanswered: int = 0  # handshakes that got no answer at all (each after SYN retransmits)
-    open_now: int = 0  # requests to it in flight
-    busy_since: float = 0.0  # when open_now last went from 0 to 1
-    busy_before: float = 0.0  # seconds it had a request in flight, up to busy_since
-    over_budget: bool = False
+    # time.monotonic() its budget ends: set at its first request (see `_Run.attempt`)
+    ends_at: float | None = None
+    finished: float = 0.0  # when its last request ended
+    cut: list[str] = dataclasses.field(default_factory=list)  # requests its budget ended
     opened: bool = False  # some port accepted a connection
     skipped: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # why -> probes
 
@@ -127,22 +129,6 @@ class _Host:
     def silent(self) -> bool:
         """No handshake answered and SILENT_AFTER went unanswered: filtered or gone."""
         return not self.answered and self.unanswered >= SILENT_AFTER
-
-    def busy(self, now: float) -> float:
-        """Seconds this host has had at least one request in flight. A host whose requests all
-        wait their turn (global rate, global connection cap) spends nothing: what is counted is
-        the host's own slowness, not the scan's load."""
-        return self.busy_before + (now - self.busy_since if self.open_now else 0.0)
-
-    def begin(self, now: float) -> None:
-        if self.open_now == 0:
-            self.busy_since = now
-        self.open_now += 1
-
-    def end(self, now: float) -> None:
-        self.open_now -= 1
-        if self.open_now == 0:
-            self.busy_before += now - self.busy_since
 
 
 class _Run:
@@ -184,10 +170,11 @@ class _Run:
         remaining requests are counted quiet (filtered) without a connect. A host that answered
         any handshake, a slow camera included, keeps every probe and every timeout.
 
-        Each host has a budget (`Limits.host_deadline`) of seconds with a request in flight; a
-        request gets what is left of it when less than `deadline` is, and none when it is spent,
-        so no host, however many ports it opens and however slowly it answers, holds the scan
-        longer than that."""
+        Each host has a budget of wall-clock time (`Limits.host_deadline`) that starts when its
+        first request goes out: a request gets what is left of it when less than `deadline` is,
+        and none when it is spent, so no host, however many ports it opens and however slowly
+        it answers, holds the scan longer than that past its first request. Time queued before
+        its first request (behind other hosts) is not counted."""
         sink = host.errors if errors is None else errors
         found = host.observations if observations is None else observations
         async with host.gate, self.gate:
@@ -214,14 +201,15 @@ class _Run:
         if self._known(host, probe):  # a discovery reply came while it waited its turn
             return None
         now = time.monotonic()
-        allowed = min(self.limits.deadline, self.limits.host_deadline - host.busy(now))
+        if host.ends_at is None:  # its first request: the budget starts
+            host.ends_at = now + self.limits.host_deadline
+        allowed = min(self.limits.deadline, host.ends_at - now)
         if allowed <= 0:
             self._spent(host, probe)
             return None
         self.stats["reused" if reused else "connections"] += 1
         if started is not None:
             started.set()
-        host.begin(now)
         try:
             async with asyncio.timeout(allowed):
                 result = await work(found)
@@ -241,7 +229,7 @@ class _Run:
             sink.append(ProbeError(probe, host.ip, str(exc), exc.kind))
         except TimeoutError:
             if allowed < self.limits.deadline:
-                self._spent(host, probe)
+                self._spent(host, probe)  # cut short by the host's budget
             else:
                 error = f"timeout after {self.limits.deadline:.1f}s"
                 sink.append(ProbeError(probe, host.ip, error, ProbeKind.TIMEOUT))
@@ -249,7 +237,7 @@ class _Run:
             error = " ".join(f"internal error: {type(exc).__name__}: {exc}".split())[:300]
             sink.append(ProbeError(probe, host.ip, error, ProbeKind.INTERNAL))
         finally:
-            host.end(time.monotonic())
+            host.finished = time.monotonic()
         return None
 
     def _known(self, host: _Host, probe: str) -> bool:
@@ -262,15 +250,22 @@ class _Run:
         return True
 
     def _spent(self, host: _Host, probe: str) -> None:
-        """The host's budget is spent: say so once, and count every request it cost."""
+        """The host's budget ended `probe` (not asked, or cut short): said once per host, at
+        its end (`_budget_error`), naming every request it ended."""
         self.stats["host_budget_skipped"] += 1
-        if not host.over_budget:
-            host.over_budget = True
+        if probe not in host.cut:
+            host.cut.append(probe)
+
+    def _budget_error(self, host: _Host) -> None:
+        if host.cut:
             error = (
-                f"host budget of {self.limits.host_deadline:.1f}s spent (time with requests in "
-                f"flight): {probe} and the requests after it skipped or cut"
+                f"host budget of {self.limits.host_deadline:.1f}s spent (from its first request): "
+                f"{', '.join(host.cut)} not asked or cut short"
             )
             host.errors.append(ProbeError(NAME, host.ip, error, ProbeKind.TIMEOUT))
+        if host.ends_at is not None:  # how long it took from its first request
+            took = host.finished - (host.ends_at - self.limits.host_deadline)
+            self.stats["longest_host_ms"] = max(self.stats["longest_host_ms"], round(took * 1000))
 
     async def lead_and_follow(
         self,
@@ -470,6 +465,7 @@ class _Run:
                 for probe, _ in later:
                     host.skip(probe, why)
                 self.stats["alternative_ports_skipped"] += len(later)
+        self._budget_error(host)
         for why, probes in host.skipped.items():
             raw = f"{', '.join(probes)} not asked: {why}"
             fields = {"probes": " ".join(probes), "reason": why}
