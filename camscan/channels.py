@@ -90,6 +90,9 @@ FIELD_ACTIVATED = "activated"  # "true"/"false" (SADP)
 FIELD_PORT = "port"
 FIELD_MAC_SOURCE = "mac_source"  # how an observation's MAC was learned (camscan.macaddr.MacSource)
 FIELD_INTERFACE = "interface"  # the local interface a reply was heard on
+# IPv6 addresses a reply states for its device (SADP, DHIP, DVRIP), space-separated: what the
+# device says of itself, not seen on the wire; they never join devices (devices[].ipv6_reported)
+FIELD_REPORTED_IPV6 = "reported_ipv6"
 FIELD_ROUTER = "router"  # the router whose ARP table gave the MAC (snmp.router_mac)
 
 

@@ -94,6 +94,7 @@ def device_record(
     record = {
         "ip": device.ip,
         "ipv6": list(device.ipv6),
+        "ipv6_reported": list(device.ipv6_reported),
         "mac": device.mac,
         "device_id": device_key(device.ip, device.mac, v.serial, v.maker),
         "mac_source": device.mac_source,

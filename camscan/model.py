@@ -15,7 +15,7 @@ from typing import Any
 
 from camscan.errors import ProbeKind, kind_of
 
-SCHEMA_VERSION = "1.11"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
+SCHEMA_VERSION = "1.12"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
 # run.scanner_host and run.data_versions; 1.3 devices[].device_id; 1.4 verdict, run.coverage,
 # run.not_covered, run.stopped, run.warnings, out_of_scope, segment interfaces, segment_by;
 # 1.5 coverage method "passive" (listen, import of a capture) and the dhcp.*/dns.* channels;
@@ -26,6 +26,8 @@ SCHEMA_VERSION = "1.11"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe 
 # 1.10 run.site: the store's site of a stored run (null when never stored); an imported nmap
 # run keeps nmap's own times and run.args, run.privileged null (not recorded), scanner_host ""
 # 1.11 the banners.skipped channel: requests a scan chose not to send, and why (ask_less)
+# 1.12 devices[].ipv6_reported (IPv6 addresses a device's SADP/DHIP/DVRIP reply states); coverage
+# methods "wsd" and "mdns" (their IPv6 groups asked on a link without icmpv6)
 HIGH_CONFIDENCE = 0.85  # verdict confidence labels: "high" from here,
 MEDIUM_CONFIDENCE = 0.7  # "medium" from here (the default floor for flagging), "low" below
 
@@ -189,6 +191,9 @@ class Device:
     # Its IPv6 addresses (link-local ones with their scope, "fe80::1%eth0"), besides `ip`: a
     # dual-stack device is one device, matched by its MAC (pipeline.merge_devices)
     ipv6: list[str] = dataclasses.field(default_factory=list)
+    # IPv6 addresses its own replies state (SADP, DHIP, DVRIP): reported, not seen on the wire,
+    # so they never join devices; a wire address may be among them too
+    ipv6_reported: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(slots=True)

@@ -304,7 +304,22 @@ def _fold_ipv6(devices: list[Device]) -> list[Device]:
     for dev in kept:
         if ":" in dev.ip and not dev.ipv6:
             dev.ipv6 = [dev.ip]
+        dev.ipv6_reported = _reported_ipv6(dev)
     return kept
+
+
+MAX_REPORTED_IPV6 = 16  # per device: a reply cannot grow a record without bound
+
+
+def _reported_ipv6(dev: Device) -> list[str]:
+    """The IPv6 addresses the device's own replies state, in order, once each (kept apart from
+    `ipv6`: a payload can claim anything, so they join no device)."""
+    found: dict[str, None] = {}
+    for obs in dev.observations:
+        for addr in obs.fields.get(channels.FIELD_REPORTED_IPV6, "").split():
+            if len(found) < MAX_REPORTED_IPV6:
+                found[addr] = None
+    return list(found)
 
 
 @dataclasses.dataclass(slots=True)

@@ -113,6 +113,7 @@ def test_both_found_and_identified_the_dual_stack_one_once_zoned_by_ipv6(
         "2001:db8:70::10",
     }
     assert (nvr["segment"], nvr["zone"]) == ("office", "core")
+    assert nvr["ipv6_reported"] == ["2001:db8:70::10"]  # its SADP reply (over IPv4) says so
     assert [d["ip"] for d in doc["devices"]] == [
         "198.18.70.10",
         "198.18.70.30",

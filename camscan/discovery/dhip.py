@@ -22,6 +22,7 @@ from camscan.discovery.multicast import (
     clean_field,
     collect,
     ipv4_or_none,
+    ipv6_or_none,
 )
 from camscan.macaddr import normalise_mac
 from camscan.model import Observation
@@ -101,6 +102,12 @@ def parse_dhip(data: bytes, src_ip: str) -> list[Observation] | None:
     reported = ipv4_or_none(clean_field(ipv4.get("IPAddress"))) if isinstance(ipv4, dict) else None
     if reported:
         fields["reported_ip"] = reported
+    # {"IPAddress": "2804:...:3bfa/64" or "/0" unset, "LinkLocalAddress": "fe80::.../64"} (2.8)
+    ipv6 = info.get("IPv6Address")
+    if isinstance(ipv6, dict):
+        stated = [ipv6_or_none(clean_field(ipv6.get(k))) for k in ("IPAddress", "LinkLocalAddress")]
+        if found := [a for a in stated if a]:
+            fields[ch.FIELD_REPORTED_IPV6] = " ".join(found)
     raw = body.decode("utf-8", errors="replace")
     return [Observation(ch.DHIP_REPLY, raw[:RAW_LIMIT], NAME, src_ip, mac, fields)]
 

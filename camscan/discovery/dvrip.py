@@ -20,6 +20,7 @@ from camscan.discovery.multicast import (
     UdpPlan,
     clean_field,
     collect,
+    ipv6_or_none,
 )
 from camscan.macaddr import normalise_mac
 from camscan.model import Observation
@@ -32,7 +33,12 @@ MAC_TEXT_SIZE = 17  # "00:11:22:33:44:55"
 _PRINTABLE_RUN = re.compile(rb"[\x20-\x7e\r\n]{4,}")
 
 # section-3 key -> Observation.fields key
-_KEYS = {"SerialNo": ch.FIELD_SERIAL, "Name": ch.FIELD_HOSTNAME, "Device": "device"}
+_KEYS = {
+    "SerialNo": ch.FIELD_SERIAL,
+    "Name": ch.FIELD_HOSTNAME,
+    "Device": "device",
+    "IPv6Addr": "ipv6",
+}
 
 
 def _cstring(raw: bytes) -> str | None:
@@ -77,6 +83,8 @@ def parse_dvrip(data: bytes, src_ip: str) -> list[Observation] | None:
     if mac:
         fields[ch.FIELD_MAC] = mac
     fields.update(_key_values(data[end2 : end2 + section3_len]))
+    if reported6 := ipv6_or_none(fields.pop("ipv6", None)):  # "IPv6Addr:::" when unset
+        fields[ch.FIELD_REPORTED_IPV6] = reported6
     # most precise first: section 2's model text, section 3's Device line, section 1's type
     model = _cstring(section2[MAC_TEXT_SIZE:]) or fields.get("device") or device_type
     if model:

@@ -567,6 +567,19 @@ def ipv4_or_none(text: str | None) -> str | None:
         return None
 
 
+def ipv6_or_none(text: str | None) -> str | None:
+    """A unicast IPv6 address a reply states (`2001:db8::5/64`: the prefix length dropped), in
+    compressed form; None for an unset one (`::`, `/0`), multicast, loopback or not an address."""
+    bare = (text or "").strip().split("/", 1)[0].split("%", 1)[0]
+    try:
+        addr = ipaddress.IPv6Address(bare)
+    except ValueError:
+        return None
+    if addr.is_unspecified or addr.is_multicast or addr.is_loopback or addr.ipv4_mapped:
+        return None
+    return str(addr)
+
+
 def clean_field(value: object) -> str | None:
     """A structured value as bounded printable text, or None when it is not a plain scalar."""
     if isinstance(value, bool):

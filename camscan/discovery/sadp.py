@@ -20,6 +20,7 @@ from camscan.discovery.multicast import (
     collect,
     find_text,
     ipv4_or_none,
+    ipv6_or_none,
     local_name,
     parse_xml,
 )
@@ -75,6 +76,9 @@ def parse_sadp(data: bytes, src_ip: str) -> list[Observation] | None:
     reported = ipv4_or_none(find_text(root, "IPv4Address"))
     if reported:
         fields["reported_ip"] = reported
+    reported6 = ipv6_or_none(find_text(root, "IPv6Address"))  # "::" when unset (2.7)
+    if reported6:
+        fields[ch.FIELD_REPORTED_IPV6] = reported6
     activated = (find_text(root, "Activated") or "").lower()
     if activated in ("true", "false"):
         fields[ch.FIELD_ACTIVATED] = activated

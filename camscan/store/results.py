@@ -294,7 +294,8 @@ def _device(o: _Obj) -> Device:
         verdict=verdict,
         probe_errors=[_probe_error(e) for e in o.objs("probe_errors")],
         exposure=_exposure(o.obj("exposure")) if o.data.get("exposure") is not None else None,
-        ipv6=o.texts("ipv6") if "ipv6" in o.data else [],  # 1.8
+        ipv6=o.texts("ipv6") if "ipv6" in o.data else [],  # 1.9
+        ipv6_reported=o.texts("ipv6_reported") if "ipv6_reported" in o.data else [],  # 1.12
     )
 
 

@@ -45,8 +45,13 @@ class DeviceContext:
     link6: str | None = None  # its EUI-64 link-local address, when it runs IPv6
 
     def render(self, text: str, **extra: str) -> str:
-        """Expand ${var} placeholders; ${date} is the current HTTP date."""
-        values = {**self.vars, "date": email.utils.formatdate(usegmt=True), **extra}
+        """Expand ${var} placeholders; ${date} is the current HTTP date, ${ip6} its IPv6 one."""
+        values = {
+            **self.vars,
+            "ip6": self.ip6 or "::",  # its global IPv6 address; "::" is SADP's "none" (2.7)
+            "date": email.utils.formatdate(usegmt=True),
+            **extra,
+        }
         return string.Template(text).safe_substitute(values)
 
 
