@@ -165,7 +165,7 @@ def test_unprivileged_echo_finds_them_without_neighbour_discovery(ipv6: Lab) -> 
     plain UDP sockets, unprivileged."""
     ipv6.run(["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"], check=True)
     nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
-    argv = [*nobody, *camscan_argv("scan", PREFIX, "-f", "json", "--probes", "icmpv6,wsd")]
+    argv = [*nobody, *camscan_argv("scan", PREFIX, "-f", "json", "--probes", "icmpv6,wsd,mdns")]
     done = ipv6.run(argv, capture_output=True, text=True, env=guarded_env(ipv6), timeout=120)
     assert done.returncode in (0, 1), done.stderr
     doc = json.loads(done.stdout)
@@ -179,8 +179,12 @@ def test_unprivileged_echo_finds_them_without_neighbour_discovery(ipv6: Lab) -> 
         "02:00:00:12:46:28",
         "02:00:00:12:46:32",
     }
-    wsd = {o["ip"] for d in found.values() for o in d["observations"] if o["probe"] == "wsd"}
-    assert wsd == {"fe80::5a50:edff:fe12:4614%eth0", "fe80::ff:fe12:4628%eth0"}
+    heard = {(o["probe"], o["ip"]) for d in found.values() for o in d["observations"]}
+    assert {p for p in heard if p[0] != "icmpv6"} == {
+        ("wsd", "fe80::5a50:edff:fe12:4614%eth0"),
+        ("mdns", "fe80::5a50:edff:fe12:4614%eth0"),
+        ("wsd", "fe80::ff:fe12:4628%eth0"),
+    }
     assert all(d["mac"] is None for ip, d in found.items() if not ip.startswith("fe80:"))
     assert not any(o["channel"] == "ndp.mac" for d in found.values() for o in d["observations"])
 
