@@ -30,7 +30,8 @@ CAPTURE_NAMES = frozenset({"model", "firmware", "serial", "badge"})
 MAX_SEARCH_CHARS = 65536  # regexes see at most this much of a raw value
 MAX_EVIDENCE_RAW = 240  # evidence keeps this much of the raw value, around the match
 MAX_CAPTURE_CHARS = 128
-MAX_REMEMBERED = 65536  # distinct (channel, value) pairs whose hits a SignatureDB remembers
+MAX_REMEMBERED = 65536  # distinct (channel, value) pairs whose hits a SignatureDB remembers,
+MAX_REMEMBERED_CHARS = 4_000_000  # holding at most this many characters of values in all
 NMAP_SERVICE = channels.NMAP_SERVICE
 
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9_-]+)+")
@@ -181,6 +182,7 @@ class SignatureDB:
                 self._exact.setdefault(sig.channel, []).append(sig)
         self._by_channel: dict[str, list[Signature]] = {}
         self._hits: dict[tuple[str, str], tuple[Signature, ...]] = {}  # (channel, raw) -> hits
+        self._kept = 0  # characters of the values in _hits
 
     @classmethod
     def load(cls, dirs: list[Path] | None = None) -> SignatureDB:
@@ -238,8 +240,10 @@ class SignatureDB:
             # (statuses, lengths, one firmware's pages): asked once per distinct value.
             text = obs.raw[:MAX_SEARCH_CHARS]
             hits = tuple(sig for sig in sigs if sig.pattern.search(text))
-            if len(self._hits) < MAX_REMEMBERED:
+            size = len(obs.raw)  # a long session must not keep values it has let go of
+            if len(self._hits) < MAX_REMEMBERED and self._kept + size <= MAX_REMEMBERED_CHARS:
                 self._hits[key] = hits
+                self._kept += size
         return [ev for sig in hits if (ev := sig.evidence(obs)) is not None]
 
     def match_rules(self, observations: list[Observation]) -> list[Evidence]:
