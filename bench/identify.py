@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from bench import tools
+from bench.capture import counted_run
 from bench.runner import Options, Result, Target, alternate, available
 
 
@@ -16,8 +17,16 @@ def cut(topo: Any, hosts: int) -> Any:
 
 
 def run_identification(
-    name: str, topo: Any, opts: Options, describe: str, cidr: str | None = None
+    name: str,
+    topo: Any,
+    opts: Options,
+    describe: str,
+    cidr: str | None = None,
+    *,
+    count_connections: bool = False,
 ) -> Result:
+    """camscan's full scan against nmap -sV by turns; with `count_connections` (and
+    opts.capture) one more camscan run, untimed, counts its connections on the wire."""
     from camscan.lab import Lab
 
     cidr = cidr or str(topo.networks[0].cidr)
@@ -27,6 +36,8 @@ def run_identification(
     with Lab(topo) as lab:
         result.extra["lab_ready_s"] = round(lab.ready_seconds, 2)
         alternate(lab, available(chosen, result), opts.runs, opts.workdir, result, label=name)
+        if count_connections and opts.capture:
+            counted_run(lab, chosen[0], opts.workdir, name, result, list(truth))
     result.extra["nmap_sv_runs"] = min(opts.runs, opts.slow_runs)
     result.extra["attribution_note"] = tools.ATTRIBUTION_NOTE
     return result

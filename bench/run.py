@@ -75,9 +75,14 @@ def parse_args(known: dict[str, Workload]) -> argparse.Namespace:
     )
     ap.add_argument(
         "--scale-sizes",
-        default="250,500,1000",
+        default="250,500,1000,4000",
         metavar="N,N,...",
-        help="lab sizes of the scale workload (default 250,500,1000; at most 1000)",
+        help="lab sizes of the scale workload (default 250,500,1000,4000; at most 4000)",
+    )
+    ap.add_argument(
+        "--no-capture",
+        action="store_true",
+        help="skip the extra run of ident_half and scale that counts connections on the wire",
     )
     ap.add_argument(
         "--import-sizes",
@@ -116,8 +121,8 @@ def parse_args(known: dict[str, Workload]) -> argparse.Namespace:
         args.scale_sizes = tuple(int(n) for n in args.scale_sizes.split(","))
     except ValueError:
         ap.error("--scale-sizes takes numbers separated by commas")
-    if not all(1 <= n <= 1000 for n in args.scale_sizes):
-        ap.error("--scale-sizes must be 1-1000 each")
+    if not all(1 <= n <= 4000 for n in args.scale_sizes):
+        ap.error("--scale-sizes must be 1-4000 each")
     try:
         args.import_sizes = tuple(int(n) for n in args.import_sizes.split(","))
     except ValueError:
@@ -163,6 +168,7 @@ def main() -> int:
             scale_sizes=args.scale_sizes,
             import_sizes=args.import_sizes,
             pcap_mb=args.pcap_mb,
+            capture=not args.no_capture,
         )
         results[name] = workload.run(opts)
     targets: list[Target] = []

@@ -77,9 +77,10 @@ class Options:
     workdir: Path
     profile: bool = False
     ident_hosts: int = 40
-    scale_sizes: tuple[int, ...] = (250, 500, 1000)
+    scale_sizes: tuple[int, ...] = (250, 500, 1000, 4000)
     import_sizes: tuple[int, ...] = (10_000, 65_000)
     pcap_mb: int = 1024  # passive_import's capture size
+    capture: bool = True  # one extra run under a SYN capture (bench/capture.py) where wired in
 
 
 @dataclasses.dataclass
@@ -149,9 +150,17 @@ def run_in_lab(lab: Any, tool: Tool, stem: Path) -> Run:
 
 
 def alternate(
-    lab: Any, tools: list[Tool], runs: int, workdir: Path, result: Result, *, label: str
+    lab: Any,
+    tools: list[Tool],
+    runs: int,
+    workdir: Path,
+    result: Result,
+    *,
+    label: str,
+    labs: dict[str, Any] | None = None,
 ) -> None:
-    """`runs` rounds; each round runs every tool once, rotating who goes first."""
+    """`runs` rounds; each round runs every tool once, rotating who goes first. `labs` may give
+    a tool (by name) a lab of its own, so runs on two networks still take turns."""
     for tool in tools:
         result.tools[tool.name] = []
     for i in range(runs):
@@ -160,7 +169,7 @@ def alternate(
             if tool.max_runs is not None and i >= tool.max_runs:
                 continue
             stem = workdir / f"{label}-{re.sub(r'[^a-z0-9]+', '_', tool.name)}-{i}"
-            run = run_in_lab(lab, tool, stem)
+            run = run_in_lab((labs or {}).get(tool.name, lab), tool, stem)
             result.tools[tool.name].append(run)
             mark = "" if run.ok else f"  FAILED: {run.note}"
             correct = "" if run.correct is None else f" correct {run.correct}"

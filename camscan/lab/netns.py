@@ -41,9 +41,9 @@ def new_prefix() -> str:
         return f"cs{os.getpid()}x{_counter}-"
 
 
-def ip(*args: str, namespace: str | None = None, stdin: str | None = None) -> str:
-    """Run `ip [-n NS] ARGS`; raise NetnsError with ip's own message on failure."""
-    argv = ["ip", *(["-n", namespace] if namespace else []), *args]
+def ip(*args: str, namespace: str | None = None, stdin: str | None = None, tool: str = "ip") -> str:
+    """Run `ip [-n NS] ARGS` (or iproute2's `bridge`); raise NetnsError with its own message."""
+    argv = [tool, *(["-n", namespace] if namespace else []), *args]
     done = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         # In batch mode the cause comes first and "Command failed -:N" last: keep both.
@@ -57,6 +57,12 @@ def ip_batch(commands: list[str], namespace: str | None = None) -> None:
     """Many `ip` commands in one process (building 253 devices stays in the tens of ms)."""
     if commands:
         ip("-batch", "-", namespace=namespace, stdin="\n".join(commands) + "\n")
+
+
+def bridge_batch(commands: list[str], namespace: str) -> None:
+    """Many `bridge` commands (FDB entries) in one process."""
+    if commands:
+        ip("-batch", "-", namespace=namespace, stdin="\n".join(commands) + "\n", tool="bridge")
 
 
 def sysctl(namespace: str, settings: dict[str, str]) -> None:
