@@ -17,7 +17,7 @@ from camscan.discovery import registry
 from camscan.discovery.registry import Reach
 from camscan.model import Coverage, Device, ProbeError, Segment
 from camscan.netif import Interface
-from camscan.targets import TargetSet
+from camscan.targets import TargetSet, count6
 
 # Which probes work on a part, which count for coverage and which sweep it address by address
 # is the registry's to say (ProbeSpec.reaches, counts_for_coverage, sweeps). Off-link, the
@@ -123,6 +123,19 @@ def plan(
             if method == NONE:
                 entry.note = NO_ROUTE
             planned.append(entry)
+    for net6 in targets.routed6:  # routed IPv6, small enough to sweep: camscan's own l3 sweep
+        chosen = _reaching(probes, Reach.ROUTED) if routed else []
+        entry = Coverage(
+            target=str(net6),
+            network=str(net6),
+            method=routed_sweep if routed else NONE,
+            segments=_segments_in(net6, segments),
+            planned=count6(net6, targets.excluded6),
+            probes=chosen,
+        )
+        if not routed:
+            entry.note = NO_ROUTE
+        planned.append(entry)
     return planned + _plan6(targets, segments, probes)
 
 

@@ -89,6 +89,26 @@ def has_route(net: ipaddress.IPv4Network, route_table: str = "/proc/thread-self/
     return any(net.subnet_of(r) for r in routes)
 
 
+def has_route6(
+    net: ipaddress.IPv6Network, route_table: str = "/proc/thread-self/net/ipv6_route"
+) -> bool:
+    """Whether the kernel routes every address of `net` through a gateway or a device (read,
+    nothing sent); unreachable and blackhole routes (flag RTF_REJECT) do not count."""
+    try:
+        with open(route_table, encoding="ascii") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return True  # cannot tell: let the probes find out
+    for line in lines:
+        cols = line.split()
+        if len(cols) < 10 or int(cols[8], 16) & 0x0200:  # RTF_REJECT
+            continue
+        dest = ipaddress.IPv6Network((int(cols[0], 16), int(cols[1], 16)))
+        if net.subnet_of(dest) and cols[9] != "lo":
+            return True
+    return False
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Interface6:
     """One IPv6 address of an up interface: global/unique-local with its prefix, or link-local."""

@@ -8,11 +8,15 @@ host names (resolved once, recorded), lists read from a file or stdin (`-iL`), a
 separates targets (`198.18.0.1,198.18.0.9`), the same on the command line, in files and in
 --exclude.
 IPv6 addresses and prefixes (`2001:db8:1::/64`, `2001:db8:1::20`) are targets too, in the same
-places. They are never swept address by address: a prefix on a link the scanner is attached to is
+places. A prefix on a link the scanner is attached to is never swept address by address: it is
 discovered there by multicast and neighbour discovery (camscan/discovery/icmpv6.py), and the link
-itself is then in scope (its link-local addresses too); what is not on an attached link is refused
-where the interfaces are known (camscan/cli/scan_cmd.py). Documentation (2001:db8::/32),
-unique-local and link-local prefixes count as private; global unicast is public.
+itself is then in scope (its link-local addresses too). A routed prefix (on no attached link, with
+a kernel route) is swept through its router like a routed IPv4 range when it is small enough:
+its addresses count against --max-hosts with the IPv4 ones (the default 65536 admits a /112);
+a larger one is refused with a hint (`place_ipv6`, called by the service once the interfaces are
+known).
+Documentation (2001:db8::/32), unique-local and link-local prefixes count as private; global
+unicast is public.
 netaddr does the ranges and set arithmetic. The safety rules (no public ranges without
 --allow-public, at most --max-hosts addresses) apply to the expanded set, after exclusions.
 
@@ -288,6 +292,8 @@ class TargetSet:
     # are in scope too, written with the scope ("fe80::1%eth0")
     links: tuple[str, ...] = ()
     excluded6: list[ipaddress.IPv6Network] = dataclasses.field(default_factory=list)
+    # routed IPv6 prefixes (place_ipv6): swept address by address through the route
+    routed6: list[ipaddress.IPv6Network] = dataclasses.field(default_factory=list)
 
     @classmethod
     def parse(
@@ -343,7 +349,8 @@ class TargetSet:
         if addr.scope_id:  # link-local: in scope when its link is
             return addr.scope_id in self.links
         bare = ipaddress.IPv6Address(addr.packed)
-        return any(bare in n for n in self.v6) and not any(bare in x for x in self.excluded6)
+        within = any(bare in n for n in (*self.v6, *self.routed6))
+        return within and not any(bare in x for x in self.excluded6)
 
     def with_links(self, links: Iterable[str]) -> TargetSet:
         """The same targets, with the interfaces whose links the IPv6 targets are on."""
@@ -351,6 +358,18 @@ class TargetSet:
 
     def size(self) -> int:
         return sum(n.num_addresses for n in self.networks)
+
+    def size6(self) -> int:
+        """Addresses of the routed IPv6 prefixes a sweep asks (exclusions left out)."""
+        return sum(count6(n, self.excluded6) for n in self.routed6)
+
+    def hosts6(self) -> Iterator[ipaddress.IPv6Address]:
+        """Every address of the routed IPv6 prefixes, less the exclusions."""
+        for n in self.routed6:
+            out = [x for x in self.excluded6 if x.overlaps(n)]
+            for a in n:
+                if not any(a in x for x in out):
+                    yield a
 
     def hosts(self) -> Iterator[IPv4]:
         """Every address: a target CIDR need not be the LAN's own prefix, so its first and last
@@ -367,17 +386,28 @@ class TargetSet:
         def part(s: netaddr.IPSet) -> list[ipaddress.IPv4Network]:
             return [ipaddress.IPv4Network(str(c)) for c in s.iter_cidrs()]
 
-        # IPv6 goes with the attached part: it is never swept, so never routed (L3)
+        # IPv6 on attached links goes with the attached part; routed IPv6 with the routed one
         return (
             TargetSet(part(near), self.names, self.excluded, self.v6, self.links, self.excluded6),
-            TargetSet(part(far), self.names, self.excluded),
+            TargetSet(
+                part(far),
+                self.names,
+                self.excluded,
+                excluded6=self.excluded6,
+                routed6=self.routed6,
+            ),
         )
 
     def __bool__(self) -> bool:
-        return bool(self.networks) or bool(self.v6)
+        return any((self.networks, self.v6, self.routed6))
 
     def __str__(self) -> str:
-        return ", ".join(str(n) for n in [*self.networks, *self.v6])
+        nets = [*self.networks, *self.v6, *self.routed6]
+        return ", ".join(str(n) for n in nets)
+
+
+def count6(net: ipaddress.IPv6Network, excluded: Iterable[ipaddress.IPv6Network]) -> int:
+    return net.num_addresses - sum(x.num_addresses for x in excluded if x.subnet_of(net))
 
 
 def collapse6(nets: Iterable[ipaddress.IPv6Network]) -> list[ipaddress.IPv6Network]:
@@ -385,27 +415,52 @@ def collapse6(nets: Iterable[ipaddress.IPv6Network]) -> list[ipaddress.IPv6Netwo
 
 
 def place_ipv6(
-    targets: TargetSet, interfaces: list[str] | None = None, mine: list[Interface6] | None = None
+    targets: TargetSet,
+    interfaces: list[str] | None = None,
+    mine: list[Interface6] | None = None,
+    *,
+    max_hosts: int = DEFAULT_MAX_HOSTS,
+    routed: Callable[[ipaddress.IPv6Network], bool] | None = None,
 ) -> TargetSet:
-    """The targets with the links their IPv6 prefixes are on (the interfaces, or those named,
-    with an address in each). A prefix on no attached link is refused: camscan finds IPv6
-    hosts by asking their link, and a routed /64 (2^64 addresses) cannot be swept."""
+    """The targets with their IPv6 prefixes placed: on attached links (the interfaces, or those
+    named, with an address in each: asked on the link, never swept), or routed (a kernel route,
+    `routed`, reaches them). A routed prefix is swept when its addresses fit in what --max-hosts
+    leaves after the IPv4 ones and earlier routed prefixes (an IPv4 range of that size costs the
+    same); a larger one is refused with a hint. Link-local prefixes never route."""
     if not targets.v6:
         return targets
-    from camscan.netif import links_for, list_interfaces6
+    from camscan.netif import has_route6, links_for, list_interfaces6
 
     if mine is None:  # this host's addresses (tests hand their own)
         mine = list_interfaces6(interfaces or None)
+    routes = routed or has_route6
     links: set[str] = set()
+    attached: list[ipaddress.IPv6Network] = []
+    swept: list[ipaddress.IPv6Network] = []
+    left = max_hosts - targets.size()
     for net in targets.v6:
         on = links_for(net, mine)
-        if not on:
-            have = ", ".join(f"{i.name} {i.network}" for i in mine if not i.link_local)
-            here = f"this host has {have}" if have else "no IPv6 prefix on this host"
+        if on:
+            attached.append(net)
+            links |= {i.name for i in on}
+            continue
+        have = ", ".join(f"{i.name} {i.network}" for i in mine if not i.link_local)
+        here = f"this host has {have}" if have else "no IPv6 prefix on this host"
+        if net.subnet_of(_LINK_LOCAL6) or not routes(net):
             raise TargetError(
-                f"{net} is on no attached link ({here}): IPv6 is discovered on the target's own "
-                f"link, never swept address by address ({net.num_addresses} addresses); run "
-                "camscan on a host attached to that link"
+                f"{net} is on no attached link ({here}) and the kernel has no route to it: run "
+                "camscan on a host attached to that link, or add a route to it"
             )
-        links |= {i.name for i in on}
-    return targets.with_links(links)
+        count = count6(net, targets.excluded6)
+        if count <= left:
+            swept.append(net)
+            left -= count
+        else:
+            widest = 128 - max(0, left).bit_length() + 1 if left > 0 else 128
+            raise TargetError(
+                f"{net} is routed and has {count} addresses, more than the {max(0, left)} "
+                f"--max-hosts {max_hosts} leaves to sweep: narrow it (a /{widest} or smaller) or "
+                "list its hosts' addresses (-iL)"
+            )
+    placed = dataclasses.replace(targets, v6=attached, routed6=swept)
+    return placed.with_links(links)

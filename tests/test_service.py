@@ -106,3 +106,23 @@ def test_an_offline_result_is_assembled_once_partial_on_an_unread_line() -> None
     assert result.policy["listed_makers"] == cfg.policy.listed_makers
     clean = classify(OfflineInput(given.devices), "identify", cfg)
     assert not clean.run.partial
+
+
+def test_sweep_places_ipv6_segments_as_scan_does(tmp_path: Path) -> None:
+    """Issue 20 left sweep's planning without the IPv6 placement scan had: a segment's /64 on no
+    attached link was taken as a target nothing would ask. Both now plan through
+    service.place_targets and refuse it with the same line (reads this host's interfaces and
+    routes; sends nothing)."""
+    from camscan.service import Flags, TargetAsk, plan_scan, resolve_targets
+    from camscan.targets import TargetError
+
+    segment = {"name": "cctv6", "cidrs": ["2001:db8:99::/64"], "zone": "sensitive"}
+    cfg = parse_config({"segment": [segment]})
+    cfg.path = tmp_path / "camscan.toml"
+    with pytest.raises(TargetError) as swept:
+        plan_sweep(cfg, db=str(tmp_path / "runs.db"))
+    targets = resolve_targets(cfg, TargetAsk(segments=["cctv6"]))
+    with pytest.raises(TargetError) as scanned:
+        plan_scan(cfg, targets, Flags())
+    assert str(swept.value) == str(scanned.value)
+    assert str(swept.value).startswith("2001:db8:99::/64 is ")  # no link: routed or not at all

@@ -5,6 +5,7 @@ The lab tests (tests/test_snmp_lab.py) run the probe against Debian's snmpd."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,12 @@ def test_rows_of_both_tables_give_the_address_and_the_mac() -> None:
 @pytest.mark.parametrize(
     ("oid", "value", "why"),
     [
-        ((*IP_NET_TO_PHYSICAL, 3, 2, 16, *([0] * 16)), HIK_MAC, "an IPv6 row"),
+        ((*IP_NET_TO_PHYSICAL, 3, 2, 16, *([0] * 16)), HIK_MAC, "IPv6 ::, no address"),
+        ((*IP_NET_TO_PHYSICAL, 3, 2, 16, 0xFE, 0x80, *([0] * 13), 9), HIK_MAC, "link-local"),
+        ((*IP_NET_TO_PHYSICAL, 3, 2, 16, 0xFF, 2, *([0] * 13), 1), HIK_MAC, "IPv6 multicast"),
+        ((*IP_NET_TO_PHYSICAL, 3, 2, 16, 0x20, 1, 0xD, 0xB8, *([0] * 11)), HIK_MAC, "15 octets"),
+        ((*IP_NET_TO_PHYSICAL, 3, 2, 4, 198, 18, 61, 7), HIK_MAC, "type ipv6, length 4"),
+        ((*IP_NET_TO_PHYSICAL, 3, 4, 16, 0x20, 1, 0xD, 0xB8, *([0] * 12)), HIK_MAC, "ipv6z"),
         ((*IP_NET_TO_PHYSICAL, 3, 1, 4, 198, 18, 61), HIK_MAC, "a short index"),
         ((*IP_NET_TO_PHYSICAL, 3, 1, 4, 198, 18, 61, 300), HIK_MAC, "an octet over 255"),
         ((*IP_NET_TO_PHYSICAL, 3, 1, 4, 198, 18, 61, 7), b"", "an incomplete entry: no MAC"),
@@ -63,7 +69,7 @@ def test_rows_of_both_tables_give_the_address_and_the_mac() -> None:
         ((1, 3, 6, 1, 2, 1, 4, 35, 1, 5, 3, 1, 4, 198, 18, 61, 7), HIK_MAC, "another column"),
     ],
 )
-def test_rows_that_name_no_ipv4_unicast_mac_are_dropped(
+def test_rows_that_name_no_unicast_address_and_mac_are_dropped(
     oid: tuple[int, ...], value: bytes, why: str
 ) -> None:
     assert parse_arp_row(IP_NET_TO_PHYSICAL, oid, value) is None, why
@@ -81,7 +87,8 @@ def test_the_row_parser_never_raises_and_gives_only_addresses_and_macs(
     row = parse_arp_row(column, oid, value)
     if row is not None:
         ip, mac = row
-        assert all(0 <= int(p) <= 255 for p in ip.split(".")) and len(ip.split(".")) == 4
+        addr = ipaddress.ip_address(ip)
+        assert str(addr) == ip and not addr.is_multicast and not addr.is_link_local
         assert mac == value.hex(":") and not value[0] & 1
 
 
@@ -92,6 +99,27 @@ def test_every_ipv4_row_with_a_unicast_mac_round_trips(
     oid = (*IP_NET_TO_PHYSICAL, 7, 1, 4, *octets)
     want = None if mac[0] & 1 or mac == bytes(6) else (".".join(map(str, octets)), mac.hex(":"))
     assert parse_arp_row(IP_NET_TO_PHYSICAL, oid, mac) == want
+
+
+@given(address=st.integers(0, 2**128 - 1), mac=st.binary(min_size=6, max_size=6))
+def test_every_ipv6_row_with_a_routable_address_and_a_unicast_mac_round_trips(
+    address: int, mac: bytes
+) -> None:
+    """A router's IPv6 neighbours (ipNetToPhysicalTable, InetAddressType 2, 16 octets)."""
+    addr = ipaddress.IPv6Address(address)
+    oid = (*IP_NET_TO_PHYSICAL, 7, 2, 16, *addr.packed)
+    bad_addr = addr.is_multicast or addr.is_link_local or addr.is_unspecified or addr.is_loopback
+    bad_mac = mac[0] & 1 or mac == bytes(6)
+    want = None if bad_addr or bad_mac else (str(addr), mac.hex(":"))
+    assert parse_arp_row(IP_NET_TO_PHYSICAL, oid, mac) == want
+
+
+def test_a_routers_ipv6_row_gives_the_neighbours_address_and_mac() -> None:
+    oid = (*IP_NET_TO_PHYSICAL, 4, 2, 16, *ipaddress.IPv6Address("2001:db8:67::20").packed)
+    assert parse_arp_row(IP_NET_TO_PHYSICAL, oid, HIK_MAC) == (
+        "2001:db8:67::20",
+        "58:50:ed:12:34:56",
+    )
 
 
 # -- device answers ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import tomllib
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -136,12 +137,86 @@ def test_attached_prefix_names_its_link() -> None:
     assert link_local.links == ("eth0",)
 
 
-def test_routed_prefix_refused_with_a_hint() -> None:
+def _routed(*prefixes: str) -> Callable[[ipaddress.IPv6Network], bool]:
+    """A route table: these prefixes are routed, nothing else is."""
+    nets = [ipaddress.IPv6Network(p) for p in prefixes]
+    return lambda net: any(net.subnet_of(r) for r in nets)
+
+
+def test_a_prefix_with_no_link_and_no_route_is_refused_with_this_hosts_prefixes() -> None:
     with pytest.raises(TargetError) as e:
-        place_ipv6(TargetSet.parse(["2001:db8:9::/64"], resolver=None), mine=MINE)
+        place_ipv6(
+            TargetSet.parse(["2001:db8:9::/120"], resolver=None), mine=MINE, routed=_routed()
+        )
     msg = str(e.value)
     assert "no attached link" in msg and "eth0 2001:db8:1::/64" in msg
-    assert "18446744073709551616 addresses" in msg and "\n" not in msg
+    assert "no route" in msg and "\n" not in msg
+
+
+def test_a_small_routed_prefix_is_swept_through_its_route() -> None:
+    ts = TargetSet.parse(
+        ["2001:db8:9::/120", "2001:db8:1::/64", "198.18.0.0/30"],
+        exclude=["2001:db8:9::ff"],
+        resolver=None,
+    )
+    placed = place_ipv6(ts, mine=MINE, routed=_routed("2001:db8:9::/48"))
+    assert [str(n) for n in placed.v6] == ["2001:db8:1::/64"]  # asked on its link
+    assert [str(n) for n in placed.routed6] == ["2001:db8:9::/120"]
+    assert placed.links == ("eth0",) and placed.size6() == 255
+    hosts = list(placed.hosts6())
+    assert (
+        len(hosts) == 255
+        and str(hosts[0]) == "2001:db8:9::"
+        and "2001:db8:9::ff" not in {str(h) for h in hosts}
+    )
+    assert "2001:db8:9::20" in placed and "2001:db8:9::ff" not in placed
+    near, far = placed.split([])
+    assert far.routed6 == placed.routed6 and not far.v6 and not near.routed6
+    single = place_ipv6(
+        TargetSet.parse(["2001:db8:9::20"], resolver=None), mine=MINE, routed=_routed("::/0")
+    )
+    assert [str(h) for h in single.hosts6()] == ["2001:db8:9::20"]
+
+
+def test_a_routed_prefix_larger_than_max_hosts_allows_is_refused_with_a_hint() -> None:
+    with pytest.raises(TargetError) as e:
+        place_ipv6(
+            TargetSet.parse(["2001:db8:9::/64"], resolver=None), mine=MINE, routed=_routed("::/0")
+        )
+    msg = str(e.value)
+    assert "18446744073709551616 addresses" in msg and "--max-hosts 65536" in msg
+    assert "/112 or smaller" in msg and "-iL" in msg and "\n" not in msg
+
+
+def test_routed_ipv6_shares_max_hosts_with_ipv4() -> None:
+    """The bound: IPv4 addresses first, then each routed IPv6 prefix in turn, at most
+    --max-hosts addresses swept in all (a /24 and a /120 fit in 512, not in 511)."""
+    both = ["198.18.0.0/24", "2001:db8:9::/120"]
+    ts = TargetSet.parse(both, resolver=None, max_hosts=512)
+    assert place_ipv6(ts, mine=MINE, routed=_routed("::/0"), max_hosts=512).size6() == 256
+    with pytest.raises(TargetError, match=r"more than the 255 --max-hosts 511 leaves.*/121"):
+        place_ipv6(ts, mine=MINE, routed=_routed("::/0"), max_hosts=511)
+
+
+def test_a_routed_link_local_prefix_is_refused() -> None:
+    with pytest.raises(TargetError, match="no attached link"):
+        place_ipv6(TargetSet.parse(["fe80::/120"], resolver=None), mine=[], routed=_routed("::/0"))
+
+
+@given(plen=st.integers(96, 128), max_hosts=st.integers(1, 1 << 20))
+def test_a_routed_prefix_is_swept_exactly_when_it_fits_max_hosts(plen: int, max_hosts: int) -> None:
+    net = f"2001:db8:9::/{plen}"
+    ts = TargetSet.parse([net], resolver=None, max_hosts=max_hosts)
+    size = 1 << (128 - plen)
+    if size > max_hosts:
+        with pytest.raises(TargetError) as e:
+            place_ipv6(ts, mine=MINE, routed=_routed("::/0"), max_hosts=max_hosts)
+        assert "\n" not in str(e.value)
+        widest = int(str(e.value).split("(a /")[1].split()[0])
+        assert 1 << (128 - widest) <= max_hosts < 1 << (129 - widest)
+    else:
+        placed = place_ipv6(ts, mine=MINE, routed=_routed("::/0"), max_hosts=max_hosts)
+        assert size <= max_hosts and placed.size6() == size
 
 
 def test_ipv4_only_targets_untouched() -> None:
@@ -158,7 +233,7 @@ def test_list_targets_prints_ipv6_prefixes_unexpanded() -> None:
     lines = res.stdout.splitlines()
     assert lines == [
         "198.18.0.1/32",
-        "2001:db8:1::/64  # IPv6: discovered on its link, not swept",
+        "2001:db8:1::/64  # IPv6: asked on its link; if routed, swept within --max-hosts",
         "# except 2001:db8:1::5/128",
     ]
 
@@ -209,3 +284,13 @@ def test_ipv6_target_without_an_ipv6_probe_is_not_covered() -> None:
     [entry] = coverage.plan(ts, [], [], ["arp", "banners"])
     assert (entry.network, entry.method, entry.interface) == ("2001:db8:1::/64", "none", "eth0")
     assert entry.note == coverage.NO_IPV6
+
+
+def test_a_routed_ipv6_prefix_is_planned_for_the_l3_sweep_address_by_address() -> None:
+    from camscan import coverage
+
+    ts = TargetSet.parse(["2001:db8:9::/120"], exclude=["2001:db8:9::/126"], resolver=None)
+    placed = place_ipv6(ts, mine=MINE, routed=_routed("2001:db8:9::/64"))
+    [entry] = coverage.plan(placed, [], [], ["l3", "banners"])
+    assert (entry.network, entry.method, entry.interface) == ("2001:db8:9::/120", "l3", None)
+    assert entry.planned == 252 and entry.probes == ["l3", "banners"]

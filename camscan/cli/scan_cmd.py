@@ -195,9 +195,6 @@ def scan(
     if list_targets:
         _print_targets(ts)
         raise typer.Exit(EXIT_OK)
-    from camscan.targets import place_ipv6
-
-    ts = place_ipv6(ts, interface or cfg.scan.interfaces)  # IPv6 prefixes: on attached links only
     plan = service.plan_scan(cfg, ts, flags, interfaces=interface, data=data)
     report_scan(plan, outputs, quiet, db or cfg.store.db, site, fail_on, excel)
 
@@ -226,7 +223,7 @@ def _print_targets(ts: TargetSet) -> None:
     for net in ts.networks:
         typer.echo(str(net))
     for net6 in ts.v6:
-        typer.echo(f"{net6}  # IPv6: discovered on its link, not swept")
+        typer.echo(f"{net6}  # IPv6: asked on its link; if routed, swept within --max-hosts")
     for out6 in ts.excluded6:
         typer.echo(f"# except {out6}")
     typer.echo(f"# {ts.size()} addresses", err=True)

@@ -2,7 +2,8 @@
 
 ARP does not cross a router, so camscan asks each address at layer 3: unprivileged TCP connects
 to the camera ports (an accepted or a refused connection both prove a live host; the router's
-"host unreachable" proves the opposite), plus ICMP echo when a raw socket is allowed. Ports are
+"host unreachable" proves the opposite), plus ICMP echo to IPv4 addresses when a raw socket is
+allowed. Routed IPv6 addresses get the same TCP connects (no echo: TCP alone decides). Ports are
 tried one after the other, paced by the per-host cap, and a host that has answered is asked
 nothing more. Every packet is drawn from the run's rate limiter (global and per-host caps).
 """
@@ -127,7 +128,7 @@ def _open_limit() -> int:
 
 
 async def sweep(
-    hosts: list[ipaddress.IPv4Address],
+    hosts: list[ipaddress.IPv4Address | ipaddress.IPv6Address],
     limiter: RateLimiter,
     *,
     ports: tuple[int, ...] = CAMERA_PORTS,
@@ -179,7 +180,7 @@ async def sweep(
         nonlocal done
         answered = events.setdefault(ip, asyncio.Event())
         tasks: list[asyncio.Future[object]] = []
-        if echo is not None:
+        if echo is not None and ":" not in ip:  # the raw socket is ICMP for IPv4
             await limiter.slot(ip)  # then sent at once: no await in between
             echo.send(ip)
             stats["l3.icmp_echo"] += 1
@@ -212,10 +213,16 @@ async def sweep(
     return found, stats
 
 
+def address_key(ip: str) -> tuple[int, int]:
+    """Sort key of an address text: IPv4 first, then IPv6, each in numeric order."""
+    addr = ipaddress.ip_address(ip)
+    return addr.version, int(addr)
+
+
 def observations(answers: dict[str, HostAnswer]) -> list[Observation]:
     """One `host.alive` observation per live host, and `tcp.open` per open port seen."""
     found: list[Observation] = []
-    for ip, answer in sorted(answers.items(), key=lambda kv: ipaddress.IPv4Address(kv[0])):
+    for ip, answer in sorted(answers.items(), key=lambda kv: address_key(kv[0])):
         found.append(Observation(ch.HOST_ALIVE, answer.how, NAME, ip, None, {ch.FIELD_IP: ip}))
         for port in answer.open_ports:
             found.append(Observation(ch.TCP_OPEN, str(port), NAME, ip, None, {ch.FIELD_IP: ip}))

@@ -2,17 +2,20 @@
 
 The part of the targets on an attached network gets ARP and the multicast round; the rest
 (routed segments) gets this: a paced TCP-connect/ICMP sweep (`l3`) or nmap's host discovery and
-port scan (`nmap_engine`), then the unicast inquiries (`unicast`) to every host that answered.
+port scan (`nmap_engine`), then the unicast inquiries (`unicast`) to every IPv4 host that
+answered. Routed IPv6 prefixes (small enough to sweep: camscan/targets.py place_ipv6) get the
+same TCP-connect sweep, also when nmap does the IPv4 part.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
 from camscan.discovery import l3, registry
 from camscan.discovery.base import ProbeContext, ProbeOutcome
 from camscan.discovery.unicast import unicast_round
-from camscan.model import Observation
+from camscan.model import Observation, ProbeError
 from camscan.targets import TargetSet
 
 
@@ -27,27 +30,30 @@ async def discover_routed(
     progress: Callable[[int, int], None] | None = None,
 ) -> ProbeOutcome:
     """Live hosts of `routed`, how each answered, and what they said to unicast discovery."""
-    found: list[Observation]
-    if engine == "nmap":
+    found: list[Observation] = []
+    errors: list[ProbeError] = []
+    hosts: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    if engine == "nmap" and routed.networks:
         from camscan.discovery.nmap_engine import nmap_discover
 
         found, errors = await nmap_discover(routed, ctx, privileged=privileged, timeout=timeout)
-        live = sorted({o.ip for o in found if o.ip}, key=lambda ip: tuple(map(int, ip.split("."))))
     else:
-        answers, stats = await l3.sweep(
-            list(routed.hosts()), ctx.limiter, icmp=privileged, progress=progress
-        )
+        hosts += routed.hosts()
+    hosts += routed.hosts6()  # routed IPv6: camscan's own sweep, whatever the engine
+    if hosts:
+        answers, stats = await l3.sweep(hosts, ctx.limiter, icmp=privileged, progress=progress)
         ctx.stats.update(stats)
         for ip, answer in answers.items():  # banners never open these again
             for port in answer.refused_ports:
                 ctx.hints.refused(ip, port)
-        found, errors = l3.observations(answers), []
-        live = sorted(answers, key=lambda ip: tuple(map(int, ip.split("."))))
+        found += l3.observations(answers)
+    live = sorted({o.ip for o in found if o.ip}, key=l3.address_key)
     outcome = ProbeOutcome(found, errors)
     unicast = {s.name for s in registry.unicast_udp()}
     names = [p for p in probes if p in unicast]
-    if names and live:
-        more = await unicast_round(ctx, live, names)
+    ipv4 = [ip for ip in live if ":" not in ip]  # the unicast inquiries are IPv4 datagrams
+    if names and ipv4:
+        more = await unicast_round(ctx, ipv4, names)
         outcome.observations += more.observations
         outcome.errors += more.errors
     ctx.stats["l3.alive"] = len(live)

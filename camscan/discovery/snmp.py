@@ -1,12 +1,13 @@
 """Read-only SNMP with the credentials the config gives ([snmp]; camscan/discovery/snmpconf.py).
 
-Routers and layer-3 switches know the MACs of the devices behind them: their ARP tables,
-ipNetToPhysicalTable (RFC 4293), or the older ipNetToMediaTable (RFC 1213) where the agent has
-no other. Once discovery has found the hosts (the routed sweep's own traffic fills the
-routers' tables), this probe walks each configured router's table with GETBULK requests and
-gives each off-link device found its MAC, marked `mac_source: "router"` (camscan.macaddr). With
-`devices = true` it also asks each device found for sysDescr, sysObjectID and the Hikvision and
-Dahua enterprise objects (../shared/research/frontier.md, from Zabbix's community templates).
+Routers and layer-3 switches know the MACs of the devices behind them: their ARP and IPv6
+neighbour tables, ipNetToPhysicalTable (RFC 4293; its IPv6 rows name the routed IPv6 targets),
+or the older ipNetToMediaTable (RFC 1213, IPv4 only) where the agent has no other. Once
+discovery has found the hosts (the routed sweep's own traffic fills the routers' tables), this
+probe walks each configured router's table with GETBULK requests and gives each off-link device
+found its MAC, marked `mac_source: "router"` (camscan.macaddr). With `devices = true` it also
+asks each device found for sysDescr, sysObjectID and the Hikvision and Dahua enterprise objects
+(../shared/research/frontier.md, from Zabbix's community templates).
 
 Only GET and GETBULK are sent, never SET; only to the configured routers and the devices found
 in the targets; each request first takes its turn from the run's rate limiter; a table is read
@@ -51,6 +52,7 @@ ENTERPRISE_FIELDS: dict[OID, str] = {
 }
 MAX_TEXT = 512  # characters kept of one value
 _INET_IPV4 = 1  # InetAddressType ipv4 (RFC 4001)
+_INET_IPV6 = 2  # InetAddressType ipv6: the router's IPv6 neighbour table rows
 
 
 def dotted(oid: Iterable[int]) -> str:
@@ -58,12 +60,15 @@ def dotted(oid: Iterable[int]) -> str:
 
 
 def parse_arp_row(column: OID, oid: OID, value: bytes) -> tuple[str, str] | None:
-    """(ip, mac) from one row of an ARP table column, or None: not that column, not IPv4, or
-    not a unicast MAC (an incomplete entry has none)."""
+    """(ip, mac) from one row of an ARP or neighbour table column, or None: not that column, not
+    an IPv4 or IPv6 (type 2, 16 octets) row, or not a unicast MAC (an incomplete entry has
+    none)."""
     if oid[: len(column)] != column:
         return None
     index = oid[len(column) :]
     if column == IP_NET_TO_PHYSICAL:
+        if len(index) == 19 and index[1] == _INET_IPV6 and index[2] == 16:
+            return _ipv6_row(index[3:], value)
         if len(index) != 7 or index[1] != _INET_IPV4 or index[2] != 4:
             return None
         octets = index[3:]
@@ -79,6 +84,20 @@ def parse_arp_row(column: OID, oid: OID, value: bytes) -> tuple[str, str] | None
         return None
     mac = normalise_mac(value.hex())
     return (dotted(octets), mac) if mac else None
+
+
+def _ipv6_row(octets: OID, value: bytes) -> tuple[str, str] | None:
+    """An ipNetToPhysicalTable IPv6 row: a unicast address that is not link-local (a router's
+    link-local neighbours are named only with its interface) and a unicast MAC."""
+    if not all(0 <= n <= 255 for n in octets) or len(value) != 6:
+        return None
+    if value[0] & 1 or value == bytes(6):
+        return None
+    addr = ipaddress.IPv6Address(bytes(octets))
+    if addr.is_multicast or addr.is_link_local or addr.is_unspecified or addr.is_loopback:
+        return None
+    mac = normalise_mac(value.hex())
+    return (str(addr), mac) if mac else None
 
 
 def printable(value: bytes | str) -> str:
@@ -280,7 +299,11 @@ async def ask_device(agent: _Agent, ip: str) -> list[Observation]:
 
 
 def _off_link(ip: str, ctx: ProbeContext) -> bool:
-    addr = ipaddress.IPv4Address(ip)
+    """Behind a router: an IPv4 address on no attached network, an IPv6 one in a routed
+    target prefix (IPv6 on an attached link has its MAC from neighbour discovery)."""
+    addr = ipaddress.ip_address(ip.split("%")[0])
+    if isinstance(addr, ipaddress.IPv6Address):
+        return any(addr in n for n in ctx.targets.routed6)
     return not any(addr in i.network for i in ctx.interfaces)
 
 

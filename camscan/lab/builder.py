@@ -184,7 +184,7 @@ def _build(topology: Topology, layout: Layout) -> None:
             *([f"addr add {dev.ip}/{net.cidr.prefixlen} dev {ifname}"] if dev.ipv4 else []),
             f"link set {ifname} up",
         ]
-        if net.routed and gateway is not None:
+        if net.routed and gateway is not None and dev.ipv4:
             # `append`: one route per macvlan to the same prefix (sockets are bound to it)
             devices[layout.device_ns[dev.network]].append(
                 f"route append {gateway.cidr} via {net.router} dev {ifname}"
@@ -230,10 +230,21 @@ def _bridge_answers_arp(topology: Topology, layout: Layout) -> None:
 
 
 def _build6(topology: Topology, layout: Layout) -> None:
-    """IPv6 on the networks that name cidr6: the scanner's leg and the IPv6 devices."""
-    for net in topology.networks:
+    """IPv6 on the networks that name cidr6: the scanner's leg, the IPv6 devices, and the
+    router's legs that name router6 (forwarding on there; routes as for IPv4)."""
+    gateway = topology.gateway
+    via = gateway.router6 if gateway is not None else None
+    for i, net in enumerate(topology.networks):
         if net.cidr6 is None:
             continue
+        if net.router6 is not None and layout.router_ns:
+            netns.sysctl(layout.router_ns, _ipv6_on(f"n{i}"))
+            add = f"addr add {net.router6}/{net.cidr6.prefixlen} dev n{i} nodad"
+            netns.ip_batch([add], namespace=layout.router_ns)
+            netns.sysctl(layout.router_ns, {"net.ipv6.conf.all.forwarding": "1"})
+        if net.routed and via is not None and net.router6 is not None:
+            route = f"route add {net.cidr6} via {via}"
+            netns.ip_batch([route], namespace=layout.scanner_ns)
         if net.scanner is not None:
             eth = layout.interfaces[net.name]
             netns.sysctl(layout.scanner_ns, _ipv6_on(eth))
@@ -248,6 +259,9 @@ def _build6(topology: Topology, layout: Layout) -> None:
                 if dev.ip6 is not None:  # else link-local only
                     add = f"addr add {dev.ip6}/{net.cidr6.prefixlen} dev {ifname} nodad"
                     commands.append(add)
+                if net.routed and gateway is not None and gateway.cidr6 and net.router6:
+                    back = f"route append {gateway.cidr6} via {net.router6} dev {ifname}"
+                    commands.append(back)
         if commands:
             netns.ip_batch(commands, namespace=layout.device_ns[net.name])
 

@@ -15,12 +15,13 @@ count = 2                 # addresses follow the scanner's (or the group's `star
 #                            (a device that moved to another network keeps its MAC)
 
 IPv6: a network may name `cidr6 = "2001:db8:60::/64"` (inside 2001:db8::/32, the documentation
-prefix) and `scanner6`; its namespaces then run IPv6 (link-local addresses, no DAD, no router
-advertisements). A group on it names `ipv6 = ["2001:db8:60::20", ...]` (one per device) and
-`ipv4 = false` for IPv6-only devices (their IPv4 address still numbers them and derives the MAC,
-but is never configured; their IPv4-only discovery services stay silent). `"link-local"` in
-place of an address: that device has no global address, only its EUI-64 link-local one (where
-its TCP services then listen).
+prefix), `scanner6` and, beside `router`, `router6` (the router's IPv6 leg: IPv6 forwarding on
+there, routes both ways as for IPv4); its namespaces then run IPv6 (link-local addresses, no
+DAD, no router advertisements). A group on it names `ipv6 = ["2001:db8:60::20", ...]` (one
+per device) and `ipv4 = false` for IPv6-only devices (their IPv4 address still numbers them and
+derives the MAC, but is never configured; their IPv4-only discovery services stay silent).
+`"link-local"` in place of an address: that device has no global address, only its EUI-64
+link-local one (where its TCP services then listen).
 
 Routed networks: a network may name a `router = "198.18.x.254"` address. Networks with a router
 get a leg of one router namespace (ip_forward on there only). A network without `scanner` is not
@@ -58,6 +59,7 @@ class LabNetwork:
     router: ipaddress.IPv4Address | None = None  # the router's leg on this network
     cidr6: ipaddress.IPv6Network | None = None  # IPv6 on this link (inside LAB_SPACE6)
     scanner6: ipaddress.IPv6Address | None = None
+    router6: ipaddress.IPv6Address | None = None  # the router's IPv6 leg (with `router`)
 
     @property
     def routed(self) -> bool:
@@ -138,25 +140,34 @@ def _network(entry: dict[str, Any], where: str) -> LabNetwork:
         raise TopologyError(f"{where}: network {name}: scanner and router share {scanner}")
     if not name.isidentifier():
         raise TopologyError(f"{where}: network name {name!r} must be a plain word")
-    cidr6, scanner6 = _v6(entry, where)
-    return LabNetwork(name, cidr, scanner, router, cidr6, scanner6)
+    cidr6, scanner6, router6 = _v6(entry, where)
+    if router6 is not None and router is None:
+        raise TopologyError(f"{where}: network {name}: router6 needs a router (IPv4) leg too")
+    return LabNetwork(name, cidr, scanner, router, cidr6, scanner6, router6)
 
 
-def _v6(
-    entry: dict[str, Any], where: str
-) -> tuple[ipaddress.IPv6Network | None, ipaddress.IPv6Address | None]:
+_V6 = tuple[
+    ipaddress.IPv6Network | None, ipaddress.IPv6Address | None, ipaddress.IPv6Address | None
+]
+
+
+def _v6(entry: dict[str, Any], where: str) -> _V6:
     if "cidr6" not in entry:
-        return None, None
+        return None, None, None
     try:
         cidr6 = ipaddress.IPv6Network(str(entry["cidr6"]), strict=True)
         scanner6 = ipaddress.IPv6Address(str(entry["scanner6"])) if "scanner6" in entry else None
+        router6 = ipaddress.IPv6Address(str(entry["router6"])) if "router6" in entry else None
     except ValueError as exc:
         raise TopologyError(f"{where}: {exc}") from None
     if not cidr6.subnet_of(LAB_SPACE6):
         raise TopologyError(f"{where}: {cidr6} lies outside {LAB_SPACE6}; refused")
-    if scanner6 is not None and scanner6 not in cidr6:
-        raise TopologyError(f"{where}: scanner6 {scanner6} is not in {cidr6}")
-    return cidr6, scanner6
+    for role, addr in (("scanner6", scanner6), ("router6", router6)):
+        if addr is not None and addr not in cidr6:
+            raise TopologyError(f"{where}: {role} {addr} is not in {cidr6}")
+    if scanner6 is not None and scanner6 == router6:
+        raise TopologyError(f"{where}: scanner6 and router6 share {scanner6}")
+    return cidr6, scanner6, router6
 
 
 LINK_LOCAL_ONLY = "link-local"  # in a group's ipv6 list: no global address, link-local only
