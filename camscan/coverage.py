@@ -28,6 +28,11 @@ from camscan.targets import TargetSet, count6
 NONE = "none"
 NO_ROUTE = "no interface is attached to it and the l3 probe (routed targets) was not chosen"
 NO_IPV6 = "no probe that discovers IPv6 on its link was chosen"
+# A routed IPv6 prefix too large to sweep, asked only where the routers' tables list hosts
+NEIGHBOURS_ONLY = (
+    "routed IPv6 prefix too large to sweep: asked only at the addresses the [snmp] routers' "
+    "neighbour tables list; a host none of them knows was not asked"
+)
 NMAP = "nmap"  # the engine, not a probe: --engine nmap does the routed host discovery
 # Off-link, silence proves nothing: an ACL or firewall between the scanner and the segment drops
 # every probe exactly as an empty segment would stay quiet. ARP on the wire has no such doubt.
@@ -136,6 +141,16 @@ def plan(
         if not routed:
             entry.note = NO_ROUTE
         planned.append(entry)
+    for net6 in targets.listed6:  # larger: the routers' neighbours only, so never covered whole
+        entry = Coverage(
+            target=str(net6),
+            network=str(net6),
+            method=routed_sweep if routed else NONE,
+            segments=_segments_in(net6, segments),
+            probes=_reaching(probes, Reach.ROUTED) if routed else [],
+            note=NEIGHBOURS_ONLY if routed else NO_ROUTE,
+        )
+        planned.append(entry)
     return planned + _plan6(targets, segments, probes)
 
 
@@ -235,5 +250,7 @@ def finish(
         entry.covered = not entry.failed and any(s.counts_for_coverage for s in specs)
         if not entry.covered and not entry.failed:
             entry.note = "no discovery probe ran on it"
+        if planned_entry.note == NEIGHBOURS_ONLY:
+            entry.covered, entry.note = False, NEIGHBOURS_ONLY
     _silent_routed(finished)
     return finished

@@ -178,15 +178,19 @@ def attached_interfaces(
     return carrying
 
 
-def place_targets(cfg: Config, targets: TargetSet, flags: Flags, names: Sequence[str]) -> TargetSet:
+def place_targets(
+    cfg: Config, targets: TargetSet, flags: Flags, probes: Sequence[str], names: Sequence[str]
+) -> TargetSet:
     """IPv6 prefixes placed (camscan/targets.py place_ipv6): on an attached link, asked there;
-    routed and small enough, swept within --max-hosts; otherwise refused in one line. Scan and
+    routed and small enough, swept within --max-hosts; larger, asked at the addresses the [snmp]
+    routers' neighbour tables list when SNMP runs; otherwise refused in one line. Scan and
     sweep both plan through here, so they treat IPv6 targets alike."""
     from camscan.targets import place_ipv6
 
     given = checked_values(flags)
     max_hosts = int(given.get("max_hosts", cfg.scan.settings.limits.max_hosts))
-    return place_ipv6(targets, list(names), max_hosts=max_hosts)
+    tables = cfg.snmp is not None and bool(cfg.snmp.routers) and "snmp" in probes
+    return place_ipv6(targets, list(names), max_hosts=max_hosts, neighbour_tables=tables)
 
 
 # -- scan -------------------------------------------------------------------------------------
@@ -222,7 +226,7 @@ def plan_scan(
 
     data = data or identify_data(cfg)
     probes = chosen_probes(flags, cfg)
-    targets = place_targets(cfg, targets, flags, interfaces or cfg.scan.interfaces)
+    targets = place_targets(cfg, targets, flags, probes, interfaces or cfg.scan.interfaces)
     ifaces = attached_interfaces(interfaces or cfg.scan.interfaces, targets, probes)
     settings = build_settings(cfg, flags)
     request = ScanRequest(targets=targets, interfaces=ifaces, config=cfg, settings=settings)

@@ -13,8 +13,9 @@ discovered there by multicast and neighbour discovery (camscan/discovery/icmpv6.
 itself is then in scope (its link-local addresses too). A routed prefix (on no attached link, with
 a kernel route) is swept through its router like a routed IPv4 range when it is small enough:
 its addresses count against --max-hosts with the IPv4 ones (the default 65536 admits a /112);
-a larger one is refused with a hint (`place_ipv6`, called by the service once the interfaces are
-known).
+a larger one is asked only at the addresses the [snmp] routers' neighbour tables list inside it
+when SNMP runs, and refused with a hint otherwise (`place_ipv6`, called by the service once the
+interfaces are known).
 Documentation (2001:db8::/32), unique-local and link-local prefixes count as private; global
 unicast is public.
 netaddr does the ranges and set arithmetic. The safety rules (no public ranges without
@@ -294,6 +295,9 @@ class TargetSet:
     excluded6: list[ipaddress.IPv6Network] = dataclasses.field(default_factory=list)
     # routed IPv6 prefixes (place_ipv6): swept address by address through the route
     routed6: list[ipaddress.IPv6Network] = dataclasses.field(default_factory=list)
+    # routed IPv6 prefixes too large to sweep: asked at the addresses the [snmp] routers'
+    # neighbour tables list inside them
+    listed6: list[ipaddress.IPv6Network] = dataclasses.field(default_factory=list)
 
     @classmethod
     def parse(
@@ -349,7 +353,7 @@ class TargetSet:
         if addr.scope_id:  # link-local: in scope when its link is
             return addr.scope_id in self.links
         bare = ipaddress.IPv6Address(addr.packed)
-        within = any(bare in n for n in (*self.v6, *self.routed6))
+        within = any(bare in n for n in (*self.v6, *self.routed6, *self.listed6))
         return within and not any(bare in x for x in self.excluded6)
 
     def with_links(self, links: Iterable[str]) -> TargetSet:
@@ -395,14 +399,15 @@ class TargetSet:
                 self.excluded,
                 excluded6=self.excluded6,
                 routed6=self.routed6,
+                listed6=self.listed6,
             ),
         )
 
     def __bool__(self) -> bool:
-        return any((self.networks, self.v6, self.routed6))
+        return any((self.networks, self.v6, self.routed6, self.listed6))
 
     def __str__(self) -> str:
-        nets = [*self.networks, *self.v6, *self.routed6]
+        nets = [*self.networks, *self.v6, *self.routed6, *self.listed6]
         return ", ".join(str(n) for n in nets)
 
 
@@ -421,12 +426,15 @@ def place_ipv6(
     *,
     max_hosts: int = DEFAULT_MAX_HOSTS,
     routed: Callable[[ipaddress.IPv6Network], bool] | None = None,
+    neighbour_tables: bool = False,
 ) -> TargetSet:
     """The targets with their IPv6 prefixes placed: on attached links (the interfaces, or those
     named, with an address in each: asked on the link, never swept), or routed (a kernel route,
     `routed`, reaches them). A routed prefix is swept when its addresses fit in what --max-hosts
     leaves after the IPv4 ones and earlier routed prefixes (an IPv4 range of that size costs the
-    same); a larger one is refused with a hint. Link-local prefixes never route."""
+    same); a larger one is asked at the addresses the [snmp] routers' neighbour tables list when
+    `neighbour_tables` (SNMP will run), and refused with a hint otherwise. Link-local prefixes
+    never route."""
     if not targets.v6:
         return targets
     from camscan.netif import has_route6, links_for, list_interfaces6
@@ -437,6 +445,7 @@ def place_ipv6(
     links: set[str] = set()
     attached: list[ipaddress.IPv6Network] = []
     swept: list[ipaddress.IPv6Network] = []
+    listed: list[ipaddress.IPv6Network] = []
     left = max_hosts - targets.size()
     for net in targets.v6:
         on = links_for(net, mine)
@@ -455,12 +464,15 @@ def place_ipv6(
         if count <= left:
             swept.append(net)
             left -= count
+        elif neighbour_tables:
+            listed.append(net)
         else:
             widest = 128 - max(0, left).bit_length() + 1 if left > 0 else 128
             raise TargetError(
                 f"{net} is routed and has {count} addresses, more than the {max(0, left)} "
-                f"--max-hosts {max_hosts} leaves to sweep: narrow it (a /{widest} or smaller) or "
-                "list its hosts' addresses (-iL)"
+                f"--max-hosts {max_hosts} leaves to sweep: narrow it (a /{widest} or smaller), "
+                "list its hosts' addresses (-iL), or name in [snmp] the routers whose neighbour "
+                "tables list its hosts"
             )
-    placed = dataclasses.replace(targets, v6=attached, routed6=swept)
+    placed = dataclasses.replace(targets, v6=attached, routed6=swept, listed6=listed)
     return placed.with_links(links)

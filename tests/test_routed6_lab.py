@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import subprocess
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,6 +67,8 @@ def classify(f):
         if nxt == 6:
             flags = f[at + 13]
             return ("syn" if flags & 0x02 and not flags & 0x10 else "tcp6"), dst
+        if nxt == 17 and f[at + 2:at + 4] == b"\x00\xa1":
+            return "snmp6", dst
         return f"ipv6-{nxt}", dst
     if kind == b"\\x08\\x00" and len(f) >= 34:
         ihl = (f[14] & 15) * 4
@@ -85,7 +88,9 @@ def test_a_routed_ipv6_prefix_is_swept_identified_and_named_through_the_routers_
     the target prefix (and the router's solicited-node group), SNMP only to the router, at
     the configured rates."""
     cfg = tmp_path / "snmp.toml"
-    cfg.write_text(f'[snmp]\nrouters = ["{agent.address}"]\ncommunity = "{COMMUNITY}"\n')
+    cfg.write_text(
+        f'[snmp]\nrouters = ["{agent.address}"]\ncommunity = "{COMMUNITY}"\ndevices = true\n'
+    )
     cfg.chmod(0o600)
     cam, silent6, dual = (
         _device(lab, p) for p in ("hikvision-ipc", "hik-oui-silent", "dahua-oui-silent")
@@ -122,23 +127,25 @@ def test_a_routed_ipv6_prefix_is_swept_identified_and_named_through_the_routers_
     router6 = str(lab.topology.network("admin").router6)
     for _, kind, dst in frames:
         if ":" not in dst:
-            assert (kind == "snmp" and dst == agent.address) or (
+            assert (kind == "snmp" and dst in (agent.address, dual.ip)) or (
                 kind in ("ipv4-1", "ipv4-6", "ipv4-17") and dst == dual.ip  # echo, TCP, UDP
             ), (kind, dst)
         elif dst.startswith("ff02:"):  # RS, NS, MLDv2 reports
             assert kind in ("icmpv6-133", "icmpv6-135", "icmpv6-143"), (kind, dst)
         elif kind in ("syn", "tcp6"):
             assert ipaddress.IPv6Address(dst) in inside or dst == dual.ip6, dst
+        elif kind == "snmp6":  # devices = true: a GET to each device found, over IPv6 too
+            assert dst in {cam.ip6, silent6.ip6, dual.ip6}, dst
         else:
             near = dst == router6 or dst.startswith("fe80:")  # the router's NDP
             assert near and kind in ("icmpv6-135", "icmpv6-136"), (kind, dst)
     syns = [f for f in frames if f[1] == "syn"]
     assert {dst for _, _, dst in syns} >= {cam.ip6, silent6.ip6, dual.ip6}
     assert len({dst for _, _, dst in syns}) == 66 - 1  # every address asked; not the IPv4 one
-    snmp = [t for t, kind, _ in frames if kind == "snmp"]
-    assert snmp, "the router's table was read"
+    assert {dst for _, kind, dst in frames if kind == "snmp"} == {agent.address, dual.ip}
+    assert {dst for _, kind, dst in frames if kind == "snmp6"} == {cam.ip6, silent6.ip6, dual.ip6}
     # at the configured rates: overall (connects and SNMP requests), and per host
-    sent = [f for f in frames if f[1] in ("syn", "snmp", "ipv4-1", "ipv4-6", "ipv4-17")]
+    sent = [f for f in frames if f[1] in ("syn", "snmp", "snmp6", "ipv4-1", "ipv4-6", "ipv4-17")]
     assert busiest([t for t, _, _ in sent]) <= allowed(RATE)
     per_host: dict[str, list[float]] = defaultdict(list)
     for t, _, dst in sent:
@@ -156,6 +163,37 @@ def test_without_snmp_the_banners_still_name_the_camera_but_not_the_silent_one(l
     assert by_ip[cam.ip6]["maker"] == "hikvision" and by_ip[cam.ip6].get("mac") is None
     assert by_ip[silent6.ip6].get("maker") is None and by_ip[silent6.ip6].get("mac") is None
     assert [c["method"] for c in doc["run"]["coverage"]] == ["l3", "l3"]
+
+
+def test_a_prefix_too_large_to_sweep_is_asked_at_the_routers_neighbours(
+    lab: Lab, agent: Agent, tmp_path: Path
+) -> None:
+    """With [snmp] routers, a routed /64 is not refused: the addresses the router's neighbour
+    table lists inside it are asked, and nothing else; coverage says the prefix was asked only
+    there (not covered whole: the run is partial)."""
+    cam, silent6 = _device(lab, "hikvision-ipc"), _device(lab, "hik-oui-silent")
+    assert lab.layout is not None and lab.layout.router_ns is not None
+    for dev in (cam, silent6):  # the cameras talk to their router, as live cameras do
+        subprocess.run(
+            ["ip", "netns", "exec", lab.layout.router_ns, "ping", "-6", "-c1", "-W1", dev.ip6],
+            check=True,
+            capture_output=True,
+        )
+    cfg = tmp_path / "snmp.toml"
+    cfg.write_text(f'[snmp]\nrouters = ["{agent.address}"]\ncommunity = "{COMMUNITY}"\n')
+    cfg.chmod(0o600)
+    code, doc, err = _scan(lab, "-c", str(cfg), "2001:db8:67::/64")
+    assert code == 3, err  # partial: the /64 was asked only at the listed addresses
+    by_ip = {d["ip"]: d for d in doc["devices"]}
+    assert by_ip[cam.ip6]["maker"] == "hikvision" and by_ip[cam.ip6]["mac_source"] == "router"
+    assert by_ip[silent6.ip6]["maker"] == "hikvision"
+    stats = doc["run"]["stats"]
+    listed = stats["snmp.neighbours_listed"]
+    assert listed >= 2 and stats["l3.hosts"] == listed  # only those addresses were asked
+    (entry,) = doc["run"]["coverage"]
+    assert (entry["method"], entry["covered"]) == ("l3", False) and entry["answered"] >= 2
+    assert "neighbour tables" in entry["note"]
+    assert any("neighbour tables" in line for line in doc["run"]["not_covered"])
 
 
 @pytest.mark.parametrize(

@@ -185,7 +185,24 @@ def test_a_routed_prefix_larger_than_max_hosts_allows_is_refused_with_a_hint() -
         )
     msg = str(e.value)
     assert "18446744073709551616 addresses" in msg and "--max-hosts 65536" in msg
-    assert "/112 or smaller" in msg and "-iL" in msg and "\n" not in msg
+    assert "/112 or smaller" in msg and "-iL" in msg and "[snmp]" in msg and "\n" not in msg
+
+
+def test_a_large_routed_prefix_is_asked_at_the_routers_neighbours_when_snmp_runs() -> None:
+    from camscan import coverage
+
+    ts = TargetSet.parse(["2001:db8:9::/64", "2001:db8:8::/120"], resolver=None)
+    placed = place_ipv6(ts, mine=MINE, routed=_routed("::/0"), neighbour_tables=True)
+    assert [str(n) for n in placed.listed6] == ["2001:db8:9::/64"]
+    assert [str(n) for n in placed.routed6] == ["2001:db8:8::/120"]  # small: still swept
+    assert placed.size6() == 256 and "2001:db8:9::abcd" in placed
+    _, far = placed.split([])
+    assert far.listed6 == placed.listed6
+    entries = {e.network: e for e in coverage.plan(placed, [], [], ["l3", "snmp"])}
+    listed = entries["2001:db8:9::/64"]
+    assert (listed.method, listed.planned, listed.note) == ("l3", 0, coverage.NEIGHBOURS_ONLY)
+    [done] = coverage.finish([listed], [], None, [])
+    assert not done.covered and done.note == coverage.NEIGHBOURS_ONLY  # never covered whole
 
 
 def test_routed_ipv6_shares_max_hosts_with_ipv4() -> None:

@@ -51,7 +51,8 @@ def _setting_option(key: str, what: str, extra: str = "") -> Any:
 def scan(
     targets: list[str] = typer.Argument(
         None,
-        help="Networks (CIDR) or addresses to scan; IPv6 prefixes on attached links too.",
+        help="Networks (CIDR) or addresses to scan; IPv6 prefixes too (on an attached link, or "
+        "routed and within --max-hosts).",
         show_default=False,
     ),
     config: Path = config_option(),
@@ -122,7 +123,7 @@ def scan(
         None,
         "--max-hosts",
         help="Refuse target sets larger than this, after exclusions (default 65536, or the "
-        "config's [scan] max_hosts).",
+        "config's [scan] max_hosts); routed IPv6 prefixes count their addresses.",
     ),
     input_list: list[str] = typer.Option(
         [],

@@ -4,7 +4,8 @@ The part of the targets on an attached network gets ARP and the multicast round;
 (routed segments) gets this: a paced TCP-connect/ICMP sweep (`l3`) or nmap's host discovery and
 port scan (`nmap_engine`), then the unicast inquiries (`unicast`) to every IPv4 host that
 answered. Routed IPv6 prefixes (small enough to sweep: camscan/targets.py place_ipv6) get the
-same TCP-connect sweep, also when nmap does the IPv4 part.
+same TCP-connect sweep, also when nmap does the IPv4 part; a larger one, only at the addresses
+the [snmp] routers' neighbour tables list inside it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ async def discover_routed(
     else:
         hosts += routed.hosts()
     hosts += routed.hosts6()  # routed IPv6: camscan's own sweep, whatever the engine
+    if routed.listed6:  # too large to sweep: the addresses the routers' neighbour tables list
+        from camscan.discovery.snmp import neighbour_addresses
+
+        room = ctx.settings.limits.max_hosts - len(hosts)
+        listed, failed = await neighbour_addresses(ctx, routed.listed6, routed.excluded6, room)
+        hosts += listed
+        errors += failed
     if hosts:
         answers, stats = await l3.sweep(hosts, ctx.limiter, icmp=privileged, progress=progress)
         ctx.stats.update(stats)
@@ -76,6 +84,7 @@ class L3Probe:
             limiter=ctx.limiter,
             stats=ctx.stats,
             hints=ctx.hints,
+            snmp=ctx.snmp,
         )
         return await discover_routed(
             sub,

@@ -139,6 +139,7 @@ class _Agent:
         self.auth = _auth(hlapi, creds)
         self.v3 = creds.user is not None
         self.asked: set[str] = set()
+        self.ipv6 = settings.devices  # IPv6 devices may be asked (routers are IPv4)
 
     async def open(self) -> None:
         """Open the UDP socket now: pysnmp opens it on the first request and queues requests
@@ -149,6 +150,15 @@ class _Agent:
         transport = udp.UdpAsyncioTransport().open_client_mode()
         config.add_transport(self.engine, udp.DOMAIN_NAME, transport)
         await transport._lport  # the socket's opening, which pysnmp keeps there
+        if self.ipv6:  # IPv6 devices found (devices = true): their socket, opened now too
+            from pysnmp.carrier.asyncio.dgram import udp6
+
+            try:
+                transport6 = udp6.Udp6AsyncioTransport().open_client_mode()
+                config.add_transport(self.engine, udp6.DOMAIN_NAME, transport6)
+                await transport6._lport
+            except Exception:  # no IPv6 on this host: those devices are not asked
+                self.ipv6 = False
         self.binds([SYS_DESCR])  # load the base MIBs now, not during a request
 
     def binds(self, oids: list[OID]) -> list[Any]:
@@ -169,7 +179,8 @@ class _Agent:
         """One GET (or GETBULK), resent `retries` times when unanswered: (error, its kind,
         the answer's (oid, value) pairs)."""
         h = self.hlapi
-        target = await h.UdpTransportTarget.create(
+        kind = h.Udp6TransportTarget if ":" in host else h.UdpTransportTarget
+        target = await kind.create(
             (host, self.settings.port), timeout=self.settings.timeout, retries=0
         )
         binds = self.binds(oids)  # resolved here: pysnmp would, between the slot and the send
@@ -281,6 +292,9 @@ async def _walk_column(
 
 
 async def ask_device(agent: _Agent, ip: str) -> list[Observation]:
+    if ":" in ip and ("%" in ip or not agent.ipv6):  # link-local (scoped), or no IPv6 socket
+        agent.ctx.stats["snmp.device_skipped"] += 1
+        return []
     oids = [SYS_DESCR, SYS_OBJECT_ID, *ENTERPRISE_FIELDS]
     async with agent.slots:
         error, _, varbinds = await agent.request(ip, oids, bulk=False)
@@ -305,6 +319,45 @@ def _off_link(ip: str, ctx: ProbeContext) -> bool:
     if isinstance(addr, ipaddress.IPv6Address):
         return any(addr in n for n in ctx.targets.routed6)
     return not any(addr in i.network for i in ctx.interfaces)
+
+
+async def neighbour_addresses(
+    ctx: ProbeContext,
+    prefixes: list[ipaddress.IPv6Network],
+    excluded: list[ipaddress.IPv6Network],
+    limit: int,
+) -> tuple[list[ipaddress.IPv6Address], list[ProbeError]]:
+    """The addresses the [snmp] routers' neighbour tables list inside `prefixes` (less
+    `excluded`), at most `limit`: what the routed sweep asks of a prefix too large to sweep.
+    Read before the sweep, with the same credentials, limiter and bounds as the ARP walk."""
+    settings = ctx.snmp
+    if settings is None:
+        return [], [ProbeError(NAME, "[snmp]", _NOT_CONFIGURED, ProbeKind.PERMISSION)]
+    creds = credentials(settings, os.environ)
+    if isinstance(creds, str):
+        where = [f"{r}:{settings.port}" for r in settings.routers] or ["[snmp]"]
+        return [], [ProbeError(NAME, w, creds, ProbeKind.PERMISSION) for w in where]
+    agent = _Agent(ctx, settings, creds)
+    agent.ipv6 = False  # only the routers (IPv4) are asked here
+    found: set[ipaddress.IPv6Address] = set()
+    errors: list[ProbeError] = []
+    try:
+        await agent.open()
+        for router in settings.routers:
+            table, error = await walk_arp(agent, router)
+            errors += [error] if error is not None else []
+            for ip in table:
+                addr = ipaddress.ip_address(ip)
+                inside = any(addr in n for n in prefixes)
+                if inside and not any(addr in x for x in excluded):
+                    found.add(ipaddress.IPv6Address(int(addr)))
+    finally:
+        agent.close()
+    ctx.stats["snmp.neighbours_listed"] += len(found)
+    if len(found) > limit:
+        msg = f"the routers' neighbour tables list {len(found)} addresses, over --max-hosts: cut"
+        errors.append(ProbeError(NAME, "[snmp]", f"{msg} at {limit}", ProbeKind.OVERFLOW))
+    return sorted(found)[:limit], errors
 
 
 class SnmpProbe:
