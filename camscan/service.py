@@ -185,11 +185,12 @@ def place_targets(
     routed and small enough, swept within --max-hosts; larger, asked at the addresses the [snmp]
     routers' neighbour tables list when SNMP runs; otherwise refused in one line. Scan and
     sweep both plan through here, so they treat IPv6 targets alike."""
+    from camscan.discovery.snmp import NAME as SNMP
     from camscan.targets import place_ipv6
 
     given = checked_values(flags)
     max_hosts = int(given.get("max_hosts", cfg.scan.settings.limits.max_hosts))
-    tables = cfg.snmp is not None and bool(cfg.snmp.routers) and "snmp" in probes
+    tables = cfg.snmp is not None and bool(cfg.snmp.routers) and SNMP in probes
     return place_ipv6(targets, list(names), max_hosts=max_hosts, neighbour_tables=tables)
 
 
