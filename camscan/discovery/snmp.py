@@ -317,7 +317,7 @@ def _off_link(ip: str, ctx: ProbeContext) -> bool:
     target prefix (IPv6 on an attached link has its MAC from neighbour discovery)."""
     addr = ipaddress.ip_address(ip.split("%")[0])
     if isinstance(addr, ipaddress.IPv6Address):
-        return any(addr in n for n in ctx.targets.routed6)
+        return any(addr in n for n in (*ctx.targets.routed6, *ctx.targets.listed6))
     return not any(addr in i.network for i in ctx.interfaces)
 
 
