@@ -697,6 +697,41 @@ def test_every_connection_draws_from_the_runs_limiter() -> None:
     assert limiter.sent == 20 + len(ips)
 
 
+def keep_alive_server(accepted: collections.Counter[str]) -> Handler:
+    """HTTP/1.1 with no Connection header (RFC 9112 9.3: the connection persists): answers
+    every request on a connection until the client closes it; counts connections accepted."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted[writer.get_extra_info("sockname")[0]] += 1
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                _, target = await read_request(reader)
+                page = HIK_PAGES.get(target, http_reply("404 Not Found", []))
+                writer.write(page.replace(b"Connection: close\r\n", b""))
+                await writer.drain()
+
+    return handle
+
+
+def test_a_request_on_a_kept_connection_takes_no_turn_from_the_limiter() -> None:
+    # README "Rates": --rate and --host-rate count packets and new connections (their SYN), not
+    # the requests that follow on a connection already open; a kept connection's follow-up
+    # paths went through the limiter as if each were a new connection (issue 27)
+    ips = ["127.0.0.21", "127.0.0.22"]
+    accepted: collections.Counter[str] = collections.Counter()
+    stats: collections.Counter[str] = collections.Counter()
+    limiter = CountingLimiter(rate=1000.0, host_rate=25.0)
+
+    async def run() -> None:
+        async with serving({ip: keep_alive_server(accepted) for ip in ips}) as port:
+            await grab_banners(ips, FAST, {"http": [port]}, stats=stats, limiter=limiter)
+
+    scan(run())
+    assert stats["reused"] >= 2 * len(ips)  # the telling paths went on kept connections
+    assert limiter.drawn == accepted == {ip: accepted[ip] for ip in ips}
+    assert sum(accepted.values()) == stats["connections"]
+
+
 def test_bad_targets_and_ports_are_errors_not_tracebacks() -> None:
     results = scan(grab_banners(["not-an-ip", "127.0.0.2"], FAST, {"http": []}))
     assert results == {

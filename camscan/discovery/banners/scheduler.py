@@ -162,7 +162,9 @@ class _Run:
     ) -> T | None:
         """Run one request under every bound; its failure becomes a ProbeError (or nothing).
         `reused`: it goes on a connection the device kept open (counted apart from new
-        connections; it still takes its turn from the rate limiter). `started` is set when
+        connections). It takes no turn from the rate limiter: no SYN and no ARP request go, only
+        the request, one at a time after the device's last reply, which README "Rates" leaves
+        uncounted like every request on a connection once its SYN is out. `started` is set when
         the request leaves its queue (gates and rate limiter) and goes out.
 
         A silent device is not waited on port after port: once SILENT_AFTER handshakes to a
@@ -196,8 +198,8 @@ class _Run:
             return None
         if self._known(host, probe):
             return None
-        # The SYN goes out in `work`'s first step (asyncio connects before its first await)
-        await self.limiter.slot(host.ip)
+        if not reused:  # the SYN goes out in `work`'s first step (connect before its first await)
+            await self.limiter.slot(host.ip)
         if self._known(host, probe):  # a discovery reply came while it waited its turn
             return None
         now = time.monotonic()
