@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import heapq
 import ipaddress
 import socket
@@ -47,6 +48,14 @@ class RawSocketDenied(ProbeFailure):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, ProbeKind.PERMISSION)
+
+
+class ArpSendFailed(Exception):
+    """The sweep could not send (the interface went away): it ends with what it `found`."""
+
+    def __init__(self, found: dict[str, str], cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.found, self.cause = found, cause
 
 
 def can_open_raw_socket() -> bool:
@@ -257,7 +266,12 @@ async def sweep_raw(
             template[38:42] = socket.inet_aton(ip)  # ARP target protocol address
             try:
                 sock.send(template)
-            except BlockingIOError:  # the interface's queue is full: the request waits its turn
+            except OSError as e:
+                # the socket's or the driver's queue is full (EAGAIN, ENOBUFS: seen at 4,000
+                # devices): the request waits its turn. Anything else ends the sweep with what
+                # it found (it raised before and lost every answer already in).
+                if not isinstance(e, BlockingIOError) and e.errno != errno.ENOBUFS:
+                    raise ArpSendFailed(found, e) from e
                 await asyncio.sleep(1.0 / limiter.rate)
                 plan_.requeue(ip)
                 continue
@@ -384,6 +398,10 @@ class ArpProbe:
                     found = await asyncio.to_thread(
                         sweep_unprivileged, iface, ips, ctx.limiter, progress, answered, ctx.stop
                     )
+            except ArpSendFailed as e:  # the answers already in still count
+                found = e.found
+                error = f"ARP sweep stopped after {len(found)} answers: {e.cause}"
+                outcome.errors.append(ProbeError(self.name, iface.name, error, kind_of(e.cause)))
             except (OSError, RawSocketDenied) as e:
                 error = f"ARP sweep failed: {e}"
                 outcome.errors.append(ProbeError(self.name, iface.name, error, kind_of(e)))
