@@ -16,7 +16,10 @@ import textwrap
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from camscan.lab import Lab
+from camscan.lab.snmpd import snmpd_problem
 
 
 def guarded_env(lab: Lab, **extra: str) -> dict[str, str]:
@@ -168,3 +171,12 @@ def busiest(stamps: list[float]) -> int:
 def allowed(rate: float) -> int:
     """The cap the README promises for WINDOW: a tenth of the rate, rounded up, plus 10%."""
     return math.floor(math.ceil(rate * WINDOW) * 1.1)
+
+
+def snmpd_lab(lab_factory: Any, topology: str) -> Lab:
+    """A lab whose router runs Debian's snmpd; the test is skipped, with the reason, where
+    snmpd is not installed."""
+    if problem := snmpd_problem():
+        pytest.skip(problem)
+    built: Lab = lab_factory(topology)
+    return built

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from camscan.lab import Lab
-from camscan.lab.snmpd import Agent, router_agent, snmpd_problem
-from tests.labtools import allowed, busiest, guarded_env, outgoing_frames, run_camscan
+from camscan.lab.snmpd import Agent, router_agent
+from tests.labtools import allowed, busiest, guarded_env, outgoing_frames, run_camscan, snmpd_lab
 
 pytestmark = pytest.mark.lab
 
@@ -31,10 +31,7 @@ RATE, HOST_RATE = 200, 10
 
 @pytest.fixture(scope="module")
 def lab(lab_factory: Any) -> Lab:
-    if problem := snmpd_problem():
-        pytest.skip(problem)
-    built: Lab = lab_factory("routed6")
-    return built
+    return snmpd_lab(lab_factory, "routed6")
 
 
 @pytest.fixture(scope="module")

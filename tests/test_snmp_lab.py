@@ -17,8 +17,16 @@ from typing import Any
 import pytest
 
 from camscan.lab import Lab
-from camscan.lab.snmpd import Agent, router_agent, snmpd_problem
-from tests.labtools import WINDOW, allowed, busiest, guarded_env, outgoing_frames, run_camscan
+from camscan.lab.snmpd import Agent, router_agent
+from tests.labtools import (
+    WINDOW,
+    allowed,
+    busiest,
+    guarded_env,
+    outgoing_frames,
+    run_camscan,
+    snmpd_lab,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -29,10 +37,7 @@ USER, AUTH_KEY, PRIV_KEY = "camscan-ro", "lab-auth-key-1", "lab-priv-key-1"
 
 @pytest.fixture(scope="module")
 def lab(lab_factory: Any) -> Lab:
-    if problem := snmpd_problem():
-        pytest.skip(problem)
-    built: Lab = lab_factory("routed-snmp")
-    return built
+    return snmpd_lab(lab_factory, "routed-snmp")
 
 
 @pytest.fixture(scope="module")

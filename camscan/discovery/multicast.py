@@ -57,6 +57,7 @@ class Link6:
     name: str
     index: int
     address: ipaddress.IPv6Address
+    own: frozenset[str] = frozenset()  # every address the scanner has on the link
 
     def scope(self) -> int:
         return self.index if self.address.is_link_local else 0
@@ -75,7 +76,8 @@ def links6(ctx: ProbeContext) -> list[Link6]:
         local = [i for i in here if i.link_local]
         inside = [i for i in here if not i.link_local and i.address in ctx.targets]
         if chosen := (local or inside)[:1]:
-            found.append(Link6(name, chosen[0].index, chosen[0].address))
+            own = frozenset(str(i.address) for i in here)
+            found.append(Link6(name, chosen[0].index, chosen[0].address, own))
     return found
 
 
@@ -410,11 +412,7 @@ async def udp_round(
     fit the per-sender budget (none when `keep` is False: `on_datagram` then sees them all)."""
     loop = asyncio.get_running_loop()
     own = {str(p.iface.address) for p in plans} | {str(i.address) for i in ctx.interfaces}
-    own |= (
-        {str(i.address) for i in list_interfaces6(list(ctx.targets.links))}
-        if any(isinstance(p.iface, Link6) for p in plans)
-        else set()
-    )
+    own |= {a for p in plans if isinstance(p.iface, Link6) for a in p.iface.own}
     received: list[Datagram] = []
     errors: list[ProbeError] = []
     transports: list[asyncio.DatagramTransport] = []

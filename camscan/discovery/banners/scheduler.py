@@ -112,8 +112,8 @@ class _Host:
     errors: list[ProbeError] = dataclasses.field(default_factory=list)
     answered: bool = False  # some handshake got an answer (accepted or reset): the host is there
     unanswered: int = 0  # handshakes that got no answer at all (each after SYN retransmits)
-    # time.monotonic() its budget ends: set at its first request (see `_Run.attempt`)
-    ends_at: float | None = None
+    # time.monotonic() of its first request, when its budget starts (see `_Run.attempt`)
+    first_at: float | None = None
     finished: float = 0.0  # when its last request ended
     cut: list[str] = dataclasses.field(default_factory=list)  # requests its budget ended
     opened: bool = False  # some port accepted a connection
@@ -203,9 +203,9 @@ class _Run:
         if self._known(host, probe):  # a discovery reply came while it waited its turn
             return None
         now = time.monotonic()
-        if host.ends_at is None:  # its first request: the budget starts
-            host.ends_at = now + self.limits.host_deadline
-        allowed = min(self.limits.deadline, host.ends_at - now)
+        if host.first_at is None:  # its first request: the budget starts
+            host.first_at = now
+        allowed = min(self.limits.deadline, host.first_at + self.limits.host_deadline - now)
         if allowed <= 0:
             self._spent(host, probe)
             return None
@@ -265,8 +265,8 @@ class _Run:
                 f"{', '.join(host.cut)} not asked or cut short"
             )
             host.errors.append(ProbeError(NAME, host.ip, error, ProbeKind.TIMEOUT))
-        if host.ends_at is not None:  # how long it took from its first request
-            took = host.finished - (host.ends_at - self.limits.host_deadline)
+        if host.first_at is not None:  # how long it took from its first request
+            took = host.finished - host.first_at
             self.stats["longest_host_ms"] = max(self.stats["longest_host_ms"], round(took * 1000))
 
     async def lead_and_follow(
@@ -436,19 +436,18 @@ class _Run:
         wait = self.hints.settle_at - time.monotonic()
         if wait > 0:  # the first discovery replies are due: they may make asking needless
             await asyncio.sleep(wait)
-        known = self.hints.known(ip)
         closed = self.hints.closed.get(ip, set()) if self.hints.ask_less else set()
         first: list[Callable[[], Awaitable[object]]] = []
         later: list[tuple[str, Callable[[], Awaitable[object]]]] = []
         for kind, port, chain in self._chains(host):
-            if known:
-                host.skip(f"{kind}:{port}", f"known from discovery: {known}")
-                self.stats["known_skipped"] += 1
-            elif port in closed:
-                host.skip(f"{kind}:{port}", "closed: refused a connection during discovery")
+            probe = f"{kind}:{port}"
+            if self._known(host, probe):  # skipped, and said so
+                continue
+            if port in closed:
+                host.skip(probe, "closed: refused a connection during discovery")
                 self.stats["closed_skipped"] += 1
             elif port in self.alternatives:
-                later.append((f"{kind}:{port}", chain))
+                later.append((probe, chain))
             else:
                 first.append(chain)
         await asyncio.gather(*(chain() for chain in first))  # each held to the host's budget
