@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from camscan import __version__, channels, coverage, status
 from camscan.config import Config, config_warnings
 from camscan.discovery import registry
-from camscan.discovery.base import Hints, HostFeed, ProbeContext, ProbeOutcome
+from camscan.discovery.base import Hints, HostFeed, Judged, ProbeContext, ProbeOutcome
 from camscan.discovery.rate import RateLimiter
 from camscan.discovery.registry import Need, Phase, ProbeSpec
 from camscan.errors import DataError, ProbeKind
@@ -211,13 +211,16 @@ SETTLE = 0.5
 
 def known_judge(
     data: IdentifyData, targets: TargetSet, listed: frozenset[str]
-) -> Callable[[str, list[Observation]], str | None]:
-    """Identify's verdict on what discovery heard from one host: why it needs asking nothing
-    more (maker, equipment class, model and firmware known, high confidence, no conflicting
-    maker or class), or None. Bounded CPU; run only when a reply names a model or firmware."""
+) -> Callable[[str, list[Observation]], Judged | None]:
+    """Identify's verdict on what discovery heard from one host (bounded CPU): its maker when
+    that is high confidence with no other maker named, and why it needs asking nothing more
+    when its maker, equipment class, model and firmware are known (high confidence, no
+    conflicting maker or class). The maker is who built it, as identify judges it: a Hikvision
+    sold under another brand is a Hikvision by its SADP, OUI or web server evidence."""
+    from camscan.identify import makers
     from camscan.identify.engine import identify_device
 
-    def judge(ip: str, heard: list[Observation]) -> str | None:
+    def judge(ip: str, heard: list[Observation]) -> Judged | None:
         if ip not in targets:
             return None
         mac = next((m for o in heard if (m := o.mac or o.fields.get(channels.FIELD_MAC))), None)
@@ -226,13 +229,15 @@ def known_judge(
             v = identify_device(device, data.signatures, data.ouis, listed)
         except Exception:  # judged again at identify, where a failure is recorded
             return None
-        kind = v.equipment.kind
-        if not (v.maker and v.model and v.firmware) or v.confidence_label != "high":
-            return None
-        if v.conflicts or v.equipment.conflicts or kind in ("unknown", "other"):
+        if not v.maker or v.confidence_label != "high" or v.conflicts:
             return None
         probes = ", ".join(sorted({o.probe for o in heard}))
-        return f"{v.maker} {kind} {v.model}, firmware {v.firmware}, high confidence ({probes})"
+        why = f"maker {makers.display_name(v.maker)}, high confidence ({probes})"
+        kind = v.equipment.kind
+        if not (v.model and v.firmware) or v.equipment.conflicts or kind in ("unknown", "other"):
+            return Judged(v.maker, why)
+        known = f"{v.maker} {kind} {v.model}, firmware {v.firmware}, high confidence ({probes})"
+        return Judged(v.maker, why, known)
 
     return judge
 

@@ -1,9 +1,10 @@
 """Ask less (issue 27), counted on the wire: a camera whose SADP/DHIP reply already says maker,
 class, model and firmware with high confidence gets no TCP connection from banners, and its
-evidence says what was not asked and why; `--ask-all` asks it everything again.
+evidence says what was not asked and why; a camera whose maker alone discovery gave with high
+confidence is not asked on another maker's SDK port; `--ask-all` asks everything again.
 
-One small lab (a Hikvision and a Dahua camera, a workstation), two scans, each with a capture
-of the TCP SYNs the scanner sends, counted per destination.
+One small lab (a Hikvision and a Dahua camera, an Axis and a HiLook camera, a workstation), two
+scans, each with a capture of the TCP SYNs the scanner sends, counted per destination and port.
 """
 
 from __future__ import annotations
@@ -25,15 +26,20 @@ DEVICES = {
     "198.18.62.64": "hikvision-ipc",
     "198.18.62.108": "dahua-ipc",
     "198.18.62.20": "workstation",
+    "198.18.62.30": "axis",  # maker from discovery (mDNS, SSDP, WS-Discovery), no firmware
+    "198.18.62.40": "hilook",  # a Hikvision badged HiLook: maker hikvision, no firmware
 }
+KNOWN = ("198.18.62.64", "198.18.62.108")  # maker, class, model and firmware from discovery
+SDK_PORTS = {8000: "Hikvision", 37777: "Dahua"}  # each maker's SDK port (makers.toml)
 SMALL = topology_toml(
     "askless",
     [{"name": "core", "cidr": "198.18.62.0/24", "scanner": "198.18.62.1"}],
     [{"persona": p, "network": "core", "addresses": [ip]} for ip, p in DEVICES.items()],
-    description="a Hikvision and a Dahua camera that say who they are, and a workstation",
+    description="cameras that say who they are, two that say their maker, and a workstation",
 )
 
-# A TCP SYN (not SYN-ACK, not TCP's own retry of the same port and sequence), by destination.
+# A TCP SYN (not SYN-ACK, not TCP's own retry of the same port and sequence), by destination
+# address and port.
 CLASSIFY = """
 syns = set()
 
@@ -45,12 +51,13 @@ def classify(f):
     if len(tcp) < 14 or not tcp[13] & 0x02 or tcp[13] & 0x10 or tcp[:8] in syns:
         return None
     syns.add(tcp[:8])
-    return "syn", socket.inet_ntoa(f[30:34])
+    return "syn", f"{socket.inet_ntoa(f[30:34])}:{int.from_bytes(tcp[2:4], 'big')}"
 """
 
 
 def scanned(lab: Lab, *flags: str) -> tuple[dict[str, Any], collections.Counter[str]]:
-    """`camscan scan` of the lab with FLAGS: its JSON and the SYNs it sent, per destination."""
+    """`camscan scan` of the lab with FLAGS: its JSON and the SYNs it sent, per destination
+    ("ip:port"; `per_host` adds them up per address)."""
     (iface,) = lab.interfaces.values()
     env = guarded_env(lab, CAMSCAN_CONFIG="", HOME="/nonexistent")  # defaults: no config file
     with outgoing_frames(lab, iface, CLASSIFY) as frames:
@@ -69,6 +76,13 @@ def runs(
     return {"default": scanned(lab), "ask-all": scanned(lab, "--ask-all")}
 
 
+def per_host(syns: collections.Counter[str]) -> collections.Counter[str]:
+    out: collections.Counter[str] = collections.Counter()
+    for dst, n in syns.items():
+        out[dst.rpartition(":")[0]] += n
+    return out
+
+
 def by_ip(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {d["ip"]: d for d in doc["devices"]}
 
@@ -78,10 +92,10 @@ def skipped(device: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_a_device_discovery_knows_gets_no_connection_and_says_why(runs: Any) -> None:
-    doc, syns = runs["default"]
+    doc, by_port = runs["default"]
+    syns = per_host(by_port)
     devices = by_ip(doc)
-    known = [ip for ip, p in DEVICES.items() if p != "workstation"]
-    for ip in known:
+    for ip in KNOWN:
         assert syns[ip] == 0, f"{DEVICES[ip]}: {syns[ip]} SYNs"
         (note,) = [o for o in skipped(devices[ip]) if "known from discovery" in o["raw"]]
         assert "http:80" in note["fields"]["probes"] and "rtsp:554" in note["fields"]["probes"]
@@ -96,14 +110,43 @@ def test_a_device_discovery_knows_gets_no_connection_and_says_why(runs: Any) -> 
     assert alternative["fields"]["probes"] == "http:8080 http:81 http:88 https:8443"
 
 
+def test_a_maker_discovery_gave_is_not_asked_on_other_makers_sdk_ports(runs: Any) -> None:
+    doc, syns = runs["default"]
+    devices = by_ip(doc)
+    axis, hilook = devices["198.18.62.30"], devices["198.18.62.40"]
+    assert axis["maker"] == "axis" and hilook["maker"] == "hikvision"
+    assert hilook["brand"] == "HiLook"
+    # Axis: neither Hikvision's nor Dahua's SDK port; HiLook (Hikvision hardware): not
+    # Dahua's, but its own maker's port 8000 is still asked
+    for ip, maker, asked, not_asked in (
+        ("198.18.62.30", "Axis", (), (8000, 37777)),
+        ("198.18.62.40", "Hikvision", (8000,), (37777,)),
+    ):
+        for port in not_asked:
+            assert syns[f"{ip}:{port}"] == 0, f"{DEVICES[ip]} asked on {port}"
+            (note,) = [o for o in skipped(devices[ip]) if f"tcp:{port}" in o["fields"]["probes"]]
+            assert f"{SDK_PORTS[port]}'s SDK port" in note["fields"]["reason"]
+            assert f"maker {maker}" in note["fields"]["reason"]
+            assert "high confidence" in note["fields"]["reason"]
+        for port in asked:
+            assert syns[f"{ip}:{port}"] > 0, f"{DEVICES[ip]} not asked on its own {port}"
+        # HTTP, RTSP and TLS are still asked: a maker conflict still shows there
+        assert syns[f"{ip}:80"] > 0
+        assert not any("known from discovery" in o["raw"] for o in skipped(devices[ip]))
+    assert doc["run"]["partial"] is False
+
+
 def test_ask_all_asks_every_device_again(runs: Any) -> None:
-    doc, syns = runs["ask-all"]
+    doc, by_port = runs["ask-all"]
+    syns = per_host(by_port)
     devices = by_ip(doc)
     for ip in DEVICES:
         assert syns[ip] > 0, DEVICES[ip]
         assert not skipped(devices[ip]), DEVICES[ip]
+    for ip in ("198.18.62.30", "198.18.62.40"):  # every SDK port again
+        assert by_port[f"{ip}:8000"] > 0 and by_port[f"{ip}:37777"] > 0, DEVICES[ip]
     assert devices["198.18.62.64"]["maker"] == "hikvision"
     assert devices["198.18.62.108"]["maker"] == "dahua"
     # asked everything, the cameras took more connections than asked less
-    fewer = runs["default"][1]
+    fewer = per_host(runs["default"][1])
     assert sum(syns.values()) > sum(fewer.values())

@@ -179,8 +179,10 @@ def test_the_defaults_and_the_contract_vendors_come_from_the_vocabulary() -> Non
     assert parse_config({}).policy.listed_makers == list(makers.default_listed())
     assert PolicySettings().listed_makers == frozenset(makers.default_listed())
     assert makers.get("dahua") == makers.Maker(
-        "dahua", "Dahua", frozenset({"uk", "nil", "ndaa889"})
+        "dahua", "Dahua", frozenset({"uk", "nil", "ndaa889"}), (37777,)
     )
+    # each maker's own SDK port: banners ask it of no device discovery gave another maker
+    assert makers.sdk_port_owners() == {8000: "hikvision", 37777: "dahua"}
     assert makers.get("lorex") is None  # a badge, not a maker
 
 
@@ -191,6 +193,18 @@ def test_the_defaults_and_the_contract_vendors_come_from_the_vocabulary() -> Non
         ({"maker": [{"slug": "acme", "name": "Acme"}] * 2}, "defined twice"),
         ({"maker": [{"slug": "acme", "name": "Acme", "presets": ["eu"]}]}, "presets must be"),
         ({"maker": [{"slug": "acme", "name": " "}]}, "needs a name"),
+        ({"maker": [{"slug": "acme", "name": "A", "sdk_ports": ["80"]}]}, "list of TCP ports"),
+        ({"maker": [{"slug": "acme", "name": "A", "sdk_ports": [0]}]}, "list of TCP ports"),
+        ({"maker": [{"slug": "acme", "name": "A", "sdk_ports": [9]}]}, "needs an sdk_source"),
+        (
+            {
+                "maker": [
+                    {"slug": "acme", "name": "A", "sdk_ports": [9], "sdk_source": "s"},
+                    {"slug": "emca", "name": "E", "sdk_ports": [9], "sdk_source": "s"},
+                ]
+            },
+            "SDK port 9 is acme's",
+        ),
         ({"maker": []}, "default_preset"),
     ],
 )

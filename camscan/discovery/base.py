@@ -23,18 +23,32 @@ from camscan.netif import Interface
 from camscan.settings import ScanSettings
 from camscan.targets import TargetSet
 
-# Judges what discovery heard from one host: why it needs asking nothing more (its maker, class,
-# model and firmware are known with high confidence), or None. The pipeline's, from identify.
-Judge = Callable[[str, list[Observation]], str | None]
-# Judgements per host: a camera sends one reply per discovery protocol (six of them); a flooder
-# sending thousands of distinct ones costs no more CPU than that.
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Judged:
+    """Identify's verdict on what discovery heard from one host, as inspection uses it."""
+
+    # its maker, with high confidence and no other maker named: banners then open no other
+    # maker's SDK port (makers.toml sdk_ports), and say why with `maker_why`
+    maker: str | None = None
+    maker_why: str = ""  # "maker Axis, high confidence (mdns, ssdp, wsd)"
+    # why it needs asking nothing more (maker, class, model and firmware known), or None
+    known: str | None = None
+
+
+# Judges what discovery heard from one host (None: nothing sure). The pipeline's, from identify.
+Judge = Callable[[str, list[Observation]], Judged | None]
+# Judgements per host, for replies that name a model or firmware and for the others apart: a
+# camera sends one reply per discovery protocol (six of them); a flooder sending thousands of
+# distinct ones costs no more CPU than that, and cannot use up the judgement a telling reply gets.
 MAX_JUDGED = 8
 
 
 class Hints:
     """What discovery has learnt about each host, so inspection asks less (issue 27): the ports
-    it showed closed (never opened again), the hosts that answered a discovery inquiry, and the
-    hosts already known, which inspection then asks nothing at all (`ask_less`).
+    it showed closed (never opened again), the hosts that answered a discovery inquiry, the
+    hosts already known, which inspection then asks nothing at all, and the hosts whose maker
+    is known, which are not asked on another maker's SDK port (all only with `ask_less`).
 
     Discovery probes report as replies arrive (`heard`, `refused`); inspection of a host waits
     until `settle_at` (time.monotonic()) so the first replies can arrive before it asks."""
@@ -46,29 +60,34 @@ class Hints:
         self.closed: dict[str, set[int]] = {}
         self.answered: set[str] = set()
         self._known: dict[str, str] = {}
+        self._maker: dict[str, tuple[str, str]] = {}
         self._heard: dict[str, list[Observation]] = {}
-        self._judged: collections.Counter[str] = collections.Counter()
+        self._judged: collections.Counter[tuple[str, bool]] = collections.Counter()
 
     def heard(self, observations: Iterable[Observation]) -> None:
-        """Discovery replies, as they arrive; a host whose reply names a model or firmware is
-        judged again (the judge is bounded CPU, run only for such replies)."""
-        telling: set[str] = set()
+        """Discovery replies, as they arrive; each host they come from is judged again (the
+        judge is bounded CPU, MAX_JUDGED times per host for telling replies and for others)."""
+        new: dict[str, bool] = {}  # host -> some reply names a model or firmware
         for o in observations:
             if not o.ip:
                 continue
             self.answered.add(o.ip)
             self._heard.setdefault(o.ip, []).append(o)
-            if channels.FIELD_FIRMWARE in o.fields or channels.FIELD_MODEL in o.fields:
-                telling.add(o.ip)
+            telling = channels.FIELD_FIRMWARE in o.fields or channels.FIELD_MODEL in o.fields
+            new[o.ip] = new.get(o.ip, False) or telling
         if self.judge is None or not self.ask_less:
             return
-        for ip in telling - self._known.keys():
-            if self._judged[ip] >= MAX_JUDGED:
+        for ip, telling in new.items():
+            if ip in self._known or self._judged[ip, telling] >= MAX_JUDGED:
                 continue
-            self._judged[ip] += 1
-            why = self.judge(ip, self._heard[ip])
-            if why:
-                self._known[ip] = why
+            self._judged[ip, telling] += 1
+            verdict = self.judge(ip, self._heard[ip]) or Judged()
+            if verdict.known:
+                self._known[ip] = verdict.known
+            if verdict.maker:
+                self._maker[ip] = (verdict.maker, verdict.maker_why)
+            else:  # a later reply named another maker, or lowered the confidence
+                self._maker.pop(ip, None)
 
     def refused(self, ip: str, port: int) -> None:
         """Discovery's connection to `port` was refused: the port is closed."""
@@ -77,6 +96,11 @@ class Hints:
     def known(self, ip: str) -> str | None:
         """Why `ip` is asked nothing more, or None (also when ask_less is off)."""
         return self._known.get(ip) if self.ask_less else None
+
+    def maker(self, ip: str) -> tuple[str, str] | None:
+        """(maker slug, why) when discovery gave `ip`'s maker with high confidence, else None
+        (also when ask_less is off)."""
+        return self._maker.get(ip) if self.ask_less else None
 
 
 @dataclasses.dataclass(slots=True)

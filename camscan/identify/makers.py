@@ -26,6 +26,7 @@ class Maker:
     slug: str  # "hikvision": what signatures, OUI rules, configs and the JSON contract use
     name: str  # "Hikvision": for people
     presets: frozenset[str] = frozenset()  # the named sets it belongs to ("uk", "nil", ...)
+    sdk_ports: tuple[int, ...] = ()  # TCP ports of its own SDK protocol (8000: Hikvision's)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -43,6 +44,7 @@ def parse_vocabulary(doc: dict[str, Any], where: str = "makers.toml") -> Vocabul
             raise DataError(f"{where}: preset {n}: needs a name and an about text")
         presets[p["name"]] = str(p["about"])
     makers: list[Maker] = []
+    owners: dict[int, str] = {}
     for n, m in enumerate(doc.get("maker", []), 1):
         slug, name, member_of = (m.get(k) for k in ("slug", "name", "presets"))
         if not isinstance(slug, str) or not SLUG_RE.fullmatch(slug):
@@ -54,11 +56,26 @@ def parse_vocabulary(doc: dict[str, Any], where: str = "makers.toml") -> Vocabul
         member_of = member_of if member_of is not None else []
         if not isinstance(member_of, list) or not set(member_of) <= set(presets):
             raise DataError(f"{where}: maker {slug!r}: presets must be among {sorted(presets)}")
-        makers.append(Maker(slug, name, frozenset(member_of)))
+        ports = _sdk_ports(m, f"{where}: maker {slug!r}")
+        for port in ports:
+            if owners.setdefault(port, slug) != slug:
+                raise DataError(f"{where}: maker {slug!r}: SDK port {port} is {owners[port]}'s")
+        makers.append(Maker(slug, name, frozenset(member_of), ports))
     default = doc.get("default_preset")
     if default not in presets:
         raise DataError(f"{where}: default_preset {default!r} is not a preset")
     return Vocabulary(tuple(makers), presets, str(default))
+
+
+def _sdk_ports(m: dict[str, Any], where: str) -> tuple[int, ...]:
+    ports = m.get("sdk_ports", [])
+    if not isinstance(ports, list) or not all(
+        isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in ports
+    ):
+        raise DataError(f"{where}: sdk_ports must be a list of TCP ports, got {ports!r}")
+    if ports and not str(m.get("sdk_source", "")).strip():
+        raise DataError(f"{where}: sdk_ports needs an sdk_source saying where that is stated")
+    return tuple(ports)
 
 
 def _load() -> Vocabulary:
@@ -92,6 +109,11 @@ def is_known(slug: str) -> bool:
 def preset(name: str) -> tuple[str, ...]:
     """The maker slugs of a preset, in vocabulary order."""
     return tuple(m.slug for m in vocabulary().makers if name in m.presets)
+
+
+def sdk_port_owners() -> dict[int, str]:
+    """TCP port -> the maker whose own SDK protocol it carries ({8000: "hikvision", ...})."""
+    return {port: m.slug for m in vocabulary().makers for port in m.sdk_ports}
 
 
 def default_listed() -> tuple[str, ...]:

@@ -51,6 +51,7 @@ from camscan.discovery.banners.tls import probe_https
 from camscan.discovery.base import Hints, HostFeed
 from camscan.discovery.rate import RateLimiter
 from camscan.errors import ProbeKind
+from camscan.identify.makers import display_name, sdk_port_owners
 from camscan.model import Observation, ProbeError, to_jsonable
 
 T = TypeVar("T")
@@ -144,6 +145,8 @@ class _Run:
         self.limits = limits
         self.hints = hints if hints is not None else Hints()
         self.alternatives = frozenset(alternatives) if self.hints.ask_less else frozenset()
+        # port -> the maker whose SDK protocol it carries (makers.toml), for `_elsewhere`
+        self.sdk_owners = sdk_port_owners() if self.hints.ask_less else {}
         self.ports = ports
         self.stats = stats
         self.gate = asyncio.Semaphore(limits.concurrency)
@@ -196,11 +199,12 @@ class _Run:
             self.stats["quiet"] += 1
             self.stats["quiet_host_skipped"] += 1
             return None
-        if self._known(host, probe):
+        if self._known(host, probe) or self._elsewhere(host, probe):
             return None
         if not reused:  # the SYN goes out in `work`'s first step (connect before its first await)
             await self.limiter.slot(host.ip)
-        if self._known(host, probe):  # a discovery reply came while it waited its turn
+        # a discovery reply came while it waited its turn
+        if self._known(host, probe) or self._elsewhere(host, probe):
             return None
         now = time.monotonic()
         if host.first_at is None:  # its first request: the budget starts
@@ -249,6 +253,21 @@ class _Run:
             return False
         self.stats["known_skipped"] += 1
         host.skip(probe, f"known from discovery: {why}")
+        return True
+
+    def _elsewhere(self, host: _Host, probe: str) -> bool:
+        """`probe` would open another maker's SDK port than the one discovery gave for the
+        device with high confidence: skipped, and said so. Its own maker's SDK port is still
+        asked, and so are HTTP, RTSP and TLS, where a maker conflict (a badge on another
+        maker's hardware, a spoofed reply) still shows. The maker is identify's verdict, who
+        built it: a Hikvision sold as HiLook or an OEM brand is asked on 8000, not on 37777."""
+        port = _port_of(probe)
+        owner = self.sdk_owners.get(port) if port is not None else None
+        said = self.hints.maker(host.ip) if owner is not None else None
+        if said is None or said[0] == owner:
+            return False
+        self.stats["sdk_skipped"] += 1
+        host.skip(probe, f"{display_name(owner)}'s SDK port, and discovery gave {said[1]}")
         return True
 
     def _spent(self, host: _Host, probe: str) -> None:
@@ -495,6 +514,12 @@ class _Run:
             work = functools.partial(probe_open, ip, port, limits)
             chains.append(("tcp", port, functools.partial(self.attempt, host, f"tcp:{port}", work)))
         return chains
+
+
+def _port_of(probe: str) -> int | None:
+    """The port a probe name asks ("tcp:8000", "http:8000/favicon.ico" -> 8000)."""
+    digits = probe.partition(":")[2].partition("/")[0]
+    return int(digits) if digits.isdigit() else None
 
 
 def _web_answered(host: _Host, ports: set[str]) -> bool:
