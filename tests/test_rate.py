@@ -16,6 +16,7 @@ import math
 import socket
 import struct
 import threading
+import time
 from collections import defaultdict
 
 import pytest
@@ -100,6 +101,55 @@ def test_no_window_holds_more_than_the_caps_however_late_senders_wake(
     assert sum(n for _, n in sent) == limiter.sent >= len(asks)
     assert busiest(sent) <= allowed(200) == 22
     assert all(busiest(mine) <= allowed(20) == 2 for mine in by_host.values())
+
+
+@settings(max_examples=60, deadline=None)
+@given(packets, st.lists(st.floats(0, 0.05), min_size=1, max_size=20))
+def test_a_packet_that_leaves_late_after_its_turn_does_not_bunch_with_the_next(
+    asks: list[tuple[float, str | None, bool, list[float]]], delays: list[float]
+) -> None:
+    """A sender that does up to 50 ms of work (pysnmp encoding; a busy machine) between its
+    turn and its send, then says `went()`: the packets keep both caps by the time they LEAVE.
+    The event loop is busy meanwhile, so no other turn is taken before that packet leaves.
+    (Without the `went()` call this fails: CI saw 6 SNMP datagrams in 98 ms at --rate 50.)"""
+    limiter = RateLimiter(rate=50, host_rate=20)
+    events: list[tuple[float, int, _Ticket, list[float]]] = []
+    for seq, (at, host, is_arp, late) in enumerate(asks):
+        heapq.heappush(events, (at, seq, limiter._ticket(host, is_arp, 1), list(late)))
+    left: list[tuple[float, int]] = []
+    by_host: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    free_at = 0.0  # when the (one) event loop is done with the last send
+    while events:
+        at, seq, ticket, late = heapq.heappop(events)
+        now = max(at, free_at)
+        wait = limiter._step(ticket, now)
+        if wait > 0:
+            heapq.heappush(events, (now + wait + (late.pop() if late else 0.0), seq, ticket, late))
+            continue
+        free_at = now + delays[seq % len(delays)]  # the send, this much after the turn
+        limiter.went(now=free_at)
+        left.append((free_at, ticket.sent))
+        if ticket.host is not None:
+            by_host[ticket.host].append((free_at, ticket.sent))
+    assert busiest(left) <= allowed(50) == 5
+    assert all(busiest(mine) <= allowed(20) == 2 for mine in by_host.values())
+
+
+def test_went_counts_only_this_limiters_last_turn_once() -> None:
+    mine, other = RateLimiter(rate=50, host_rate=10), RateLimiter(rate=50, host_rate=10)
+
+    async def send() -> None:
+        await mine.slot("198.18.0.2")
+        late = time.monotonic() + 10  # its packets (the SYN and the kernel's ARP) left late
+        other.went(now=late)  # not its turn: nothing moves
+        assert other._sent.tat == {}
+        mine.went(now=late)
+        assert mine._sent.tat[None] == pytest.approx(late + 2 * mine._sent.gap)
+        assert mine._sent_host.tat["198.18.0.2"] == pytest.approx(late + 2 * mine._sent_host.gap)
+        mine.went(now=late + 10)  # said already: nothing moves
+        assert mine._sent.tat[None] == pytest.approx(late + 2 * mine._sent.gap)
+
+    asyncio.run(send())
 
 
 def test_the_first_ip_packet_to_a_host_counts_its_arp_request_too() -> None:

@@ -266,6 +266,7 @@ async def sweep_raw(
             template[38:42] = socket.inet_aton(ip)  # ARP target protocol address
             try:
                 sock.send(template)
+                limiter.went()
             except OSError as e:
                 # the socket's or the driver's queue is full (EAGAIN, ENOBUFS: seen at 4,000
                 # devices): the request waits its turn. Anything else ends the sweep with what

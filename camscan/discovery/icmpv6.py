@@ -162,6 +162,7 @@ class _Link:
                 self.socks[None].sendmsg([data], _pktinfo(source, self.index), 0, to)
             else:
                 self.socks[source].sendto(data, to)
+            self.ctx.limiter.went()
             self.ctx.stats["icmpv6.sent"] += 1
         except OSError as exc:  # a source address gone, a full queue: counted, not fatal
             self.ctx.stats[f"icmpv6.send_failed.{exc.errno}"] += 1

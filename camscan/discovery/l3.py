@@ -183,6 +183,7 @@ async def sweep(
         if echo is not None and ":" not in ip:  # the raw socket is ICMP for IPv4
             await limiter.slot(ip)  # then sent at once: no await in between
             echo.send(ip)
+            limiter.went()
             stats["l3.icmp_echo"] += 1
         for port in ports:
             if answered.is_set():

@@ -395,6 +395,7 @@ async def _send_all(ctx: ProbeContext, sock: socket.socket, plan: UdpPlan) -> li
             await ctx.limiter.slot()  # then sent at once: no await in between
             try:
                 sock.sendto(payload, to)
+                ctx.limiter.went()
             except OSError as exc:
                 failures.append(f"send to {dest[0]}:{dest[1]} on {plan.iface.name}: {exc}")
     return failures

@@ -147,14 +147,26 @@ class _Agent:
         from pysnmp.carrier.asyncio.dgram import udp
         from pysnmp.entity import config
 
-        transport = udp.UdpAsyncioTransport().open_client_mode()
+        limiter = self.ctx.limiter
+
+        class Paced(udp.UdpAsyncioTransport):  # type: ignore[misc]
+            def send_message(self, message: Any, address: Any) -> None:
+                super().send_message(message, address)
+                limiter.went()  # pysnmp encoded it after the turn: it counts from now
+
+        transport = Paced().open_client_mode()
         config.add_transport(self.engine, udp.DOMAIN_NAME, transport)
         await transport._lport  # the socket's opening, which pysnmp keeps there
         if self.ipv6:  # IPv6 devices found (devices = true): their socket, opened now too
             from pysnmp.carrier.asyncio.dgram import udp6
 
+            class Paced6(udp6.Udp6AsyncioTransport):  # type: ignore[misc]
+                def send_message(self, message: Any, address: Any) -> None:
+                    super().send_message(message, address)
+                    limiter.went()
+
             try:
-                transport6 = udp6.Udp6AsyncioTransport().open_client_mode()
+                transport6 = Paced6().open_client_mode()
                 config.add_transport(self.engine, udp6.DOMAIN_NAME, transport6)
                 await transport6._lport
             except Exception:  # no IPv6 on this host: those devices are not asked

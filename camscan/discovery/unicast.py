@@ -206,6 +206,7 @@ async def unicast_round(
                     await ctx.limiter.slot(host)  # then sent at once: no await in between
                     if not replies.send(payload, host):
                         continue
+                    ctx.limiter.went()
                     ctx.stats[f"{probe.name}.unicast_sent"] += 1
                     if again:
                         ctx.stats[f"{probe.name}.unicast_resent"] += 1
