@@ -22,6 +22,7 @@ from camscan import __version__, channels, coverage, status
 from camscan.config import Config, config_warnings
 from camscan.discovery import registry
 from camscan.discovery.base import Hints, HostFeed, Judged, ProbeContext, ProbeOutcome
+from camscan.discovery.neigh import Neighbours
 from camscan.discovery.rate import RateLimiter
 from camscan.discovery.registry import Need, Phase, ProbeSpec
 from camscan.errors import DataError, ProbeKind
@@ -365,7 +366,8 @@ async def _discover_and_inspect(
     contexts = []
     finished: dict[str, float] = {}
     limits = req.settings.limits  # the run's one limiter: every probe draws from it
-    limiter = RateLimiter(limits.rate, limits.host_rate)
+    neighbours = Neighbours()  # as root: the ARP sweep's MACs, handed to the kernel when due
+    limiter = RateLimiter(limits.rate, limits.host_rate, neighbours)
 
     async def inspect_one(spec: ProbeSpec, ctx: ProbeContext) -> ProbeOutcome:
         try:
@@ -398,6 +400,8 @@ async def _discover_and_inspect(
                 progress.stage(spec.name, len(feed.seen))
             feed.close()
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    neighbours.close()
+    run.stats.update(neighbours.stats)
     for spec, ctx, out in zip(inspect, contexts, outcomes, strict=True):
         run.stats.update(ctx.stats)
         # inspection overlaps discovery: its lap is the time it took past discovery's end

@@ -223,7 +223,7 @@ async def sweep_raw(
     Runs in the event loop, not a thread: the replies are read by a loop reader as they come,
     so banner probes sharing the loop (they start on each host as it answers) cannot starve the
     reader of the GIL and overflow the socket's buffer. `answered(ip)` is called on each first
-    answer, as it comes."""
+    answer, as it comes, after the limiter's `neighbours` heard it (camscan/discovery/neigh.py)."""
     if retries is None:  # a second chance for silent hosts, except where nearly all are silent
         retries = 1 if len(targets) <= RETRY_UP_TO else 0
     plan_ = Completion([str(t) for t in targets], retries)
@@ -233,6 +233,7 @@ async def sweep_raw(
     total = len(targets)
     loop = asyncio.get_running_loop()
     news = asyncio.Event()  # an answer came: the sweep may be over
+    neighbours = limiter.neighbours  # hands the kernel what it hears (neigh.py)
 
     def read_replies() -> None:
         """Everything queued; the socket buffer must never fill (it drops answers silently)."""
@@ -247,6 +248,8 @@ async def sweep_raw(
             if reply and plan_.answer(reply[0], time.monotonic()):
                 found[reply[0]] = reply[1]
                 news.set()
+                if neighbours is not None:  # the kernel learns nothing from this socket
+                    neighbours.heard(iface.index, *reply)
                 if answered is not None:
                     answered(reply[0])
 

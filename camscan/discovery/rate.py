@@ -12,6 +12,10 @@ cap is a token bucket (in its GCRA form: `tat` is when the bucket is full again)
 no more; packets are spaced 2% wider than 1/rate, so one that leaves a little after its turn
 does not fill a window past the cap.
 
+The first IP packet to a host costs one more, the kernel's ARP request for it, unless the
+limiter's `neighbours` (camscan/discovery/neigh.py) hands the kernel the MAC the ARP sweep heard
+just before it goes: then the kernel sends none.
+
 Safe from threads (the unprivileged ARP sweep) and from the event loop at once. A waiter first
 books its turn (one booking per packet, so hundreds of waiters sleep once each, in order, not
 in a herd), then, when it wakes, takes the packet from the caps as they stand at that instant:
@@ -31,6 +35,7 @@ import math
 import threading
 import time
 
+from camscan.discovery.neigh import Neighbours
 from camscan.settings import Limits
 
 DEFAULT_RATE = Limits().rate  # packets per second, all hosts together (runZero's default)
@@ -93,7 +98,12 @@ _GRANTED: contextvars.ContextVar[tuple[RateLimiter, _Ticket] | None] = contextva
 class RateLimiter:
     """`rate` packets a second overall and `host_rate` to any one host (see the module doc)."""
 
-    def __init__(self, rate: float = DEFAULT_RATE, host_rate: float = DEFAULT_HOST_RATE) -> None:
+    def __init__(
+        self,
+        rate: float = DEFAULT_RATE,
+        host_rate: float = DEFAULT_HOST_RATE,
+        neighbours: Neighbours | None = None,
+    ) -> None:
         if not (rate > 0 and host_rate > 0):  # also refuses NaN
             raise ValueError("packet rates must be positive")
         self.rate = rate
@@ -104,6 +114,9 @@ class RateLimiter:
         self._sent = _Bucket(rate)  # packets actually let go, at the time they went
         self._sent_host = _Bucket(host_rate)
         self._resolved: set[str] = set()
+        # MACs the ARP sweep heard, handed to the kernel before a host's first IP packet (None:
+        # never): the kernel then sends no ARP request for it, and none is counted
+        self.neighbours = neighbours
         self.sent = 0  # packets let go
 
     def _ticket(self, host: str | None, arp: bool, cost: int) -> _Ticket:
@@ -121,8 +134,9 @@ class RateLimiter:
                 t.at = self._booked.take(None, t.n, now)
             if now < t.at:
                 return t.at - now
-            # the first IP packet to a host that goes: the kernel's ARP request for it goes first
-            n = t.n + (t.resolves and t.host not in self._resolved)
+            # the first IP packet to a host that goes: the kernel's ARP request for it goes first,
+            # unless the kernel was just handed the MAC the sweep heard (neigh.py)
+            n = t.n + (t.resolves and t.host not in self._resolved and not self._primed(t.host))
             wait = self._sent.wait(None, n, now)
             if t.host is not None:
                 wait = max(wait, self._sent_host.wait(t.host, n, now))
@@ -152,11 +166,14 @@ class RateLimiter:
             if t.host is not None:
                 self._sent_host.left(t.host, t.sent, now)
 
+    def _primed(self, host: str | None) -> bool:
+        return host is not None and self.neighbours is not None and self.neighbours.prime(host)
+
     async def slot(self, host: str | None = None, *, arp: bool = False, cost: int = 1) -> None:
         """Return when `cost` packets (to `host`; None: multicast or broadcast, the global cap
         only) may go; send them at once, before the next await. The first IP packet to a host
         counts one more: the kernel's ARP request for its address goes out first (`arp`: the
-        packet is that request itself)."""
+        packet is that request itself), unless `neighbours` handed the kernel its MAC just now."""
         import asyncio  # here: the CLI imports this module's defaults before any event loop
 
         t = self._ticket(host, arp, cost)
