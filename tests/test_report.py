@@ -282,6 +282,32 @@ def test_csv_one_row_per_device_and_no_formulas() -> None:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
 
 
+def test_every_human_format_and_csv_show_a_dual_stack_devices_ipv6(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 28: a device's IPv6 addresses were in JSON only (devices[].ipv6, ipv6_reported)."""
+    result = sample_result()
+    axis = next(d for d in result.devices if d.ip == "198.18.2.77")
+    axis.ipv6 = ["2001:db8:70::20", "fe80::240:8cff:fe01:203"]
+    hik = next(d for d in result.devices if d.ip == "198.18.0.10")
+    hik.ipv6_reported = ["2001:db8:70::10"]
+    rows = {r["ip"]: r for r in csv.DictReader(io.StringIO(rendered(result, "csv")))}
+    assert rows["198.18.2.77"]["ipv6"] == "2001:db8:70::20;fe80::240:8cff:fe01:203"
+    assert rows["198.18.0.10"]["ipv6_reported"] == "2001:db8:70::10"
+    assert rows["198.18.0.10"]["ipv6"] == rows["198.18.0.9"]["ipv6_reported"] == ""
+    monkeypatch.setenv("COLUMNS", "250")  # every column fits: IPv6 is one of them
+    wide = rendered(result, "table", color=False)
+    (line,) = [x for x in wide.splitlines() if "198.18.2.77" in x]
+    assert "2001:db8:70::20 fe80::240:8cff:fe01:203" in line
+    assert "IPv6" not in rendered(sample_result(), "table", color=False)  # none: no column
+    monkeypatch.setenv("COLUMNS", "39")  # a device per block: its details name them
+    narrow = rendered(result, "table", color=False)
+    assert "ipv6 2001:db8:70::20 fe80::" in narrow  # (folded to the width after that)
+    assert "ipv6 reported 2001:db8:70::10" in narrow
+    html = rendered(result, "html")
+    assert "fe80::240:8cff:fe01:203" in html and "2001:db8:70::10 (reported)" in html
+
+
 @given(st.text())
 def test_safe_cell_never_starts_a_formula(text: str) -> None:
     cell = safe_cell(text)

@@ -49,6 +49,8 @@ COLUMNS = (
     "exposure_summary",
     "cves",  # ";"-separated
     "kev_cves",  # the ones on CISA's KEV list
+    "ipv6",  # ";"-separated: the device's IPv6 addresses seen answering (contract 1.9)
+    "ipv6_reported",  # ";"-separated: those its SADP/DHIP/DVRIP reply stated (contract 1.12)
 )
 
 
@@ -91,6 +93,8 @@ def write_csv(result: ScanResult, out: TextIO, *, excel: bool = False) -> None:
             row["exposure_summary"] = exp.get("summary")
             row["cves"] = ";".join(dict.fromkeys(c["cve"] for c in cves))
             row["kev_cves"] = ";".join(dict.fromkeys(c["cve"] for c in cves if c["kev"]))
+            row["ipv6"] = ";".join(device.get("ipv6") or ())
+            row["ipv6_reported"] = ";".join(device.get("ipv6_reported") or ())
             writer.writerow([safe_cell(row.get(col)) for col in COLUMNS])
 
 

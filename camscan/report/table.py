@@ -168,6 +168,7 @@ _COLUMNS: tuple[tuple[str, Any, int], ...] = (
     ("Model", lambda d: d["model"], 8),
     ("Confidence", lambda d: f"{d['confidence']:.2f} {d['confidence_label']}", 0),
     ("Firmware", exposure_cell, 18),  # only when some device has a firmware verdict
+    ("IPv6", lambda d: " ".join(d.get("ipv6") or ()), 20),  # only when some device has one
 )
 _NEEDED = 3
 
@@ -188,8 +189,8 @@ def _layout(devices: list[dict[str, Any]], width: int) -> _Layout:
     widths: dict[str, int] = {}
     longest: dict[str, int] = {}
     for n, (name, value, shortest) in enumerate(_COLUMNS):
-        if name == "Firmware" and not _longest(devices, value):
-            continue  # no firmware verdict at all (results saved before 1.7): no column
+        if name in ("Firmware", "IPv6") and not _longest(devices, value):
+            continue  # no firmware verdict (results saved before 1.7) or no IPv6: no column
         full = max(_longest(devices, value), len(name))
         short = max(min(full, shortest), len(name)) if shortest else full
         used = sum(widths.values()) + GAP * len(widths)
@@ -346,6 +347,10 @@ def _block(device: dict[str, Any], width: int) -> Text:
     ]
     if firmware := exposure_cell(device):
         details.append(f"firmware {printable(firmware)}")
+    if device.get("ipv6"):  # a dual-stack device's IPv6 addresses (`ip` holds one address)
+        details.append(f"ipv6 {printable(' '.join(device['ipv6']))}")
+    if device.get("ipv6_reported"):  # what its SADP/DHIP/DVRIP reply said, not seen answering
+        details.append(f"ipv6 reported {printable(' '.join(device['ipv6_reported']))}")
     for line in _packed(details, max(width - 4, 20)):
         text.append("\n    " + line, "" if device["flagged"] else "dim")
     return text
