@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 IP_MULTICAST_ALL = 49  # linux/in.h; not exported by the socket module
 MAX_REQUEST = 16384  # bytes of a request head we read before giving up on a client
 IDLE_TIMEOUT = 15.0  # seconds a connection may sit silent
+RENDERED_KEPT = 256  # rendered texts a device keeps (DeviceContext.render)
 
 Starter = Coroutine[Any, Any, object]
 StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -43,13 +44,29 @@ class DeviceContext:
     ip6: str | None = None  # its global IPv6 address, if its network runs IPv6
     ipv4: bool = True  # False: IPv6 only (`ip` is never configured)
     link6: str | None = None  # its EUI-64 link-local address, when it runs IPv6
+    # texts already rendered (with their extras): a text that names no date renders the same
+    # every time, and a big lab renders the same reply for thousands of queries
+    rendered: dict[tuple[str, tuple[tuple[str, str], ...]], str] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def render(self, text: str, **extra: str) -> str:
         """Expand ${var} placeholders; ${date} is the current HTTP date, ${ip6} its IPv6 one."""
+        if "date" in text:  # may name ${date}: the time now, never kept
+            return self._substitute(text, extra, email.utils.formatdate(usegmt=True))
+        key = (text, tuple(extra.items()))
+        done = self.rendered.get(key)
+        if done is None:
+            if len(self.rendered) >= RENDERED_KEPT:  # extras such as a probe's id vary
+                self.rendered.clear()
+            done = self.rendered[key] = self._substitute(text, extra, "")
+        return done
+
+    def _substitute(self, text: str, extra: dict[str, str], date: str) -> str:
         values = {
             **self.vars,
             "ip6": self.ip6 or "::",  # its global IPv6 address; "::" is SADP's "none" (2.7)
-            "date": email.utils.formatdate(usegmt=True),
+            "date": date,
             **extra,
         }
         return string.Template(text).safe_substitute(values)

@@ -14,6 +14,7 @@ with ${relates_to} and ${message_id} available.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 from xml.sax.saxutils import escape
@@ -50,6 +51,7 @@ xmlns:tds="http://www.onvif.org/ver10/device/wsdl">\
 </d:ProbeMatch></d:ProbeMatches></env:Body></env:Envelope>"""
 
 
+@functools.lru_cache(maxsize=64)  # one query reaches every device of a network: parse it once
 def probe_message_id(data: bytes) -> str | None:
     """The MessageID of a WS-Discovery Probe, or None if `data` is not one."""
     try:
