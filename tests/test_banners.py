@@ -524,7 +524,7 @@ def test_hostile_hosts_are_bounded_and_do_not_spoil_a_good_host() -> None:
     for ip, (_, expected) in HOSTILE.items():
         errors = results[ip][1]
         assert one_error(errors).startswith(expected), ip
-        assert errors[0].probe == f"http:{port}/"
+        assert errors[0].probe == f"http:{port}{TELLING_PATHS[0]}"  # a port's first request
         assert errors[0].target == ip
         assert "\n" not in errors[0].error
     assert values(results["127.0.0.4"][0], "http.header.x-huge") == []
@@ -602,8 +602,8 @@ def test_a_slow_camera_is_read_in_one_answers_time() -> None:
 
 
 def test_followers_of_a_failed_first_request_are_not_reported_twice() -> None:
-    """A port whose "/" fails after connecting (here: garbage) had its other paths sent
-    alongside; their failures are the same story and are dropped, so the report holds one."""
+    """A port whose first request fails after connecting (here: garbage) gets no other path
+    asked, or their failures, the same story, are dropped: the report holds one."""
 
     async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
@@ -615,7 +615,8 @@ def test_followers_of_a_failed_first_request_are_not_reported_twice() -> None:
             return await grab_banners(["127.0.0.2"], FAST, {"http": [port]})
 
     found, errors = scan(run())["127.0.0.2"]
-    assert [e.probe for e in errors] == [errors[0].probe] and errors[0].probe.endswith("/")
+    assert [e.probe for e in errors] == [errors[0].probe]
+    assert errors[0].probe.endswith(TELLING_PATHS[0])
     assert [o for o in found if o.channel.startswith("http.")] == []
 
 
@@ -730,6 +731,39 @@ def test_a_request_on_a_kept_connection_takes_no_turn_from_the_limiter() -> None
     assert stats["reused"] >= 2 * len(ips)  # the telling paths went on kept connections
     assert limiter.drawn == accepted == {ip: accepted[ip] for ip in ips}
     assert sum(accepted.values()) == stats["connections"]
+
+
+def test_a_port_of_a_device_that_keeps_its_connection_takes_one_connection() -> None:
+    # issue 27: a port's telling paths, then GET /, go on one connection the device keeps open
+    # (one SYN, where "/" on its own connection and the paths on another took two); GET / goes
+    # last and asks to close, as the requests the HTTP header signatures were written from did
+    asked: list[tuple[int, str, str]] = []  # (connection, path, the request's Connection)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = len({c for c, _, _ in asked}) + 1
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+                path = head.split(" ", 2)[1]
+                connection = head.lower().split("connection: ", 1)[1].split("\r\n", 1)[0]
+                asked.append((conn, path, connection))
+                page = HIK_PAGES.get(path, http_reply("404 Not Found", []))
+                writer.write(page.replace(b"Connection: close\r\n", b""))
+                await writer.drain()
+                if connection == "close":
+                    return
+
+    async def run() -> dict[str, tuple[list[Observation], list[ProbeError]]]:
+        async with serving({"127.0.0.23": handle}) as port:
+            return await grab_banners(["127.0.0.23"], FAST, {"http": [port]}, stats=stats)
+
+    stats: collections.Counter[str] = collections.Counter()
+    found, errors = scan(run())["127.0.0.23"]
+    assert errors == []
+    assert asked == [(1, p, "keep-alive") for p in TELLING_PATHS] + [(1, "/", "close")]
+    assert stats["connections"] == 1 and stats["reused"] == len(TELLING_PATHS)
+    assert values(found, "http.title") == ["Hikvision & Web"]  # what "/" said is all there
+    assert len(values(found, "http.status")) == 1 + len(TELLING_PATHS)
 
 
 def test_bad_targets_and_ports_are_errors_not_tracebacks() -> None:

@@ -371,18 +371,26 @@ async def probe_http(
 
 
 async def probe_http_on(
-    conn: Kept, ip: str, port: int, path: str, limits: Limits, out: list[Observation]
+    conn: Kept,
+    ip: str,
+    port: int,
+    path: str,
+    limits: Limits,
+    out: list[Observation],
+    *,
+    keep_alive: bool = True,
 ) -> Kept | bool | Stale:
     """GET `path` on a connection the device kept open. STALE when it turns out closed before
     any reply came (the caller asks again on a new connection); the connection is returned
-    again while the device keeps it, else closed here."""
+    again while the device keeps it, else closed here. `keep_alive=False`: the connection's
+    last request, asking the device to close it (Connection: close)."""
     already = len(out)
     kept = False
     try:
         if not conn.usable():
             return STALE
         _, kept = await get_into(
-            conn.reader, conn.writer, ip, "http", port, path, limits, out, keep_alive=True
+            conn.reader, conn.writer, ip, "http", port, path, limits, out, keep_alive=keep_alive
         )
     except ProbeFailure as exc:
         if len(out) == already and exc.kind is not ProbeKind.TIMEOUT:

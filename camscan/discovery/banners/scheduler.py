@@ -7,11 +7,12 @@ hostile, holds the run longer than that past the moment it was first asked.
 A hostile host only ever holds its own worker; a closed port costs one refused connect and
 ends that port's chain.
 
-A port's follow-up requests (the telling HTTP paths, RTSP DESCRIBE) share one connection where
-the device keeps it open (HTTP keep-alive, RTSP's persistent connections): each goes on it once
-the one before was answered. A request not answered within `Limits.reuse_wait` sends the port's
-remaining ones side by side on new connections, so a camera that takes 2.5 s per answer is still
-read in about one answer's time, not five. They are cancelled if the port's first request fails.
+A port's requests (the telling HTTP paths and then GET /, RTSP OPTIONS and DESCRIBE) share one
+connection where the device keeps it open (HTTP keep-alive, RTSP's persistent connections): each
+goes on it once the one before was answered. A request not answered within `Limits.reuse_wait`
+sends the port's remaining ones side by side on new connections, so a camera that takes 2.5 s per
+answer is still read in about one answer's time, not five. They are cancelled if the port's first
+request fails.
 
 Asking less (issue 27, `Hints`): a device discovery already knows is asked nothing, a port
 discovery saw refused is not opened again, and the alternative web ports only of a host with a
@@ -76,7 +77,7 @@ class _Ask:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Ports:
-    http: tuple[int, ...] = (80, 8080, 81, 88)  # GET / and, if it answers, TELLING_PATHS
+    http: tuple[int, ...] = (80, 8080, 81, 88)  # TELLING_PATHS, then GET / (`http_chain`)
     https: tuple[int, ...] = (443, 8443)  # certificate, then GET /
     rtsp: tuple[int, ...] = (554,)  # OPTIONS, then DESCRIBE
     banner: tuple[int, ...] = (8000,)  # unprompted bytes; a silent port is then tried as HTTP
@@ -397,26 +398,39 @@ class _Run:
         await asyncio.gather(*(one(ask) for ask in asks))
 
     async def http_chain(self, host: _Host, port: int, *, expect_http: bool = True) -> None:
+        """The telling paths, then `GET /`, all on the first one's connection while the device
+        keeps it open (one SYN where it does). `GET /` goes last and asks to close
+        (Connection: close, as nmap's probes ask): the reply header shapes the signatures were
+        written from are those of a reply to a request that closes, and a server says
+        `Connection: close` to the request that asks for it, first on a connection or fifth."""
         ip, limits = host.ip, self.limits
 
-        def get(path: str, on_open: Callable[[], None] | None = None) -> Work:
+        def get(path: str, on_open: Callable[[], None] | None = None, keep: bool = False) -> Work:
             return functools.partial(
-                probe_http, ip, port, path, limits, expect_http=expect_http, on_open=on_open
+                probe_http,
+                ip,
+                port,
+                path,
+                limits,
+                expect_http=expect_http,
+                on_open=on_open,
+                keep_alive=keep,
             )
 
-        def ask(path: str) -> _Ask:
+        def ask(path: str, keep: bool = True) -> _Ask:
             return _Ask(
                 f"http:{port}{path}",
                 fresh=get(path),
-                keep=lambda on_open: functools.partial(
-                    probe_http, ip, port, path, limits, on_open=on_open, keep_alive=True
+                keep=lambda on_open: get(path, on_open, keep),
+                on=lambda conn: functools.partial(
+                    probe_http_on, conn, ip, port, path, limits, keep_alive=keep
                 ),
-                on=lambda conn: functools.partial(probe_http_on, conn, ip, port, path, limits),
             )
 
-        follow = [ask(path) for path in TELLING_PATHS]
-        lead = (f"http:{port}/", functools.partial(get, "/"))
-        await self.lead_and_follow(host, lead, follow, reuse_lead=False)
+        first, *rest = TELLING_PATHS
+        follow = [*(ask(path) for path in rest), ask("/", keep=False)]
+        lead = (f"http:{port}{first}", lambda on_open: get(first, on_open, keep=True))
+        await self.lead_and_follow(host, lead, follow, reuse_lead=True)
 
     async def rtsp_chain(self, host: _Host, port: int) -> None:
         ip, limits = host.ip, self.limits
