@@ -3,8 +3,9 @@ class, model and firmware with high confidence gets no TCP connection from banne
 evidence says what was not asked and why; a camera whose maker alone discovery gave with high
 confidence is not asked on another maker's SDK port; `--ask-all` asks everything again.
 
-One small lab (a Hikvision and a Dahua camera, an Axis and a HiLook camera, a workstation), two
-scans, each with a capture of the TCP SYNs the scanner sends, counted per destination and port.
+One small lab (a Hikvision and a Dahua camera, an Axis, a HiLook and a Hanwha camera, a
+workstation), two scans, each with a capture of the TCP SYNs the scanner sends, counted per
+destination and port.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ DEVICES = {
     "198.18.62.20": "workstation",
     "198.18.62.30": "axis",  # maker from discovery (mDNS, SSDP, WS-Discovery), no firmware
     "198.18.62.40": "hilook",  # a Hikvision badged HiLook: maker hikvision, no firmware
+    "198.18.62.50": "hanwha",  # its maker from its OUI alone (the ARP sweep's answer)
 }
 KNOWN = ("198.18.62.64", "198.18.62.108")  # maker, class, model and firmware from discovery
 SDK_PORTS = {8000: "Hikvision", 37777: "Dahua"}  # each maker's SDK port (makers.toml)
@@ -115,12 +117,14 @@ def test_a_maker_discovery_gave_is_not_asked_on_other_makers_sdk_ports(runs: Any
     devices = by_ip(doc)
     axis, hilook = devices["198.18.62.30"], devices["198.18.62.40"]
     assert axis["maker"] == "axis" and hilook["maker"] == "hikvision"
+    assert devices["198.18.62.50"]["maker"] == "hanwha"
     assert hilook["brand"] == "HiLook"
     # Axis: neither Hikvision's nor Dahua's SDK port; HiLook (Hikvision hardware): not
     # Dahua's, but its own maker's port 8000 is still asked
     for ip, maker, asked, not_asked in (
         ("198.18.62.30", "Axis", (), (8000, 37777)),
         ("198.18.62.40", "Hikvision", (8000,), (37777,)),
+        ("198.18.62.50", "Hanwha Vision", (), (8000, 37777)),
     ):
         for port in not_asked:
             assert syns[f"{ip}:{port}"] == 0, f"{DEVICES[ip]} asked on {port}"
@@ -130,6 +134,8 @@ def test_a_maker_discovery_gave_is_not_asked_on_other_makers_sdk_ports(runs: Any
             assert "high confidence" in note["fields"]["reason"]
         for port in asked:
             assert syns[f"{ip}:{port}"] > 0, f"{DEVICES[ip]} not asked on its own {port}"
+        if ip == "198.18.62.50":  # the maker its OUI names, heard as the ARP sweep went
+            assert "(arp:raw)" in note["fields"]["reason"]
         # HTTP, RTSP and TLS are still asked: a maker conflict still shows there
         assert syns[f"{ip}:80"] > 0
         assert not any("known from discovery" in o["raw"] for o in skipped(devices[ip]))
@@ -143,7 +149,7 @@ def test_ask_all_asks_every_device_again(runs: Any) -> None:
     for ip in DEVICES:
         assert syns[ip] > 0, DEVICES[ip]
         assert not skipped(devices[ip]), DEVICES[ip]
-    for ip in ("198.18.62.30", "198.18.62.40"):  # every SDK port again
+    for ip in ("198.18.62.30", "198.18.62.40", "198.18.62.50"):  # every SDK port again
         assert by_port[f"{ip}:8000"] > 0 and by_port[f"{ip}:37777"] > 0, DEVICES[ip]
     assert devices["198.18.62.64"]["maker"] == "hikvision"
     assert devices["198.18.62.108"]["maker"] == "dahua"

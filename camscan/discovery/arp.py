@@ -214,7 +214,7 @@ async def sweep_raw(
     limiter: RateLimiter,
     progress: Progress | None = None,
     retries: int | None = None,
-    answered: Callable[[str], None] | None = None,
+    answered: Callable[[str, str], None] | None = None,
     stop: threading.Event | None = None,
 ) -> dict[str, str]:
     """ARP-sweep `targets` on `iface`; returns {ip: mac} of those that answered (so far, when
@@ -222,8 +222,9 @@ async def sweep_raw(
 
     Runs in the event loop, not a thread: the replies are read by a loop reader as they come,
     so banner probes sharing the loop (they start on each host as it answers) cannot starve the
-    reader of the GIL and overflow the socket's buffer. `answered(ip)` is called on each first
-    answer, as it comes, after the limiter's `neighbours` heard it (camscan/discovery/neigh.py)."""
+    reader of the GIL and overflow the socket's buffer. `answered(ip, mac)` is called on each
+    first answer, as it comes, after the limiter's `neighbours` heard it
+    (camscan/discovery/neigh.py)."""
     if retries is None:  # a second chance for silent hosts, except where nearly all are silent
         retries = 1 if len(targets) <= RETRY_UP_TO else 0
     plan_ = Completion([str(t) for t in targets], retries)
@@ -251,7 +252,7 @@ async def sweep_raw(
                 if neighbours is not None:  # the kernel learns nothing from this socket
                     neighbours.heard(iface.index, *reply)
                 if answered is not None:
-                    answered(reply[0])
+                    answered(reply[0], reply[1])
 
     loop.add_reader(sock.fileno(), read_replies)
     try:
@@ -320,7 +321,7 @@ def sweep_unprivileged(
     targets: list[ipaddress.IPv4Address],
     limiter: RateLimiter,
     progress: Progress | None = None,
-    answered: Callable[[str], None] | None = None,
+    answered: Callable[[str, str], None] | None = None,
     stop: threading.Event | None = None,
 ) -> dict[str, str]:
     """Make the kernel resolve each target (one UDP datagram to port 9), then read its table.
@@ -338,7 +339,7 @@ def sweep_unprivileged(
             if ip in wanted and dev == iface.name and ip not in found:
                 found[ip] = mac
                 if answered is not None:
-                    answered(ip)
+                    answered(ip, mac)
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.setblocking(False)
@@ -376,12 +377,18 @@ class ArpProbe:
         groups = plan(ctx)
         total = sum(len(v) for v in groups.values())
         on_host = ctx.on_host
-        answered: Callable[[str], None] | None = None
+        found_one: Callable[[str, str], None] | None = None
+        answered: Callable[[str, str], None] | None = None
         if on_host is not None:  # the unprivileged sweep runs in a thread: hand hosts to the loop
             loop = asyncio.get_running_loop()
 
-            def answered(ip: str) -> None:
-                loop.call_soon_threadsafe(on_host, ip)
+            def found_one(ip: str, mac: str) -> None:
+                # its MAC first, so inspection knows its OUI's maker (Hints.linked)
+                ctx.hints.linked(ip, mac, f"arp:{'raw' if privileged else 'neighbour-table'}")
+                on_host(ip)
+
+            def answered(ip: str, mac: str) -> None:
+                loop.call_soon_threadsafe(found_one, ip, mac)
 
         done_before = 0
         for iface, ips in groups.items():
@@ -396,7 +403,7 @@ class ArpProbe:
             try:
                 if privileged:
                     found = await sweep_raw(
-                        iface, ips, ctx.limiter, progress, answered=on_host, stop=ctx.stop
+                        iface, ips, ctx.limiter, progress, answered=found_one, stop=ctx.stop
                     )
                 else:
                     found = await asyncio.to_thread(

@@ -75,6 +75,18 @@ class Hints:
             self._heard.setdefault(o.ip, []).append(o)
             telling = channels.FIELD_FIRMWARE in o.fields or channels.FIELD_MODEL in o.fields
             new[o.ip] = new.get(o.ip, False) or telling
+        self._judge(new)
+
+    def linked(self, ip: str, mac: str, probe: str) -> None:
+        """The ARP sweep's answer from `ip`: its MAC (its OUI may name its maker). Not a reply
+        to a camera inquiry: every host on the link answers ARP (`answered` is left as it is)."""
+        fields = {channels.FIELD_MAC: mac}
+        self._heard.setdefault(ip, []).append(
+            Observation(channels.ARP_MAC, mac, probe, ip=ip, mac=mac, fields=fields)
+        )
+        self._judge({ip: False})
+
+    def _judge(self, new: dict[str, bool]) -> None:
         if self.judge is None or not self.ask_less:
             return
         for ip, telling in new.items():
