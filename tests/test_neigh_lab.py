@@ -93,11 +93,12 @@ def test_as_root_a_device_the_sweep_heard_gets_no_second_arp_request(as_root: An
     assert len(syn) >= len(found) // 2  # most devices were connected to: the kernel had to know
     for ip in syn:
         assert found.get(ip)  # every SYN went to a device the sweep resolved
-    twice = {ip: n for ip, n in arp.items() if n > 1}
-    assert not twice, f"ARP requests beyond the sweep's one: {twice}"
+    # every ARP request on the wire is the sweep's own (a retry of one that went unanswered
+    # under load included); the kernel sent none
+    stats = result["run"]["stats"]
+    assert sum(arp.values()) == stats["arp.requests"], {ip: n for ip, n in arp.items() if n > 1}
     # each connected device primed, or found in the table already (the admin's entry, or one
     # the kernel made when the device itself asked for the scanner): never both, never neither
-    stats = result["run"]["stats"]
     assert stats.get("neigh.primed", 0) + stats.get("neigh.not_primed.EEXIST", 0) == len(syn)
     assert stats.get("neigh.primed", 0) >= len(syn) // 2, stats
 
@@ -107,7 +108,8 @@ def test_an_existing_neighbour_entry_is_left_as_it_was(as_root: Any) -> None:
     assert f"lladdr {kept.mac} PERMANENT" in entry, entry  # not replaced by a reachable one
     assert result["run"]["stats"].get("neigh.not_primed.EEXIST", 0) >= 1
     arp, syn = asked(frames)
-    assert kept.ip in syn and arp[kept.ip] == 1  # the sweep's: the entry needed no other
+    assert kept.ip in syn and arp[kept.ip] >= 1  # the sweep's (the kernel's: none, above)
+    assert sum(arp.values()) == result["run"]["stats"]["arp.requests"]
 
 
 def test_without_cap_net_admin_the_kernel_resolves_as_before(mixed: Lab) -> None:

@@ -12,6 +12,7 @@ the run is marked unprivileged.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import errno
 import heapq
@@ -216,9 +217,12 @@ async def sweep_raw(
     retries: int | None = None,
     answered: Callable[[str, str], None] | None = None,
     stop: threading.Event | None = None,
+    stats: collections.Counter[str] | None = None,
 ) -> dict[str, str]:
     """ARP-sweep `targets` on `iface`; returns {ip: mac} of those that answered (so far, when
-    `stop` is set midway: SIGINT/SIGTERM end it at once, with what it found).
+    `stop` is set midway: SIGINT/SIGTERM end it at once, with what it found). `stats` counts
+    the requests it sent (`arp.requests`, retries included): every other ARP request on the
+    wire is the kernel's.
 
     Runs in the event loop, not a thread: the replies are read by a loop reader as they come,
     so banner probes sharing the loop (they start on each host as it answers) cannot starve the
@@ -281,6 +285,8 @@ async def sweep_raw(
                 plan_.requeue(ip)
                 continue
             plan_.sent(ip, time.monotonic())
+            if stats is not None:
+                stats["arp.requests"] += 1
             first = plan_.next_first
             if progress and plan_.tries[ip] == 1 and (first % 16 == 0 or first == total):
                 progress(first, total)  # progress = addresses probed once
@@ -403,7 +409,13 @@ class ArpProbe:
             try:
                 if privileged:
                     found = await sweep_raw(
-                        iface, ips, ctx.limiter, progress, answered=found_one, stop=ctx.stop
+                        iface,
+                        ips,
+                        ctx.limiter,
+                        progress,
+                        answered=found_one,
+                        stop=ctx.stop,
+                        stats=ctx.stats,
                     )
                 else:
                     found = await asyncio.to_thread(
