@@ -38,9 +38,10 @@ class Judged:
 
 # Judges what discovery heard from one host (None: nothing sure). The pipeline's, from identify.
 Judge = Callable[[str, list[Observation]], Judged | None]
-# Judgements per host, for replies that name a model or firmware and for the others apart: a
-# camera sends one reply per discovery protocol (six of them); a flooder sending thousands of
-# distinct ones costs no more CPU than that, and cannot use up the judgement a telling reply gets.
+# Judgements per host of replies that name a model or firmware: a camera sends one reply per
+# discovery protocol (six of them); a flooder sending thousands of distinct ones costs no more
+# CPU than that (each judgement blocks the event loop for milliseconds). Replies that name
+# neither are not judged on their own; the ARP answer (its MAC's OUI) is judged once.
 MAX_JUDGED = 8
 
 
@@ -62,20 +63,23 @@ class Hints:
         self._known: dict[str, str] = {}
         self._maker: dict[str, tuple[str, str]] = {}
         self._heard: dict[str, list[Observation]] = {}
-        self._judged: collections.Counter[tuple[str, bool]] = collections.Counter()
+        self._judged: collections.Counter[str] = collections.Counter()
 
     def heard(self, observations: Iterable[Observation]) -> None:
-        """Discovery replies, as they arrive; each host they come from is judged again (the
-        judge is bounded CPU, MAX_JUDGED times per host for telling replies and for others)."""
-        new: dict[str, bool] = {}  # host -> some reply names a model or firmware
+        """Discovery replies, as they arrive; a host whose reply names a model or firmware is
+        judged again (the judge is bounded CPU: MAX_JUDGED times per host)."""
+        telling: set[str] = set()
         for o in observations:
             if not o.ip:
                 continue
             self.answered.add(o.ip)
             self._heard.setdefault(o.ip, []).append(o)
-            telling = channels.FIELD_FIRMWARE in o.fields or channels.FIELD_MODEL in o.fields
-            new[o.ip] = new.get(o.ip, False) or telling
-        self._judge(new)
+            if channels.FIELD_FIRMWARE in o.fields or channels.FIELD_MODEL in o.fields:
+                telling.add(o.ip)
+        for ip in telling - self._known.keys():
+            if self._judged[ip] < MAX_JUDGED:
+                self._judged[ip] += 1
+                self._judge(ip)
 
     def linked(self, ip: str, mac: str, probe: str) -> None:
         """The ARP sweep's answer from `ip`: its MAC (its OUI may name its maker). Not a reply
@@ -84,22 +88,18 @@ class Hints:
         self._heard.setdefault(ip, []).append(
             Observation(channels.ARP_MAC, mac, probe, ip=ip, mac=mac, fields=fields)
         )
-        self._judge({ip: False})
+        self._judge(ip)  # once: a host's first ARP answer is the only one handed on
 
-    def _judge(self, new: dict[str, bool]) -> None:
-        if self.judge is None or not self.ask_less:
+    def _judge(self, ip: str) -> None:
+        if self.judge is None or not self.ask_less or ip in self._known:
             return
-        for ip, telling in new.items():
-            if ip in self._known or self._judged[ip, telling] >= MAX_JUDGED:
-                continue
-            self._judged[ip, telling] += 1
-            verdict = self.judge(ip, self._heard[ip]) or Judged()
-            if verdict.known:
-                self._known[ip] = verdict.known
-            if verdict.maker:
-                self._maker[ip] = (verdict.maker, verdict.maker_why)
-            else:  # a later reply named another maker, or lowered the confidence
-                self._maker.pop(ip, None)
+        verdict = self.judge(ip, self._heard[ip]) or Judged()
+        if verdict.known:
+            self._known[ip] = verdict.known
+        if verdict.maker:
+            self._maker[ip] = (verdict.maker, verdict.maker_why)
+        else:  # a later reply named another maker, or lowered the confidence
+            self._maker.pop(ip, None)
 
     def refused(self, ip: str, port: int) -> None:
         """Discovery's connection to `port` was refused: the port is closed."""
