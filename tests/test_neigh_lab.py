@@ -121,7 +121,10 @@ def test_without_cap_net_admin_the_kernel_resolves_as_before(mixed: Lab) -> None
     stats = result["run"]["stats"]
     assert stats.get("neigh.not_primed.EPERM") == 1 and "neigh.primed" not in stats, stats
     arp, syn = asked(frames)
-    assert sum(arp[ip] >= 2 for ip in syn) >= len(syn) // 2, {ip: arp[ip] for ip in syn}
+    # ARP requests beyond the sweep's own are the kernel's, for devices camscan connected to
+    # (one that asked for the scanner first needs none: how many varies, so no share is set)
+    kernel = sum(arp.values()) - stats["arp.requests"]
+    assert kernel >= 1, {ip: arp[ip] for ip in syn}
     assert {d["ip"]: d["mac"] for d in result["devices"]} == {d.ip: d.mac for d in mixed.devices}
 
 
