@@ -399,8 +399,10 @@ async def _discover_and_inspect(
             if feed.seen:
                 progress.stage(spec.name, len(feed.seen))
             feed.close()
-    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-    neighbours.close()
+    try:
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    finally:  # a stop cancels the gather: the netlink socket still closes
+        neighbours.close()
     run.stats.update(neighbours.stats)
     for spec, ctx, out in zip(inspect, contexts, outcomes, strict=True):
         run.stats.update(ctx.stats)

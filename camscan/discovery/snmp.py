@@ -26,6 +26,7 @@ from typing import Any
 
 from camscan import channels as ch
 from camscan.discovery.base import ProbeContext, ProbeOutcome
+from camscan.discovery.rate import RateLimiter
 from camscan.discovery.snmpconf import Credentials, SnmpSettings, credentials
 from camscan.errors import ProbeKind
 from camscan.macaddr import MacSource, normalise_mac
@@ -147,26 +148,15 @@ class _Agent:
         from pysnmp.carrier.asyncio.dgram import udp
         from pysnmp.entity import config
 
-        limiter = self.ctx.limiter
-
-        class Paced(udp.UdpAsyncioTransport):  # type: ignore[misc]
-            def send_message(self, message: Any, address: Any) -> None:
-                super().send_message(message, address)
-                limiter.went()  # pysnmp encoded it after the turn: it counts from now
-
-        transport = Paced().open_client_mode()
+        transport = _paced(udp.UdpAsyncioTransport, self.ctx.limiter)().open_client_mode()
         config.add_transport(self.engine, udp.DOMAIN_NAME, transport)
         await transport._lport  # the socket's opening, which pysnmp keeps there
         if self.ipv6:  # IPv6 devices found (devices = true): their socket, opened now too
             from pysnmp.carrier.asyncio.dgram import udp6
 
-            class Paced6(udp6.Udp6AsyncioTransport):  # type: ignore[misc]
-                def send_message(self, message: Any, address: Any) -> None:
-                    super().send_message(message, address)
-                    limiter.went()
-
             try:
-                transport6 = Paced6().open_client_mode()
+                paced6 = _paced(udp6.Udp6AsyncioTransport, self.ctx.limiter)
+                transport6 = paced6().open_client_mode()
                 config.add_transport(self.engine, udp6.DOMAIN_NAME, transport6)
                 await transport6._lport
             except Exception:  # no IPv6 on this host: those devices are not asked
@@ -235,6 +225,18 @@ class _Agent:
             else:
                 return f"the agent answered {status.prettyPrint()}", ProbeKind.MALFORMED, []
         return error or "no answer", ProbeKind.TIMEOUT, []
+
+
+def _paced(transport: Any, limiter: RateLimiter) -> Any:
+    """pysnmp's `transport` class, telling `limiter` when each datagram left: pysnmp encodes the
+    message after the request's turn, so it counts from the send, not the turn (rate.py)."""
+
+    class Paced(transport):  # type: ignore[misc]
+        def send_message(self, message: Any, address: Any) -> None:
+            super().send_message(message, address)
+            limiter.went()
+
+    return Paced
 
 
 def _auth(hlapi: Any, creds: Credentials) -> Any:
