@@ -481,7 +481,7 @@ def test_connect_only_port_and_closed_ports_are_quiet() -> None:
 # ---------------------------------------------------------------- hostile devices
 
 HOSTILE: dict[str, tuple[Handler, str]] = {
-    "127.0.0.3": (slow_drip, "timeout after 1.5s"),
+    "127.0.0.3": (slow_drip, "reply head not whole after 1.0s"),  # not the 1.5 s deadline
     "127.0.0.4": (huge_header, "reply head over 65536 bytes"),
     "127.0.0.5": (garbage, "not an HTTP reply: starts 00 01 02 03"),
     "127.0.0.6": (reset, "connection reset by peer"),
@@ -576,6 +576,51 @@ def test_host_budget_stops_a_host_that_answers_slowly_everywhere() -> None:
     found, errors = scan(run())["127.0.0.2"]
     assert 1 <= len(values(found, "http.status")) < 5
     assert one_error(errors).startswith("host budget of 1.0s spent")
+
+
+STALL = dataclasses.replace(FAST, read_timeout=0.5, deadline=3.0, host_deadline=3.0)
+
+
+def test_a_host_that_accepts_and_answers_nothing_is_stopped_at_its_first_silence() -> None:
+    """A tarpit: port A's first request gets no reply in the read timeout and nothing else
+    the host was asked had been answered, so the requests still in flight (HTTP on the silent
+    banner port B, sent after B's banner wait) are cut then, not at the 3 s budget, and said."""
+    stats: collections.Counter[str] = collections.Counter()
+
+    async def run() -> tuple[int, int, dict[str, tuple[list[Observation], list[ProbeError]]]]:
+        async with serving({"127.0.0.11": silent}) as a, serving({"127.0.0.11": silent}) as b:
+            ports = {"http": [a], "banner": [b]}
+            return a, b, await grab_banners(["127.0.0.11"], STALL, ports, stats=stats)
+
+    a, b, results = scan(run())
+    found, errors = results["127.0.0.11"]
+    assert stats["stalled_hosts"] == 1
+    by_probe = {e.probe: e.error for e in errors}
+    assert by_probe[f"http:{a}{TELLING_PATHS[0]}"] == "no data for 0.5s"
+    stopped = by_probe["banners"]
+    assert stopped.startswith(f"host stopped: http:{a}{TELLING_PATHS[0]} got no reply in 0.5s")
+    assert f"http:{b}{TELLING_PATHS[0]}" in stopped  # cut, not waited on to its own silence
+    assert not any(probe.startswith(f"http:{b}") for probe in by_probe)
+    assert values(found, "tcp.open") == [str(b)]
+
+
+def test_a_host_that_answered_one_port_keeps_its_silent_ports_probes() -> None:
+    """The same silent port beside one that answers at once: the host spoke, so nothing is
+    stopped and the silent port's requests run to their own read timeout."""
+    stats: collections.Counter[str] = collections.Counter()
+    limits = dataclasses.replace(STALL, read_timeout=1.0)
+
+    async def run() -> tuple[int, dict[str, tuple[list[Observation], list[ProbeError]]]]:
+        async with serving({"127.0.0.12": silent}) as a, serving({"127.0.0.12": hik_http}) as b:
+            ports = {"http": [a, b]}
+            return a, await grab_banners(["127.0.0.12"], limits, ports, stats=stats)
+
+    a, results = scan(run())
+    found, errors = results["127.0.0.12"]
+    assert stats["stalled_hosts"] == 0
+    assert [e.error for e in errors] == ["no data for 1.0s"]
+    assert errors[0].probe == f"http:{a}{TELLING_PATHS[0]}"
+    assert "Hikvision-Webs" in values(found, "http.header.server")
 
 
 def test_a_slow_camera_is_read_in_one_answers_time() -> None:

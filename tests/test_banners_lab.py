@@ -22,7 +22,8 @@ SLACK = 3.0  # process start, imports and a loaded 2-core machine
 BOUNDED_ERRORS = re.compile(
     r"timeout after [0-9.]+s|no data for [0-9.]+s|reply head over \d+ bytes|not an HTTP reply"
     r"|not an RTSP reply|connection reset by peer|connection closed without a reply"
-    r"|TLS handshake (failed|stalled)|host budget of [0-9.]+s spent"
+    r"|TLS handshake (failed|stalled)|host budget of [0-9.]+s spent|reply head not whole after"
+    r"|host stopped: "
 )
 
 

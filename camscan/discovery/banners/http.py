@@ -142,15 +142,34 @@ def dechunk(raw: bytes, limit: int) -> tuple[bytes, bool]:
 
 
 async def read_head(reader: asyncio.StreamReader, limits: Limits, proto: str) -> tuple[Head, bytes]:
-    """Read up to the blank line. Returns the head and the bytes already read past it."""
-    buf = b""
+    """Read up to the blank line. Returns the head and the bytes already read past it.
+
+    The whole head must come within the read timeout, the silence tolerated before a reply: a
+    device dripping it a byte at a time (slowloris in reverse) is not waited on for the whole
+    deadline. An honest device, however slow to start, sends its head at once."""
+    buf = bytearray()
+    try:
+        async with asyncio.timeout(limits.read_timeout):
+            return await _read_head(reader, limits, proto, buf)
+    except TimeoutError:
+        if not buf:
+            raise ProbeFailure(
+                f"no data for {limits.read_timeout:.1f}s", ProbeKind.TIMEOUT
+            ) from None
+        slow = f"reply head not whole after {limits.read_timeout:.1f}s ({len(buf)} bytes came)"
+        raise ProbeFailure(slow, ProbeKind.TIMEOUT) from None
+
+
+async def _read_head(
+    reader: asyncio.StreamReader, limits: Limits, proto: str, buf: bytearray
+) -> tuple[Head, bytes]:
     signature = proto.encode() + b"/"
     while True:
         chunk = await read_some(reader, limits, limits.max_head_bytes + 4 - len(buf))
         if not chunk:
             if not buf.strip():
                 raise ProbeFailure("connection closed without a reply")
-            head_bytes, rest = buf, b""  # closed right after the head, no blank line
+            head_bytes, rest = bytes(buf), b""  # closed right after the head, no blank line
             break
         scan_from = max(0, len(buf) - 3)
         buf += chunk
@@ -159,7 +178,7 @@ async def read_head(reader: asyncio.StreamReader, limits: Limits, proto: str) ->
             raise ProbeFailure(f"not an {proto} reply: starts {start[:16].hex(' ')}")
         end = _HEAD_END.search(buf, scan_from)
         if end is not None and end.start() <= limits.max_head_bytes:
-            head_bytes, rest = buf[: end.start()], buf[end.end() :]
+            head_bytes, rest = bytes(buf[: end.start()]), bytes(buf[end.end() :])
             break
         if len(buf) > limits.max_head_bytes:
             over = f"reply head over {limits.max_head_bytes} bytes"

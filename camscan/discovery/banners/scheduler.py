@@ -3,7 +3,9 @@
 Bounds: a global connection semaphore, a small per-host semaphore, the run's rate limiter (each
 new connection draws from its global and per-host caps), a deadline per request and a budget
 of wall-clock time per host (`Limits.host_deadline`, from its first request): no device, slow or
-hostile, holds the run longer than that past the moment it was first asked.
+hostile, holds the run longer than that past the moment it was first asked. A host that accepts
+connections but answers nothing is stopped sooner, at its first request's read timeout
+(`_Run._unanswered`).
 A hostile host only ever holds its own worker; a closed port costs one refused connect and
 ends that port's chain.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import functools
 import ipaddress
@@ -119,6 +122,11 @@ class _Host:
     finished: float = 0.0  # when its last request ended
     cut: list[str] = dataclasses.field(default_factory=list)  # requests its budget ended
     opened: bool = False  # some port accepted a connection
+    # some request got content back (a reply, a banner, even a bad one), not a bare accept
+    spoke: bool = False
+    # the request after which the host was stopped: it accepted, but answered nothing in time
+    stalled: str | None = None
+    timers: set[asyncio.Timeout] = dataclasses.field(default_factory=set)  # requests in flight
     skipped: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # why -> probes
 
     def skip(self, probe: str, why: str) -> None:
@@ -126,6 +134,13 @@ class _Host:
         probes = self.skipped.setdefault(why, [])
         if probe not in probes:
             probes.append(probe)
+
+    def stop(self) -> None:
+        """End every request in flight now (each ends as if its budget ran out)."""
+        now = asyncio.get_running_loop().time()
+        for timer in self.timers:
+            with contextlib.suppress(RuntimeError):  # it had just expired by itself
+                timer.reschedule(now)
 
     @property
     def silent(self) -> bool:
@@ -200,25 +215,25 @@ class _Run:
             self.stats["quiet"] += 1
             self.stats["quiet_host_skipped"] += 1
             return None
-        if self._known(host, probe) or self._elsewhere(host, probe):
+        if self._known(host, probe) or self._elsewhere(host, probe) or self._over(host, probe):
             return None
         if not reused:  # the SYN goes out in `work`'s first step (connect before its first await)
             await self.limiter.slot(host.ip)
-        # a discovery reply came while it waited its turn
-        if self._known(host, probe) or self._elsewhere(host, probe):
+        # a discovery reply came, or the host's time ended, while it waited its turn
+        if self._known(host, probe) or self._elsewhere(host, probe) or self._over(host, probe):
             return None
         now = time.monotonic()
         if host.first_at is None:  # its first request: the budget starts
             host.first_at = now
         allowed = min(self.limits.deadline, host.first_at + self.limits.host_deadline - now)
-        if allowed <= 0:
-            self._spent(host, probe)
-            return None
         self.stats["reused" if reused else "connections"] += 1
         if started is not None:
             started.set()
+        before = len(found)
+        timer: asyncio.Timeout | None = None
         try:
-            async with asyncio.timeout(allowed):
+            async with asyncio.timeout(allowed) as timer:
+                host.timers.add(timer)
                 result = await work(found)
             host.answered = True
             host.opened = True
@@ -234,17 +249,26 @@ class _Run:
             host.answered = True
             host.opened = True
             sink.append(ProbeError(probe, host.ip, str(exc), exc.kind))
+            if exc.kind is ProbeKind.TIMEOUT:  # no reply, or one too slow to finish its head
+                self._unanswered(host, probe, found[before:])
+            else:  # it answered, if badly: not a tarpit
+                host.spoke = True
         except TimeoutError:
-            if allowed < self.limits.deadline:
-                self._spent(host, probe)  # cut short by the host's budget
+            if host.stalled is not None or allowed < self.limits.deadline:
+                self._spent(host, probe)  # cut short by the host's budget, or stopped
             else:
                 error = f"timeout after {self.limits.deadline:.1f}s"
                 sink.append(ProbeError(probe, host.ip, error, ProbeKind.TIMEOUT))
+                self._unanswered(host, probe, found[before:])
         except Exception as exc:  # a bug must not end the scan; it is reported instead
             error = " ".join(f"internal error: {type(exc).__name__}: {exc}".split())[:300]
             sink.append(ProbeError(probe, host.ip, error, ProbeKind.INTERNAL))
         finally:
+            if timer is not None:
+                host.timers.discard(timer)
             host.finished = time.monotonic()
+            if _content(found[before:]):
+                host.spoke = True
         return None
 
     def _known(self, host: _Host, probe: str) -> bool:
@@ -271,6 +295,32 @@ class _Run:
         host.skip(probe, f"{display_name(owner)}'s SDK port, and discovery gave {said[1]}")
         return True
 
+    def _over(self, host: _Host, probe: str) -> bool:
+        """The host's time is over (its budget spent, or it was stopped): `probe` is not asked,
+        and it takes no turn from the rate limiter, as no SYN will go."""
+        spent = host.first_at is not None and (
+            time.monotonic() >= host.first_at + self.limits.host_deadline
+        )
+        if spent or host.stalled is not None:
+            self._spent(host, probe)
+            return True
+        return False
+
+    def _unanswered(self, host: _Host, probe: str, found: Sequence[Observation]) -> None:
+        """`probe` went unanswered for the read timeout after its connection was accepted (no
+        reply, a reply that dripped too slowly to finish its head, or one past the deadline).
+        If no request to the host was answered either, it is stopped: a device that accepts
+        connections and answers none in a read timeout (a tarpit, a port-forward to nothing, a
+        dripper) gets no more of its budget. An honest slow camera has answered by then (it
+        must answer within the read timeout to be read at all), so it is never stopped; requests
+        sent later than the first (a port's followers, HTTP on a silent banner port) are cut,
+        and said so."""
+        if host.spoke or _content(found) or host.stalled is not None:
+            return
+        host.stalled = probe
+        self.stats["stalled_hosts"] += 1
+        host.stop()
+
     def _spent(self, host: _Host, probe: str) -> None:
         """The host's budget ended `probe` (not asked, or cut short): said once per host, at
         its end (`_budget_error`), naming every request it ended."""
@@ -279,7 +329,13 @@ class _Run:
             host.cut.append(probe)
 
     def _budget_error(self, host: _Host) -> None:
-        if host.cut:
+        if host.cut and host.stalled is not None:
+            error = (
+                f"host stopped: {host.stalled} got no reply in {self.limits.read_timeout:.1f}s "
+                f"and no request to it was answered: {', '.join(host.cut)} not asked or cut short"
+            )
+            host.errors.append(ProbeError(NAME, host.ip, error, ProbeKind.TIMEOUT))
+        elif host.cut:
             error = (
                 f"host budget of {self.limits.host_deadline:.1f}s spent (from its first request): "
                 f"{', '.join(host.cut)} not asked or cut short"
@@ -534,6 +590,11 @@ def _port_of(probe: str) -> int | None:
     """The port a probe name asks ("tcp:8000", "http:8000/favicon.ico" -> 8000)."""
     digits = probe.partition(":")[2].partition("/")[0]
     return int(digits) if digits.isdigit() else None
+
+
+def _content(found: Sequence[Observation]) -> bool:
+    """Something the device said: anything but an accepted connection (`tcp.open`)."""
+    return any(o.channel != channels.TCP_OPEN for o in found)
 
 
 def _web_answered(host: _Host, ports: set[str]) -> bool:

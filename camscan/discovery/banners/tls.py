@@ -49,8 +49,11 @@ def names_of(der: bytes) -> tuple[str, str]:
 
 
 async def start_tls(writer: asyncio.StreamWriter, limits: Limits) -> None:
+    # Our own timeout, not only asyncio's ssl_handshake_timeout: that one ends the handshake
+    # with a ConnectionAbortedError, which reads as a refusal rather than a device that stalled.
     try:
-        await writer.start_tls(client_context(), ssl_handshake_timeout=limits.read_timeout)
+        async with asyncio.timeout(limits.read_timeout):
+            await writer.start_tls(client_context(), ssl_handshake_timeout=limits.read_timeout + 1)
     except TimeoutError:
         stalled = f"TLS handshake stalled for {limits.read_timeout:.1f}s"
         raise ProbeFailure(stalled, ProbeKind.TIMEOUT) from None
