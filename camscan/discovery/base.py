@@ -66,20 +66,29 @@ class Hints:
         self._judged: collections.Counter[str] = collections.Counter()
 
     def heard(self, observations: Iterable[Observation]) -> None:
-        """Discovery replies, as they arrive; a host whose reply names a model or firmware is
-        judged again (the judge is bounded CPU: MAX_JUDGED times per host)."""
+        """Discovery replies, as they arrive. A host is judged again (bounded CPU: MAX_JUDGED
+        times per host) on a reply that names a model or firmware, and on any reply while it
+        holds a maker: the reply may name another maker (a Dahua ONVIF scope from a Hikvision
+        OUI), which must take the maker back before another maker's SDK port is skipped. Past
+        MAX_JUDGED such a host's maker is dropped unjudged: then every port is asked."""
         telling: set[str] = set()
         for o in observations:
             if not o.ip:
                 continue
             self.answered.add(o.ip)
             self._heard.setdefault(o.ip, []).append(o)
-            if channels.FIELD_FIRMWARE in o.fields or channels.FIELD_MODEL in o.fields:
+            if (
+                channels.FIELD_FIRMWARE in o.fields
+                or channels.FIELD_MODEL in o.fields
+                or o.ip in self._maker
+            ):
                 telling.add(o.ip)
         for ip in telling - self._known.keys():
             if self._judged[ip] < MAX_JUDGED:
                 self._judged[ip] += 1
                 self._judge(ip)
+            else:
+                self._maker.pop(ip, None)
 
     def linked(self, ip: str, mac: str, probe: str) -> None:
         """The ARP sweep's answer from `ip`: its MAC (its OUI may name its maker). Not a reply
