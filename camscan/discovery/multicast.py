@@ -19,13 +19,16 @@ import hashlib
 import ipaddress
 import socket
 import struct
+import time
 import xml.etree.ElementTree as ET  # only the ParseError type and Element; parsing is defused
 from collections.abc import Callable
+from typing import Any
 
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
 from camscan import channels
+from camscan.discovery.backlog import drain_round, stamp_arrivals
 from camscan.discovery.base import ProbeContext
 from camscan.errors import ProbeKind, kind_of
 from camscan.model import Observation, ProbeError
@@ -146,7 +149,9 @@ def _udp_socket() -> socket.socket:
 
 def size_for_flood(sock: socket.socket) -> None:
     """A receive buffer with room for a burst: a flood fills a small one in milliseconds, and
-    the kernel drops what follows (kernel_drops counts it)."""
+    the kernel drops what follows (kernel_drops counts it). Each datagram is stamped on arrival,
+    so what is still queued when the window closes is read if it came in time (backlog.py)."""
+    stamp_arrivals(sock)
     try:
         sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _RCVBUF_FLOOD)
     except OSError:
@@ -434,10 +439,11 @@ async def udp_round(
                 ctx.stats[f"{name}.parser_errors"] += 1
 
     watched: list[tuple[socket.socket, str]] = []
+    inboxes: list[tuple[socket.socket, str, Callable[[bytes, Any], None]]] = []
 
     async def attach(sock: socket.socket, iface: Interface | Link6) -> None:
         try:
-            transport, _ = await loop.create_datagram_endpoint(
+            transport, inbox = await loop.create_datagram_endpoint(
                 lambda: _Inbox(iface.name, sink, ctx, name), sock=sock
             )
         except BaseException:
@@ -445,6 +451,7 @@ async def udp_round(
             raise
         transports.append(transport)
         watched.append((sock, iface.name))
+        inboxes.append((sock, iface.name, inbox.datagram_received))
 
     try:
         for plan in plans:
@@ -482,7 +489,9 @@ async def udp_round(
                 if plan.repeat_after == at:
                     await _send_all(ctx, sock, plan)  # failures were reported on the first send
         await _listen(ctx, ctx.settings.timeouts.window - elapsed)
-        errors += dropped_errors(name, watched)
+        closed_at = time.time()  # the arrival stamps' clock; nothing reads between
+        errors += dropped_errors(name, watched)  # drops up to the window's end
+        errors += await drain_round(ctx.stats, name, inboxes, transports, closed_at)
     finally:
         for t in transports:
             t.close()

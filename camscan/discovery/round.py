@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable
 
 from camscan.discovery import registry
+from camscan.discovery.backlog import DRAIN_SECONDS
 from camscan.discovery.base import DiscoveryProbe, ProbeContext, ProbeOutcome
 from camscan.errors import ProbeKind
 from camscan.model import Observation, ProbeError, to_jsonable
@@ -21,7 +22,9 @@ from camscan.netif import InterfaceError, select_interfaces
 from camscan.settings import Limits, ScanSettings, Timeouts
 from camscan.targets import TargetError, TargetSet
 
-GRACE = 2.0  # seconds past the window a probe may use to finish (description fetches, close)
+# seconds past the window a probe may use to finish: the queue left at the window's end
+# (backlog.py), then description fetches and closing
+GRACE = DRAIN_SECONDS + 2.0
 
 
 async def _guarded(probe: DiscoveryProbe, ctx: ProbeContext) -> ProbeOutcome:

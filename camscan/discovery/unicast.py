@@ -25,9 +25,11 @@ import ipaddress
 import socket
 import struct
 import sys
+import time
 from collections.abc import Callable, Iterator
 
 from camscan.discovery import registry
+from camscan.discovery.backlog import drain_round
 from camscan.discovery.base import ProbeContext, ProbeOutcome
 from camscan.discovery.multicast import (
     Collector,
@@ -224,8 +226,23 @@ async def unicast_round(
         # kernel has answered "unreachable" for
         await ask(quiet, again=True)
         await asyncio.sleep(ctx.settings.timeouts.window / 2)
+        closed_at = time.time()  # the arrival stamps' clock; nothing reads between
         for probe, _, replies, _ in endpoints:
             outcome.errors += dropped_errors(probe.name, [(replies.sock, "unicast")])
+        # together: each takes its socket over and closes its transport before any reads on
+        drained = await asyncio.gather(
+            *(
+                drain_round(
+                    ctx.stats,
+                    probe.name,
+                    [(replies.sock, "unicast", replies.datagram_received)],
+                    [transport],
+                    closed_at,
+                )
+                for probe, transport, replies, _ in endpoints
+            )
+        )
+        outcome.errors += [e for errors in drained for e in errors]
     finally:
         for _, transport, _, _ in endpoints:
             transport.close()
