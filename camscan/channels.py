@@ -94,6 +94,9 @@ FIELD_INTERFACE = "interface"  # the local interface a reply was heard on
 # device says of itself, not seen on the wire; they never join devices (devices[].ipv6_reported)
 FIELD_REPORTED_IPV6 = "reported_ipv6"
 FIELD_ROUTER = "router"  # the router whose ARP table gave the MAC (snmp.router_mac)
+# "<router> ifIndex <n>": the router interface whose table gave the MAC, set only when that MAC
+# names one host there (snmp.router_mac): addresses sharing it join into one device
+FIELD_ROUTER_LINK = "router_link"
 
 
 @functools.cache

@@ -15,7 +15,7 @@ from typing import Any
 
 from camscan.errors import ProbeKind, kind_of
 
-SCHEMA_VERSION = "1.12"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
+SCHEMA_VERSION = "1.13"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe error,
 # run.scanner_host and run.data_versions; 1.3 devices[].device_id; 1.4 verdict, run.coverage,
 # run.not_covered, run.stopped, run.warnings, out_of_scope, segment interfaces, segment_by;
 # 1.5 coverage method "passive" (listen, import of a capture) and the dhcp.*/dns.* channels;
@@ -28,6 +28,8 @@ SCHEMA_VERSION = "1.12"  # 1.1 top-level "policy"; 1.2 the "kind" of each probe 
 # 1.11 the banners.skipped channel: requests a scan chose not to send, and why (ask_less)
 # 1.12 devices[].ipv6_reported (IPv6 addresses a device's SADP/DHIP/DVRIP reply states); coverage
 # methods "wsd" and "mdns" (their IPv6 groups asked on a link without icmpv6)
+# 1.13 a routed dual-stack device is one device: snmp.router_mac's fields.router_link (the router
+# interface whose table gives the MAC to one host) joins its IPv4 and IPv6 addresses
 HIGH_CONFIDENCE = 0.85  # verdict confidence labels: "high" from here,
 MEDIUM_CONFIDENCE = 0.7  # "medium" from here (the default floor for flagging), "low" below
 
@@ -189,7 +191,7 @@ class Device:
     probe_errors: list[ProbeError] = dataclasses.field(default_factory=list)
     exposure: Exposure | None = None  # firmware advisories; None until matched
     # Its IPv6 addresses (link-local ones with their scope, "fe80::1%eth0"), besides `ip`: a
-    # dual-stack device is one device, matched by its MAC (pipeline.merge_devices)
+    # dual-stack device is one device, matched by its MAC read in one place (pipeline.join_devices)
     ipv6: list[str] = dataclasses.field(default_factory=list)
     # IPv6 addresses its own replies state (SADP, DHIP, DVRIP): reported, not seen on the wire,
     # so they never join devices; a wire address may be among them too

@@ -246,9 +246,9 @@ def known_judge(
 def merge_devices(
     observations: list[Observation], targets: TargetSet, interfaces: list[Interface]
 ) -> list[Device]:
-    """One device per IP; a MAC seen by any probe is attached to it. Then the IPv6 addresses
-    whose MAC was read on the link join the device with that MAC (a dual-stack device is one
-    device, under its IPv4 address; an IPv6-only one under its global address)."""
+    """One device per IP; a MAC seen by any probe is attached to it. Then the addresses with
+    one MAC read in one place join (join_devices: a dual-stack device is one device, under its
+    IPv4 address; an IPv6-only one under its global address)."""
     by_ip: dict[str, Device] = {}
     for obs in observations:
         if not obs.ip:
@@ -267,7 +267,14 @@ def merge_devices(
             dev.interface = obs.fields.get(channels.FIELD_INTERFACE) or None
         _take_mac(dev, obs)
         dev.observations.append(obs)
-    return sorted(_fold_ipv6(list(by_ip.values())), key=_address_order)
+    return join_devices(list(by_ip.values()))
+
+
+def join_devices(devices: list[Device]) -> list[Device]:
+    """The IPv6 addresses whose MAC was read where the device's other addresses' was (the
+    scanner's link, or one interface of one router: _join_key) join that device; run again
+    once an inspect-phase probe (snmp) has given the routed devices their MACs."""
+    return sorted(_fold_ipv6(devices), key=_address_order)
 
 
 def _address_order(dev: Device) -> tuple[int, int, str]:
@@ -281,31 +288,53 @@ def _primary(dev: Device) -> tuple[int, int, int]:
     return (addr.version, 0 if dev.in_scope else 1, 1 if addr.is_link_local else 0)
 
 
+def _join_key(dev: Device) -> tuple[str, ...] | None:
+    """Where the device's MAC was read, when that can join its addresses to another device's:
+    on the scanner's link (ARP, neighbour discovery, or an IPv6 address's own EUI-64 interface
+    id: derived, the unprivileged way), or on one router interface whose table gives the MAC to
+    one host (snmp's `router_link`). A MAC a payload reported joins nothing, and a MAC read in
+    two places (the link and a router, two routers) joins nothing across them."""
+    if dev.mac is None:
+        return None
+    if dev.mac_source == MacSource.ROUTER:
+        links = {
+            o.fields.get(channels.FIELD_ROUTER_LINK)
+            for o in dev.observations
+            if o.channel == channels.SNMP_ROUTER_MAC and o.mac == dev.mac
+        }
+        link = links.pop() if len(links) == 1 else None
+        return ("router", link, dev.mac) if link else None
+    v6 = ":" in dev.ip
+    linked = (MacSource.WIRE, MacSource.DERIVED) if v6 else (None, MacSource.WIRE)
+    return ("link", dev.mac) if dev.mac_source in linked else None
+
+
 def _fold_ipv6(devices: list[Device]) -> list[Device]:
-    by_mac: dict[str, list[Device]] = {}
+    by_key: dict[tuple[str, ...], list[Device]] = {}
     kept: list[Device] = []
     for dev in devices:
-        # an IPv6 address joins by a MAC the link gave (neighbour discovery) or its own EUI-64
-        # interface id gave (derived: the unprivileged way), never by one a payload reported
-        linked = dev.mac_source in (MacSource.WIRE, MacSource.DERIVED)
-        if dev.mac and (":" not in dev.ip or linked):
-            by_mac.setdefault(dev.mac, []).append(dev)
-        else:
+        key = _join_key(dev)
+        if key is None:
             kept.append(dev)
-    for group in by_mac.values():
+        else:
+            by_key.setdefault(key, []).append(dev)
+    for group in by_key.values():
         v4 = [d for d in group if ":" not in d.ip]
         v6 = sorted((d for d in group if ":" in d.ip), key=_primary)
         if len(v4) > 1 or not v6:  # two IPv4 addresses, one MAC (a router, a proxy): as they are
             kept += group
             continue
         head = v4[0] if v4 else v6.pop(0)
+        # each one's IPv6 addresses: its own, or those an earlier join gave it
+        addresses = [a for d in (head, *v6) for a in ((d.ipv6 or [d.ip]) if ":" in d.ip else [])]
         for other in v6:
             head.observations += other.observations
+            head.probe_errors += other.probe_errors
             head.in_scope = head.in_scope or other.in_scope
             head.interface = head.interface or other.interface
             if other.mac_source == MacSource.WIRE:
                 head.mac_source = MacSource.WIRE
-        head.ipv6 = [d.ip for d in ([head] if ":" in head.ip else []) + v6]
+        head.ipv6 = list(dict.fromkeys([*head.ipv6, *addresses]))
         kept.append(head)
     for dev in kept:
         if ":" in dev.ip and not dev.ipv6:
@@ -533,6 +562,7 @@ def scan(
     devices = merge_devices(found.observations, req.targets, req.interfaces)
     for outcome in found.inspected:
         _attach(outcome, devices, run)
+    devices = join_devices(devices)  # routed addresses that snmp's router MACs join
     clock = time.monotonic()
     progress.stage("identify", len(devices))
     identified = identify_verdicts(devices, data, listed)  # bounded CPU: runs after a signal too

@@ -2,7 +2,8 @@
 address by address through the route (TCP connects, every one through the run's limiter), the
 cameras found are identified by their banners read over IPv6, and the router's IPv6 neighbour
 rows (ipNetToPhysicalTable, InetAddressType 2, read from Debian's snmpd) give MACs, naming the
-camera only its MAC names. A prefix too large to sweep is refused with a hint. One lab build
+camera only its MAC names, and with its ARP rows join the dual-stack camera's two addresses
+into one device (one MAC on one router interface). A prefix too large to sweep is refused with a hint. One lab build
 ("routed6"); every packet is sent from the lab's scanner namespace to 198.18.0.0/15 and
 2001:db8::/32.
 """
@@ -103,11 +104,26 @@ def test_a_routed_ipv6_prefix_is_swept_identified_and_named_through_the_routers_
     assert {e["channel"].split(".")[0] for e in found["evidence"]} & {"http", "rtsp", "tls"}
     # MACs from the router's IPv6 neighbour rows (and its ARP rows for the dual-stack one),
     # one strength below the wire: the OUI-only cameras named, not flagged
-    for dev, ip in ((cam, cam.ip6), (silent6, silent6.ip6), (dual, dual.ip6), (dual, dual.ip)):
+    for dev, ip in ((cam, cam.ip6), (silent6, silent6.ip6), (dual, dual.ip)):
         got = by_ip[ip]
         assert (got["mac"], got["mac_source"]) == (dev.mac, "router"), ip
     assert by_ip[silent6.ip6]["maker"] == "hikvision" and by_ip[silent6.ip6]["confidence"] < 0.7
-    assert by_ip[dual.ip6]["maker"] == "dahua" and by_ip[dual.ip]["maker"] == "dahua"
+    # the dual-stack camera is one device: the router's ARP and neighbour rows give its two
+    # addresses one MAC on one interface; the IPv6-only cameras stay apart
+    assert sorted(by_ip) == sorted([cam.ip6, silent6.ip6, dual.ip]), sorted(by_ip)
+    assert [by_ip[ip]["ipv6"] for ip in (dual.ip, cam.ip6, silent6.ip6)] == [
+        [dual.ip6],
+        [cam.ip6],
+        [silent6.ip6],
+    ]
+    assert by_ip[dual.ip]["maker"] == "dahua"
+    links = {
+        o["ip"]: o["fields"].get("router_link")
+        for o in by_ip[dual.ip]["observations"]
+        if o["channel"] == "snmp.router_mac"
+    }
+    assert links.keys() == {dual.ip, dual.ip6} and len(set(links.values())) == 1, links
+    assert str(links[dual.ip]).startswith(f"{agent.address} ifIndex "), links
     # coverage: the routed prefix swept address by address, by l3
     (entry,) = [c for c in doc["run"]["coverage"] if c["target"] == PREFIX]
     assert (entry["method"], entry["planned"], entry["answered"], entry["covered"]) == (

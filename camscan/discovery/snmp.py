@@ -22,7 +22,7 @@ import asyncio
 import ipaddress
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from camscan import channels as ch
 from camscan.discovery.base import ProbeContext, ProbeOutcome
@@ -85,6 +85,60 @@ def parse_arp_row(column: OID, oid: OID, value: bytes) -> tuple[str, str] | None
         return None
     mac = normalise_mac(value.hex())
     return (dotted(octets), mac) if mac else None
+
+
+class Neighbour(NamedTuple):
+    """A router's table row for one address: the MAC, and the router interface (ifIndex, the
+    first index of both tables) it was learned on."""
+
+    mac: str
+    ifindex: int
+
+
+Table = dict[str, Neighbour]  # address -> its row, for one router
+
+
+def add_row(table: Table, column: OID, oid: OID, value: bytes) -> None:
+    """Put one row of `column` into `table` when it names a unicast address and MAC."""
+    if (row := parse_arp_row(column, oid, value)) is not None:
+        table[row[0]] = Neighbour(row[1], oid[len(column)])
+
+
+def lone_macs(router: str, table: Table) -> set[str]:
+    """The MACs `router`'s table gives to one host: seen on one of its interfaces, for at most
+    one IPv4 address, and not its own (the MAC it lists for its own address). A router, a
+    proxy-ARP box or a bridge answers for many addresses with one MAC; a host has one IPv4
+    address and any number of IPv6 ones."""
+    interfaces: dict[str, set[int]] = {}
+    ipv4: dict[str, int] = {}
+    for ip, row in table.items():
+        interfaces.setdefault(row.mac, set()).add(row.ifindex)
+        ipv4[row.mac] = ipv4.get(row.mac, 0) + (":" not in ip)
+    own = table[router].mac if router in table else None
+    return {m for m, i in interfaces.items() if len(i) == 1 and ipv4[m] <= 1 and m != own}
+
+
+def router_macs(tables: list[tuple[str, Table]], wanted: Iterable[str]) -> list[Observation]:
+    """One snmp.router_mac observation per wanted address a router lists, from the first router
+    (in [snmp] order) that lists it. Its `router_link` (router and interface) says the address
+    may join the device of the router's other addresses with that MAC there: only when the MAC
+    names one host in that table (lone_macs) and no other router gives the address another."""
+    lone = [lone_macs(router, table) for router, table in tables]
+    out = []
+    for ip in sorted(wanted):
+        rows = [(r, t[ip], one) for (r, t), one in zip(tables, lone, strict=True) if ip in t]
+        if not rows:
+            continue
+        router, row, one = rows[0]
+        fields = {
+            ch.FIELD_MAC: row.mac,
+            ch.FIELD_MAC_SOURCE: MacSource.ROUTER,
+            ch.FIELD_ROUTER: router,
+        }
+        if row.mac in one and all(other.mac == row.mac for _, other, _ in rows):
+            fields[ch.FIELD_ROUTER_LINK] = f"{router} ifIndex {row.ifindex}"
+        out.append(Observation(ch.SNMP_ROUTER_MAC, row.mac, NAME, ip, row.mac, fields))
+    return out
 
 
 def _ipv6_row(octets: OID, value: bytes) -> tuple[str, str] | None:
@@ -263,9 +317,9 @@ def _auth(hlapi: Any, creds: Credentials) -> Any:
     )
 
 
-async def walk_arp(agent: _Agent, router: str) -> tuple[dict[str, str], ProbeError | None]:
-    """ip -> mac from `router`'s ipNetToPhysicalTable, or its ipNetToMediaTable when the
-    first is empty or absent; at most max_rows rows."""
+async def walk_arp(agent: _Agent, router: str) -> tuple[Table, ProbeError | None]:
+    """ip -> (mac, ifIndex) from `router`'s ipNetToPhysicalTable, or its ipNetToMediaTable when
+    the first is empty or absent; at most max_rows rows."""
     for column in (IP_NET_TO_PHYSICAL, IP_NET_TO_MEDIA):
         table, error = await _walk_column(agent, router, column)
         if table or error:
@@ -273,12 +327,10 @@ async def walk_arp(agent: _Agent, router: str) -> tuple[dict[str, str], ProbeErr
     return {}, None
 
 
-async def _walk_column(
-    agent: _Agent, router: str, column: OID
-) -> tuple[dict[str, str], ProbeError | None]:
+async def _walk_column(agent: _Agent, router: str, column: OID) -> tuple[Table, ProbeError | None]:
     settings, stats = agent.settings, agent.ctx.stats
     target = f"{router}:{settings.port}"
-    table: dict[str, str] = {}
+    table: Table = {}
     rows, last = 0, column
     while True:
         error, kind, varbinds = await agent.request(router, [last], bulk=True)
@@ -295,9 +347,7 @@ async def _walk_column(
                 return table, None
             last, rows = oid, rows + 1
             stats["snmp.router_rows"] += 1
-            raw = bytes(value) if isinstance(value, agent.text) else b""
-            if (row := parse_arp_row(column, oid, raw)) is not None:
-                table[row[0]] = row[1]
+            add_row(table, column, oid, bytes(value) if isinstance(value, agent.text) else b"")
             if rows >= settings.max_rows:
                 msg = f"router {router}: ARP table over max_rows ({settings.max_rows}): cut there"
                 return table, ProbeError(NAME, target, msg, ProbeKind.OVERFLOW)
@@ -400,23 +450,15 @@ class SnmpProbe:
             await _drain(ctx, hosts, agent if settings.devices else None, asking)
             for found in await asyncio.gather(*asking):
                 out.observations += found
-            wanted = {ip for ip in hosts if _off_link(ip, ctx)}
+            tables: list[tuple[str, Table]] = []
             for router in settings.routers:
                 table, error = await walk_arp(agent, router)
+                tables.append((router, table))
                 if error is not None:
                     out.errors.append(error)
-                for ip in sorted(wanted & set(table)):
-                    mac = table[ip]
-                    fields = {
-                        ch.FIELD_MAC: mac,
-                        ch.FIELD_MAC_SOURCE: MacSource.ROUTER,
-                        ch.FIELD_ROUTER: router,
-                    }
-                    out.observations.append(
-                        Observation(ch.SNMP_ROUTER_MAC, mac, NAME, ip, mac, fields)
-                    )
-                    wanted.discard(ip)
-                    ctx.stats["snmp.router_macs"] += 1
+            macs = router_macs(tables, {ip for ip in hosts if _off_link(ip, ctx)})
+            out.observations += macs
+            ctx.stats["snmp.router_macs"] += len(macs)
         finally:
             agent.close()
         return out
