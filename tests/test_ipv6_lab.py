@@ -253,4 +253,5 @@ def test_capture_ipv6_goes_only_to_the_links_groups_and_the_targets_within_the_r
         if not dst.startswith("ff"):
             by_host[dst].append(t)
     over = {h: busiest(s) for h, s in by_host.items() if busiest(s) > allowed(HOST_RATE)}
-    assert by_host and not over, over
+    detail = sorted((round(t, 3), k, d) for t, k, d in sent if d in over)
+    assert by_host and not over, (over, detail)

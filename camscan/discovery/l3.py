@@ -21,6 +21,7 @@ import struct
 from collections.abc import Callable
 
 from camscan import channels as ch
+from camscan.discovery.connect import open_now
 from camscan.discovery.rate import RateLimiter
 from camscan.model import Observation
 
@@ -48,7 +49,7 @@ async def _connect(ip: str, port: int, timeout: float) -> str:
     (asyncio connects before its first await), right after the limiter let it go."""
     try:
         async with asyncio.timeout(timeout):
-            _, writer = await asyncio.open_connection(ip, port)
+            _, writer = await open_now(ip, port)
     except ConnectionRefusedError:
         return "refused"
     except TimeoutError:

@@ -14,6 +14,7 @@ import errno
 
 from camscan import channels, errors
 from camscan.discovery.banners.limits import Limits
+from camscan.discovery.connect import open_now
 from camscan.errors import ProbeKind, kind_of
 from camscan.model import Observation
 
@@ -74,7 +75,7 @@ async def open_tcp(
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     try:
         async with asyncio.timeout(limits.connect_timeout):
-            return await asyncio.open_connection(ip, port)
+            return await open_now(ip, port)
     except TimeoutError:
         raise Unanswered(f"connect timeout after {limits.connect_timeout:.1f}s") from None
     except OSError as exc:
