@@ -117,6 +117,8 @@ def test_a_routed_ipv6_prefix_is_swept_identified_and_named_through_the_routers_
         [silent6.ip6],
     ]
     assert by_ip[dual.ip]["maker"] == "dahua"
+    summary = doc["summary"]  # the counts an estate's figures are made of: one camera, once
+    assert (summary["devices"], summary["by_maker"]) == (3, {"hikvision": 2, "dahua": 1})
     links = {
         o["ip"]: o["fields"].get("router_link")
         for o in by_ip[dual.ip]["observations"]
