@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from camscan.discovery import backlog
-from camscan.discovery.backlog import drain, unread_errors
+from camscan.discovery.backlog import Handler, drain, unread_errors
 from camscan.discovery.base import ProbeContext
 from camscan.discovery.multicast import UdpPlan, collect, size_for_flood
 from camscan.discovery.unicast import UnicastProbe, unicast_round
@@ -44,6 +44,21 @@ def receiver() -> Iterator[socket.socket]:
     sock.close()
 
 
+async def _drain(
+    sock: socket.socket,
+    handler: Handler,
+    deadline: float,
+    datagrams: int = backlog.DRAIN_DATAGRAMS,
+    count: int = backlog.COUNT_DATAGRAMS,
+    stop: threading.Event | None = None,
+) -> backlog.Backlog:
+    """`drain` with time to spare: here the counts are the bounds."""
+    until = time.monotonic() + 60
+    return await drain(
+        sock, handler, deadline, until=until, datagrams=datagrams, count=count, stop=stop
+    )
+
+
 def _fill(receiver: socket.socket, first: int, count: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
         for n in range(first, first + count):
@@ -58,14 +73,14 @@ def test_the_drain_hands_on_what_came_in_time_and_counts_the_rest(
     _fill(receiver, 300, 50)
     handled: list[bytes] = []
     found = asyncio.run(
-        drain(receiver, lambda data, _: handled.append(data), deadline, datagrams=100)
+        _drain(receiver, lambda data, _: handled.append(data), deadline, datagrams=100)
     )
     assert handled == [b"reply %d" % n for n in range(100)]  # in order, whole
     assert (found.read, found.unread, found.at_least) == (100, 200, False)
     (error,) = unread_errors("wsd", [("eth0", found)])
     assert error.probe == "wsd" and error.target == "eth0" and error.kind == ProbeKind.OVERFLOW
     assert error.error.startswith("200 replies still queued on eth0 when the window closed were")
-    again = asyncio.run(drain(receiver, lambda data, _: handled.append(data), deadline))
+    again = asyncio.run(_drain(receiver, lambda data, _: handled.append(data), deadline))
     assert (again.read, again.unread, len(handled)) == (0, 0, 100)  # the rest came late
 
 
@@ -76,7 +91,7 @@ def test_within_the_bound_every_in_time_reply_is_handled_and_no_late_one(
     deadline = time.time()
     _fill(receiver, 300, 50)
     handled: list[bytes] = []
-    found = asyncio.run(drain(receiver, lambda data, _: handled.append(data), deadline))
+    found = asyncio.run(_drain(receiver, lambda data, _: handled.append(data), deadline))
     assert handled == [b"reply %d" % n for n in range(300)]  # late ones stay late: ignored
     assert (found.read, found.unread) == (300, 0)
     assert unread_errors("wsd", [("eth0", found)]) == []
@@ -84,10 +99,22 @@ def test_within_the_bound_every_in_time_reply_is_handled_and_no_late_one(
 
 def test_the_count_stops_at_its_bound_and_says_at_least(receiver: socket.socket) -> None:
     _fill(receiver, 0, 100)
-    found = asyncio.run(drain(receiver, lambda data, _: None, time.time(), datagrams=10, count=10))
+    found = asyncio.run(_drain(receiver, lambda data, _: None, time.time(), datagrams=10, count=10))
     assert (found.read, found.unread, found.at_least) == (10, 10, True)
     (error,) = unread_errors("sadp", [("eth0", found)])
     assert error.error.startswith("at least 10 replies still queued on eth0")
+
+
+def test_a_stop_leaves_the_queue_counted_not_handled(receiver: socket.socket) -> None:
+    """SIGINT during the drain: the run ends at once, and says what it left unread."""
+    _fill(receiver, 0, 50)
+    stop = threading.Event()
+    stop.set()
+    handled: list[bytes] = []
+    found = asyncio.run(
+        _drain(receiver, lambda data, _: handled.append(data), time.time(), stop=stop)
+    )
+    assert (found.read, found.unread, handled) == (0, 50, [])
 
 
 def _slow_round(
@@ -164,7 +191,7 @@ def test_the_unicast_round_reads_or_counts_what_its_slow_parser_left(
     """The unicast round to routed hosts drains the same way: 10 loopback hosts answer their
     inquiry with 30 replies each at once; a parser that takes 10 ms a reply reads at most ~40
     in the 0.4 s window, so the rest wait in the socket at its end."""
-    monkeypatch.setattr(backlog, "DRAIN_SECONDS", 0.2)  # handles ~20 more: the rest counted
+    monkeypatch.setattr(backlog, "DRAIN_MIN_SECONDS", 0.2)  # handles ~20 more: the rest counted
     listeners = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in SENDERS]
     for listener, ip in zip(listeners, SENDERS, strict=True):
         listener.bind((ip, 0 if ip == SENDERS[0] else listeners[0].getsockname()[1]))

@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -28,16 +29,23 @@ from camscan.model import ProbeError
 
 # Bounds per probe round, shared by its sockets. Handling a queued reply costs what it would
 # have in the window: ~5 us to read and refuse a flooder's (its budget spent), ~0.1 ms to parse
-# a DHIP or SADP reply, ~0.5 ms for a WS-Discovery one with the host judged (measured under
-# load, 1,000 lab devices: ~1,000 WS-Discovery replies were still queued at the window's end,
-# ~0.5 s of work). One second keeps such a network's replies whole and stops a flood of
-# parseable replies from spoofed sources (up to a full buffer, ~20,000) at a second; the drain
-# yields to the event loop as it goes, so banners under way and the other probes' drains go on.
-# round.GRACE leaves room for it. A receive buffer sized for a flood (8 MiB, doubled by the
-# kernel) holds at most ~21,000 datagrams (each costs ~770 bytes of kernel memory however
-# small), so 32,768 reads empty any buffer the window left and make the count of what was left
-# unread exact; counting one costs ~3.5 us, ~0.1 s for a full buffer.
-DRAIN_SECONDS = 1.0  # reading and handling in-time replies, per probe round
+# a DHIP or SADP reply, ~0.3 ms for a WS-Discovery one; a reply that names a model has its host
+# judged (~0.5-1 ms, most of the cost: inspection may then ask it less). Measured at the
+# window's end on a busy 2-core machine: 1,000 lab devices left ~2,000-2,500 in-time replies
+# queued (0.3-0.6 s of work; up to ~1.5 s when the machine is busiest), 4,000 devices ~12,000
+# (~4 s). Real replies grow with the hosts that can answer, about two per address and probe, so
+# the bound grows with the targets' IPv4 addresses: 3 ms each, at least 1 s, at most 10 s. The
+# drain ends as soon as the queue is empty: the bound only stops a flood of parseable replies
+# from spoofed sources (a full buffer is ~20,000), which then costs a /24 scan 1 s, no more.
+# It yields to the event loop as it goes, so banners under way and the other probes' drains go
+# on; round.py's grace for each probe adds the same bound.
+# A receive buffer sized for a flood (8 MiB, doubled by the kernel) holds at most ~21,000
+# datagrams (each costs ~770 bytes of kernel memory however small), so 32,768 reads empty any
+# buffer the window left and make the count of what was left unread exact; counting one costs
+# ~3.5 us, ~0.1 s for a full buffer.
+DRAIN_MIN_SECONDS = 1.0
+DRAIN_PER_ADDRESS = 0.003  # seconds of reading and handling in-time replies per target address
+DRAIN_MAX_SECONDS = 10.0
 DRAIN_DATAGRAMS = 32768  # in-time replies handled at most, per socket
 COUNT_DATAGRAMS = 32768  # then at most this many more read, discarded and counted unread
 _YIELD_EVERY = 32  # datagrams read between turns given to the event loop
@@ -49,6 +57,11 @@ _SO_MEMINFO = 55  # Linux: the socket's memory counters; SK_MEMINFO_RMEM_ALLOC i
 _MAX_DATAGRAM = 65536  # larger than any UDP payload: nothing read here is cut short
 
 Handler = Callable[[bytes, Any], None]  # a protocol's datagram_received
+
+
+def drain_seconds(addresses: int) -> float:
+    """The drain's bound of time for a probe round over `addresses` IPv4 target addresses."""
+    return min(DRAIN_MAX_SECONDS, max(DRAIN_MIN_SECONDS, addresses * DRAIN_PER_ADDRESS))
 
 
 def stamp_arrivals(sock: socket.socket) -> None:
@@ -81,19 +94,25 @@ async def drain(
     deliver: Handler,
     deadline: float,
     *,
-    until: float | None = None,
+    until: float,
     datagrams: int = DRAIN_DATAGRAMS,
     count: int = COUNT_DATAGRAMS,
+    stop: threading.Event | None = None,
 ) -> Backlog:
     """Read `sock`'s queue without blocking: each datagram that arrived by `deadline` (Unix
-    time) goes to `deliver(data, addr)` while `datagrams` and the monotonic time `until` (default:
-    DRAIN_SECONDS from now) last; after that, at most `count` more in-time ones are read,
-    discarded and counted. Stops at an empty queue or the first late datagram."""
+    time) goes to `deliver(data, addr)` while `datagrams` and the monotonic time `until` last;
+    after that, at most `count` more in-time ones are read,
+    discarded and counted; so are all once `stop` is set (SIGINT: the run ends now, and says
+    what it left). Stops at an empty queue or the first late datagram."""
     found = Backlog()
     buffer = bytearray(_MAX_DATAGRAM)
     view = memoryview(buffer)
-    until = time.monotonic() + DRAIN_SECONDS if until is None else until
-    handling, failing, reads = found.read < datagrams and time.monotonic() < until, False, 0
+
+    def handles() -> bool:
+        stopped = stop is not None and stop.is_set()
+        return found.read < datagrams and time.monotonic() < until and not stopped
+
+    handling, failing, reads = handles(), False, 0
     while True:
         reads += 1
         if handling and reads % _YIELD_EVERY == 0:  # counting is cheap: done at once
@@ -118,7 +137,7 @@ async def drain(
             except Exception:  # the round's handler guards its parser; this is the last net
                 found.failed += 1
             found.read += 1
-            handling = found.read < datagrams and time.monotonic() < until
+            handling = handles()
         else:
             found.unread += 1
             if found.unread >= count:
@@ -162,11 +181,13 @@ async def drain_round(
     sockets: Iterable[tuple[socket.socket, str, Handler]],
     transports: Iterable[asyncio.BaseTransport],
     deadline: float,
+    addresses: int,
+    stop: threading.Event | None = None,
 ) -> list[ProbeError]:
     """At the window's end (`deadline`, Unix time): take each (socket, interface, handler) of a
     probe's round over from its transport, close the transports, drain the sockets within the
-    round's bound and count `<name>.drained` (read after the window, in time) and
-    `<name>.unread` in `stats`; the errors for what was left."""
+    bound for `addresses` target addresses and count `<name>.drained` (read after the window,
+    in time) and `<name>.unread` in `stats`; the errors for what was left."""
     kept: list[tuple[socket.socket, str, Handler]] = []
     errors: list[ProbeError] = []
     try:
@@ -180,7 +201,7 @@ async def drain_round(
                 errors.append(ProbeError(name, iface, error, ProbeKind.OVERFLOW))
         for transport in transports:
             transport.close()  # reads no more: nothing else takes from the queues now
-        until = time.monotonic() + DRAIN_SECONDS
+        until = time.monotonic() + drain_seconds(addresses)
         backlogs = []
         for sock, iface, deliver in kept:
             backlog = await drain(
@@ -190,6 +211,7 @@ async def drain_round(
                 until=until,
                 datagrams=DRAIN_DATAGRAMS,
                 count=COUNT_DATAGRAMS,
+                stop=stop,
             )
             for key, value in (("drained", backlog.read), ("unread", backlog.unread)):
                 if value:

@@ -491,7 +491,11 @@ async def udp_round(
         await _listen(ctx, ctx.settings.timeouts.window - elapsed)
         closed_at = time.time()  # the arrival stamps' clock; nothing reads between
         errors += dropped_errors(name, watched)  # drops up to the window's end
-        errors += await drain_round(ctx.stats, name, inboxes, transports, closed_at)
+        addresses = ctx.targets.size()
+        drained = drain_round(
+            ctx.stats, name, inboxes, transports, closed_at, addresses, stop=ctx.stop
+        )
+        errors += await drained
     finally:
         for t in transports:
             t.close()

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable
 
 from camscan.discovery import registry
-from camscan.discovery.backlog import DRAIN_SECONDS
+from camscan.discovery.backlog import drain_seconds
 from camscan.discovery.base import DiscoveryProbe, ProbeContext, ProbeOutcome
 from camscan.errors import ProbeKind
 from camscan.model import Observation, ProbeError, to_jsonable
@@ -22,17 +22,17 @@ from camscan.netif import InterfaceError, select_interfaces
 from camscan.settings import Limits, ScanSettings, Timeouts
 from camscan.targets import TargetError, TargetSet
 
-# seconds past the window a probe may use to finish: the queue left at the window's end
-# (backlog.py), then description fetches and closing
-GRACE = DRAIN_SECONDS + 2.0
+GRACE = 2.0  # seconds past the window a probe may use to finish (description fetches, close)
 
 
 async def _guarded(probe: DiscoveryProbe, ctx: ProbeContext) -> ProbeOutcome:
     """A probe's outcome; a crash or overrun becomes a ProbeError, never the round's end."""
+    # the window, the bound on reading what it left queued (backlog.py), then the grace
+    limit = ctx.settings.timeouts.window + drain_seconds(ctx.targets.size()) + GRACE
     try:
-        return await asyncio.wait_for(probe.run(ctx), ctx.settings.timeouts.window + GRACE)
+        return await asyncio.wait_for(probe.run(ctx), limit)
     except TimeoutError:
-        error = f"did not finish within {ctx.settings.timeouts.window + GRACE:.1f} s"
+        error = f"did not finish within {limit:.1f} s"
         return ProbeOutcome(errors=[ProbeError(probe.name, None, error, ProbeKind.TIMEOUT)])
     except Exception as exc:  # a probe bug must not lose the other probes' results
         return ProbeOutcome(errors=[ProbeError.caught(probe.name, None, exc)])

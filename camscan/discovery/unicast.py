@@ -238,6 +238,8 @@ async def unicast_round(
                     [(replies.sock, "unicast", replies.datagram_received)],
                     [transport],
                     closed_at,
+                    len(asked),
+                    stop=ctx.stop,
                 )
                 for probe, transport, replies, _ in endpoints
             )
