@@ -64,31 +64,35 @@ class Hints:
         self._maker: dict[str, tuple[str, str]] = {}
         self._heard: dict[str, list[Observation]] = {}
         self._judged: collections.Counter[str] = collections.Counter()
+        self._unjudged: set[str] = set()  # holding a maker, with replies not yet judged
 
     def heard(self, observations: Iterable[Observation]) -> None:
         """Discovery replies, as they arrive. A host is judged again (bounded CPU: MAX_JUDGED
-        times per host) on a reply that names a model or firmware, and on any reply while it
-        holds a maker: the reply may name another maker (a Dahua ONVIF scope from a Hikvision
-        OUI), which must take the maker back before another maker's SDK port is skipped. Past
-        MAX_JUDGED such a host's maker is dropped unjudged: then every port is asked."""
+        times per host) on a reply that names a model or firmware. Any other reply from a host
+        holding a maker may name another maker (a Dahua ONVIF scope from a Hikvision OUI): the
+        host is judged again before its maker is next used (`maker`), once for all such replies,
+        not per reply, as judging costs more than reading one (a flood, 4,000 devices)."""
         telling: set[str] = set()
         for o in observations:
             if not o.ip:
                 continue
             self.answered.add(o.ip)
             self._heard.setdefault(o.ip, []).append(o)
-            if (
-                channels.FIELD_FIRMWARE in o.fields
-                or channels.FIELD_MODEL in o.fields
-                or o.ip in self._maker
-            ):
+            if channels.FIELD_FIRMWARE in o.fields or channels.FIELD_MODEL in o.fields:
                 telling.add(o.ip)
+            elif o.ip in self._maker:
+                self._unjudged.add(o.ip)
         for ip in telling - self._known.keys():
-            if self._judged[ip] < MAX_JUDGED:
-                self._judged[ip] += 1
-                self._judge(ip)
-            else:
-                self._maker.pop(ip, None)
+            self._judge_again(ip)
+
+    def _judge_again(self, ip: str) -> None:
+        """Judged once more within MAX_JUDGED; past it a host keeps no maker (every port asked)."""
+        if self._judged[ip] < MAX_JUDGED:
+            self._judged[ip] += 1
+            self._judge(ip)
+        else:
+            self._unjudged.discard(ip)
+            self._maker.pop(ip, None)
 
     def linked(self, ip: str, mac: str, probe: str) -> None:
         """The ARP sweep's answer from `ip`: its MAC (its OUI may name its maker). Not a reply
@@ -102,6 +106,7 @@ class Hints:
     def _judge(self, ip: str) -> None:
         if self.judge is None or not self.ask_less or ip in self._known:
             return
+        self._unjudged.discard(ip)
         verdict = self.judge(ip, self._heard[ip]) or Judged()
         if verdict.known:
             self._known[ip] = verdict.known
@@ -120,8 +125,12 @@ class Hints:
 
     def maker(self, ip: str) -> tuple[str, str] | None:
         """(maker slug, why) when discovery gave `ip`'s maker with high confidence, else None
-        (also when ask_less is off)."""
-        return self._maker.get(ip) if self.ask_less else None
+        (also when ask_less is off), judged on every reply heard from it so far."""
+        if not self.ask_less:
+            return None
+        if ip in self._unjudged and ip not in self._known:
+            self._judge_again(ip)
+        return self._maker.get(ip)
 
 
 @dataclasses.dataclass(slots=True)
