@@ -285,10 +285,14 @@ def test_a_stop_during_engine_nmap_ends_nmap_and_keeps_the_result(
     proc = start_camscan(routed, "scan", *routed_only, "--engine", "nmap", "--rate", "4", "-q",
                          "-o", f"json:{out}")  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
-        while not nmap_under(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert nmap_under(proc.pid), "nmap never started"
+        # a bounded wait for the scan's nmap (it writes XML), not the version check `nmap -V`
+        # made in planning: a stop then is not yet camscan's to handle (as below)
+        deadline = time.monotonic() + 90
+        while not scan_nmap_under(proc.pid) and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert scan_nmap_under(proc.pid), "nmap never started"
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=30)  # not nmap's minutes
     finally:
@@ -329,6 +333,18 @@ def test_a_routed_range_that_gives_nothing_is_partial_not_clean(routed: Lab) -> 
     assert doc["devices"] == [] and doc["verdict"]["status"] == "partial"
     assert all(not c["covered"] and c["probed"] == c["planned"] for c in doc["run"]["coverage"])
     assert "no address answered" in done.stderr
+
+
+def scan_nmap_under(root: int) -> bool:
+    import psutil
+
+    for pid in nmap_under(root):
+        try:
+            if scan_nmap(psutil.Process(pid)):
+                return True
+        except psutil.Error:  # gone meanwhile
+            continue
+    return False
 
 
 def scan_nmap(process: Any) -> bool:
