@@ -38,10 +38,10 @@ class Judged:
 
 # Judges what discovery heard from one host (None: nothing sure). The pipeline's, from identify.
 Judge = Callable[[str, list[Observation]], Judged | None]
-# Judgements per host of replies that name a model or firmware: a camera sends one reply per
-# discovery protocol (six of them); a flooder sending thousands of distinct ones costs no more
-# CPU than that (each judgement blocks the event loop for milliseconds). Replies that name
-# neither are not judged on their own; the ARP answer (its MAC's OUI) is judged once.
+# Judgements per host. A host is judged when inspection asks about it, on every reply heard by
+# then, and again only after more came: a camera's replies (one per discovery protocol, six of
+# them) arrive together; a flooder sending thousands of distinct ones costs no more CPU than this
+# (each judgement blocks the event loop for a millisecond or more), and then keeps no maker.
 MAX_JUDGED = 8
 
 
@@ -64,35 +64,19 @@ class Hints:
         self._maker: dict[str, tuple[str, str]] = {}
         self._heard: dict[str, list[Observation]] = {}
         self._judged: collections.Counter[str] = collections.Counter()
-        self._unjudged: set[str] = set()  # holding a maker, with replies not yet judged
+        self._unjudged: set[str] = set()  # hosts heard from since they were last judged
 
     def heard(self, observations: Iterable[Observation]) -> None:
-        """Discovery replies, as they arrive. A host is judged again (bounded CPU: MAX_JUDGED
-        times per host) on a reply that names a model or firmware. Any other reply from a host
-        holding a maker may name another maker (a Dahua ONVIF scope from a Hikvision OUI): the
-        host is judged again before its maker is next used (`maker`), once for all such replies,
-        not per reply, as judging costs more than reading one (a flood, 4,000 devices)."""
-        telling: set[str] = set()
+        """Discovery replies, as they arrive: kept, and their host judged when inspection next
+        asks about it (`known`, `maker`), once for every reply heard since, not once per reply:
+        judging costs far more than reading a reply, and replies come in bursts (1,000 devices:
+        ~2,000 of them still queued at the window's end when each was judged as it came)."""
         for o in observations:
             if not o.ip:
                 continue
             self.answered.add(o.ip)
             self._heard.setdefault(o.ip, []).append(o)
-            if channels.FIELD_FIRMWARE in o.fields or channels.FIELD_MODEL in o.fields:
-                telling.add(o.ip)
-            elif o.ip in self._maker:
-                self._unjudged.add(o.ip)
-        for ip in telling - self._known.keys():
-            self._judge_again(ip)
-
-    def _judge_again(self, ip: str) -> None:
-        """Judged once more within MAX_JUDGED; past it a host keeps no maker (every port asked)."""
-        if self._judged[ip] < MAX_JUDGED:
-            self._judged[ip] += 1
-            self._judge(ip)
-        else:
-            self._unjudged.discard(ip)
-            self._maker.pop(ip, None)
+            self._unjudged.add(o.ip)
 
     def linked(self, ip: str, mac: str, probe: str) -> None:
         """The ARP sweep's answer from `ip`: its MAC (its OUI may name its maker). Not a reply
@@ -101,12 +85,23 @@ class Hints:
         self._heard.setdefault(ip, []).append(
             Observation(channels.ARP_MAC, mac, probe, ip=ip, mac=mac, fields=fields)
         )
-        self._judge(ip)  # once: a host's first ARP answer is the only one handed on
+        self._unjudged.add(ip)
+
+    def _current(self, ip: str) -> None:
+        """Judge `ip` on what was heard since it was last judged, within MAX_JUDGED; past it the
+        host keeps no maker (every port is asked) and is never known."""
+        if ip not in self._unjudged or ip in self._known:
+            return
+        self._unjudged.discard(ip)
+        if self._judged[ip] >= MAX_JUDGED:
+            self._maker.pop(ip, None)
+            return
+        self._judged[ip] += 1
+        self._judge(ip)
 
     def _judge(self, ip: str) -> None:
         if self.judge is None or not self.ask_less or ip in self._known:
             return
-        self._unjudged.discard(ip)
         verdict = self.judge(ip, self._heard[ip]) or Judged()
         if verdict.known:
             self._known[ip] = verdict.known
@@ -121,15 +116,17 @@ class Hints:
 
     def known(self, ip: str) -> str | None:
         """Why `ip` is asked nothing more, or None (also when ask_less is off)."""
-        return self._known.get(ip) if self.ask_less else None
+        if not self.ask_less:
+            return None
+        self._current(ip)
+        return self._known.get(ip)
 
     def maker(self, ip: str) -> tuple[str, str] | None:
         """(maker slug, why) when discovery gave `ip`'s maker with high confidence, else None
         (also when ask_less is off), judged on every reply heard from it so far."""
         if not self.ask_less:
             return None
-        if ip in self._unjudged and ip not in self._known:
-            self._judge_again(ip)
+        self._current(ip)
         return self._maker.get(ip)
 
 
