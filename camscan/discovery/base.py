@@ -90,18 +90,13 @@ class Hints:
     def _current(self, ip: str) -> None:
         """Judge `ip` on what was heard since it was last judged, within MAX_JUDGED; past it the
         host keeps no maker (every port is asked) and is never known."""
-        if ip not in self._unjudged or ip in self._known:
+        if ip not in self._unjudged or ip in self._known or self.judge is None:
             return
         self._unjudged.discard(ip)
         if self._judged[ip] >= MAX_JUDGED:
             self._maker.pop(ip, None)
             return
         self._judged[ip] += 1
-        self._judge(ip)
-
-    def _judge(self, ip: str) -> None:
-        if self.judge is None or not self.ask_less or ip in self._known:
-            return
         verdict = self.judge(ip, self._heard[ip]) or Judged()
         if verdict.known:
             self._known[ip] = verdict.known

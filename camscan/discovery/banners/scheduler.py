@@ -231,6 +231,7 @@ class _Run:
             started.set()
         before = len(found)
         timer: asyncio.Timeout | None = None
+        unanswered = False  # it went a read timeout (or its deadline) without a whole reply
         try:
             async with asyncio.timeout(allowed) as timer:
                 host.timers.add(timer)
@@ -249,17 +250,15 @@ class _Run:
             host.answered = True
             host.opened = True
             sink.append(ProbeError(probe, host.ip, str(exc), exc.kind))
-            if exc.kind is ProbeKind.TIMEOUT:  # no reply, or one too slow to finish its head
-                self._unanswered(host, probe, found[before:])
-            else:  # it answered, if badly: not a tarpit
-                host.spoke = True
+            unanswered = exc.kind is ProbeKind.TIMEOUT  # no reply, or too slow to finish its head
+            host.spoke |= not unanswered  # it answered, if badly: not a tarpit
         except TimeoutError:
             if host.stalled is not None or allowed < self.limits.deadline:
                 self._spent(host, probe)  # cut short by the host's budget, or stopped
             else:
                 error = f"timeout after {self.limits.deadline:.1f}s"
                 sink.append(ProbeError(probe, host.ip, error, ProbeKind.TIMEOUT))
-                self._unanswered(host, probe, found[before:])
+                unanswered = True
         except Exception as exc:  # a bug must not end the scan; it is reported instead
             error = " ".join(f"internal error: {type(exc).__name__}: {exc}".split())[:300]
             sink.append(ProbeError(probe, host.ip, error, ProbeKind.INTERNAL))
@@ -267,8 +266,9 @@ class _Run:
             if timer is not None:
                 host.timers.discard(timer)
             host.finished = time.monotonic()
-            if _content(found[before:]):
-                host.spoke = True
+            host.spoke |= _content(found[before:])
+        if unanswered:
+            self._unanswered(host, probe)
         return None
 
     def _known(self, host: _Host, probe: str) -> bool:
@@ -306,7 +306,7 @@ class _Run:
             return True
         return False
 
-    def _unanswered(self, host: _Host, probe: str, found: Sequence[Observation]) -> None:
+    def _unanswered(self, host: _Host, probe: str) -> None:
         """`probe` went unanswered for the read timeout after its connection was accepted (no
         reply, a reply that dripped too slowly to finish its head, or one past the deadline).
         If no request to the host was answered either, it is stopped: a device that accepts
@@ -315,7 +315,7 @@ class _Run:
         must answer within the read timeout to be read at all), so it is never stopped; requests
         sent later than the first (a port's followers, HTTP on a silent banner port) are cut,
         and said so."""
-        if host.spoke or _content(found) or host.stalled is not None:
+        if host.spoke or host.stalled is not None:
             return
         host.stalled = probe
         self.stats["stalled_hosts"] += 1
